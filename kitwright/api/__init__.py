@@ -1,0 +1,1 @@
+"""GraphQL (Strawberry) and the ASGI app. Resolvers translate and delegate to services."""

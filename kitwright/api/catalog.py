@@ -1,0 +1,156 @@
+"""Units of measure and suppliers."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+from strawberry.types.unset import UNSET
+
+from kitwright.api.context import Info
+from kitwright.api.relay import (
+    Connection,
+    DateTimeFilter,
+    IDFilter,
+    StringFilter,
+    connection,
+    filters_dict,
+    page_request,
+    sort_enum,
+    sort_values,
+)
+from kitwright.api.scalars import parse_id
+from kitwright.services import catalog
+from kitwright.services.uow import get
+from kitwright.store.models import Supplier, UnitOfMeasure
+
+
+@strawberry.type(name="UnitOfMeasure")
+class UnitOfMeasureType:
+    id: strawberry.ID
+    name: str
+    abbreviation: str | None
+    created_at: datetime
+
+    @strawberry.field(name="_etag")
+    def etag(self, root: strawberry.Parent[UnitOfMeasure]) -> str:
+        return root.etag
+
+
+@strawberry.type(name="Supplier")
+class SupplierType:
+    id: strawberry.ID
+    name: str
+    created_at: datetime
+
+    @strawberry.field(name="_etag")
+    def etag(self, root: strawberry.Parent[Supplier]) -> str:
+        return root.etag
+
+
+@strawberry.input
+class UnitsOfMeasureInputFilters:
+    id: IDFilter | None = UNSET
+    name: StringFilter | None = UNSET
+
+
+@strawberry.input
+class SuppliersInputFilters:
+    id: IDFilter | None = UNSET
+    name: StringFilter | None = UNSET
+    created_at: DateTimeFilter | None = UNSET
+
+
+UnitOfMeasureSortEnum = sort_enum("UnitOfMeasureSortEnum", catalog.UNIT_SORTS)
+SupplierSortEnum = sort_enum("SupplierSortEnum", catalog.SUPPLIER_SORTS)
+
+
+@strawberry.input
+class CreateUnitOfMeasureInput:
+    name: str
+    abbreviation: str | None = None
+
+
+@strawberry.type
+class CreateUnitOfMeasurePayload:
+    unit_of_measure: UnitOfMeasureType
+
+
+@strawberry.input
+class CreateSupplierInput:
+    name: str
+
+
+@strawberry.type
+class CreateSupplierPayload:
+    supplier: SupplierType
+
+
+@strawberry.input
+class UpdateSupplierInput:
+    id: strawberry.ID
+    etag: str
+    name: str
+
+
+@strawberry.type
+class UpdateSupplierPayload:
+    supplier: SupplierType
+
+
+@strawberry.type
+class Query:
+    @strawberry.field
+    def unit_of_measure(self, info: Info, id: strawberry.ID) -> UnitOfMeasureType:
+        return get(info.context.session, UnitOfMeasure, parse_id(id))  # type: ignore[return-value]
+
+    @strawberry.field
+    def units_of_measure(
+        self, info: Info, filters: UnitsOfMeasureInputFilters | None = None,
+        sort: list[UnitOfMeasureSortEnum | None] | None = None,  # type: ignore[valid-type]
+        first: int | None = None, after: str | None = None, last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[UnitOfMeasureType]:
+        page = catalog.list_units_of_measure(
+            info.context.session, filters_dict(filters), sort_values(sort),
+            page_request(first, after, last, before),
+        )
+        return connection(page)
+
+    @strawberry.field
+    def supplier(self, info: Info, id: strawberry.ID) -> SupplierType:
+        return get(info.context.session, Supplier, parse_id(id))  # type: ignore[return-value]
+
+    @strawberry.field
+    def suppliers(
+        self, info: Info, filters: SuppliersInputFilters | None = None,
+        sort: list[SupplierSortEnum | None] | None = None,  # type: ignore[valid-type]
+        first: int | None = None, after: str | None = None, last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[SupplierType]:
+        page = catalog.list_suppliers(
+            info.context.session, filters_dict(filters), sort_values(sort),
+            page_request(first, after, last, before),
+        )
+        return connection(page)
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation
+    def create_unit_of_measure(self, info: Info, input: CreateUnitOfMeasureInput) -> CreateUnitOfMeasurePayload:
+        with info.context.uow() as uow:
+            unit = catalog.create_unit_of_measure(uow, name=input.name, abbreviation=input.abbreviation)
+        return CreateUnitOfMeasurePayload(unit_of_measure=unit)  # type: ignore[arg-type]
+
+    @strawberry.mutation
+    def create_supplier(self, info: Info, input: CreateSupplierInput) -> CreateSupplierPayload:
+        with info.context.uow() as uow:
+            supplier = catalog.create_supplier(uow, name=input.name)
+        return CreateSupplierPayload(supplier=supplier)  # type: ignore[arg-type]
+
+    @strawberry.mutation
+    def update_supplier(self, info: Info, input: UpdateSupplierInput) -> UpdateSupplierPayload:
+        with info.context.uow() as uow:
+            supplier = catalog.update_supplier(uow, parse_id(input.id), input.etag, name=input.name)
+        return UpdateSupplierPayload(supplier=supplier)  # type: ignore[arg-type]

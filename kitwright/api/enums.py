@@ -1,0 +1,11 @@
+"""Domain enums exposed to GraphQL under the names of api.md."""
+
+from __future__ import annotations
+
+import strawberry
+
+from kitwright.domain.status import PartInventoryStatus as _Status
+from kitwright.domain.tracking import TrackingType as _Tracking
+
+TrackingType = strawberry.enum(_Tracking, name="TrackingType")
+PartInventoryStatus = strawberry.enum(_Status, name="PartInventoryStatus")

@@ -1,0 +1,312 @@
+"""Part inventory records (seed 001: list, get, create, update, delete) and the ledger."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+import strawberry
+from strawberry.types.unset import UNSET
+
+from kitwright.api.catalog import SupplierType, UnitOfMeasureType
+from kitwright.api.context import Info
+from kitwright.api.enums import PartInventoryStatus, TrackingType
+from kitwright.api.locations import LocationType
+from kitwright.api.parts import PartType
+from kitwright.api.relay import (
+    BooleanFilter,
+    Connection,
+    DateFilter,
+    DateTimeFilter,
+    DecimalFilter,
+    IDFilter,
+    StringFilter,
+    connection,
+    enum_filter,
+    filters_dict,
+    input_changes,
+    optional_id,
+    page_request,
+    sort_enum,
+    sort_values,
+)
+from kitwright.api.scalars import DecimalScalar, JSONObject, parse_id
+from kitwright.domain.status import PartInventoryStatus as Status
+from kitwright.services import inventory, ledger
+from kitwright.store.models import LedgerEntry, Location, Part, PartInventory, Supplier, UnitOfMeasure
+
+
+@strawberry.type(name="PartInventory", description="One inventory record: a serial, a lot at a location, or an untracked quantity.")
+class PartInventoryType:
+    id: strawberry.ID
+    part_id: strawberry.ID
+    serial_number: str | None
+    lot_number: str | None
+    location_id: strawberry.ID | None
+    supplier_id: strawberry.ID | None
+    unit_of_measure_id: strawberry.ID | None
+    quantity: DecimalScalar  # type: ignore[valid-type]
+    cost: DecimalScalar | None  # type: ignore[valid-type]
+    usage_type: str | None
+    segment: str | None = strawberry.field(description="Free segment label (e.g. ecom, retail).")
+    on_order: bool = strawberry.field(description="Supply not yet received (FUTURE supply).")
+    expected_at: date | None = strawberry.field(description="Expected arrival of on-order supply.")
+    how_created: str = strawberry.field(description="CREATED, PARTIAL_KIT, PARTIAL_UNKIT, IMPORTED, …")
+    origin_part_inventory_id: strawberry.ID | None = strawberry.field(
+        description="The record this one was split from."
+    )
+    created_at: datetime
+    created_by_id: strawberry.ID | None
+
+    @strawberry.field(name="_etag")
+    def etag(self, root: strawberry.Parent[PartInventory]) -> str:
+        return root.etag
+
+    @strawberry.field
+    def part(self, root: strawberry.Parent[PartInventory], info: Info) -> PartType:
+        return info.context.loader(Part).get(root.part_id)  # type: ignore[return-value]
+
+    @strawberry.field
+    def location(self, root: strawberry.Parent[PartInventory], info: Info) -> LocationType | None:
+        return info.context.loader(Location).get(root.location_id)  # type: ignore[return-value]
+
+    @strawberry.field
+    def supplier(self, root: strawberry.Parent[PartInventory], info: Info) -> SupplierType | None:
+        return info.context.loader(Supplier).get(root.supplier_id)  # type: ignore[return-value]
+
+    @strawberry.field
+    def unit_of_measure(self, root: strawberry.Parent[PartInventory], info: Info) -> UnitOfMeasureType | None:
+        return info.context.loader(UnitOfMeasure).get(root.unit_of_measure_id)  # type: ignore[return-value]
+
+    @strawberry.field(description="The tracking type of the record's part.")
+    def tracking_type(self, root: strawberry.Parent[PartInventory], info: Info) -> TrackingType:  # type: ignore[valid-type]
+        part = info.context.loader(Part).get(root.part_id)
+        assert part is not None
+        return TrackingType(part.tracking_type)  # type: ignore[no-any-return]
+
+    @strawberry.field(description="Derived from the record's facts; never set directly.")
+    def status(self, root: strawberry.Parent[PartInventory]) -> PartInventoryStatus:  # type: ignore[valid-type]
+        return Status(root.status)  # type: ignore[return-value]
+
+    @strawberry.field(description="True if the record is issued to an open kit.")
+    def kitted(self, root: strawberry.Parent[PartInventory]) -> bool:
+        return root.status == Status.KITTED
+
+    @strawberry.field(description="True if the record is installed on a build (aBOM).")
+    def installed(self, root: strawberry.Parent[PartInventory]) -> bool:
+        return root.status == Status.INSTALLED
+
+    @strawberry.field(description="False while the record is on order (not yet received).")
+    def received(self, root: strawberry.Parent[PartInventory]) -> bool:
+        return not root.on_order
+
+    @strawberry.field(description="Custom attributes (a JSON object).")
+    def attributes(self, root: strawberry.Parent[PartInventory]) -> JSONObject:  # type: ignore[valid-type]
+        return root.attributes or {}
+
+    @strawberry.field(description="The quantity issued to a kit, when reached through a kit.")
+    def issued_quantity(self, root: strawberry.Parent[PartInventory]) -> DecimalScalar | None:  # type: ignore[valid-type]
+        return getattr(root, "issued_quantity", None)
+
+
+PartInventoryStatusFilter = enum_filter(PartInventoryStatus, "PartInventoryStatusFilter")
+
+
+@strawberry.input
+class PartInventoriesInputFilters:
+    id: IDFilter | None = UNSET
+    part_id: IDFilter | None = UNSET
+    part_number: StringFilter | None = UNSET
+    location_id: IDFilter | None = UNSET
+    supplier_id: IDFilter | None = UNSET
+    serial_number: StringFilter | None = UNSET
+    lot_number: StringFilter | None = UNSET
+    quantity: DecimalFilter | None = UNSET
+    cost: DecimalFilter | None = UNSET
+    usage_type: StringFilter | None = UNSET
+    segment: StringFilter | None = UNSET
+    status: PartInventoryStatusFilter | None = UNSET  # type: ignore[valid-type]
+    on_order: BooleanFilter | None = UNSET
+    expected_at: DateFilter | None = UNSET
+    how_created: StringFilter | None = UNSET
+    origin_part_inventory_id: IDFilter | None = UNSET
+    created_at: DateTimeFilter | None = UNSET
+    created_by_id: IDFilter | None = UNSET
+
+
+PartInventorySortEnum = sort_enum("PartInventorySortEnum", inventory.INVENTORY_SORTS)
+
+
+@strawberry.input
+class CreatePartInventoryInput:
+    part_id: strawberry.ID
+    location_id: strawberry.ID | None = None
+    supplier_id: strawberry.ID | None = None
+    serial_number: str | None = None
+    lot_number: str | None = None
+    quantity: DecimalScalar | None = strawberry.field(default=None, description="Defaults to 0.")  # type: ignore[valid-type]
+    cost: DecimalScalar | None = None  # type: ignore[valid-type]
+    usage_type: str | None = None
+    unit_of_measure_id: strawberry.ID | None = None
+    autogenerate_serial_number: bool = strawberry.field(
+        default=False, description="Generate a serial number when none is given."
+    )
+    autogenerate_lot_number: bool = strawberry.field(
+        default=False, description="Generate a lot number when none is given."
+    )
+    segment: str | None = None
+    attributes: JSONObject | None = None  # type: ignore[valid-type]
+    on_order: bool = False
+    expected_at: date | None = None
+
+
+@strawberry.input
+class UpdatePartInventoryInput:
+    id: strawberry.ID
+    etag: str
+    part_id: strawberry.ID | None = strawberry.field(
+        default=UNSET, description="Refused: a record's part never changes."
+    )
+    location_id: strawberry.ID | None = UNSET
+    supplier_id: strawberry.ID | None = UNSET
+    serial_number: str | None = UNSET
+    lot_number: str | None = UNSET
+    quantity: DecimalScalar | None = UNSET  # type: ignore[valid-type]
+    cost: DecimalScalar | None = UNSET  # type: ignore[valid-type]
+    usage_type: str | None = UNSET
+    unit_of_measure_id: strawberry.ID | None = UNSET
+    segment: str | None = UNSET
+    attributes: JSONObject | None = UNSET  # type: ignore[valid-type]
+    on_order: bool | None = UNSET
+    expected_at: date | None = UNSET
+
+
+@strawberry.type
+class PartInventoryPayload:
+    part_inventory: PartInventoryType
+
+
+@strawberry.type
+class DeletePayload:
+    id: strawberry.ID
+
+
+@strawberry.type(name="LedgerEntry", description="One immutable change of an inventory record.")
+class LedgerEntryType:
+    id: strawberry.ID
+    at: datetime
+    actor_id: strawberry.ID | None
+    actor: str
+    operation: str
+    part_inventory_id: strawberry.ID
+    part_id: strawberry.ID
+    location_id: strawberry.ID | None
+
+    @strawberry.field(description="Kits, items, runs … the change refers to.")
+    def references(self, root: strawberry.Parent[LedgerEntry]) -> JSONObject:  # type: ignore[valid-type]
+        return root.references or {}
+
+    @strawberry.field(description="The record before the change; null when it was created.")
+    def before(self, root: strawberry.Parent[LedgerEntry]) -> JSONObject | None:  # type: ignore[valid-type]
+        return root.before
+
+    @strawberry.field(description="The record after the change; null when it was deleted.")
+    def after(self, root: strawberry.Parent[LedgerEntry]) -> JSONObject | None:  # type: ignore[valid-type]
+        return root.after
+
+
+@strawberry.input
+class LedgerEntriesInputFilters:
+    id: IDFilter | None = UNSET
+    part_inventory_id: IDFilter | None = UNSET
+    part_id: IDFilter | None = UNSET
+    location_id: IDFilter | None = UNSET
+    operation: StringFilter | None = UNSET
+    actor_id: IDFilter | None = UNSET
+    at: DateTimeFilter | None = UNSET
+
+
+LedgerEntrySortEnum = sort_enum("LedgerEntrySortEnum", ledger.LEDGER_SORTS)
+
+
+def _prime(info: Info, rows: list[PartInventory]) -> None:
+    info.context.loader(Part).want(row.part_id for row in rows)
+    info.context.loader(Location).want(row.location_id for row in rows)
+
+
+@strawberry.type
+class Query:
+    @strawberry.field
+    def part_inventory(self, info: Info, id: strawberry.ID) -> PartInventoryType:
+        return inventory.get_part_inventory(info.context.session, parse_id(id))  # type: ignore[return-value]
+
+    @strawberry.field
+    def part_inventories(
+        self, info: Info, filters: PartInventoriesInputFilters | None = None,
+        sort: list[PartInventorySortEnum | None] | None = None,  # type: ignore[valid-type]
+        first: int | None = None, after: str | None = None, last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[PartInventoryType]:
+        page = inventory.list_part_inventories(
+            info.context.session, filters_dict(filters), sort_values(sort),
+            page_request(first, after, last, before),
+        )
+        _prime(info, page.rows)
+        return connection(page)
+
+    @strawberry.field(description="The append-only history of every inventory record.")
+    def ledger_entries(
+        self, info: Info, filters: LedgerEntriesInputFilters | None = None,
+        sort: list[LedgerEntrySortEnum | None] | None = None,  # type: ignore[valid-type]
+        first: int | None = None, after: str | None = None, last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[LedgerEntryType]:
+        page = ledger.list_ledger_entries(
+            info.context.session, filters_dict(filters), sort_values(sort),
+            page_request(first, after, last, before),
+        )
+        return connection(page)
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation
+    def create_part_inventory(self, info: Info, input: CreatePartInventoryInput) -> PartInventoryPayload:
+        new = inventory.NewPartInventory(
+            part_id=parse_id(input.part_id, field="partId"),
+            location_id=optional_id(input.location_id, "locationId"),
+            supplier_id=optional_id(input.supplier_id, "supplierId"),
+            serial_number=input.serial_number,
+            lot_number=input.lot_number,
+            quantity=_decimal(input.quantity),
+            cost=_decimal(input.cost),
+            usage_type=input.usage_type,
+            unit_of_measure_id=optional_id(input.unit_of_measure_id, "unitOfMeasureId"),
+            autogenerate_serial_number=input.autogenerate_serial_number,
+            autogenerate_lot_number=input.autogenerate_lot_number,
+            segment=input.segment,
+            attributes=input.attributes or {},
+            on_order=input.on_order,
+            expected_at=input.expected_at,
+        )
+        with info.context.uow() as uow:
+            record = inventory.create_part_inventory(uow, new)
+        return PartInventoryPayload(part_inventory=record)  # type: ignore[arg-type]
+
+    @strawberry.mutation
+    def update_part_inventory(self, info: Info, input: UpdatePartInventoryInput) -> PartInventoryPayload:
+        changes = input_changes(input, ids=("part_id", "location_id", "supplier_id", "unit_of_measure_id"))
+        with info.context.uow() as uow:
+            record = inventory.update_part_inventory(uow, parse_id(input.id), input.etag, changes)
+        return PartInventoryPayload(part_inventory=record)  # type: ignore[arg-type]
+
+    @strawberry.mutation
+    def delete_part_inventory(self, info: Info, id: strawberry.ID, etag: str) -> DeletePayload:
+        with info.context.uow() as uow:
+            deleted = inventory.delete_part_inventory(uow, parse_id(id), etag)
+        return DeletePayload(id=strawberry.ID(str(deleted)))
+
+
+def _decimal(value: Any) -> Decimal | None:
+    return None if value is None else Decimal(value)

@@ -1,0 +1,143 @@
+"""Locations: the tree of sites, rooms, racks, shelves and totes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+from strawberry.types.unset import UNSET
+
+from kitwright.api.context import Info
+from kitwright.api.relay import (
+    BooleanFilter,
+    Connection,
+    DateTimeFilter,
+    IDFilter,
+    StringFilter,
+    connection,
+    filters_dict,
+    input_changes,
+    optional_id,
+    page_request,
+    sort_enum,
+    sort_values,
+)
+from kitwright.api.scalars import parse_id
+from kitwright.services import locations
+from kitwright.services.uow import get
+from kitwright.store.models import Location
+
+
+@strawberry.type(name="Location", description="A node of the location tree; a root is a site.")
+class LocationType:
+    id: strawberry.ID
+    name: str
+    type: str | None
+    description: str | None
+    parent_id: strawberry.ID | None
+    site_id: strawberry.ID | None = strawberry.field(description="The root location (site) above this one.")
+    inventory_available: bool = strawberry.field(description="Whether stock here counts as available.")
+    available_soon: bool = strawberry.field(description="Stock here is on hand, available soon (e.g. a receiving dock).")
+    archived: bool
+    created_at: datetime
+
+    @strawberry.field(name="_etag")
+    def etag(self, root: strawberry.Parent[Location]) -> str:
+        return root.etag
+
+    @strawberry.field
+    def parent(self, root: strawberry.Parent[Location], info: Info) -> LocationType | None:
+        return info.context.loader(Location).get(root.parent_id)  # type: ignore[return-value]
+
+    @strawberry.field
+    def children(self, root: strawberry.Parent[Location], info: Info) -> list[LocationType]:
+        return locations.children(info.context.session, root.id)  # type: ignore[return-value]
+
+
+@strawberry.input
+class LocationsInputFilters:
+    id: IDFilter | None = UNSET
+    name: StringFilter | None = UNSET
+    type: StringFilter | None = UNSET
+    parent_id: IDFilter | None = UNSET
+    site_id: IDFilter | None = UNSET
+    inventory_available: BooleanFilter | None = UNSET
+    available_soon: BooleanFilter | None = UNSET
+    archived: BooleanFilter | None = UNSET
+    created_at: DateTimeFilter | None = UNSET
+
+
+LocationSortEnum = sort_enum("LocationSortEnum", locations.LOCATION_SORTS)
+
+
+@strawberry.input
+class CreateLocationInput:
+    name: str
+    parent_id: strawberry.ID | None = None
+    type: str | None = None
+    description: str | None = None
+    inventory_available: bool = True
+    available_soon: bool = False
+
+
+@strawberry.input
+class UpdateLocationInput:
+    id: strawberry.ID
+    etag: str
+    name: str | None = UNSET
+    parent_id: strawberry.ID | None = UNSET
+    type: str | None = UNSET
+    description: str | None = UNSET
+    inventory_available: bool | None = UNSET
+    available_soon: bool | None = UNSET
+    archived: bool | None = UNSET
+
+
+@strawberry.type
+class LocationPayload:
+    location: LocationType
+
+
+@strawberry.type
+class Query:
+    @strawberry.field
+    def location(self, info: Info, id: strawberry.ID) -> LocationType:
+        return get(info.context.session, Location, parse_id(id))  # type: ignore[return-value]
+
+    @strawberry.field
+    def locations(
+        self, info: Info, filters: LocationsInputFilters | None = None,
+        sort: list[LocationSortEnum | None] | None = None,  # type: ignore[valid-type]
+        first: int | None = None, after: str | None = None, last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[LocationType]:
+        page = locations.list_locations(
+            info.context.session, filters_dict(filters), sort_values(sort),
+            page_request(first, after, last, before),
+        )
+        info.context.loader(Location).want(row.parent_id for row in page.rows)
+        return connection(page)
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation
+    def create_location(self, info: Info, input: CreateLocationInput) -> LocationPayload:
+        with info.context.uow() as uow:
+            location = locations.create_location(
+                uow,
+                name=input.name,
+                parent_id=optional_id(input.parent_id, "parentId"),
+                type=input.type,
+                description=input.description,
+                inventory_available=input.inventory_available,
+                available_soon=input.available_soon,
+            )
+        return LocationPayload(location=location)  # type: ignore[arg-type]
+
+    @strawberry.mutation
+    def update_location(self, info: Info, input: UpdateLocationInput) -> LocationPayload:
+        changes = input_changes(input, ids=("parent_id",))
+        with info.context.uow() as uow:
+            location = locations.update_location(uow, parse_id(input.id), input.etag, changes)
+        return LocationPayload(location=location)  # type: ignore[arg-type]

@@ -1,0 +1,159 @@
+"""Parts: a part number at a revision."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+import strawberry
+from strawberry.types.unset import UNSET
+
+from kitwright.api.catalog import UnitOfMeasureType
+from kitwright.api.context import Info
+from kitwright.api.enums import TrackingType
+from kitwright.api.relay import (
+    BooleanFilter,
+    Connection,
+    DateTimeFilter,
+    IDFilter,
+    StringFilter,
+    connection,
+    enum_filter,
+    filters_dict,
+    input_changes,
+    optional_id,
+    page_request,
+    sort_enum,
+    sort_values,
+)
+from kitwright.api.scalars import DecimalScalar, parse_id
+from kitwright.services import parts
+from kitwright.services.uow import get
+from kitwright.store.models import Part, PartComponent, UnitOfMeasure
+
+
+@strawberry.type(name="PartComponent", description="One component of a kit definition / BOM.")
+class PartComponentType:
+    quantity: DecimalScalar = strawberry.field(description="Quantity per one of the parent part.")  # type: ignore[valid-type]
+
+    @strawberry.field
+    def part(self, root: strawberry.Parent[PartComponent], info: Info) -> PartType:
+        return info.context.loader(Part).get(root.component_part_id)  # type: ignore[return-value]
+
+
+@strawberry.type(name="Part", description="A part number at a revision.")
+class PartType:
+    id: strawberry.ID
+    part_number: str
+    revision: str
+    description: str | None
+    tracking_type: TrackingType  # type: ignore[valid-type]
+    cost: DecimalScalar | None  # type: ignore[valid-type]
+    is_digital: bool
+    unit_of_measure_id: strawberry.ID | None
+    created_at: datetime
+
+    @strawberry.field(name="_etag")
+    def etag(self, root: strawberry.Parent[Part]) -> str:
+        return root.etag
+
+    @strawberry.field
+    def unit_of_measure(self, root: strawberry.Parent[Part], info: Info) -> UnitOfMeasureType | None:
+        return info.context.loader(UnitOfMeasure).get(root.unit_of_measure_id)  # type: ignore[return-value]
+
+    @strawberry.field(description="Components with their quantity per one of this part.")
+    def components(self, root: strawberry.Parent[Part], info: Info) -> list[PartComponentType]:
+        rows = parts.components_of(info.context.session, [root.id])[root.id]
+        info.context.loader(Part).want(row.component_part_id for row in rows)
+        return rows  # type: ignore[return-value]
+
+
+TrackingTypeFilter = enum_filter(TrackingType, "TrackingTypeFilter")
+
+
+@strawberry.input
+class PartsInputFilters:
+    id: IDFilter | None = UNSET
+    part_number: StringFilter | None = UNSET
+    revision: StringFilter | None = UNSET
+    description: StringFilter | None = UNSET
+    tracking_type: TrackingTypeFilter | None = UNSET  # type: ignore[valid-type]
+    is_digital: BooleanFilter | None = UNSET
+    created_at: DateTimeFilter | None = UNSET
+
+
+PartSortEnum = sort_enum("PartSortEnum", parts.PART_SORTS)
+
+
+@strawberry.input
+class CreatePartInput:
+    part_number: str
+    tracking_type: TrackingType  # type: ignore[valid-type]
+    revision: str | None = None
+    description: str | None = None
+    unit_of_measure_id: strawberry.ID | None = None
+    cost: DecimalScalar | None = None  # type: ignore[valid-type]
+    is_digital: bool = False
+
+
+@strawberry.input
+class UpdatePartInput:
+    id: strawberry.ID
+    etag: str
+    part_number: str | None = UNSET
+    revision: str | None = UNSET
+    description: str | None = UNSET
+    tracking_type: TrackingType | None = UNSET  # type: ignore[valid-type]
+    unit_of_measure_id: strawberry.ID | None = UNSET
+    cost: DecimalScalar | None = UNSET  # type: ignore[valid-type]
+    is_digital: bool | None = UNSET
+
+
+@strawberry.type
+class PartPayload:
+    part: PartType
+
+
+@strawberry.type
+class Query:
+    @strawberry.field
+    def part(self, info: Info, id: strawberry.ID) -> PartType:
+        return get(info.context.session, Part, parse_id(id))  # type: ignore[return-value]
+
+    @strawberry.field
+    def parts(
+        self, info: Info, filters: PartsInputFilters | None = None,
+        sort: list[PartSortEnum | None] | None = None,  # type: ignore[valid-type]
+        first: int | None = None, after: str | None = None, last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[PartType]:
+        page = parts.list_parts(
+            info.context.session, filters_dict(filters), sort_values(sort),
+            page_request(first, after, last, before),
+        )
+        return connection(page)
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation
+    def create_part(self, info: Info, input: CreatePartInput) -> PartPayload:
+        with info.context.uow() as uow:
+            part = parts.create_part(
+                uow,
+                part_number=input.part_number,
+                tracking_type=input.tracking_type.value,
+                revision=input.revision,
+                description=input.description,
+                unit_of_measure_id=optional_id(input.unit_of_measure_id, "unitOfMeasureId"),
+                cost=Decimal(input.cost) if input.cost is not None else None,
+                is_digital=input.is_digital,
+            )
+        return PartPayload(part=part)  # type: ignore[arg-type]
+
+    @strawberry.mutation
+    def update_part(self, info: Info, input: UpdatePartInput) -> PartPayload:
+        changes = input_changes(input, ids=("unit_of_measure_id",))
+        with info.context.uow() as uow:
+            part = parts.update_part(uow, parse_id(input.id), input.etag, changes)
+        return PartPayload(part=part)  # type: ignore[arg-type]

@@ -1,0 +1,260 @@
+"""Relay connections, operator filters and sort enums shared by every list (api.md, Lists)."""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from collections.abc import Callable, Iterable, Sequence
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, Generic, TypeVar
+
+import strawberry
+from strawberry.types.unset import UNSET
+
+from kitwright.api.scalars import DecimalScalar, parse_id
+from kitwright.domain.errors import BadInput
+from kitwright.store.queries import Page, PageRequest
+
+T = TypeVar("T")
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    has_previous_page: bool
+    start_cursor: str | None
+    end_cursor: str | None
+    count: int = strawberry.field(description="Number of edges on this page.")
+    _total: strawberry.Private[Callable[[], int]]
+
+    @strawberry.field(description="Number of objects matching the filters, on all pages.")
+    def total_count(self) -> int:
+        return self._total()
+
+
+@strawberry.type
+class Edge(Generic[T]):
+    cursor: str
+    node: T
+
+
+@strawberry.type
+class Connection(Generic[T]):
+    edges: list[Edge[T]]
+    page_info: PageInfo
+    _total: strawberry.Private[Callable[[], int]]
+
+    @strawberry.field(description="Number of objects matching the filters, on all pages.")
+    def total_count(self) -> int:
+        return self._total()
+
+
+def connection(page: Page[Any]) -> Connection[Any]:
+    edges = [Edge(cursor=page.cursor(i), node=row) for i, row in enumerate(page.rows)]
+    info = PageInfo(
+        has_next_page=page.has_next_page,
+        has_previous_page=page.has_previous_page,
+        start_cursor=edges[0].cursor if edges else None,
+        end_cursor=edges[-1].cursor if edges else None,
+        count=len(edges),
+        _total=page.count_total,
+    )
+    return Connection(edges=edges, page_info=info, _total=page.count_total)
+
+
+def page_request(first: int | None, after: str | None, last: int | None, before: str | None) -> PageRequest:
+    return PageRequest(first=first, after=after, last=last, before=before)
+
+
+def camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+# -- operator filters --------------------------------------------------------------------
+
+
+class _Filter:
+    """Converts an operator object to `{op: value}` with values of the column's type."""
+
+    def to_ops(self, field: str) -> dict[str, Any]:
+        ops: dict[str, Any] = {}
+        for f in dataclasses.fields(self):  # type: ignore[arg-type]
+            value = getattr(self, f.name)
+            if value is UNSET:
+                continue
+            op = {"in_": "in", "not_in": "notIn", "starts_with": "startsWith", "is_null": "isNull"}.get(
+                f.name, f.name
+            )
+            if value is None and op != "isNull":
+                continue
+            if op == "isNull":
+                ops[op] = bool(value)
+            elif op in ("in", "notIn"):
+                if len(value) > 10_000:
+                    raise BadInput(f"{field}.{op} holds more than 10000 values", field=field)
+                ops[op] = [self.convert(v, field) for v in value]
+            else:
+                ops[op] = self.convert(value, field)
+        return ops
+
+    def convert(self, value: Any, field: str) -> Any:
+        return value
+
+
+@strawberry.input(description="Compare an id: eq, neq, in, notIn, lt, lte, gt, gte, isNull.")
+class IDFilter(_Filter):
+    eq: strawberry.ID | None = UNSET
+    neq: strawberry.ID | None = UNSET
+    in_: list[strawberry.ID] | None = strawberry.field(name="in", default=UNSET)
+    not_in: list[strawberry.ID] | None = UNSET
+    lt: strawberry.ID | None = UNSET
+    lte: strawberry.ID | None = UNSET
+    gt: strawberry.ID | None = UNSET
+    gte: strawberry.ID | None = UNSET
+    is_null: bool | None = UNSET
+
+    def convert(self, value: Any, field: str) -> Any:
+        return parse_id(value, field=field)
+
+
+@strawberry.input(description="Compare text: eq, neq, in, notIn, contains, startsWith, isNull.")
+class StringFilter(_Filter):
+    eq: str | None = UNSET
+    neq: str | None = UNSET
+    in_: list[str] | None = strawberry.field(name="in", default=UNSET)
+    not_in: list[str] | None = UNSET
+    contains: str | None = UNSET
+    starts_with: str | None = UNSET
+    is_null: bool | None = UNSET
+
+    def convert(self, value: Any, field: str) -> Any:
+        if len(value) > 1000 or "\x00" in value:
+            raise BadInput(f"{field} filter text is too long or holds NUL", field=field)
+        return value
+
+
+@strawberry.input(description="Compare a number: eq, neq, in, notIn, lt, lte, gt, gte, isNull.")
+class DecimalFilter(_Filter):
+    eq: DecimalScalar | None = UNSET  # type: ignore[valid-type]
+    neq: DecimalScalar | None = UNSET  # type: ignore[valid-type]
+    in_: list[DecimalScalar] | None = strawberry.field(name="in", default=UNSET)  # type: ignore[valid-type]
+    not_in: list[DecimalScalar] | None = UNSET  # type: ignore[valid-type]
+    lt: DecimalScalar | None = UNSET  # type: ignore[valid-type]
+    lte: DecimalScalar | None = UNSET  # type: ignore[valid-type]
+    gt: DecimalScalar | None = UNSET  # type: ignore[valid-type]
+    gte: DecimalScalar | None = UNSET  # type: ignore[valid-type]
+    is_null: bool | None = UNSET
+
+    def convert(self, value: Any, field: str) -> Any:
+        return Decimal(value)
+
+
+@strawberry.input(description="Compare a time: eq, neq, in, notIn, lt, lte, gt, gte, isNull.")
+class DateTimeFilter(_Filter):
+    eq: datetime | None = UNSET
+    neq: datetime | None = UNSET
+    in_: list[datetime] | None = strawberry.field(name="in", default=UNSET)
+    not_in: list[datetime] | None = UNSET
+    lt: datetime | None = UNSET
+    lte: datetime | None = UNSET
+    gt: datetime | None = UNSET
+    gte: datetime | None = UNSET
+    is_null: bool | None = UNSET
+
+
+@strawberry.input(description="Compare a date: eq, neq, in, notIn, lt, lte, gt, gte, isNull.")
+class DateFilter(_Filter):
+    eq: date | None = UNSET
+    neq: date | None = UNSET
+    in_: list[date] | None = strawberry.field(name="in", default=UNSET)
+    not_in: list[date] | None = UNSET
+    lt: date | None = UNSET
+    lte: date | None = UNSET
+    gt: date | None = UNSET
+    gte: date | None = UNSET
+    is_null: bool | None = UNSET
+
+
+@strawberry.input(description="Compare a flag: eq, neq, isNull.")
+class BooleanFilter(_Filter):
+    eq: bool | None = UNSET
+    neq: bool | None = UNSET
+    is_null: bool | None = UNSET
+
+
+def enum_filter(enum_type: Any, name: str) -> type[_Filter]:
+    """An operator object for one enum: eq, neq, in, notIn, isNull."""
+
+    def convert(self: _Filter, value: Any, field: str) -> Any:
+        return value.value
+
+    namespace: dict[str, Any] = {
+        "__annotations__": {
+            "eq": enum_type | None,
+            "neq": enum_type | None,
+            "in_": list[enum_type] | None,  # type: ignore[valid-type]
+            "not_in": list[enum_type] | None,  # type: ignore[valid-type]
+            "is_null": bool | None,
+        },
+        "eq": UNSET,
+        "neq": UNSET,
+        "in_": strawberry.field(name="in", default=UNSET),
+        "not_in": UNSET,
+        "is_null": UNSET,
+        "convert": convert,
+    }
+    cls = type(name, (_Filter,), namespace)
+    description = f"Compare a {name.removesuffix('Filter')}: eq, neq, in, notIn, isNull."
+    return strawberry.input(name=name, description=description)(cls)  # type: ignore[no-any-return]
+
+
+def filters_dict(filters: object | None) -> dict[str, dict[str, Any]]:
+    """A `ThingsInputFilters` object -> `{camelField: {op: value}}` for the services."""
+    if filters is None or filters is UNSET:
+        return {}
+    result: dict[str, dict[str, Any]] = {}
+    for f in dataclasses.fields(filters):  # type: ignore[arg-type]
+        value = getattr(filters, f.name)
+        if value is None or value is UNSET:
+            continue
+        name = camel(f.name)
+        ops = value.to_ops(name)
+        if ops:
+            result[name] = ops
+    return result
+
+
+def sort_enum(name: str, keys: Iterable[str]) -> type[enum.Enum]:
+    members = {f"{key}_{direction}": f"{key}_{direction}" for key in keys for direction in ("ASC", "DESC")}
+    return strawberry.enum(enum.Enum(name, members))  # type: ignore[return-value]
+
+
+def sort_values(sort: Sequence[enum.Enum | None] | None) -> list[str]:
+    # The seed declares `$sort: [PartInventorySortEnum]`: items may be null; skip them.
+    return [item.value for item in sort or [] if item is not None]
+
+
+def input_changes(data: object, *, skip: Iterable[str] = ("id", "etag"), ids: Iterable[str] = ()) -> dict[str, Any]:
+    """The fields a client actually sent in an update input, with ids parsed."""
+    id_fields = set(ids)
+    changes: dict[str, Any] = {}
+    for f in dataclasses.fields(data):  # type: ignore[arg-type]
+        if f.name in skip:
+            continue
+        value = getattr(data, f.name)
+        if value is UNSET:
+            continue
+        if f.name in id_fields and value is not None:
+            value = parse_id(value, field=camel(f.name))
+        elif isinstance(value, enum.Enum):
+            value = value.value
+        changes[f.name] = value
+    return changes
+
+
+def optional_id(value: object, field: str) -> int | None:
+    if value is None or value is UNSET:
+        return None
+    return parse_id(value, field=field)

@@ -1,0 +1,55 @@
+"""The GraphQL schema: every resource module contributes its Query and Mutation fields."""
+
+from __future__ import annotations
+
+import logging
+from decimal import Decimal
+from typing import Any
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+from strawberry.tools import merge_types
+from strawberry.types import ExecutionContext
+
+from kitwright.api import catalog, inventory, locations, parts
+from kitwright.api.scalars import DecimalScalar
+from kitwright.domain.errors import KitwrightError
+
+log = logging.getLogger("kitwright.api")
+
+QUERIES: list[type[Any]] = [parts.Query, locations.Query, catalog.Query, inventory.Query]
+MUTATIONS: list[type[Any]] = [parts.Mutation, locations.Mutation, catalog.Mutation, inventory.Mutation]
+
+MAX_DEPTH = 12
+MAX_TOKENS = 5000
+MAX_ALIASES = 50
+
+
+class KitwrightSchema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        # Refusals of bad input are answers, not incidents: only log our own failures.
+        for error in errors:
+            original = error.original_error
+            if original is not None and error.path and not isinstance(original, KitwrightError):
+                log.error("error while executing %s", error.path, exc_info=original)
+
+
+def build_schema() -> strawberry.Schema:
+    query = merge_types("Query", tuple(QUERIES))
+    mutation = merge_types("Mutation", tuple(MUTATIONS))
+    return KitwrightSchema(
+        query=query,
+        mutation=mutation,
+        scalar_overrides={Decimal: DecimalScalar},
+        extensions=[
+            QueryDepthLimiter(max_depth=MAX_DEPTH),
+            MaxTokensLimiter(max_token_count=MAX_TOKENS),
+            MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+        ],
+    )
+
+
+schema = build_schema()

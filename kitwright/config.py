@@ -1,0 +1,43 @@
+"""Settings read from the environment (KITWRIGHT_*), with documented defaults."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from kitwright.domain.numbering import DEFAULT_LOT_PATTERN, DEFAULT_SERIAL_PATTERN, validate_pattern
+
+
+@dataclass(frozen=True)
+class Settings:
+    serial_pattern: str = DEFAULT_SERIAL_PATTERN
+    lot_pattern: str = DEFAULT_LOT_PATTERN
+    # Let another revision of the same part number serve a kit item (off, as in ION).
+    allow_other_revision: bool = False
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        settings = cls(
+            serial_pattern=os.environ.get("KITWRIGHT_SERIAL_PATTERN", DEFAULT_SERIAL_PATTERN),
+            lot_pattern=os.environ.get("KITWRIGHT_LOT_PATTERN", DEFAULT_LOT_PATTERN),
+            allow_other_revision=os.environ.get("KITWRIGHT_ALLOW_OTHER_REVISION", "") in ("1", "true"),
+        )
+        validate_pattern(settings.serial_pattern)
+        validate_pattern(settings.lot_pattern)
+        return settings
+
+
+_current: Settings | None = None
+
+
+def settings() -> Settings:
+    global _current
+    if _current is None:
+        _current = Settings.from_env()
+    return _current
+
+
+def use_settings(value: Settings) -> None:
+    """Replace the settings (tests, the CLI)."""
+    global _current
+    _current = value

@@ -1,0 +1,1 @@
+"""Pure rules of Kitwright. Nothing in this package does I/O."""

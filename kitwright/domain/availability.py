@@ -1,0 +1,358 @@
+"""Availability arithmetic for parts and retail kit items (retail-kits.md, "Availability").
+
+Only components hold inventory. Per site, a kit's figure comes from ONE cumulative curve
+
+    kits(t) = min over components c of floor(cumulative included supply of c up to t / r_c)
+
+On hand = kits(asOf) from on-hand supply alone; each future bucket is the increase of kits(t)
+at an ETA (a past-due ETA counts at asOf); total = on hand + all buckets. Leftover on-hand
+units thus combine with future units, and future kits are never a separate min over future
+supply. The network figure is the sum of the site figures: components at different sites
+never combine into a kit.
+
+Inputs are `SupplyLine`s, which may be pre-aggregated: the store sums committed-free supply in
+SQL per site × part × supply type × ETA (× segment × attributes when the view filters on
+them) and hands over the sums; nothing here needs individual inventory records. Committed
+inventory (kitted, allocated, installed, scrapped) must not be in the lines at all.
+
+Everything is exact: quantities are Decimals, kit counts whole Decimals; no float anywhere.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
+from dataclasses import dataclass, field
+from decimal import Decimal, localcontext
+from functools import partial
+from typing import NamedTuple
+
+from kitwright.domain.quantities import ZERO, normalize
+
+# Wide enough that sums and divisions of stored quantities never round.
+_PRECISION = 1000
+
+
+class SupplyType(enum.StrEnum):
+    ON_HAND_AVAILABLE = "ON_HAND_AVAILABLE"
+    ON_HAND_AVAILABLE_SOON = "ON_HAND_AVAILABLE_SOON"
+    ON_HAND_UNAVAILABLE = "ON_HAND_UNAVAILABLE"
+    FUTURE = "FUTURE"
+
+
+ON_HAND_SUPPLY_TYPES: frozenset[SupplyType] = frozenset(
+    {
+        SupplyType.ON_HAND_AVAILABLE,
+        SupplyType.ON_HAND_AVAILABLE_SOON,
+        SupplyType.ON_HAND_UNAVAILABLE,
+    }
+)
+
+# The default view is what a Manhattan "Ship-to-Home" view or an ION user asking "what can I
+# have" expects: sellable stock now plus what is on order. Stock on a receiving dock (soon) or
+# in an unavailable location is opt-in, as in the page's "available only" examples.
+DEFAULT_SUPPLY_TYPES: frozenset[SupplyType] = frozenset(
+    {SupplyType.ON_HAND_AVAILABLE, SupplyType.FUTURE}
+)
+
+
+def classify_supply(
+    *, on_order: bool, inventory_available: bool, available_soon: bool
+) -> SupplyType:
+    """Supply type of one inventory record (api.md, Retail kits); first match wins.
+
+    FUTURE if the record is on order; otherwise by its location: `inventoryAvailable: false`
+    → ON_HAND_UNAVAILABLE, `availableSoon: true` → ON_HAND_AVAILABLE_SOON, else
+    ON_HAND_AVAILABLE. The ETA (`expectedAt`) does not decide the type: a received PO is
+    on-hand supply even though it keeps its ETA, and an on-order record without an ETA is
+    still FUTURE (it only has no date yet, see `SupplyLine`). A record without a location
+    should be passed as `inventory_available=False`.
+    """
+    if on_order:
+        return SupplyType.FUTURE
+    if not inventory_available:
+        return SupplyType.ON_HAND_UNAVAILABLE
+    if available_soon:
+        return SupplyType.ON_HAND_AVAILABLE_SOON
+    return SupplyType.ON_HAND_AVAILABLE
+
+
+@dataclass(frozen=True)
+class SupplyLine:
+    """Supply of one part at one site: one record, or a sum of records sharing these keys.
+
+    `expected_at` is the ETA of FUTURE supply and ignored for on-hand supply. FUTURE supply
+    without an ETA counts in no figure (we cannot say when it arrives). `segment` None means
+    "no segment"; `attributes` are the record's custom attributes, JSON scalars as text.
+    """
+
+    site_id: int
+    part_id: int
+    supply_type: SupplyType
+    quantity: Decimal
+    expected_at: dt.date | None = None
+    segment: str | None = None
+    attributes: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        quantity: object = self.quantity
+        if isinstance(quantity, int) and not isinstance(quantity, bool):
+            object.__setattr__(self, "quantity", Decimal(quantity))
+        elif not isinstance(quantity, Decimal):
+            raise TypeError(f"supply quantity must be a Decimal, got {type(quantity).__name__}")
+        if not self.quantity.is_finite() or self.quantity < 0:
+            raise ValueError(f"supply quantity must be finite and >= 0, got {self.quantity}")
+
+
+@dataclass(frozen=True)
+class View:
+    """Which supply counts, decided per component before any division.
+
+    `segments` None counts every segment; otherwise only lines whose segment is listed (a
+    line with no segment is then excluded). `attribute_filters[part_id][attribute]` is the set
+    of accepted values: a line of that part counts only if, for every filtered attribute, its
+    value is in the set (attributes AND, values OR; a missing attribute does not match).
+    """
+
+    supply_types: AbstractSet[SupplyType] = DEFAULT_SUPPLY_TYPES
+    segments: AbstractSet[str] | None = None
+    attribute_filters: Mapping[int, Mapping[str, AbstractSet[str]]] = field(
+        default_factory=dict
+    )
+
+    def includes(self, line: SupplyLine) -> bool:
+        if line.supply_type not in self.supply_types:
+            return False
+        if self.segments is not None and line.segment not in self.segments:
+            return False
+        for attribute, values in self.attribute_filters.get(line.part_id, {}).items():
+            value = line.attributes.get(attribute)
+            if value is None or value not in values:
+                return False
+        return True
+
+
+DEFAULT_VIEW = View()
+
+
+class Bucket(NamedTuple):
+    """Quantity that becomes available on `date` (an increase of the curve)."""
+
+    date: dt.date
+    quantity: Decimal
+
+
+@dataclass(frozen=True)
+class Figure:
+    """AvailabilityFigure of api.md. For kits every quantity is a whole number of kits."""
+
+    total: Decimal
+    on_hand: Decimal
+    future: Decimal
+    first_future_quantity: Decimal | None
+    first_future_date: dt.date | None
+    buckets: tuple[Bucket, ...]
+
+    @classmethod
+    def from_curve(cls, on_hand: Decimal, buckets: Sequence[Bucket]) -> Figure:
+        """Build the figure from kits(asOf) and the increases after it (dates ascending)."""
+        with localcontext(prec=_PRECISION):
+            future = sum((b.quantity for b in buckets), ZERO)
+            first = buckets[0] if buckets else None
+            return cls(
+                total=normalize(on_hand + future),
+                on_hand=normalize(on_hand),
+                future=normalize(future),
+                first_future_quantity=normalize(first.quantity) if first else None,
+                first_future_date=first.date if first else None,
+                buckets=tuple(Bucket(b.date, normalize(b.quantity)) for b in buckets),
+            )
+
+    def quantity_at(self, day: dt.date) -> Decimal:
+        """kits(day): on hand plus every bucket up to and including `day`."""
+        with localcontext(prec=_PRECISION):
+            return normalize(
+                self.on_hand + sum((b.quantity for b in self.buckets if b.date <= day), ZERO)
+            )
+
+
+ZERO_FIGURE = Figure.from_curve(ZERO, ())
+
+
+@dataclass(frozen=True)
+class SiteFigure:
+    site_id: int
+    figure: Figure
+
+
+@dataclass(frozen=True)
+class ComponentFigures:
+    """The "publish" figures of one component: its own supply, not reduced by the kits."""
+
+    part_id: int
+    ratio: Decimal
+    network: Figure
+    sites: tuple[SiteFigure, ...]
+
+
+@dataclass(frozen=True)
+class KitAvailability:
+    """KitAvailability of api.md: the kit (or regular part) figures, and per component."""
+
+    part_id: int
+    is_kit: bool
+    network: Figure
+    sites: tuple[SiteFigure, ...]
+    components: tuple[ComponentFigures, ...]
+
+
+def site_kit_figure(
+    ratios: Mapping[int, Decimal],
+    lines: Iterable[SupplyLine],
+    *,
+    as_of: dt.date,
+    view: View = DEFAULT_VIEW,
+) -> Figure:
+    """Whole-kit figure of ONE site from its component supply (lines of other parts ignored).
+
+    The caller passes only that site's lines: this function does not look at `site_id`.
+    """
+    return _curve(ratios, lines, as_of=as_of, view=view, whole=True)
+
+
+def site_supply_figure(
+    part_id: int,
+    lines: Iterable[SupplyLine],
+    *,
+    as_of: dt.date,
+    view: View = DEFAULT_VIEW,
+) -> Figure:
+    """A part's own figure at ONE site: its included supply, exact and not floored.
+
+    Used for a regular (non-kit) part and for each component's "publish" figure. It is the
+    kit curve with ratio 1, without the floor, so 2.5 kg of an untracked part stays 2.5.
+    """
+    return _curve({part_id: Decimal(1)}, lines, as_of=as_of, view=view, whole=False)
+
+
+def network_figure(figures: Iterable[Figure]) -> Figure:
+    """Network = the sum of the site figures; buckets of the same date add up."""
+    with localcontext(prec=_PRECISION):
+        on_hand = ZERO
+        by_date: dict[dt.date, Decimal] = defaultdict(lambda: ZERO)
+        for figure in figures:
+            on_hand += figure.on_hand
+            for bucket in figure.buckets:
+                by_date[bucket.date] += bucket.quantity
+        buckets = [Bucket(day, by_date[day]) for day in sorted(by_date)]
+        return Figure.from_curve(on_hand, buckets)
+
+
+def kit_availability(
+    part_id: int,
+    components: Sequence[tuple[int, Decimal]],
+    lines: Iterable[SupplyLine],
+    *,
+    as_of: dt.date,
+    view: View = DEFAULT_VIEW,
+    site_ids: Iterable[int] | None = None,
+) -> KitAvailability:
+    """Get and publish availability of a part: per site, network, and per component.
+
+    `components` is the part's normalised kit definition (empty for a regular part, which
+    gets its own figures). Sites reported: `site_ids` when given (a site with no supply gets a
+    zero figure, lines of other sites are ignored, and the network is the sum over those
+    sites only), else every site with a supply line of a relevant part, before the view's
+    filters (so a site whose supply the view excludes shows 0). Sites are in ascending id.
+    """
+    ratios: dict[int, Decimal] = {}
+    for component_id, ratio in components:
+        if not ratio > 0:
+            raise ValueError(f"ratio of component {component_id} must be > 0, got {ratio}")
+        ratios[component_id] = ratios.get(component_id, ZERO) + ratio
+    is_kit = bool(ratios)
+    relevant = set(ratios) if is_kit else {part_id}
+
+    wanted = None if site_ids is None else set(site_ids)
+    by_site: dict[int, list[SupplyLine]] = {site: [] for site in wanted or ()}
+    for line in lines:
+        if line.part_id in relevant and (wanted is None or line.site_id in wanted):
+            by_site.setdefault(line.site_id, []).append(line)
+    sites = sorted(by_site)
+
+    def figures_of(
+        compute: Callable[[list[SupplyLine]], Figure],
+    ) -> tuple[Figure, tuple[SiteFigure, ...]]:
+        per_site = tuple(SiteFigure(site, compute(by_site[site])) for site in sites)
+        return network_figure(s.figure for s in per_site), per_site
+
+    if not is_kit:
+        network, site_figures = figures_of(
+            lambda site_lines: site_supply_figure(part_id, site_lines, as_of=as_of, view=view)
+        )
+        return KitAvailability(part_id, False, network, site_figures, ())
+
+    network, site_figures = figures_of(
+        lambda site_lines: site_kit_figure(ratios, site_lines, as_of=as_of, view=view)
+    )
+    published = []
+    for component_id, ratio in ratios.items():
+        c_network, c_sites = figures_of(
+            partial(site_supply_figure, component_id, as_of=as_of, view=view)
+        )
+        published.append(ComponentFigures(component_id, normalize(ratio), c_network, c_sites))
+    return KitAvailability(part_id, True, network, site_figures, tuple(published))
+
+
+# --- internals ---------------------------------------------------------------------------
+
+
+def _curve(
+    ratios: Mapping[int, Decimal],
+    lines: Iterable[SupplyLine],
+    *,
+    as_of: dt.date,
+    view: View,
+    whole: bool,
+) -> Figure:
+    """kits(t) over one site's lines; `whole` floors each component's quotient."""
+    if not ratios:
+        return ZERO_FIGURE
+    with localcontext(prec=_PRECISION):
+        on_hand: dict[int, Decimal] = dict.fromkeys(ratios, ZERO)
+        arriving: dict[dt.date, dict[int, Decimal]] = defaultdict(
+            lambda: dict.fromkeys(ratios, ZERO)
+        )
+        for line in lines:
+            if line.part_id not in ratios or not view.includes(line):
+                continue
+            if line.supply_type is SupplyType.FUTURE:
+                if line.expected_at is None:
+                    continue
+                # A past-due ETA, not yet received, counts as arriving today.
+                arriving[max(line.expected_at, as_of)][line.part_id] += line.quantity
+            else:
+                on_hand[line.part_id] += line.quantity
+
+        def kits(supply: Mapping[int, Decimal]) -> Decimal:
+            quotients = (
+                supply[part] // ratio if whole else supply[part] / ratio
+                for part, ratio in ratios.items()
+            )
+            return min(quotients)
+
+        now = kits(on_hand)
+        cumulative = dict(on_hand)
+        buckets: list[Bucket] = []
+        previous = now
+        for day in sorted(arriving):
+            for part, quantity in arriving[day].items():
+                cumulative[part] += quantity
+            current = kits(cumulative)
+            if current > previous:
+                buckets.append(Bucket(day, current - previous))
+                previous = current
+        return Figure.from_curve(now, buckets)

@@ -1,0 +1,67 @@
+"""Exact quantities.
+
+Quantities are `Decimal` everywhere and are stored as integers of millionths, so sums in SQL
+are exact on every engine (SQLite has no exact decimal type) and issuing 0.1 three times from
+0.3 leaves exactly 0.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+from kitwright.domain.errors import BadInput
+
+SCALE = 6
+FACTOR = 10**SCALE
+# Largest quantity we accept: it still fits a signed 64-bit integer of millionths with room
+# for sums of many records.
+MAX_QUANTITY = Decimal(10**12)
+ZERO = Decimal(0)
+ONE = Decimal(1)
+
+
+def parse_quantity(
+    value: object, *, field: str = "quantity", allow_negative: bool = False
+) -> Decimal:
+    """Turn user input into an exact quantity or raise BadInput naming the field."""
+    if isinstance(value, bool) or value is None:
+        raise BadInput(f"{field} must be a number", field=field)
+    try:
+        if isinstance(value, float):
+            # repr gives the shortest text that round-trips: 11.21 stays 11.21, not 11.2099…
+            number = Decimal(repr(value))
+        elif isinstance(value, (int, Decimal)):
+            number = Decimal(value)
+        elif isinstance(value, str):
+            number = Decimal(value.strip())
+        else:
+            raise BadInput(f"{field} must be a number", field=field)
+    except InvalidOperation:
+        raise BadInput(f"{field} must be a number, got {str(value)[:40]!r}", field=field) from None
+    if not number.is_finite():
+        raise BadInput(f"{field} must be a finite number", field=field)
+    if not allow_negative and number < 0:
+        raise BadInput(f"{field} must not be negative", field=field)
+    if abs(number) > MAX_QUANTITY:
+        raise BadInput(f"{field} must be at most {MAX_QUANTITY}", field=field)
+    if number != number.quantize(Decimal(1).scaleb(-SCALE)):
+        raise BadInput(f"{field} has more than {SCALE} decimal places", field=field)
+    return normalize(number)
+
+
+def normalize(number: Decimal) -> Decimal:
+    """One canonical form: no exponent, no trailing zeros (Decimal('1.500') -> 1.5)."""
+    quantized = number.quantize(Decimal(1).scaleb(-SCALE))
+    text = format(quantized, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return Decimal(text) if text not in ("-0", "") else ZERO
+
+
+def to_units(quantity: Decimal) -> int:
+    """Decimal -> integer millionths, for storage."""
+    return int((quantity * FACTOR).to_integral_exact())
+
+
+def from_units(units: int) -> Decimal:
+    return normalize(Decimal(units) / FACTOR)

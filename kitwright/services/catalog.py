@@ -1,0 +1,65 @@
+"""Units of measure and suppliers: plain named records."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from kitwright.domain.text import clean_text
+from kitwright.services.uow import UnitOfWork, check_etag
+from kitwright.store.models import Supplier, UnitOfMeasure
+from kitwright.store.queries import Page, PageRequest, query_page
+
+
+def create_unit_of_measure(uow: UnitOfWork, *, name: str, abbreviation: str | None = None) -> UnitOfMeasure:
+    unit = UnitOfMeasure(
+        name=clean_text(name, field="name", required=True, max_length=100),
+        abbreviation=clean_text(abbreviation, field="abbreviation", max_length=20),
+    )
+    uow.session.add(unit)
+    uow.commit()
+    return unit
+
+
+def create_supplier(uow: UnitOfWork, *, name: str) -> Supplier:
+    supplier = Supplier(name=clean_text(name, field="name", required=True))
+    uow.session.add(supplier)
+    uow.commit()
+    return supplier
+
+
+def update_supplier(uow: UnitOfWork, id: int, etag: str, *, name: str) -> Supplier:
+    supplier = uow.get(Supplier, id, lock=True)
+    check_etag(supplier, etag)
+    supplier.name = clean_text(name, field="name", required=True) or supplier.name
+    uow.commit()
+    return supplier
+
+
+UNIT_COLUMNS = {"id": UnitOfMeasure.id, "name": UnitOfMeasure.name}
+UNIT_SORTS = {"ID": UnitOfMeasure.id, "NAME": UnitOfMeasure.name}
+SUPPLIER_COLUMNS = {"id": Supplier.id, "name": Supplier.name, "createdAt": Supplier.created_at}
+SUPPLIER_SORTS = {"ID": Supplier.id, "NAME": Supplier.name, "CREATED_AT": Supplier.created_at}
+
+
+def list_units_of_measure(
+    session: Session, filters: Mapping[str, Mapping[str, Any]] | None = None,
+    sort: list[str] | None = None, page: PageRequest = PageRequest(),
+) -> Page[UnitOfMeasure]:
+    return query_page(
+        session, select(UnitOfMeasure), filters=filters, sort=sort, page=page,
+        columns=UNIT_COLUMNS, sorts=UNIT_SORTS, id_column=UnitOfMeasure.id,
+    )
+
+
+def list_suppliers(
+    session: Session, filters: Mapping[str, Mapping[str, Any]] | None = None,
+    sort: list[str] | None = None, page: PageRequest = PageRequest(),
+) -> Page[Supplier]:
+    return query_page(
+        session, select(Supplier), filters=filters, sort=sort, page=page,
+        columns=SUPPLIER_COLUMNS, sorts=SUPPLIER_SORTS, id_column=Supplier.id,
+    )

@@ -1,0 +1,90 @@
+"""Demo data: a small plant whose ids match the examples of seed 001.
+
+Part 1 is serial-tracked, part 2 lot-tracked, supplier 1 exists and location 5 is a shelf, so
+the seed's GraphQL examples run unchanged against a fresh demo database.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from kitwright.services import catalog, inventory, locations, parts
+from kitwright.services.inventory import NewPartInventory
+from kitwright.services.uow import SYSTEM, Actor, UnitOfWork
+from kitwright.store.models import Part
+
+
+def is_empty(session: Session) -> bool:
+    return not session.scalar(select(func.count()).select_from(Part))
+
+
+def load_demo(session: Session, actor: Actor = SYSTEM) -> None:
+    def uow() -> UnitOfWork:
+        return UnitOfWork(session, actor)
+
+    with uow() as u:
+        each = catalog.create_unit_of_measure(u, name="each", abbreviation="ea")
+    with uow() as u:
+        catalog.create_unit_of_measure(u, name="metre", abbreviation="m")
+    with uow() as u:
+        catalog.create_supplier(u, name="Acme Components")
+    with uow() as u:
+        catalog.create_supplier(u, name="Northwind Metals")
+
+    with uow() as u:
+        site = locations.create_location(u, name="Main Plant", type="SITE")
+    with uow() as u:
+        stores = locations.create_location(u, name="Stores", type="ROOM", parent_id=site.id)
+    with uow() as u:
+        rack = locations.create_location(u, name="Rack A", type="RACK", parent_id=stores.id)
+    with uow() as u:
+        locations.create_location(u, name="A-1", type="SHELF", parent_id=rack.id)
+    with uow() as u:
+        shelf = locations.create_location(u, name="A-2", type="SHELF", parent_id=rack.id)  # id 5
+    with uow() as u:
+        line = locations.create_location(u, name="Line 1", type="ROOM", parent_id=site.id)
+    with uow() as u:
+        locations.create_location(
+            u, name="Receiving Dock", type="DOCK", parent_id=site.id, available_soon=True
+        )
+    with uow() as u:
+        locations.create_location(
+            u, name="Quarantine", type="ROOM", parent_id=site.id, inventory_available=False
+        )
+    with uow() as u:
+        locations.create_location(u, name="West DC", type="SITE")
+
+    specs = [
+        ("FC-100", "A", "Flight computer", "SERIAL"),  # id 1
+        ("BOLT-M6", "A", "M6 bolt, titanium", "LOT"),  # id 2
+        ("CABLE-24", "", "24 AWG cable", "UNTRACKED"),  # id 3
+        ("IMU-7", "B", "Inertial measurement unit", "SERIAL"),
+    ]
+    made = []
+    for number, revision, description, tracking in specs:
+        with uow() as u:
+            made.append(
+                parts.create_part(
+                    u, part_number=number, revision=revision, description=description,
+                    tracking_type=tracking, unit_of_measure_id=each.id, cost=Decimal("12.50"),
+                )
+            )
+    computer, bolt, cable, imu = made
+    records = [
+        NewPartInventory(part_id=computer.id, serial_number=f"FC-{n:04d}", quantity=1,
+                         location_id=shelf.id, supplier_id=1) for n in range(1, 4)
+    ] + [
+        NewPartInventory(part_id=imu.id, autogenerate_serial_number=True, quantity=1,
+                         location_id=shelf.id),
+        NewPartInventory(part_id=bolt.id, lot_number="L-2026-01", quantity=500, location_id=shelf.id,
+                         supplier_id=2),
+        NewPartInventory(part_id=bolt.id, lot_number="L-2026-02", quantity=Decimal("250"),
+                         location_id=rack.id, supplier_id=2),
+        NewPartInventory(part_id=cable.id, quantity=Decimal("120.5"), location_id=line.id),
+    ]
+    for new in records:
+        with uow() as u:
+            inventory.create_part_inventory(u, new)

@@ -1,0 +1,312 @@
+"""Part inventory records: create, update, delete, list, with the tracking rules of seed 001.
+
+Every change writes a ledger entry in the same transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import exists, select
+from sqlalchemy.orm import Session
+
+from kitwright.config import settings
+from kitwright.domain.errors import BadInput, Problems
+from kitwright.domain.numbering import render_number
+from kitwright.domain.quantities import ZERO, parse_quantity
+from kitwright.domain.text import clean_attributes, clean_text
+from kitwright.domain.tracking import Identity, TrackingType, check_identity, clean_number
+from kitwright.services.ledger import record_change, snapshot
+from kitwright.services.uow import UnitOfWork, check_etag
+from kitwright.store.models import (
+    Location,
+    NumberSequence,
+    Part,
+    PartInventory,
+    Supplier,
+    UnitOfMeasure,
+)
+from kitwright.store.queries import Page, PageRequest, query_page
+
+
+@dataclass
+class NewPartInventory:
+    part_id: int
+    location_id: int | None = None
+    supplier_id: int | None = None
+    serial_number: str | None = None
+    lot_number: str | None = None
+    quantity: Decimal | int | str | None = None
+    cost: Decimal | int | str | None = None
+    usage_type: str | None = None
+    unit_of_measure_id: int | None = None
+    autogenerate_serial_number: bool = False
+    autogenerate_lot_number: bool = False
+    segment: str | None = None
+    attributes: dict[str, Any] = field(default_factory=dict)
+    on_order: bool = False
+    expected_at: date | None = None
+    how_created: str = "CREATED"
+
+
+UPDATABLE = {
+    "location_id", "supplier_id", "serial_number", "lot_number", "quantity", "cost", "usage_type",
+    "unit_of_measure_id", "segment", "attributes", "on_order", "expected_at",
+}
+
+
+def create_part_inventory(uow: UnitOfWork, new: NewPartInventory) -> PartInventory:
+    record = build_part_inventory(uow, new)
+    uow.session.add(record)
+    uow.flush()
+    record_change(uow, "CREATE", record, None, snapshot(record))
+    uow.commit()
+    return record
+
+
+def build_part_inventory(uow: UnitOfWork, new: NewPartInventory) -> PartInventory:
+    """A validated, unsaved record (shared by create and the importers)."""
+    problems = Problems()
+    part = uow.get(Part, new.part_id, field="partId")
+    tracking = TrackingType(part.tracking_type)
+    record = PartInventory(
+        part_id=part.id,
+        part_number=part.part_number,
+        unit_of_measure_id=part.unit_of_measure_id,
+        created_by_id=uow.actor.id,
+        how_created=new.how_created,
+        attributes={},
+    )
+    _apply_references(uow, record, new.location_id, new.supplier_id, new.unit_of_measure_id,
+                      {"location_id", "supplier_id", "unit_of_measure_id"})
+    record.serial_number = clean_number(new.serial_number)
+    record.lot_number = clean_number(new.lot_number)
+    if new.autogenerate_serial_number and tracking is not TrackingType.SERIAL:
+        problems.add("autogenerateSerialNumber applies to serial-tracked parts only",
+                     field="autogenerateSerialNumber")
+    if new.autogenerate_lot_number and tracking is TrackingType.UNTRACKED:
+        problems.add("autogenerateLotNumber does not apply to untracked parts",
+                     field="autogenerateLotNumber")
+    record.quantity = _quantity(new.quantity, problems) if new.quantity is not None else ZERO
+    _apply_details(record, {
+        "cost": new.cost, "usage_type": new.usage_type, "segment": new.segment,
+        "attributes": new.attributes, "on_order": new.on_order, "expected_at": new.expected_at,
+    }, problems)
+    # A number typed by the user wins over autogenerate (seed 001 sends both).
+    if record.serial_number is None and new.autogenerate_serial_number and not problems:
+        record.serial_number = next_number(uow, "serial", part)
+    if record.lot_number is None and new.autogenerate_lot_number and not problems:
+        record.lot_number = next_number(uow, "lot", part)
+    _check_tracking(tracking, record, problems)
+    problems.raise_if_any()
+    if record.serial_number is not None:
+        _check_serial_free(uow.session, record)
+    return record
+
+
+def update_part_inventory(
+    uow: UnitOfWork, id: int, etag: str, changes: Mapping[str, Any]
+) -> PartInventory:
+    if "part_id" in changes:
+        raise BadInput("the part of an inventory record cannot change", field="partId")
+    unknown = set(changes) - UPDATABLE
+    if unknown:
+        name = sorted(unknown)[0]
+        raise BadInput(f"cannot update {name}", field=name)
+    record = uow.get(PartInventory, id, lock=True)
+    check_etag(record, etag)
+    before = snapshot(record)
+    part = uow.get(Part, record.part_id)
+    problems = Problems()
+    _apply_references(uow, record, changes.get("location_id"), changes.get("supplier_id"),
+                      changes.get("unit_of_measure_id"), set(changes))
+    if "serial_number" in changes:
+        record.serial_number = clean_number(changes["serial_number"])
+    if "lot_number" in changes:
+        record.lot_number = clean_number(changes["lot_number"])
+    if "quantity" in changes:
+        if changes["quantity"] is None:
+            problems.add("quantity must be a number", field="quantity")
+        else:
+            record.quantity = _quantity(changes["quantity"], problems)
+    _apply_details(record, {k: v for k, v in changes.items() if k in _DETAILS}, problems)
+    _check_tracking(TrackingType(part.tracking_type), record, problems)
+    problems.raise_if_any()
+    if record.serial_number is not None and before["serial_number"] != record.serial_number:
+        _check_serial_free(uow.session, record)
+    after = snapshot(record)
+    uow.flush()
+    if after != before:
+        record_change(uow, "UPDATE", record, before, after)
+    uow.commit()
+    return record
+
+
+def delete_part_inventory(uow: UnitOfWork, id: int, etag: str) -> int:
+    record = uow.get(PartInventory, id, lock=True)
+    check_etag(record, etag)
+    record_change(uow, "DELETE", record, snapshot(record), None)
+    uow.session.delete(record)
+    uow.commit()
+    return id
+
+
+def get_part_inventory(session: Session, id: int) -> PartInventory:
+    from kitwright.services.uow import get
+
+    return get(session, PartInventory, id)
+
+
+# -- pieces ---------------------------------------------------------------------------
+
+_DETAILS = {"cost", "usage_type", "segment", "attributes", "on_order", "expected_at"}
+
+
+def _quantity(value: object, problems: Problems) -> Decimal:
+    try:
+        return parse_quantity(value, field="quantity")
+    except BadInput as error:
+        problems.add(error.message, field="quantity")
+        return ZERO
+
+
+def _apply_references(
+    uow: UnitOfWork, record: PartInventory, location_id: int | None, supplier_id: int | None,
+    unit_of_measure_id: int | None, given: set[str],
+) -> None:
+    if "location_id" in given:
+        if location_id is None:
+            record.location_id = None
+        else:
+            location = uow.get(Location, location_id, field="locationId")
+            if location.archived:
+                raise BadInput(f"location {location.id} is archived", field="locationId")
+            record.location_id = location.id
+    if "supplier_id" in given:
+        record.supplier_id = (
+            uow.get(Supplier, supplier_id, field="supplierId").id if supplier_id is not None else None
+        )
+    if "unit_of_measure_id" in given and unit_of_measure_id is not None:
+        record.unit_of_measure_id = uow.get(UnitOfMeasure, unit_of_measure_id, field="unitOfMeasureId").id
+
+
+def _apply_details(record: PartInventory, values: Mapping[str, Any], problems: Problems) -> None:
+    try:
+        if "cost" in values:
+            cost = values["cost"]
+            record.cost = parse_quantity(cost, field="cost") if cost is not None else None
+        if "usage_type" in values:
+            record.usage_type = clean_text(values["usage_type"], field="usageType", max_length=50)
+        if "segment" in values:
+            record.segment = clean_text(values["segment"], field="segment", max_length=100)
+        if "attributes" in values:
+            record.attributes = clean_attributes(values["attributes"])
+        if "on_order" in values:
+            record.on_order = bool(values["on_order"])
+        if "expected_at" in values:
+            expected = values["expected_at"]
+            if expected is not None and not isinstance(expected, date):
+                raise BadInput("expectedAt must be a date (YYYY-MM-DD)", field="expectedAt")
+            record.expected_at = expected
+    except BadInput as error:
+        problems.add(error.message, field=error.field)
+
+
+def _check_tracking(tracking: TrackingType, record: PartInventory, problems: Problems) -> None:
+    check_identity(
+        tracking, Identity(record.serial_number, record.lot_number, record.quantity), problems
+    )
+
+
+def _check_serial_free(session: Session, record: PartInventory) -> None:
+    # Checked here for a clear message; the unique constraint holds it under races.
+    taken = session.scalar(
+        select(
+            exists().where(
+                PartInventory.part_number == record.part_number,
+                PartInventory.serial_number == record.serial_number,
+                PartInventory.id != (record.id or 0),
+            )
+        )
+    )
+    if taken:
+        raise BadInput(
+            f"serial number {record.serial_number!r} already exists for part number "
+            f"{record.part_number!r}",
+            field="serialNumber",
+        )
+
+
+def next_number(uow: UnitOfWork, kind: str, part: Part) -> str:
+    """The next autogenerated serial or lot number, skipping any already in use."""
+    pattern = settings().serial_pattern if kind == "serial" else settings().lot_pattern
+    column = PartInventory.serial_number if kind == "serial" else PartInventory.lot_number
+    sequence = uow.session.scalars(
+        select(NumberSequence).where(NumberSequence.name == kind).with_for_update()
+    ).one()
+    today = datetime.now(UTC).date()
+    for _ in range(10_000):
+        candidate = render_number(pattern, seq=sequence.next_value, today=today,
+                                  part_number=part.part_number)
+        sequence.next_value += 1
+        taken = uow.session.scalar(
+            select(exists().where(PartInventory.part_number == part.part_number, column == candidate))
+        )
+        if not taken:
+            return candidate
+    raise BadInput(f"could not find a free {kind} number with pattern {pattern!r}")
+
+
+INVENTORY_COLUMNS = {
+    "id": PartInventory.id,
+    "partId": PartInventory.part_id,
+    "partNumber": PartInventory.part_number,
+    "locationId": PartInventory.location_id,
+    "supplierId": PartInventory.supplier_id,
+    "serialNumber": PartInventory.serial_number,
+    "lotNumber": PartInventory.lot_number,
+    "quantity": PartInventory.quantity,
+    "cost": PartInventory.cost,
+    "usageType": PartInventory.usage_type,
+    "segment": PartInventory.segment,
+    "onOrder": PartInventory.on_order,
+    "expectedAt": PartInventory.expected_at,
+    "howCreated": PartInventory.how_created,
+    "originPartInventoryId": PartInventory.origin_part_inventory_id,
+    "createdAt": PartInventory.created_at,
+    "createdById": PartInventory.created_by_id,
+}
+INVENTORY_SORTS = {
+    "ID": PartInventory.id,
+    "CREATED_AT": PartInventory.created_at,
+    "QUANTITY": PartInventory.quantity,
+    "PART_ID": PartInventory.part_id,
+    "PART_NUMBER": PartInventory.part_number,
+    "LOCATION_ID": PartInventory.location_id,
+    "SERIAL_NUMBER": PartInventory.serial_number,
+    "LOT_NUMBER": PartInventory.lot_number,
+    "COST": PartInventory.cost,
+    "EXPECTED_AT": PartInventory.expected_at,
+}
+
+
+def inventory_columns() -> dict[str, Any]:
+    from kitwright.store.models import status_expression
+
+    return {**INVENTORY_COLUMNS, "status": status_expression()}
+
+
+def list_part_inventories(
+    session: Session,
+    filters: Mapping[str, Mapping[str, Any]] | None = None,
+    sort: list[str] | None = None,
+    page: PageRequest = PageRequest(),
+) -> Page[PartInventory]:
+    return query_page(
+        session, select(PartInventory), filters=filters, sort=sort, page=page,
+        columns=inventory_columns(), sorts=INVENTORY_SORTS, id_column=PartInventory.id,
+    )

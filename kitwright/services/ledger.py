@@ -1,0 +1,82 @@
+"""Writing the ledger: one entry per change of an inventory record (design rule 4)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from kitwright.services.uow import UnitOfWork
+from kitwright.store.models import LedgerEntry, PartInventory
+from kitwright.store.queries import Page, PageRequest, query_page
+
+# The fields of a record that replaying the ledger must reproduce.
+SNAPSHOT_FIELDS = (
+    "part_id",
+    "part_number",
+    "location_id",
+    "serial_number",
+    "lot_number",
+    "quantity",
+    "on_order",
+    "scrapped",
+    "origin_part_inventory_id",
+)
+
+
+def snapshot(record: PartInventory) -> dict[str, Any]:
+    data: dict[str, Any] = {name: getattr(record, name) for name in SNAPSHOT_FIELDS}
+    data["quantity"] = str(data["quantity"])
+    return data
+
+
+def record_change(
+    uow: UnitOfWork,
+    operation: str,
+    record: PartInventory,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+    **references: Any,
+) -> LedgerEntry:
+    """Append one entry; the record must have its id (flush first when it is new)."""
+    if before == after:
+        raise AssertionError("a ledger entry must record a change")
+    entry = LedgerEntry(
+        actor_id=uow.actor.id,
+        actor=uow.actor.name,
+        operation=operation,
+        part_inventory_id=record.id,
+        part_id=record.part_id,
+        location_id=(after or before or {}).get("location_id"),
+        references={k: v for k, v in references.items() if v is not None},
+        before=before,
+        after=after,
+    )
+    uow.session.add(entry)
+    return entry
+
+
+LEDGER_COLUMNS = {
+    "id": LedgerEntry.id,
+    "partInventoryId": LedgerEntry.part_inventory_id,
+    "partId": LedgerEntry.part_id,
+    "locationId": LedgerEntry.location_id,
+    "operation": LedgerEntry.operation,
+    "actorId": LedgerEntry.actor_id,
+    "at": LedgerEntry.at,
+}
+LEDGER_SORTS = {"ID": LedgerEntry.id, "AT": LedgerEntry.at}
+
+
+def list_ledger_entries(
+    session: Session,
+    filters: Mapping[str, Mapping[str, Any]] | None = None,
+    sort: list[str] | None = None,
+    page: PageRequest = PageRequest(),
+) -> Page[LedgerEntry]:
+    return query_page(
+        session, select(LedgerEntry), filters=filters, sort=sort, page=page,
+        columns=LEDGER_COLUMNS, sorts=LEDGER_SORTS, id_column=LedgerEntry.id,
+    )

@@ -1,0 +1,136 @@
+"""Parts: a part number at a revision, with its tracking type."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import exists, select, update
+from sqlalchemy.orm import Session
+
+from kitwright.domain.errors import BadInput, Problems
+from kitwright.domain.quantities import parse_quantity
+from kitwright.domain.text import LONG, clean_text
+from kitwright.domain.tracking import TrackingType
+from kitwright.services.uow import UnitOfWork, check_etag
+from kitwright.store.models import Part, PartComponent, PartInventory, UnitOfMeasure
+from kitwright.store.queries import Page, PageRequest, query_page
+
+UPDATABLE = {"part_number", "revision", "description", "tracking_type", "unit_of_measure_id", "cost", "is_digital"}
+
+
+def parse_tracking_type(value: object) -> TrackingType:
+    try:
+        return TrackingType(str(value).upper())
+    except ValueError:
+        raise BadInput("trackingType must be SERIAL, LOT or UNTRACKED", field="trackingType") from None
+
+
+def create_part(
+    uow: UnitOfWork,
+    *,
+    part_number: str,
+    tracking_type: str | TrackingType,
+    revision: str | None = None,
+    description: str | None = None,
+    unit_of_measure_id: int | None = None,
+    cost: Decimal | None = None,
+    is_digital: bool = False,
+) -> Part:
+    part = Part(
+        part_number=clean_text(part_number, field="partNumber", required=True),
+        revision=clean_text(revision, field="revision", max_length=50) or "",
+        description=clean_text(description, field="description", max_length=LONG, multiline=True),
+        tracking_type=parse_tracking_type(tracking_type).value,
+        cost=parse_quantity(cost, field="cost") if cost is not None else None,
+        is_digital=bool(is_digital),
+    )
+    if unit_of_measure_id is not None:
+        part.unit_of_measure_id = uow.get(UnitOfMeasure, unit_of_measure_id, field="unitOfMeasureId").id
+    uow.session.add(part)
+    uow.commit()
+    return part
+
+
+def update_part(uow: UnitOfWork, id: int, etag: str, changes: Mapping[str, Any]) -> Part:
+    unknown = set(changes) - UPDATABLE
+    if unknown:
+        name = sorted(unknown)[0]
+        raise BadInput(f"cannot update {name}", field=name)
+    part = uow.get(Part, id, lock=True)
+    check_etag(part, etag)
+    problems = Problems()
+    has_inventory = uow.session.scalar(select(exists().where(PartInventory.part_id == part.id)))
+    if "tracking_type" in changes:
+        tracking = parse_tracking_type(changes["tracking_type"]).value
+        if tracking != part.tracking_type and has_inventory:
+            problems.add(
+                "trackingType cannot change while the part has inventory records", field="trackingType"
+            )
+        part.tracking_type = tracking
+    problems.raise_if_any()
+    if "part_number" in changes:
+        part.part_number = clean_text(changes["part_number"], field="partNumber", required=True) or ""
+        # Serial uniqueness is per part number: records carry a copy of it.
+        uow.session.execute(
+            update(PartInventory)
+            .where(PartInventory.part_id == part.id)
+            .values(part_number=part.part_number)
+            .execution_options(synchronize_session=False)
+        )
+    if "revision" in changes:
+        part.revision = clean_text(changes["revision"], field="revision", max_length=50) or ""
+    if "description" in changes:
+        part.description = clean_text(
+            changes["description"], field="description", max_length=LONG, multiline=True
+        )
+    if "unit_of_measure_id" in changes:
+        unit_id = changes["unit_of_measure_id"]
+        part.unit_of_measure_id = (
+            uow.get(UnitOfMeasure, unit_id, field="unitOfMeasureId").id if unit_id is not None else None
+        )
+    if "cost" in changes:
+        part.cost = parse_quantity(changes["cost"], field="cost") if changes["cost"] is not None else None
+    if "is_digital" in changes:
+        part.is_digital = bool(changes["is_digital"])
+    uow.commit()
+    return part
+
+
+PART_COLUMNS = {
+    "id": Part.id,
+    "partNumber": Part.part_number,
+    "revision": Part.revision,
+    "description": Part.description,
+    "trackingType": Part.tracking_type,
+    "isDigital": Part.is_digital,
+    "createdAt": Part.created_at,
+}
+PART_SORTS = {
+    "ID": Part.id,
+    "PART_NUMBER": Part.part_number,
+    "REVISION": Part.revision,
+    "CREATED_AT": Part.created_at,
+}
+
+
+def list_parts(
+    session: Session,
+    filters: Mapping[str, Mapping[str, Any]] | None = None,
+    sort: list[str] | None = None,
+    page: PageRequest = PageRequest(),
+) -> Page[Part]:
+    return query_page(
+        session, select(Part), filters=filters, sort=sort, page=page,
+        columns=PART_COLUMNS, sorts=PART_SORTS, id_column=Part.id,
+    )
+
+
+def components_of(session: Session, part_ids: list[int]) -> dict[int, list[PartComponent]]:
+    """Components of many parts in one query."""
+    found: dict[int, list[PartComponent]] = {pid: [] for pid in part_ids}
+    stmt = select(PartComponent).where(PartComponent.part_id.in_(part_ids)).order_by(PartComponent.id)
+    for row in session.scalars(stmt):
+        found[row.part_id].append(row)
+    return found

@@ -1,0 +1,152 @@
+"""The unit of work: one transaction per use case, rolled back unless committed."""
+
+from __future__ import annotations
+
+from contextlib import ExitStack
+from dataclasses import dataclass
+from types import TracebackType
+from typing import TypeVar
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from kitwright.domain.errors import BadInput, Conflict, NotFound
+from kitwright.store.db import sqlite_write_lock
+from kitwright.store.models import Base, Versioned
+
+T = TypeVar("T", bound=Base)
+
+MAX_ID = 2**31 - 1
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acts: a user (or, later, an API key on behalf of its user)."""
+
+    id: int | None
+    name: str
+
+
+SYSTEM = Actor(id=1, name="system")
+
+# Constraint name -> (field, message) so a violation caught by the database reads like the
+# same rule checked in Python.
+CONSTRAINT_MESSAGES: dict[str, tuple[str, str]] = {
+    "uq_part_inventory_serial": ("serialNumber", "serial number already exists for this part number"),
+    "uq_part_number_revision": ("revision", "a part with this part number and revision exists"),
+    "uq_supplier_name": ("name", "a supplier with this name exists"),
+    "uq_unit_of_measure_name": ("name", "a unit of measure with this name exists"),
+    "uq_app_user_name": ("name", "a user with this name exists"),
+    "ck_part_inventory_quantity_not_negative": ("quantity", "quantity must not be negative"),
+    "ck_part_inventory_serial_at_most_one": ("quantity", "a serial-tracked record holds 0 or 1"),
+}
+
+
+def register_constraint(name: str, field: str, message: str) -> None:
+    CONSTRAINT_MESSAGES[name] = (field, message)
+
+
+def translate_integrity_error(exc: IntegrityError) -> BadInput:
+    text = str(exc.orig)
+    for name, (field, message) in CONSTRAINT_MESSAGES.items():
+        if name in text:
+            return BadInput(message, field=field)
+    # SQLite names the columns, not the constraint, for UNIQUE violations.
+    if "part_inventory.part_number, part_inventory.serial_number" in text:
+        field, message = CONSTRAINT_MESSAGES["uq_part_inventory_serial"]
+        return BadInput(message, field=field)
+    if "part.part_number, part.revision" in text:
+        field, message = CONSTRAINT_MESSAGES["uq_part_number_revision"]
+        return BadInput(message, field=field)
+    for table in ("supplier", "unit_of_measure", "app_user"):
+        if f"{table}.name" in text:
+            field, message = CONSTRAINT_MESSAGES[f"uq_{table}_name"]
+            return BadInput(message, field=field)
+    return BadInput("the change breaks a database rule: " + text.splitlines()[0][:200])
+
+
+class UnitOfWork:
+    """Wraps a session for one write transaction.
+
+    Use as `with UnitOfWork(session, actor) as uow: …; uow.commit()`. Leaving the block
+    without commit rolls back, so a raised error never leaves half a change behind.
+    """
+
+    def __init__(self, session: Session, actor: Actor = SYSTEM) -> None:
+        self.session = session
+        self.actor = actor
+        self._stack = ExitStack()
+
+    def __enter__(self) -> UnitOfWork:
+        if self.session.in_transaction():
+            # A read-only transaction from earlier in the request: end it so this one begins
+            # with the write lock (SQLite) and sees the latest committed rows.
+            self.session.rollback()
+        self._stack.enter_context(sqlite_write_lock())
+        self.session.begin()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            if self.session.in_transaction():
+                self.session.rollback()
+        finally:
+            self._stack.close()
+
+    def flush(self) -> None:
+        try:
+            self.session.flush()
+        except IntegrityError as error:
+            raise translate_integrity_error(error) from None
+        except StaleDataError:
+            raise Conflict("the object changed since it was read; fetch it again") from None
+
+    def commit(self) -> None:
+        self.flush()
+        try:
+            self.session.commit()
+        except IntegrityError as error:
+            raise translate_integrity_error(error) from None
+
+    # -- loading ------------------------------------------------------------------------
+    def get(self, model: type[T], id: int, *, field: str = "id", lock: bool = False) -> T:
+        return get(self.session, model, id, field=field, lock=lock)
+
+    def lock_many(self, model: type[T], ids: list[int]) -> list[T]:
+        """Lock rows in ascending id order (design rule 6: a single global lock order)."""
+        stmt = select(model).where(model.id.in_(sorted(set(ids)))).order_by(model.id)  # type: ignore[attr-defined]
+        return list(self.session.scalars(stmt.with_for_update()))
+
+
+def get(session: Session, model: type[T], id: int, *, field: str = "id", lock: bool = False) -> T:
+    label = model.__name__
+    if not 0 < id <= MAX_ID:
+        raise NotFound(f"{label} {id} does not exist", field=field)
+    stmt = select(model).where(model.id == id)  # type: ignore[attr-defined]
+    if lock:
+        stmt = stmt.with_for_update()
+    row = session.scalars(stmt).one_or_none()
+    if row is None:
+        raise NotFound(f"{label} {id} does not exist", field=field)
+    return row
+
+
+def check_etag(row: Versioned, etag: str | None, *, required: bool = True) -> None:
+    """A write carrying a stale etag changes nothing and answers CONFLICT."""
+    if etag is None:
+        if required:
+            raise BadInput("etag is required", field="etag")
+        return
+    if etag != row.etag:
+        raise Conflict(
+            f"{type(row).__name__} {getattr(row, 'id', '?')} changed since it was read "
+            "(stale etag); fetch it again",
+            field="etag",
+        )

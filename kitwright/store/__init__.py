@@ -1,0 +1,1 @@
+"""Persistence: SQLAlchemy mappings, engine setup, set-based queries and migrations."""

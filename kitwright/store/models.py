@@ -1,0 +1,290 @@
+"""SQLAlchemy 2 mappings.
+
+Rules that the database can hold are declared here as constraints too (design rule 6), so a
+bug in a service, a raw import or a race cannot write a negative quantity or a duplicate serial.
+Quantities are integer millionths (see `types.Quantity`): the CHECKs below compare millionths.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    case,
+    false,
+    or_,
+    select,
+)
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Mapped,
+    column_property,
+    declared_attr,
+    mapped_column,
+    relationship,
+)
+from sqlalchemy.sql.elements import ColumnElement
+
+from kitwright.domain.quantities import FACTOR
+from kitwright.store.types import Quantity
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_etag() -> str:
+    return uuid.uuid4().hex
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Versioned:
+    """Objects clients may update: `etag` changes on every write.
+
+    SQLAlchemy's version counter makes every UPDATE conditional on the etag read, so a write
+    racing past a service's own check still fails instead of overwriting (design rule 6).
+    """
+
+    etag: Mapped[str] = mapped_column(String(32), default=new_etag, nullable=False)
+
+    @declared_attr.directive
+    def __mapper_args__(cls) -> dict[str, Any]:
+        return {
+            "version_id_col": cls.__table__.c.etag,  # type: ignore[attr-defined]
+            "version_id_generator": lambda _version: new_etag(),
+        }
+
+
+class User(Base):
+    __tablename__ = "app_user"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class UnitOfMeasure(Versioned, Base):
+    __tablename__ = "unit_of_measure"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    abbreviation: Mapped[str | None] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Supplier(Versioned, Base):
+    __tablename__ = "supplier"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Location(Versioned, Base):
+    """A node of the location tree; a root is a site.
+
+    `path` ("/1/5/17/") and `site_id` are kept by the location service so subtree and per-site
+    questions are one indexed predicate instead of a recursive walk.
+    """
+
+    __tablename__ = "location"
+    __table_args__ = (Index("ix_location_path", "path"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    type: Mapped[str | None] = mapped_column(String(50))
+    description: Mapped[str | None] = mapped_column(Text)
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("location.id"), index=True)
+    site_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    path: Mapped[str] = mapped_column(String(1000), default="")
+    inventory_available: Mapped[bool] = mapped_column(Boolean, default=True)
+    available_soon: Mapped[bool] = mapped_column(Boolean, default=False)
+    archived: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    parent: Mapped[Location | None] = relationship(remote_side=[id], lazy="raise_on_sql")
+
+
+class Part(Versioned, Base):
+    __tablename__ = "part"
+    __table_args__ = (
+        UniqueConstraint("part_number", "revision", name="uq_part_number_revision"),
+        CheckConstraint(
+            "tracking_type IN ('SERIAL', 'LOT', 'UNTRACKED')", name="tracking_type"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    part_number: Mapped[str] = mapped_column(String(200), index=True)
+    revision: Mapped[str] = mapped_column(String(50), default="")
+    description: Mapped[str | None] = mapped_column(Text)
+    tracking_type: Mapped[str] = mapped_column(String(10))
+    unit_of_measure_id: Mapped[int | None] = mapped_column(ForeignKey("unit_of_measure.id"))
+    cost: Mapped[Decimal | None] = mapped_column(Quantity)
+    is_digital: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    unit_of_measure: Mapped[UnitOfMeasure | None] = relationship(lazy="raise_on_sql")
+
+
+class PartComponent(Base):
+    """One component of a kit definition / BOM: `quantity` of `component` per one `part`."""
+
+    __tablename__ = "part_component"
+    __table_args__ = (
+        UniqueConstraint("part_id", "component_part_id", name="uq_part_component"),
+        CheckConstraint("quantity > 0", name="quantity_positive"),
+        CheckConstraint("part_id <> component_part_id", name="not_self"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    part_id: Mapped[int] = mapped_column(ForeignKey("part.id", ondelete="CASCADE"), index=True)
+    component_part_id: Mapped[int] = mapped_column(ForeignKey("part.id"), index=True)
+    quantity: Mapped[Decimal] = mapped_column(Quantity)
+
+
+class PartInventory(Versioned, Base):
+    """One inventory record: a serial, a lot at a location, or an untracked quantity.
+
+    Its status is derived (domain.status), never stored.
+    """
+
+    __tablename__ = "part_inventory"
+    __table_args__ = (
+        CheckConstraint("quantity >= 0", name="quantity_not_negative"),
+        CheckConstraint(
+            f"serial_number IS NULL OR quantity <= {FACTOR}", name="serial_at_most_one"
+        ),
+        # Serial numbers are unique per part *number*, across its revisions (seed 001).
+        UniqueConstraint("part_number", "serial_number", name="uq_part_inventory_serial"),
+        Index("ix_part_inventory_part_created", "part_id", "created_at", "id"),
+        Index("ix_part_inventory_location", "location_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    part_id: Mapped[int] = mapped_column(ForeignKey("part.id"))
+    # Copy of the part's number, kept so the database itself holds serial uniqueness.
+    part_number: Mapped[str] = mapped_column(String(200))
+    location_id: Mapped[int | None] = mapped_column(ForeignKey("location.id"))
+    supplier_id: Mapped[int | None] = mapped_column(ForeignKey("supplier.id"))
+    unit_of_measure_id: Mapped[int | None] = mapped_column(ForeignKey("unit_of_measure.id"))
+    serial_number: Mapped[str | None] = mapped_column(String(200))
+    lot_number: Mapped[str | None] = mapped_column(String(200), index=True)
+    quantity: Mapped[Decimal] = mapped_column(Quantity, default=Decimal(0))
+    cost: Mapped[Decimal | None] = mapped_column(Quantity)
+    usage_type: Mapped[str | None] = mapped_column(String(50))
+    segment: Mapped[str | None] = mapped_column(String(100))
+    attributes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    on_order: Mapped[bool] = mapped_column(Boolean, default=False)
+    expected_at: Mapped[date | None] = mapped_column(Date)
+    received_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    scrapped: Mapped[bool] = mapped_column(Boolean, default=False)
+    how_created: Mapped[str] = mapped_column(String(20), default="CREATED")
+    origin_part_inventory_id: Mapped[int | None] = mapped_column(
+        ForeignKey("part_inventory.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+
+    part: Mapped[Part] = relationship(lazy="raise_on_sql")
+    location: Mapped[Location | None] = relationship(lazy="raise_on_sql")
+
+    if TYPE_CHECKING:
+        status: str  # a column_property, see status_expression
+
+
+class NumberSequence(Base):
+    """Counters behind autogenerated serial and lot numbers (never reused)."""
+
+    __tablename__ = "number_sequence"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    next_value: Mapped[int] = mapped_column(BigInteger, default=1)
+
+
+class LedgerEntry(Base):
+    """One immutable row per change of an inventory record (design rule 4).
+
+    `before` and `after` are snapshots of the record (None when it did not / no longer exist),
+    so replaying the entries in id order reproduces every record. Triggers created by the
+    migration refuse UPDATE and DELETE on this table.
+    """
+
+    __tablename__ = "ledger_entry"
+    __table_args__ = (
+        Index("ix_ledger_entry_inventory", "part_inventory_id", "id"),
+        Index("ix_ledger_entry_part", "part_id", "id"),
+        Index("ix_ledger_entry_at", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    actor_id: Mapped[int | None] = mapped_column(Integer)
+    actor: Mapped[str] = mapped_column(String(200))
+    operation: Mapped[str] = mapped_column(String(50))
+    part_inventory_id: Mapped[int] = mapped_column(Integer)
+    part_id: Mapped[int] = mapped_column(Integer)
+    location_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    references: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+def location_available_expression() -> ColumnElement[bool]:
+    available = (
+        select(Location.inventory_available)
+        .where(Location.id == PartInventory.location_id)
+        .scalar_subquery()
+    )
+    return PartInventory.location_id.is_not(None) & (available == True)  # noqa: E712
+
+
+def kitted_expression() -> ColumnElement[bool]:
+    """Issued to a kit that is not closed. Kits do not exist yet: never."""
+    return false()
+
+
+def installed_expression() -> ColumnElement[bool]:
+    return false()
+
+
+def status_expression() -> ColumnElement[str]:
+    """domain.status.derive_status as SQL, same precedence (a property test holds them equal)."""
+    return case(
+        (PartInventory.scrapped == True, "SCRAPPED"),  # noqa: E712
+        (installed_expression(), "INSTALLED"),
+        (kitted_expression(), "KITTED"),
+        (PartInventory.on_order == True, "ON_ORDER"),  # noqa: E712
+        (or_(PartInventory.quantity <= 0, ~location_available_expression()), "UNAVAILABLE"),
+        else_="AVAILABLE",
+    )
+
+
+PartInventory.__mapper__.add_property("status", column_property(status_expression()))

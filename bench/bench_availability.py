@@ -1,0 +1,146 @@
+"""Time the whole publish feed beside one hand-written SQL aggregate over the same data.
+
+    python bench/generate_retail.py --database-url sqlite:////tmp/kitwright-retail.db --replace
+    python bench/bench_availability.py --database-url sqlite:////tmp/kitwright-retail.db \
+        --database-url postgresql://postgres@127.0.0.1:5432/kitwright_retail
+
+For each database it prints:
+
+* feed: `services.availability.feed` over every kit (definitions + one supply aggregate + names,
+  then the domain per kit x site on aggregated rows: on-hand kits, future buckets), with the
+  number of SQL statements it ran (it must not grow with kits or sites);
+* sql: one hand-written aggregate computing only the on-hand kit figure per kit x site
+  (min over components of floor(supply / ratio), available on-hand supply, missing component
+  = 0) and its network sum. It is the floor of what any implementation must pay to read the
+  data; the feed adds the future curve and the publish bookkeeping on top;
+* a cross-check: the feed's on-hand figures with the on-hand-only view equal the SQL's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import time
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from rich.console import Console
+from rich.table import Table
+
+from kitwright.domain.availability import SupplyType, View
+from kitwright.services import availability
+from kitwright.store.db import make_engine, make_sessionmaker
+
+console = Console(width=200)
+
+HAND_WRITTEN = """
+WITH supply AS (
+    SELECT pc.part_id AS kit_id, l.site_id, pc.component_part_id, pc.quantity AS ratio,
+           SUM(pi.quantity) AS quantity
+    FROM part_component pc
+    JOIN part_inventory pi ON pi.part_id = pc.component_part_id
+    JOIN location l ON l.id = pi.location_id
+    WHERE pi.on_order = false AND pi.scrapped = false
+      AND l.inventory_available = true AND l.available_soon = false
+    GROUP BY pc.part_id, l.site_id, pc.component_part_id, pc.quantity
+), sizes AS (
+    SELECT part_id AS kit_id, COUNT(*) AS n FROM part_component GROUP BY part_id
+), per_site AS (
+    SELECT s.kit_id, s.site_id,
+           CASE WHEN COUNT(*) = MIN(z.n) THEN MIN(s.quantity / s.ratio) ELSE 0 END AS kits
+    FROM supply s JOIN sizes z ON z.kit_id = s.kit_id
+    GROUP BY s.kit_id, s.site_id
+)
+SELECT kit_id, site_id, kits, SUM(kits) OVER (PARTITION BY kit_id) AS network FROM per_site
+"""
+
+
+def count_statements(engine: sa.Engine) -> list[int]:
+    counter = [0]
+
+    @sa.event.listens_for(engine, "before_cursor_execute")
+    def _count(*_args: Any) -> None:
+        counter[0] += 1
+
+    return counter
+
+
+def bench(url: str, as_of: dt.date) -> dict[str, Any]:
+    engine = make_engine(url)
+    counter = count_statements(engine)
+    sessions = make_sessionmaker(engine)
+    with sessions() as session:
+        session.execute(sa.text("SELECT 1"))
+        counter[0] = 0
+        started = time.perf_counter()
+        kits = sites = 0
+        for row in availability.feed(session, as_of=as_of):
+            kits += 1
+            sites += len(row.sites)
+        feed_seconds = time.perf_counter() - started
+        feed_statements = counter[0]
+
+    with sessions() as session:
+        # The SQL share of the feed: its definitions query and its one supply aggregate.
+        started = time.perf_counter()
+        availability.definitions(session)
+        aggregated = availability.supply_lines(session, None, components_of_kits=True)
+        feed_sql_seconds = time.perf_counter() - started
+
+    with engine.connect() as conn:
+        started = time.perf_counter()
+        hand = conn.execute(sa.text(HAND_WRITTEN)).all()
+        sql_seconds = time.perf_counter() - started
+
+    # Cross-check on-hand figures (available only, no future) against the hand-written SQL.
+    on_hand_only = View(supply_types=frozenset({SupplyType.ON_HAND_AVAILABLE}))
+    with sessions() as session:
+        ours = {
+            (row.part_id, site.site_id): site.figure.on_hand
+            for row in availability.feed(session, as_of=as_of, view=on_hand_only)
+            for site in row.sites
+        }
+    theirs = {(kit, site): Decimal(int(k)) for kit, site, k, _network in hand}
+    mismatches = sum(1 for key, value in theirs.items() if ours.get(key, Decimal(0)) != value)
+    engine.dispose()
+    return {
+        "engine": engine.dialect.name,
+        "kits": kits,
+        "kit_sites": sites,
+        "feed_s": feed_seconds,
+        "feed_statements": feed_statements,
+        "feed_sql_s": feed_sql_seconds,
+        "aggregated_rows": len(aggregated),
+        "sql_s": sql_seconds,
+        "sql_rows": len(hand),
+        "mismatches": mismatches,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--database-url", action="append", required=True)
+    parser.add_argument("--as-of", default="2026-01-10")
+    args = parser.parse_args()
+    as_of = dt.date.fromisoformat(args.as_of)
+    table = Table(title=f"publish feed vs one hand-written SQL aggregate (as of {as_of})")
+    for column in ("engine", "kits", "kit x site figures", "feed", "feed SQL statements",
+                   "of which SQL (rows)",
+                   "hand-written SQL (on hand only)", "SQL rows", "on-hand mismatches"):
+        table.add_column(column)
+    for url in args.database_url:
+        result = bench(url, as_of)
+        table.add_row(
+            result["engine"], f"{result['kits']:,}", f"{result['kit_sites']:,}",
+            f"{result['feed_s']:.2f}s", str(result["feed_statements"]),
+            f"{result['feed_sql_s']:.2f}s ({result['aggregated_rows']:,})",
+            f"{result['sql_s']:.2f}s", f"{result['sql_rows']:,}", str(result["mismatches"]),
+        )
+    console.print(table)
+    console.print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}, cpus: {os.cpu_count()}")
+
+
+if __name__ == "__main__":
+    main()

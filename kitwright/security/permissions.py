@@ -1,0 +1,165 @@
+"""Permissions, roles and the one table saying what every operation needs.
+
+A permission is named after the operation it allows (`IssueItemToKit`). A role is a set of
+permissions. The `admin` role holds every permission, including ones for fields not yet
+mapped below, so a new field works for admins until it is given its own permission; every
+other role is denied an unmapped field (deny by default).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Permission(StrEnum):
+    VIEW_INVENTORY = "ViewInventory"
+    VIEW_KITS = "ViewKits"
+    VIEW_AVAILABILITY = "ViewAvailability"
+    VIEW_RUNS = "ViewRuns"
+    VIEW_RULES = "ViewRules"
+    VIEW_ORDERS = "ViewOrders"
+    VIEW_SELF = "ViewSelf"
+    MANAGE_PARTS = "ManageParts"
+    MANAGE_LOCATIONS = "ManageLocations"
+    MANAGE_CATALOG = "ManageCatalog"
+    CREATE_PART_INVENTORY = "CreatePartInventory"
+    UPDATE_PART_INVENTORY = "UpdatePartInventory"
+    DELETE_PART_INVENTORY = "DeletePartInventory"
+    RECEIVE_PART_INVENTORY = "ReceivePartInventory"
+    CREATE_PART_KIT = "CreatePartKit"
+    UPDATE_PART_KIT = "UpdatePartKit"
+    DELETE_PART_KIT = "DeletePartKit"
+    CREATE_PART_KIT_ITEM = "CreatePartKitItem"
+    UPDATE_PART_KIT_ITEM = "UpdatePartKitItem"
+    DELETE_PART_KIT_ITEM = "DeletePartKitItem"
+    ISSUE_ITEM_TO_KIT = "IssueItemToKit"
+    MOVE_ITEM_TO_INVENTORY = "MoveItemToInventory"
+    FULFILL_PART_KIT = "FulfillPartKit"
+    STAGE_PART_KIT_INVENTORY = "StagePartKitInventory"
+    IMPORT_KIT_ITEMS = "ImportKitItems"
+    MANAGE_RUNS = "ManageRuns"
+    INSTALL_PART_INVENTORY = "InstallPartInventory"
+    MANAGE_RULES = "ManageRules"
+    MANAGE_ORDERS = "ManageOrders"
+    PROCESS_ORDER_EVENTS = "ProcessOrderEvents"
+    MANAGE_SETTINGS = "ManageSettings"
+    MANAGE_USERS = "ManageUsers"
+    VIEW_AUDIT = "ViewAudit"
+
+
+P = Permission
+
+VIEWER: frozenset[Permission] = frozenset({
+    P.VIEW_INVENTORY, P.VIEW_KITS, P.VIEW_AVAILABILITY, P.VIEW_RUNS, P.VIEW_RULES, P.VIEW_ORDERS, P.VIEW_SELF,
+})
+REQUESTER: frozenset[Permission] = VIEWER | {
+    P.CREATE_PART_KIT, P.UPDATE_PART_KIT, P.DELETE_PART_KIT,
+    P.CREATE_PART_KIT_ITEM, P.UPDATE_PART_KIT_ITEM, P.DELETE_PART_KIT_ITEM,
+}
+INVENTORY: frozenset[Permission] = VIEWER | {
+    P.MANAGE_PARTS, P.MANAGE_LOCATIONS, P.MANAGE_CATALOG,
+    P.CREATE_PART_INVENTORY, P.UPDATE_PART_INVENTORY, P.DELETE_PART_INVENTORY, P.RECEIVE_PART_INVENTORY,
+    P.UPDATE_PART_KIT, P.ISSUE_ITEM_TO_KIT, P.MOVE_ITEM_TO_INVENTORY, P.FULFILL_PART_KIT,
+    P.STAGE_PART_KIT_INVENTORY, P.IMPORT_KIT_ITEMS, P.INSTALL_PART_INVENTORY,
+    P.MANAGE_ORDERS, P.PROCESS_ORDER_EVENTS,
+}
+PLANNER: frozenset[Permission] = REQUESTER | {P.MANAGE_RUNS, P.MANAGE_PARTS, P.INSTALL_PART_INVENTORY}
+ADMIN: frozenset[Permission] = frozenset(Permission)
+
+ROLES: dict[str, frozenset[Permission]] = {
+    "viewer": VIEWER,
+    "requester": REQUESTER,
+    "inventory": INVENTORY,
+    "planner": PLANNER,
+    "admin": ADMIN,
+}
+ADMIN_ROLE = "admin"
+
+
+def role_permissions(role: str | None) -> frozenset[Permission]:
+    return ROLES.get(role or "", frozenset())
+
+
+def check_role(role: str) -> str:
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r}; one of {', '.join(ROLES)}")
+    return role
+
+
+# GraphQL root field -> the permission calling it needs. Fields listed in api.md that do not
+# exist yet (runs, rules, import, orders) are mapped ahead so they are guarded when they land.
+ROOT_FIELD_PERMISSIONS: dict[str, Permission] = {
+    # Query: inventory and catalogue
+    "part": P.VIEW_INVENTORY, "parts": P.VIEW_INVENTORY,
+    "location": P.VIEW_INVENTORY, "locations": P.VIEW_INVENTORY,
+    "unitOfMeasure": P.VIEW_INVENTORY, "unitsOfMeasure": P.VIEW_INVENTORY,
+    "supplier": P.VIEW_INVENTORY, "suppliers": P.VIEW_INVENTORY,
+    "partInventory": P.VIEW_INVENTORY, "partInventories": P.VIEW_INVENTORY,
+    "ledgerEntries": P.VIEW_INVENTORY,
+    # Query: kits, availability, runs, rules, orders
+    "partKit": P.VIEW_KITS, "partKits": P.VIEW_KITS, "partKitItem": P.VIEW_KITS, "partKitItems": P.VIEW_KITS,
+    "partKitShortageReport": P.VIEW_KITS,
+    "kitAvailability": P.VIEW_AVAILABILITY, "kitAvailabilityFeed": P.VIEW_AVAILABILITY,
+    "run": P.VIEW_RUNS, "runs": P.VIEW_RUNS,
+    "rule": P.VIEW_RULES, "rules": P.VIEW_RULES,
+    "order": P.VIEW_ORDERS, "orders": P.VIEW_ORDERS,
+    # Query: security
+    "me": P.VIEW_SELF,
+    "auditEntries": P.VIEW_AUDIT,
+    # Mutation: catalogue
+    "createPart": P.MANAGE_PARTS, "updatePart": P.MANAGE_PARTS, "deletePart": P.MANAGE_PARTS,
+    "createLocation": P.MANAGE_LOCATIONS, "updateLocation": P.MANAGE_LOCATIONS,
+    "deleteLocation": P.MANAGE_LOCATIONS,
+    "createUnitOfMeasure": P.MANAGE_CATALOG, "updateUnitOfMeasure": P.MANAGE_CATALOG,
+    "createSupplier": P.MANAGE_CATALOG, "updateSupplier": P.MANAGE_CATALOG,
+    # Mutation: inventory
+    "createPartInventory": P.CREATE_PART_INVENTORY,
+    "updatePartInventory": P.UPDATE_PART_INVENTORY,
+    "deletePartInventory": P.DELETE_PART_INVENTORY,
+    "receivePartInventory": P.RECEIVE_PART_INVENTORY,
+    # Mutation: kits
+    "createPartKit": P.CREATE_PART_KIT, "updatePartKit": P.UPDATE_PART_KIT, "deletePartKit": P.DELETE_PART_KIT,
+    "createPartKitItem": P.CREATE_PART_KIT_ITEM, "updatePartKitItem": P.UPDATE_PART_KIT_ITEM,
+    "deletePartKitItem": P.DELETE_PART_KIT_ITEM,
+    "issueItemToKit": P.ISSUE_ITEM_TO_KIT, "moveItemToInventory": P.MOVE_ITEM_TO_INVENTORY,
+    "fulfillPartKit": P.FULFILL_PART_KIT, "stagePartKitInventory": P.STAGE_PART_KIT_INVENTORY,
+    "importKitItems": P.IMPORT_KIT_ITEMS,
+    # Mutation: runs, rules, orders (api.md; mapped ahead)
+    "createRun": P.MANAGE_RUNS, "updateRun": P.MANAGE_RUNS, "createKitForRun": P.MANAGE_RUNS,
+    "installPartInventory": P.INSTALL_PART_INVENTORY, "uninstallPartInventory": P.INSTALL_PART_INVENTORY,
+    "createRule": P.MANAGE_RULES, "updateRule": P.MANAGE_RULES, "deleteRule": P.MANAGE_RULES,
+    "createOrder": P.MANAGE_ORDERS, "allocateOrder": P.MANAGE_ORDERS, "releaseOrder": P.MANAGE_ORDERS,
+    "createReturnOrder": P.MANAGE_ORDERS, "recordReturnVerification": P.MANAGE_ORDERS,
+    "resolveReturnLine": P.MANAGE_ORDERS,
+    "processOrderEvents": P.PROCESS_ORDER_EVENTS,
+    "updateOrderSettings": P.MANAGE_SETTINGS,
+}
+
+
+def allowed(role: str | None, permissions: frozenset[str], needed: str | None) -> bool:
+    """Admins may do everything; anyone else needs the named permission (None: unmapped)."""
+    if role == ADMIN_ROLE:
+        return True
+    return needed is not None and needed in permissions
+
+
+def field_permission(field_name: str) -> Permission | None:
+    return ROOT_FIELD_PERMISSIONS.get(field_name)
+
+
+# HTTP routes other than /graphql: (method, Starlette path template) -> permission. Paths not
+# listed here and not public are for admins only (deny by default).
+ROUTE_PERMISSIONS: dict[tuple[str, str], Permission] = {
+    ("GET", "/"): P.VIEW_INVENTORY,
+    ("GET", "/inventory"): P.VIEW_INVENTORY,
+    ("GET", "/inventory/{id}/history"): P.VIEW_INVENTORY,
+    ("GET", "/api/kits/{id}/pick-list.csv"): P.VIEW_KITS,
+    ("POST", "/api/items"): P.MANAGE_PARTS,
+    ("POST", "/api/import/kit-items"): P.IMPORT_KIT_ITEMS,
+    ("POST", "/api/order-events"): P.PROCESS_ORDER_EVENTS,
+    ("GET", "/audit"): P.VIEW_AUDIT,
+}
+# Reachable without credentials.
+PUBLIC_ROUTES: frozenset[tuple[str, str]] = frozenset({
+    ("GET", "/health"), ("POST", "/auth/token"), ("GET", "/signin"), ("POST", "/signin"),
+})

@@ -1,0 +1,37 @@
+"""An in-process token bucket per credential (per worker process: see security.settings)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+
+
+class RateLimiter:
+    """`rate` tokens per second refill each bucket up to `burst`; a request takes one."""
+
+    def __init__(self, per_minute: float, burst: float, *, max_keys: int = 50_000,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.rate = per_minute / 60.0
+        self.burst = burst
+        self.max_keys = max_keys
+        self.clock = clock
+        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def take(self, key: str) -> float | None:
+        """None if allowed; otherwise the seconds to wait before the next request."""
+        now = self.clock()
+        with self._lock:
+            tokens, last = self._buckets.pop(key, (self.burst, now))
+            tokens = min(self.burst, tokens + (now - last) * self.rate)
+            if tokens >= 1:
+                self._buckets[key] = (tokens - 1, now)
+                wait = None
+            else:
+                self._buckets[key] = (tokens, now)
+                wait = (1 - tokens) / self.rate
+            while len(self._buckets) > self.max_keys:
+                self._buckets.popitem(last=False)  # forget the least recently seen
+            return wait

@@ -1,0 +1,150 @@
+"""The audit trail: every change of users, API keys, kits, kit items, rules, runs, parts and
+locations names who made it (issue 5).
+
+One session listener writes it, so no service can forget: after each flush, each new, changed
+or deleted row of an audited table becomes one `audit_entry` with the acting user or key (the
+unit of work's actor) and the changed fields. Secrets are never copied: hash columns read
+"(changed)". Inventory records are not audited here: the ledger already holds their changes.
+Rows changed by bulk SQL (not through the ORM) are not seen by the listener.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import event, insert, inspect, select
+from sqlalchemy.orm import Session, UOWTransaction
+
+from kitwright.store.models import AuditEntry, utcnow
+from kitwright.store.queries import Page, PageRequest, query_page
+
+AUDITED_TABLES: dict[str, str] = {
+    "app_user": "User",
+    "api_key": "ApiKey",
+    "part_kit": "PartKit",
+    "part_kit_item": "PartKitItem",
+    "rule": "Rule",
+    "run": "Run",
+    "part": "Part",
+    "location": "Location",
+}
+SECRET_COLUMNS = frozenset({"password_hash", "secret_hash", "token_hash"})
+SKIPPED_COLUMNS = frozenset({"etag"})
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if value is None or isinstance(value, (str, int, float, bool, list, dict)):
+        return value
+    return str(value)
+
+
+def _shown(column: str, value: Any) -> Any:
+    if column in SECRET_COLUMNS:
+        return None if value is None else "(set)"
+    return _plain(value)
+
+
+def _columns(obj: Any) -> list[str]:
+    mapper = inspect(type(obj))
+    return [attr.key for attr in mapper.column_attrs if attr.key not in SKIPPED_COLUMNS]
+
+
+def _snapshot(obj: Any) -> dict[str, Any]:
+    state = inspect(obj)
+    values: dict[str, Any] = {}
+    for key in _columns(obj):
+        if key in state.unloaded:
+            continue
+        value = state.attrs[key].value
+        if value is not None:
+            values[key] = _shown(key, value)
+    return values
+
+
+def _diff(obj: Any) -> dict[str, Any]:
+    state = inspect(obj)
+    changes: dict[str, Any] = {}
+    for key in _columns(obj):
+        history = state.attrs[key].history
+        if not history.has_changes():
+            continue
+        old = history.deleted[0] if history.deleted else None
+        new = history.added[0] if history.added else None
+        if old == new:
+            continue
+        if key in SECRET_COLUMNS:
+            changes[key] = "(changed)"
+        else:
+            changes[key] = [_plain(old), _plain(new)]
+    return changes
+
+
+def _actor(session: Session) -> tuple[int | None, str]:
+    actor = session.info.get("actor")
+    if actor is None:
+        from kitwright.services.uow import current_actor
+
+        actor = current_actor.get()
+    return actor.id, actor.name
+
+
+@event.listens_for(Session, "after_flush")
+def _audit_after_flush(session: Session, _flush: UOWTransaction) -> None:
+    rows: list[dict[str, Any]] = []
+    found: list[tuple[str, Any, dict[str, Any]]] = []
+    for action, objects in (("CREATE", session.new), ("UPDATE", session.dirty), ("DELETE", session.deleted)):
+        for obj in objects:
+            table = getattr(obj, "__tablename__", None)
+            if table not in AUDITED_TABLES:
+                continue
+            if action == "UPDATE":
+                if not session.is_modified(obj, include_collections=False):
+                    continue
+                changes = _diff(obj)
+                if not changes:
+                    continue
+            else:
+                changes = _snapshot(obj)
+            found.append((action, obj, changes))
+    if not found:
+        return
+    actor_id, actor_name = _actor(session)
+    now = utcnow()
+    for action, obj, changes in found:
+        rows.append({
+            "at": now, "actor_id": actor_id, "actor": actor_name[:200], "action": action,
+            "target_type": AUDITED_TABLES[obj.__tablename__],
+            "target_id": getattr(obj, "id", None), "changes": changes,
+        })
+    session.connection().execute(insert(AuditEntry), rows)
+
+
+AUDIT_COLUMNS = {
+    "id": AuditEntry.id,
+    "actorId": AuditEntry.actor_id,
+    "actor": AuditEntry.actor,
+    "action": AuditEntry.action,
+    "targetType": AuditEntry.target_type,
+    "targetId": AuditEntry.target_id,
+    "at": AuditEntry.at,
+}
+AUDIT_SORTS = {"ID": AuditEntry.id, "AT": AuditEntry.at}
+
+
+def list_audit_entries(
+    session: Session,
+    filters: Mapping[str, Mapping[str, Any]] | None = None,
+    sort: list[str] | None = None,
+    page: PageRequest = PageRequest(),
+) -> Page[AuditEntry]:
+    return query_page(
+        session, select(AuditEntry), filters=filters, sort=sort, page=page,
+        columns=AUDIT_COLUMNS, sorts=AUDIT_SORTS, id_column=AuditEntry.id,
+    )

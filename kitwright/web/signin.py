@@ -1,0 +1,123 @@
+"""Sign-in and sign-out for people: a form, a signed session cookie, CSRF tokens.
+
+The session cookie (Starlette SessionMiddleware, signed with KITWRIGHT_SECRET_KEY or a key the
+service generates once and keeps in the database) holds the user id, a marker that changes
+with the password, and the CSRF token. Every unsafe request made with the cookie must carry
+that token (api.auth); forms get it as a hidden `csrf_token` field, GraphiQL as the
+`X-CSRFToken` header read from the `csrftoken` cookie.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from collections.abc import MutableMapping
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from kitwright import __version__
+from kitwright.api.auth import current_web_session
+from kitwright.services import auth
+from kitwright.services.uow import current_actor
+from kitwright.web.pages import templates
+
+CSRF_COOKIE = "csrftoken"
+
+
+def csrf_token(session: MutableMapping[str, Any] | None = None) -> str:
+    """The session's CSRF token, created on first use."""
+    session = session if session is not None else current_web_session.get()
+    if session is None:
+        return ""
+    token = session.get("csrf")
+    if not isinstance(token, str) or not token:
+        token = secrets.token_urlsafe(32)
+        session["csrf"] = token
+    return token
+
+
+def _signed_in_name() -> str | None:
+    actor = current_actor.get()
+    session = current_web_session.get()
+    if session is None or "uid" not in session or not actor.authenticated:
+        return None
+    return actor.name
+
+
+templates.globals["csrf_token"] = csrf_token
+templates.globals["signed_in_as"] = _signed_in_name
+
+
+def render(template: str, status: int = 200, **values: Any) -> Response:
+    html = templates.get_template(template).render(version=__version__, **values)
+    return HTMLResponse(html, status_code=status, headers={"Cache-Control": "no-store"})
+
+
+def safe_next(target: str | None) -> str:
+    """Only same-site paths: no scheme, no host, no backslash tricks (open redirects)."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    if any(ord(char) < 32 for char in target):
+        return "/"
+    return target[:2000]
+
+
+def routes(sessions: sessionmaker[Session], *, https_only: bool) -> list[Route]:
+    def sign_in_page(request: Request, *, status: int = 200, message: str | None = None,
+                     name: str = "") -> Response:
+        return render("signin.html", status=status, message=message, name=name,
+                      next=safe_next(request.query_params.get("next")), csrf=csrf_token(request.session))
+
+    async def sign_in_form(request: Request) -> Response:
+        return sign_in_page(request)
+
+    async def sign_in(request: Request) -> Response:
+        form = await request.form(max_files=0, max_fields=10)
+        sent = form.get("csrf_token")
+        expected = request.session.get("csrf")
+        if not isinstance(sent, str) or not isinstance(expected, str) or not hmac.compare_digest(
+            sent.encode(), expected.encode()
+        ):
+            return render("error.html", status=403, message="The form expired; reload the sign-in page.")
+        name = form.get("name")
+        password = form.get("password")
+        target = form.get("next")
+        if not isinstance(name, str) or not isinstance(password, str):
+            return sign_in_page(request, status=400, message="Enter your name and password.")
+
+        def check() -> tuple[int, str] | None:
+            with sessions() as session:
+                user = auth.authenticate_password(session, name, password)
+                return (user.id, auth.session_marker(user)) if user is not None else None
+
+        found = await run_in_threadpool(check)
+        if found is None:
+            return sign_in_page(request, status=401, message="Wrong name or password.", name=name[:200])
+        request.session.clear()  # a new session: no fixation
+        request.session.update({"uid": found[0], "marker": found[1], "csrf": secrets.token_urlsafe(32)})
+        response = RedirectResponse(safe_next(target if isinstance(target, str) else None), status_code=303)
+        set_csrf_cookie(response, request.session["csrf"], https_only=https_only)
+        return response
+
+    async def sign_out(request: Request) -> Response:
+        request.session.clear()
+        response = RedirectResponse("/signin", status_code=303)
+        response.delete_cookie(CSRF_COOKIE, path="/")
+        return response
+
+    return [
+        Route("/signin", sign_in_form, methods=["GET"]),
+        Route("/signin", sign_in, methods=["POST"]),
+        Route("/signout", sign_out, methods=["POST"]),
+    ]
+
+
+def set_csrf_cookie(response: Response, token: str, *, https_only: bool) -> None:
+    """Readable by the page's own scripts (GraphiQL sends it back as X-CSRFToken); a cross-site
+    page can neither read it nor make the browser send the matching header."""
+    response.set_cookie(CSRF_COOKIE, token, path="/", secure=https_only, httponly=False, samesite="strict")

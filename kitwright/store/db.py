@@ -41,6 +41,9 @@ def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
     kwargs.setdefault("pool_pre_ping", True)
+    # Our statements are short OLTP queries; PostgreSQL's JIT compiles them on every request
+    # once cost estimates pass jit_above_cost and adds 8-30 ms (bench/README.md).
+    kwargs.setdefault("connect_args", {"options": "-c jit=off"})
     return create_engine(url, **kwargs)
 
 

@@ -92,15 +92,20 @@ def apply_sort(
     """`sort` holds values like "CREATED_AT_DESC"; the id breaks ties so pages are stable."""
     order: list[Any] = []
     used_id = False
-    for value in sort or []:
+    first_direction = "ASC"
+    for index, value in enumerate(sort or []):
         name, _, direction = value.rpartition("_")
         column = columns.get(name)
         if column is None or direction not in ("ASC", "DESC"):
             raise BadInput(f"cannot sort by {value}", field="sort")
         order.append(column.asc() if direction == "ASC" else column.desc())
         used_id = used_id or column is id_column
+        if index == 0:
+            first_direction = direction
     if not used_id:
-        order.append(id_column.asc())
+        # The tie-breaker follows the first sort's direction so an index on (column, id)
+        # can be read backwards and stop after one page.
+        order.append(id_column.asc() if first_direction == "ASC" else id_column.desc())
     return stmt.order_by(*order)
 
 

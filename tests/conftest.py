@@ -11,15 +11,20 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.orm import Session
+from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from kitwright.api.app import create_app
+from kitwright.security.settings import SecuritySettings
+from kitwright.services import auth
+from kitwright.services.uow import UnitOfWork
 from kitwright.store.db import make_engine, make_sessionmaker
 from kitwright.store.migrate import upgrade
 from kitwright.store.models import Base
@@ -117,7 +122,47 @@ def session(engine: Engine) -> Iterator[Session]:
         yield session
 
 
+# Tests send many requests quickly: the rate limits are raised (tests/security checks them).
+TEST_SECURITY = SecuritySettings(
+    secret_key="test-session-key", rate_per_minute=6_000_000, rate_burst=1_000_000,
+    auth_rate_per_minute=6_000_000,
+)
+
+
+def api_key_for(engine: Engine, role: str, name: str | None = None) -> str:
+    """Create a user with `role` and an API key; return the key's secret (a bearer token)."""
+    with make_sessionmaker(engine)() as session:
+        with UnitOfWork(session) as uow:
+            user = auth.create_user(uow, name or f"test-{role}-{uuid.uuid4().hex[:6]}", role)
+        with UnitOfWork(session) as uow:
+            return auth.create_api_key(uow, user.id, name="tests").secret
+
+
 @pytest.fixture
-def client(engine: Engine) -> Iterator[TestClient]:
-    with TestClient(create_app(engine)) as client:
+def app(engine: Engine) -> Starlette:
+    return create_app(engine, TEST_SECURITY)
+
+
+@pytest.fixture
+def client(app: Starlette, engine: Engine) -> Iterator[TestClient]:
+    """Authenticated as an admin (API key in `Authorization: Bearer`)."""
+    secret = api_key_for(engine, "admin", "test-admin")
+    with TestClient(app, headers={"Authorization": f"Bearer {secret}"}) as client:
+        yield client
+
+
+@pytest.fixture
+def client_for(app: Starlette, engine: Engine) -> Iterator[Callable[[str], TestClient]]:
+    """`client_for("viewer")`: a client authenticated as a new user with that role."""
+    with ExitStack() as stack:
+        def make(role: str) -> TestClient:
+            secret = api_key_for(engine, role)
+            return stack.enter_context(TestClient(app, headers={"Authorization": f"Bearer {secret}"}))
+
+        yield make
+
+
+@pytest.fixture
+def anonymous_client(app: Starlette) -> Iterator[TestClient]:
+    with TestClient(app, follow_redirects=False) as client:
         yield client

@@ -1,13 +1,15 @@
-"""The rules that must hold after every test (design.md rules 1, 2 and 4)."""
+"""The rules that must hold after every test (design.md rules 1, 2, 3 and 4)."""
 
 from __future__ import annotations
+
+from decimal import Decimal
 
 from sqlalchemy import Engine, select
 
 from kitwright.domain.quantities import ONE, ZERO
 from kitwright.services import ledger
 from kitwright.store.db import make_sessionmaker
-from kitwright.store.models import PartInventory
+from kitwright.store.models import LedgerEntry, PartInventory, PartKit, PartKitInventory, PartKitItem
 
 
 def assert_invariants(engine: Engine) -> None:
@@ -20,3 +22,58 @@ def assert_invariants(engine: Engine) -> None:
             assert record.quantity >= ZERO, f"record {record.id} is negative"
             if record.serial_number is not None:
                 assert record.quantity <= ONE, f"serial record {record.id} holds {record.quantity}"
+
+        assert_kit_invariants(session)
+
+
+KIT_OPERATIONS = ("KIT_ISSUE", "KIT_SPLIT", "KIT_UNISSUE", "KIT_DELIVER", "KIT_STAGE", "KIT_RELEASE")
+OPEN_KIT_STATUSES = {"DRAFT", "REQUESTED", "IN_PROGRESS", "DELIVERED"}
+
+
+def _q(snap: dict[str, object] | None) -> Decimal:
+    return Decimal(str(snap["quantity"])) if snap else ZERO
+
+
+def assert_kit_invariants(session: object) -> None:
+    from sqlalchemy.orm import Session
+
+    assert isinstance(session, Session)
+    # Rule 1: kit operations only move quantity. Per part, and per record-creating split, the
+    # quantity deltas of every kit ledger entry sum to zero.
+    delta: dict[int, Decimal] = {}
+    for entry in session.scalars(select(LedgerEntry).where(LedgerEntry.operation.in_(KIT_OPERATIONS))):
+        delta[entry.part_id] = delta.get(entry.part_id, ZERO) + _q(entry.after) - _q(entry.before)
+        if entry.operation in ("KIT_DELIVER", "KIT_STAGE", "KIT_RELEASE", "KIT_ISSUE"):
+            assert _q(entry.after) == _q(entry.before), f"{entry.operation} {entry.id} changed a quantity"
+    unbalanced = {part: d for part, d in delta.items() if d != ZERO}
+    assert not unbalanced, f"kit operations created or consumed quantity: {unbalanced}"
+    # Rule 3: an item never holds more than it requested; a held record holds exactly what was
+    # issued; only open kits hold; a record is held by one kit at most.
+    kits = {k.id: k for k in session.scalars(select(PartKit))}
+    items = {i.id: i for i in session.scalars(select(PartKitItem))}
+    records = {r.id: r for r in session.scalars(select(PartInventory))}
+    held: dict[int, Decimal] = {}
+    holders: dict[int, int] = {}
+    for link in session.scalars(select(PartKitInventory)):
+        item = items[link.part_kit_item_id]
+        assert item.part_kit_id == link.part_kit_id, f"link {link.id}: item and kit disagree"
+        assert link.issued_quantity > ZERO, f"link {link.id} holds {link.issued_quantity}"
+        if link.released:
+            continue
+        kit = kits[link.part_kit_id]
+        assert kit.status in OPEN_KIT_STATUSES, f"closed kit {kit.id} still holds link {link.id}"
+        record = records[link.part_inventory_id]
+        assert record.quantity == link.issued_quantity, (
+            f"record {record.id} holds {record.quantity}, issued {link.issued_quantity}"
+        )
+        assert record.status == "KITTED", f"held record {record.id} is {record.status}"
+        assert link.part_inventory_id not in holders, f"record {record.id} held twice"
+        holders[link.part_inventory_id] = link.id
+        held[item.id] = held.get(item.id, ZERO) + link.issued_quantity
+    for item_id, quantity in held.items():
+        assert quantity <= items[item_id].quantity, (
+            f"item {item_id} holds {quantity} > requested {items[item_id].quantity}"
+        )
+    for record in records.values():
+        if record.status == "KITTED":
+            assert record.id in holders, f"record {record.id} is KITTED without a holding kit"

@@ -4,86 +4,79 @@ from __future__ import annotations
 
 import logging
 import os
-from decimal import Decimal
 from typing import Any
 
-import simplejson
 from graphql import GraphQLError
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
+from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 from strawberry.http.ides import get_graphql_ide_html
 
+from kitwright.api.auth import SecurityMiddleware, request_actor, token_routes
 from kitwright.api.context import Context
 from kitwright.api.errors import format_error
+from kitwright.api.rest import MAX_BODY, BodyRejected, bad_request, json_response, read_json
 from kitwright.api.schema import schema
+from kitwright.security.settings import SecuritySettings
+from kitwright.services.uow import Actor
 from kitwright.store.db import make_engine, make_sessionmaker
 
 log = logging.getLogger("kitwright.api")
 
-MAX_BODY = 1_000_000  # bytes of one GraphQL request
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a number")
-
-
-def _error_response(message: str, status: int = 400) -> Response:
-    body = {"errors": [{"message": message, "extensions": {"code": "BAD_USER_INPUT"}}]}
-    return JSONResponse(body, status_code=status)
-
-
-def _json(data: Any, status: int = 200) -> Response:
-    # simplejson writes Decimals as exact JSON number text (json would need floats).
-    text = simplejson.dumps(data, use_decimal=True, ensure_ascii=False, default=str)
-    return Response(text, status_code=status, media_type="application/json")
 
 
 class GraphQLEndpoint:
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
+    def __init__(self, sessions: sessionmaker[Session], security: SecuritySettings | None = None) -> None:
         self.sessions = sessions
+        self.security = security or SecuritySettings()
 
     async def handle(self, request: Request) -> Response:
         if request.method == "GET":
             if "text/html" in request.headers.get("accept", "") or "query" not in request.query_params:
-                return HTMLResponse(get_graphql_ide_html())
-            return _error_response("send queries with POST", status=405)
+                if not self.security.graphiql:
+                    return bad_request("GraphiQL is turned off on this server", status=404)
+                page = HTMLResponse(get_graphql_ide_html())
+                csrf = request.scope.get("session", {}).get("csrf")
+                if isinstance(csrf, str):
+                    # GraphiQL sends this cookie back as X-CSRFToken (cookie-authenticated POSTs).
+                    from kitwright.web.signin import set_csrf_cookie
+
+                    set_csrf_cookie(page, csrf, https_only=self.security.https_only)
+                return page
+            return bad_request("send queries with POST", status=405)
         if request.method != "POST":
-            return _error_response("use GET for GraphiQL or POST for queries", status=405)
-        declared = request.headers.get("content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY):
-            return _error_response(f"request body larger than {MAX_BODY} bytes", status=413)
-        body = b""
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > MAX_BODY:
-                return _error_response(f"request body larger than {MAX_BODY} bytes", status=413)
+            return bad_request("use GET for GraphiQL or POST for queries", status=405)
         try:
-            payload = simplejson.loads(body, parse_float=Decimal, parse_constant=_reject_constant)
-        except (ValueError, UnicodeDecodeError, RecursionError):
-            return _error_response("the request body is not valid JSON")
+            payload = await read_json(request, MAX_BODY)
+        except BodyRejected as rejected:
+            return rejected.response
         if not isinstance(payload, dict):
-            return _error_response("the request body must be a JSON object")
+            return bad_request("the request body must be a JSON object")
         query = payload.get("query")
         variables = payload.get("variables")
         operation_name = payload.get("operationName")
         if not isinstance(query, str) or not query.strip():
-            return _error_response("query must be a non-empty string")
+            return bad_request("query must be a non-empty string")
         if variables is not None and not isinstance(variables, dict):
-            return _error_response("variables must be a JSON object")
+            return bad_request("variables must be a JSON object")
         if operation_name is not None and not isinstance(operation_name, str):
-            return _error_response("operationName must be a string")
-        result = await run_in_threadpool(self.execute, query, variables, operation_name)
-        return _json(result)
+            return bad_request("operationName must be a string")
+        actor = request_actor(request)
+        result = await run_in_threadpool(self.execute, query, variables, operation_name, actor)
+        return json_response(result)
 
-    def execute(self, query: str, variables: dict[str, Any] | None, operation_name: str | None) -> dict[str, Any]:
+    def execute(
+        self, query: str, variables: dict[str, Any] | None, operation_name: str | None, actor: Actor
+    ) -> dict[str, Any]:
         session = self.sessions()
         try:
-            context = Context(session=session)
+            context = Context(session=session, actor=actor, introspection=self.security.introspection)
             outcome = schema.execute_sync(
                 query, variable_values=variables, context_value=context, operation_name=operation_name
             )
@@ -101,21 +94,59 @@ async def health(request: Request) -> Response:
     return JSONResponse({"status": "ok"})
 
 
-def create_app(engine: Engine | None = None) -> Starlette:
+def create_app(engine: Engine | None = None, security: SecuritySettings | None = None) -> Starlette:
+    """The service. Every request is authenticated and checked (api.auth, api.authorization);
+    `security` defaults to the KITWRIGHT_* environment (security.settings)."""
     engine = engine or make_engine()
+    security = security or SecuritySettings.from_env()
     sessions = make_sessionmaker(engine)
-    endpoint = GraphQLEndpoint(sessions)
+    endpoint = GraphQLEndpoint(sessions, security)
     routes = [
         Route("/graphql", endpoint.handle, methods=["GET", "POST"]),
         Route("/health", health),
     ]
+    routes.extend(token_routes(sessions))
+    from kitwright.web.signin import routes as signin_routes
+
+    routes.extend(signin_routes(sessions, https_only=security.https_only))
     from kitwright.web.pages import routes as web_routes
 
     routes.extend(web_routes(sessions))
-    app = Starlette(routes=routes)
+    from kitwright.api.rest_items import routes as item_routes
+
+    routes.extend(item_routes(sessions))
+    from kitwright.api.rest_kits import routes as kit_routes
+
+    routes.extend(kit_routes(sessions))
+    middleware = [
+        Middleware(
+            SessionMiddleware, secret_key=_session_key(sessions, security), session_cookie="kitwright_session",
+            max_age=security.session_max_age, same_site="lax", https_only=security.https_only,
+        ),
+        Middleware(SecurityMiddleware, sessions=sessions, settings=security),
+    ]
+    app = Starlette(routes=routes, middleware=middleware)
     app.state.engine = engine
     app.state.sessions = sessions
+    app.state.security = security
+    if security.insecure_dev:
+        log.warning(INSECURE_DEV_WARNING)
     return app
+
+
+INSECURE_DEV_WARNING = (
+    "INSECURE DEVELOPMENT MODE (--insecure-dev / KITWRIGHT_INSECURE_DEV=1): requests without "
+    "credentials act as an admin. Never expose this server to a network."
+)
+
+
+def _session_key(sessions: sessionmaker[Session], security: SecuritySettings) -> str:
+    if security.secret_key:
+        return security.secret_key
+    from kitwright.services.auth import app_secret
+
+    with sessions() as session:
+        return app_secret(session, "session_key")
 
 
 def app_from_env() -> Starlette:

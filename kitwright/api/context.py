@@ -51,6 +51,8 @@ class BatchLoader(Generic[M]):
 class Context:
     session: Session
     actor: Actor = SYSTEM
+    # False when the deployment turns introspection off (api.authorization refuses it).
+    introspection: bool = True
     loaders: dict[type[Any], BatchLoader[Any]] = field(default_factory=dict)
 
     def loader(self, model: type[M]) -> BatchLoader[M]:

@@ -13,6 +13,7 @@ from typing import Any
 
 from graphql import GraphQLError
 
+from kitwright.api.rest import extensions_of
 from kitwright.domain.errors import KitwrightError
 
 log = logging.getLogger("kitwright.api")
@@ -20,10 +21,11 @@ log = logging.getLogger("kitwright.api")
 _AT_PATH = re.compile(r"at '([^']+)'|invalid value at \.?([\w.\[\]]+):")
 _FIELD = re.compile(r"[Ff]ield '([^']+)'")
 _ARGUMENT = re.compile(r"[Aa]rgument '([^']+)'")
+_VARIABLE = re.compile(r"Variable '\$([^']+)'")
 
 
 def _field_from_message(message: str) -> str | None:
-    for pattern in (_AT_PATH, _FIELD, _ARGUMENT):
+    for pattern in (_AT_PATH, _FIELD, _ARGUMENT, _VARIABLE):
         match = pattern.search(message)
         if match:
             # 'input.quantity' -> 'quantity'; 'Query.partInventory' -> 'partInventory'
@@ -41,11 +43,7 @@ def format_error(error: GraphQLError) -> dict[str, Any]:
         body["path"] = list(error.path)
     if isinstance(original, KitwrightError):
         body["message"] = original.message
-        extensions: dict[str, Any] = {"code": original.code}
-        if original.field:
-            extensions["field"] = original.field
-        if original.details:
-            extensions["details"] = [problem.as_dict() for problem in original.details]
+        extensions: dict[str, Any] = extensions_of(original)
     elif original is None or not error.path:
         # Raised before execution (syntax, validation, variable coercion): the client's input.
         extensions = {"code": "BAD_USER_INPUT"}

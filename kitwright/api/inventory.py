@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 from strawberry.types.unset import UNSET
@@ -35,6 +35,9 @@ from kitwright.api.scalars import DecimalScalar, JSONObject, parse_id
 from kitwright.domain.status import PartInventoryStatus as Status
 from kitwright.services import inventory, ledger
 from kitwright.store.models import LedgerEntry, Location, Part, PartInventory, Supplier, UnitOfMeasure
+
+if TYPE_CHECKING:
+    from kitwright.api.kits import PartKitType
 
 
 @strawberry.type(name="PartInventory", description="One inventory record: a serial, a lot at a location, or an untracked quantity.")
@@ -108,6 +111,17 @@ class PartInventoryType:
     @strawberry.field(description="The quantity issued to a kit, when reached through a kit.")
     def issued_quantity(self, root: strawberry.Parent[PartInventory]) -> DecimalScalar | None:  # type: ignore[valid-type]
         return getattr(root, "issued_quantity", None)
+
+    @strawberry.field(
+        description="Kits the record was issued to: the open kit holding it, and closed kits that "
+        "held it (history)."
+    )
+    def part_kits(
+        self, root: strawberry.Parent[PartInventory], info: Info
+    ) -> list[Annotated[PartKitType, strawberry.lazy("kitwright.api.kits")]]:
+        from kitwright.api.kit_loaders import kit_loaders
+
+        return kit_loaders(info.context).kits_of_record(root.id)  # type: ignore[return-value]
 
 
 PartInventoryStatusFilter = enum_filter(PartInventoryStatus, "PartInventoryStatusFilter")
@@ -233,6 +247,9 @@ LedgerEntrySortEnum = sort_enum("LedgerEntrySortEnum", ledger.LEDGER_SORTS)
 def _prime(info: Info, rows: list[PartInventory]) -> None:
     info.context.loader(Part).want(row.part_id for row in rows)
     info.context.loader(Location).want(row.location_id for row in rows)
+    from kitwright.api.kit_loaders import kit_loaders
+
+    kit_loaders(info.context).links_by_record.want(row.id for row in rows)
 
 
 @strawberry.type

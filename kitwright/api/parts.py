@@ -85,6 +85,19 @@ class PartsInputFilters:
 PartSortEnum = sort_enum("PartSortEnum", parts.PART_SORTS)
 
 
+@strawberry.input(description="One component of a kit definition: a part and its quantity per one kit.")
+class PartComponentInput:
+    part_id: strawberry.ID
+    quantity: DecimalScalar = strawberry.field(description="Quantity per one kit (the ratio), > 0.")  # type: ignore[valid-type]
+
+
+def component_pairs(items: list[PartComponentInput] | None) -> list[tuple[int, Decimal]]:
+    return [
+        (parse_id(item.part_id, field=f"components[{index}].partId"), Decimal(item.quantity))
+        for index, item in enumerate(items or [])
+    ]
+
+
 @strawberry.input
 class CreatePartInput:
     part_number: str
@@ -94,6 +107,11 @@ class CreatePartInput:
     unit_of_measure_id: strawberry.ID | None = None
     cost: DecimalScalar | None = None  # type: ignore[valid-type]
     is_digital: bool = False
+    components: list[PartComponentInput] | None = strawberry.field(
+        default=None,
+        description="Kit definition: components per one kit; normalised on save (nested kits "
+        "flattened, repeats summed, ratios > 0, no self-containment, no digital/physical mix).",
+    )
 
 
 @strawberry.input
@@ -107,6 +125,10 @@ class UpdatePartInput:
     unit_of_measure_id: strawberry.ID | None = UNSET
     cost: DecimalScalar | None = UNSET  # type: ignore[valid-type]
     is_digital: bool | None = UNSET
+    components: list[PartComponentInput] | None = strawberry.field(
+        default=UNSET,
+        description="Replaces the kit definition (normalised on save); [] or null makes it a regular part.",
+    )
 
 
 @strawberry.type
@@ -142,18 +164,21 @@ class Mutation:
             part = parts.create_part(
                 uow,
                 part_number=input.part_number,
-                tracking_type=input.tracking_type.value,
+                tracking_type=input.tracking_type.value,  # type: ignore[attr-defined]
                 revision=input.revision,
                 description=input.description,
                 unit_of_measure_id=optional_id(input.unit_of_measure_id, "unitOfMeasureId"),
                 cost=Decimal(input.cost) if input.cost is not None else None,
                 is_digital=input.is_digital,
+                components=component_pairs(input.components),
             )
         return PartPayload(part=part)  # type: ignore[arg-type]
 
     @strawberry.mutation
     def update_part(self, info: Info, input: UpdatePartInput) -> PartPayload:
         changes = input_changes(input, ids=("unit_of_measure_id",))
+        if "components" in changes:
+            changes["components"] = component_pairs(changes["components"])
         with info.context.uow() as uow:
             part = parts.update_part(uow, parse_id(input.id), input.etag, changes)
         return PartPayload(part=part)  # type: ignore[arg-type]

@@ -14,7 +14,6 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-import simplejson
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -22,6 +21,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from kitwright.api.auth import request_actor
+from kitwright.api.rest import BodyRejected, error_response, json_response, read_json
 from kitwright.domain.errors import BadInput, KitwrightError, Problems
 from kitwright.domain.quantities import normalize
 from kitwright.services.items import save_item_document
@@ -29,29 +29,7 @@ from kitwright.services.uow import Actor, UnitOfWork
 
 log = logging.getLogger("kitwright.api")
 
-MAX_BODY = 1_000_000
 MAX_COMPONENTS = 1000
-STATUS = {"BAD_USER_INPUT": 400, "NOT_FOUND": 404, "CONFLICT": 409, "UNAUTHENTICATED": 401, "FORBIDDEN": 403}
-
-
-def _json(data: Any, status: int) -> Response:
-    text = simplejson.dumps(data, use_decimal=True, ensure_ascii=False)
-    return Response(text, status_code=status, media_type="application/json")
-
-
-def error_response(error: KitwrightError) -> Response:
-    extensions: dict[str, Any] = {"code": error.code}
-    if error.field:
-        extensions["field"] = error.field
-    if error.details:
-        extensions["details"] = [p.as_dict() for p in error.details]
-    return _json({"errors": [{"message": error.message, "extensions": extensions}]}, STATUS.get(error.code, 400))
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a number")
-
-
 def parse_document(payload: object) -> tuple[str, list[tuple[str, Decimal]]]:
     """Check the document's shape, naming every bad field at once."""
     if not isinstance(payload, dict):
@@ -104,13 +82,10 @@ def routes(sessions: sessionmaker[Session]) -> list[Route]:
             return body, 201 if saved.created else 200
 
     async def post_item(request: Request) -> Response:
-        body = await request.body()
-        if len(body) > MAX_BODY:
-            return error_response(BadInput(f"request body larger than {MAX_BODY} bytes"))
         try:
-            payload = simplejson.loads(body, parse_float=Decimal, parse_constant=_reject_constant)
-        except (ValueError, UnicodeDecodeError, RecursionError):
-            return error_response(BadInput("the request body is not valid JSON"))
+            payload = await read_json(request)
+        except BodyRejected as rejected:
+            return rejected.response
         handler: Callable[[object, Actor], tuple[dict[str, Any], int]] = save
         try:
             # Authentication and the route's permission are checked by the app's middleware.
@@ -119,8 +94,8 @@ def routes(sessions: sessionmaker[Session]) -> list[Route]:
             return error_response(error)
         except Exception:
             log.exception("POST /api/items failed")
-            return _json({"errors": [{"message": "Internal error: the request could not be completed",
+            return json_response({"errors": [{"message": "Internal error: the request could not be completed",
                                       "extensions": {"code": "INTERNAL_SERVER_ERROR"}}]}, 500)
-        return _json(result, status)
+        return json_response(result, status)
 
     return [Route("/api/items", post_item, methods=["POST"])]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from typing import Any, NewType
 
@@ -65,6 +66,9 @@ JSONObject = strawberry.scalar(
 )
 
 
+_INTEGER = re.compile(r"-?[0-9]{1,19}")
+
+
 def parse_id(value: object, *, field: str = "id") -> int:
     """IDs are integers; the API accepts 1 and "1"."""
     if isinstance(value, bool):
@@ -73,6 +77,7 @@ def parse_id(value: object, *, field: str = "id") -> int:
         return value
     if isinstance(value, str):
         text = value.strip()
-        if text.lstrip("-").isdigit() and len(text) < 20:
+        # ASCII digits only: str.isdigit() also accepts "²", which int() refuses.
+        if _INTEGER.fullmatch(text):
             return int(text)
     raise BadInput(f"{field} must be an integer id, got {str(value)[:40]!r}", field=field)

@@ -12,7 +12,8 @@ from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDept
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
-from kitwright.api import catalog, inventory, locations, parts
+from kitwright.api import availability, catalog, inventory, kits, locations, parts, security
+from kitwright.api.authorization import Authorization
 from kitwright.api.scalars import DecimalScalar
 from kitwright.domain.errors import KitwrightError
 
@@ -20,6 +21,11 @@ log = logging.getLogger("kitwright.api")
 
 QUERIES: list[type[Any]] = [parts.Query, locations.Query, catalog.Query, inventory.Query]
 MUTATIONS: list[type[Any]] = [parts.Mutation, locations.Mutation, catalog.Mutation, inventory.Mutation]
+QUERIES.append(availability.Query)
+MUTATIONS.append(availability.Mutation)
+QUERIES.append(kits.Query)
+MUTATIONS.append(kits.Mutation)
+QUERIES.append(security.Query)
 
 MAX_DEPTH = 12
 MAX_TOKENS = 5000
@@ -43,11 +49,12 @@ def build_schema() -> strawberry.Schema:
     return KitwrightSchema(
         query=query,
         mutation=mutation,
-        scalar_overrides={Decimal: DecimalScalar},
+        scalar_overrides={Decimal: DecimalScalar},  # type: ignore[dict-item]
         extensions=[
-            QueryDepthLimiter(max_depth=MAX_DEPTH),
-            MaxTokensLimiter(max_token_count=MAX_TOKENS),
-            MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+            Authorization,  # every root field checked against security.permissions (issue 5)
+            lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
+            lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
+            lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
         ],
     )
 

@@ -51,8 +51,13 @@ def demo(database_url: DatabaseUrl = None) -> None:
     with make_sessionmaker(engine)() as session:
         if not is_empty(session):
             console.print("[yellow]the database already holds parts; demo data not loaded[/yellow]")
+            console.print("(sign-in details were printed when it was loaded; a new key: "
+                          "kitwright apikey create --user demo)")
             return
         load_demo(session)
+        from kitwright.cli.security import create_demo_credentials
+
+        create_demo_credentials(session)
     console.print("[green]demo data loaded[/green]")
 
 
@@ -63,23 +68,60 @@ def serve(
     workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes.")] = 1,
     database_url: DatabaseUrl = None,
     with_demo: Annotated[bool, typer.Option("--demo", help="Load demo data if the database is empty.")] = False,
+    insecure_dev: Annotated[bool, typer.Option(
+        "--insecure-dev", help="DEVELOPMENT ONLY: requests without credentials act as an admin (loopback only).",
+    )] = False,
 ) -> None:
     """Run the service (GraphQL at /graphql). Migrates the database first."""
     import uvicorn
 
+    from kitwright.cli.security import check_serve_security
     from kitwright.store.db import database_url as resolve_url
 
+    check_serve_security(host, insecure_dev)
     url = resolve_url(database_url)
     os.environ["KITWRIGHT_DATABASE_URL"] = url
     if with_demo:
         demo(url)
     else:
         migrate(url)
+    if not insecure_dev:
+        from kitwright.cli.security import hint_first_admin
+
+        hint_first_admin(url)
     console.print(f"Kitwright {__version__}: GraphiQL at http://{host}:{port}/graphql")
     uvicorn.run(
         "kitwright.api.app:app_from_env", factory=True, host=host, port=port, workers=workers,
         log_level="info",
     )
+
+
+availability_app = typer.Typer(help="Retail kit availability.", no_args_is_help=True)
+app.add_typer(availability_app, name="availability")
+
+
+@availability_app.command("export")
+def availability_export(
+    database_url: DatabaseUrl = None,
+    output: Annotated[
+        str | None, typer.Option("--output", "-o", help="CSV file to write; default: standard output.")
+    ] = None,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="Day of the figures, YYYY-MM-DD; default today.")] = None,
+    supply_types: Annotated[
+        str | None,
+        typer.Option("--supply-types", help="Comma-separated supply types; default ON_HAND_AVAILABLE,FUTURE."),
+    ] = None,
+) -> None:
+    """Write every kit's network and per-site availability as CSV (the publish feed)."""
+    from kitwright.cli.availability import export
+
+    export(database_url, output, as_of, supply_types, console)
+
+
+from kitwright.cli.security import apikey_app, user_app  # noqa: E402 - commands below main's own
+
+app.add_typer(user_app, name="user")
+app.add_typer(apikey_app, name="apikey")
 
 
 @app.command()

@@ -106,7 +106,7 @@ def create_user(uow: UnitOfWork, name: str, role: str, password: str | None = No
 def find_user(session: Session, ref: str | int) -> User:
     text = str(ref).strip()
     user = session.scalar(select(User).where(User.name == text))
-    if user is None and text.isdigit() and len(text) < 10:
+    if user is None and text.isascii() and text.isdigit() and len(text) < 10:
         user = session.get(User, int(text))
     if user is None:
         raise NotFound(f"user {text!r} does not exist", field="user")
@@ -179,7 +179,7 @@ def create_api_key(
 def find_api_key(session: Session, ref: str | int) -> ApiKey:
     text = str(ref).strip()
     key = session.scalar(select(ApiKey).where(ApiKey.client_id == text))
-    if key is None and text.isdigit() and len(text) < 10:
+    if key is None and text.isascii() and text.isdigit() and len(text) < 10:
         key = session.get(ApiKey, int(text))
     if key is None:
         raise NotFound(f"API key {text!r} does not exist", field="id")

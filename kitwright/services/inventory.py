@@ -119,6 +119,8 @@ def update_part_inventory(
         raise BadInput(f"cannot update {name}", field=name)
     record = uow.get(PartInventory, id, lock=True)
     check_etag(record, etag)
+    if "quantity" in changes and record.status == "KITTED":  # a kit holds exactly what was issued
+        raise BadInput(f"inventory {id} is kitted; move it back to inventory first", field="quantity")
     before = snapshot(record)
     part = uow.get(Part, record.part_id)
     problems = Problems()
@@ -149,6 +151,8 @@ def update_part_inventory(
 def delete_part_inventory(uow: UnitOfWork, id: int, etag: str) -> int:
     record = uow.get(PartInventory, id, lock=True)
     check_etag(record, etag)
+    if record.status == "KITTED":  # kits never lose inventory silently (design rule 3)
+        raise BadInput(f"inventory {id} is kitted; move it back to inventory first", field="id")
     record_change(uow, "DELETE", record, snapshot(record), None)
     uow.session.delete(record)
     uow.commit()
@@ -310,3 +314,39 @@ def list_part_inventories(
         session, select(PartInventory), filters=filters, sort=sort, page=page,
         columns=inventory_columns(), sorts=INVENTORY_SORTS, id_column=PartInventory.id,
     )
+
+
+def receive_part_inventory(
+    uow: UnitOfWork,
+    id: int,
+    etag: str | None,
+    *,
+    location_id: int | None = None,
+    quantity: Decimal | int | str | None = None,
+) -> PartInventory:
+    """Turn an on-order record (FUTURE supply) into on-hand stock, with a ledger entry.
+
+    `location_id` moves it where it was received (default: where it is); `quantity` is the
+    quantity actually received (default: the ordered quantity). The ETA is kept as history.
+    """
+    record = uow.get(PartInventory, id, lock=True)
+    check_etag(record, etag, required=False)
+    if not record.on_order:
+        raise BadInput(f"part inventory {record.id} is not on order (already received)", field="id")
+    before = snapshot(record)
+    part = uow.get(Part, record.part_id)
+    problems = Problems()
+    if location_id is not None:
+        _apply_references(uow, record, location_id, None, None, {"location_id"})
+    if record.location_id is None:
+        problems.add("a received record needs a location: give locationId", field="locationId")
+    if quantity is not None:
+        record.quantity = _quantity(quantity, problems)
+    _check_tracking(TrackingType(part.tracking_type), record, problems)
+    problems.raise_if_any()
+    record.on_order = False
+    record.received_at = datetime.now(UTC)
+    uow.flush()
+    record_change(uow, "RECEIVE", record, before, snapshot(record))
+    uow.commit()
+    return record

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import exists, select, update
+from sqlalchemy import delete, exists, select, update
 from sqlalchemy.orm import Session
 
-from kitwright.domain.errors import BadInput, Problems
+from kitwright.domain.errors import BadInput, NotFound, Problems
+from kitwright.domain.kit_definitions import normalize_kit_definition
 from kitwright.domain.quantities import parse_quantity
 from kitwright.domain.text import LONG, clean_text
 from kitwright.domain.tracking import TrackingType
@@ -17,7 +18,11 @@ from kitwright.services.uow import UnitOfWork, check_etag
 from kitwright.store.models import Part, PartComponent, PartInventory, UnitOfMeasure
 from kitwright.store.queries import Page, PageRequest, query_page
 
-UPDATABLE = {"part_number", "revision", "description", "tracking_type", "unit_of_measure_id", "cost", "is_digital"}
+UPDATABLE = {
+    "part_number", "revision", "description", "tracking_type", "unit_of_measure_id", "cost", "is_digital",
+    "components",
+}
+MAX_COMPONENTS = 1000
 
 
 def parse_tracking_type(value: object) -> TrackingType:
@@ -37,6 +42,7 @@ def create_part(
     unit_of_measure_id: int | None = None,
     cost: Decimal | None = None,
     is_digital: bool = False,
+    components: Sequence[tuple[int, Decimal]] | None = None,
 ) -> Part:
     part = Part(
         part_number=clean_text(part_number, field="partNumber", required=True),
@@ -49,6 +55,9 @@ def create_part(
     if unit_of_measure_id is not None:
         part.unit_of_measure_id = uow.get(UnitOfMeasure, unit_of_measure_id, field="unitOfMeasureId").id
     uow.session.add(part)
+    if components:
+        uow.flush()
+        set_components(uow, part, components)
     uow.commit()
     return part
 
@@ -94,6 +103,8 @@ def update_part(uow: UnitOfWork, id: int, etag: str, changes: Mapping[str, Any])
         part.cost = parse_quantity(changes["cost"], field="cost") if changes["cost"] is not None else None
     if "is_digital" in changes:
         part.is_digital = bool(changes["is_digital"])
+    if "components" in changes:
+        set_components(uow, part, changes["components"] or [])
     uow.commit()
     return part
 
@@ -134,3 +145,51 @@ def components_of(session: Session, part_ids: list[int]) -> dict[int, list[PartC
     for row in session.scalars(stmt):
         found[row.part_id].append(row)
     return found
+
+
+def set_components(
+    uow: UnitOfWork, part: Part, components: Sequence[tuple[int, Decimal]], *, field: str = "components"
+) -> list[PartComponent]:
+    """Replace a part's kit definition with its normalised form (domain.kit_definitions).
+
+    Nested kits are flattened with the definitions saved at this moment (a snapshot, as an
+    order copies components from the item master); repeated components are summed; ratios
+    must be > 0; no self-containment (directly or through nesting); no mix of digital and
+    physical leaves. An empty list makes the part a regular part again. Problems name
+    `components[i].partId` / `components[i].quantity`.
+    """
+    if len(components) > MAX_COMPONENTS:
+        raise BadInput(f"a kit has at most {MAX_COMPONENTS} components", field=field)
+    ids = {component_id for component_id, _ in components}
+    known = set(uow.session.scalars(select(Part.id).where(Part.id.in_(ids)))) if ids else set()
+    missing = Problems()
+    for index, (component_id, _ratio) in enumerate(components):
+        if component_id not in known and component_id != part.id:
+            missing.add(f"part {component_id} does not exist", field=f"{field}[{index}].partId")
+    if missing.items:
+        first = missing.items[0]
+        message = first.message if len(missing.items) == 1 else "; ".join(
+            f"{p.field}: {p.message}" for p in missing.items[:20]
+        )
+        raise NotFound(message, field=first.field, details=missing.items)
+
+    definitions: dict[int, list[tuple[int, Decimal]]] = {}
+    stmt = select(PartComponent.part_id, PartComponent.component_part_id, PartComponent.quantity).where(
+        PartComponent.part_id.in_(ids)
+    ).order_by(PartComponent.id)
+    for kit_id, component_id, ratio in uow.session.execute(stmt):
+        definitions.setdefault(kit_id, []).append((component_id, ratio))
+    leaves = ids | {c for rows in definitions.values() for c, _ in rows}
+    digital: dict[int, bool] = {
+        row[0]: row[1] for row in uow.session.execute(select(Part.id, Part.is_digital).where(Part.id.in_(leaves)))
+    }
+    normalised = normalize_kit_definition(part.id, list(components), definitions, digital, field=field)
+
+    uow.session.execute(delete(PartComponent).where(PartComponent.part_id == part.id))
+    rows = [
+        PartComponent(part_id=part.id, component_part_id=component_id, quantity=ratio)
+        for component_id, ratio in normalised
+    ]
+    uow.session.add_all(rows)
+    uow.flush()
+    return rows

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from contextlib import ExitStack
+from contextvars import ContextVar
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from types import TracebackType
 from typing import TypeVar
 
@@ -13,6 +15,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from kitwright.domain.errors import BadInput, Conflict, NotFound
+from kitwright.services import audit  # noqa: F401 - registers the audit trail's flush listener
 from kitwright.store.db import sqlite_write_lock
 from kitwright.store.models import Base, Versioned
 
@@ -23,13 +26,27 @@ MAX_ID = 2**31 - 1
 
 @dataclass(frozen=True)
 class Actor:
-    """Who acts: a user (or, later, an API key on behalf of its user)."""
+    """Who acts: a user, or an API key on behalf of its user.
+
+    `id` is the user's id; `name` is what the ledger and the audit record ("alice", or
+    "alice via key kw_3f9a…"). `role` and `permissions` are the rights in force for this
+    request (services.auth computes them; a key never holds more than its user has now).
+    """
 
     id: int | None
     name: str
+    role: str | None = None
+    permissions: frozenset[str] = dataclass_field(default_factory=frozenset)
+    api_key_id: int | None = None
+    authenticated: bool = True
 
 
-SYSTEM = Actor(id=1, name="system")
+SYSTEM = Actor(id=1, name="system", role="admin")
+ANONYMOUS = Actor(id=None, name="anonymous", authenticated=False)
+
+# The actor of the request being served (set by the API's authentication middleware), used by
+# units of work opened without an explicit actor. Outside a request it is SYSTEM (CLI, demo).
+current_actor: ContextVar[Actor] = ContextVar("kitwright_actor", default=SYSTEM)
 
 # Constraint name -> (field, message) so a violation caught by the database reads like the
 # same rule checked in Python.
@@ -74,9 +91,9 @@ class UnitOfWork:
     without commit rolls back, so a raised error never leaves half a change behind.
     """
 
-    def __init__(self, session: Session, actor: Actor = SYSTEM) -> None:
+    def __init__(self, session: Session, actor: Actor | None = None) -> None:
         self.session = session
-        self.actor = actor
+        self.actor = actor if actor is not None else current_actor.get()
         self._stack = ExitStack()
 
     def __enter__(self) -> UnitOfWork:
@@ -86,6 +103,8 @@ class UnitOfWork:
             self.session.rollback()
         self._stack.enter_context(sqlite_write_lock())
         self.session.begin()
+        # The audit trail (services.audit) names this actor for every change flushed.
+        self.session.info["actor"] = self.actor
         return self
 
     def __exit__(
@@ -98,6 +117,7 @@ class UnitOfWork:
             if self.session.in_transaction():
                 self.session.rollback()
         finally:
+            self.session.info.pop("actor", None)
             self._stack.close()
 
     def flush(self) -> None:

@@ -30,6 +30,8 @@ from sqlalchemy import (
     false,
     or_,
     select,
+    text,
+    true,
 )
 from sqlalchemy.orm import (
     DeclarativeBase,
@@ -83,11 +85,17 @@ class Versioned:
 
 
 class User(Base):
+    """A person or machine account. `role` names a set of permissions (security.permissions);
+    `password_hash` is an argon2 hash (None: signs in with API keys only)."""
+
     __tablename__ = "app_user"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(20), default="viewer", server_default="viewer")
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
 
 
 class UnitOfMeasure(Versioned, Base):
@@ -257,6 +265,86 @@ class LedgerEntry(Base):
     after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
+# --------------------------------------------------------------------------- kits
+
+KIT_STATUSES = ("DRAFT", "REQUESTED", "IN_PROGRESS", "DELIVERED", "COMPLETED", "CANCELED")
+
+
+class PartKit(Versioned, Base):
+    """A request for parts delivered together (seed 000). `run_id` is a plain reference
+    until runs exist (no foreign key yet)."""
+
+    __tablename__ = "part_kit"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('DRAFT', 'REQUESTED', 'IN_PROGRESS', 'DELIVERED', 'COMPLETED', 'CANCELED')",
+            name="status",
+        ),
+        CheckConstraint("status <> 'DELIVERED' OR delivery_location_id IS NOT NULL",
+                        name="delivered_has_location"),
+        Index("ix_part_kit_status", "status", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    status: Mapped[str] = mapped_column(String(20), default="DRAFT")
+    run_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    assigned_to_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    staging_location_id: Mapped[int | None] = mapped_column(ForeignKey("location.id"))
+    delivery_location_id: Mapped[int | None] = mapped_column(ForeignKey("location.id"))
+    current_location_id: Mapped[int | None] = mapped_column(ForeignKey("location.id"))
+    priority: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+
+
+class PartKitItem(Versioned, Base):
+    """One requested line of a kit: `quantity` of `part`."""
+
+    __tablename__ = "part_kit_item"
+    __table_args__ = (CheckConstraint("quantity > 0", name="quantity_positive"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    part_kit_id: Mapped[int] = mapped_column(
+        ForeignKey("part_kit.id", ondelete="CASCADE"), index=True
+    )
+    part_id: Mapped[int] = mapped_column(ForeignKey("part.id"), index=True)
+    quantity: Mapped[Decimal] = mapped_column(Quantity)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class PartKitInventory(Base):
+    """An inventory record issued to a kit item, holding `issued_quantity` (= the record's
+    quantity while held). `released` once the kit closed: kept as history, reserves nothing.
+    The partial unique index holds "a record is held by at most one kit" (design rule 3)."""
+
+    __tablename__ = "part_kit_inventory"
+    __table_args__ = (
+        CheckConstraint("issued_quantity > 0", name="issued_positive"),
+        Index(
+            "uq_part_kit_inventory_held",
+            "part_inventory_id",
+            unique=True,
+            sqlite_where=text("released = 0"),
+            postgresql_where=text("released = false"),
+        ),
+        Index("ix_part_kit_inventory_record", "part_inventory_id", "id"),
+        Index("ix_part_kit_inventory_item", "part_kit_item_id", "id"),
+        Index("ix_part_kit_inventory_kit", "part_kit_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    part_kit_id: Mapped[int] = mapped_column(ForeignKey("part_kit.id", ondelete="CASCADE"))
+    part_kit_item_id: Mapped[int] = mapped_column(
+        ForeignKey("part_kit_item.id", ondelete="CASCADE")
+    )
+    part_inventory_id: Mapped[int] = mapped_column(
+        ForeignKey("part_inventory.id", ondelete="CASCADE")
+    )
+    issued_quantity: Mapped[Decimal] = mapped_column(Quantity)
+    released: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 def location_available_expression() -> ColumnElement[bool]:
     available = (
         select(Location.inventory_available)
@@ -267,8 +355,16 @@ def location_available_expression() -> ColumnElement[bool]:
 
 
 def kitted_expression() -> ColumnElement[bool]:
-    """Issued to a kit that is not closed. Kits do not exist yet: never."""
-    return false()
+    """Issued to a kit that is not closed: an unreleased link (closing a kit releases its
+    links, and reopening never re-reserves them, so unreleased <=> held by an open kit)."""
+    return (
+        select(PartKitInventory.id)
+        .where(
+            PartKitInventory.part_inventory_id == PartInventory.id,
+            PartKitInventory.released == False,  # noqa: E712
+        )
+        .exists()
+    )
 
 
 def installed_expression() -> ColumnElement[bool]:
@@ -288,3 +384,65 @@ def status_expression() -> ColumnElement[str]:
 
 
 PartInventory.__mapper__.add_property("status", column_property(status_expression()))
+
+
+# --------------------------------------------------------------------------- security
+
+
+class ApiKey(Base):
+    """A machine credential of a user: `client_id` is public, the secret is only kept as its
+    SHA-256 (secrets are 256 random bits, so a fast hash is safe and lookups stay cheap).
+    Its rights are its user's current role, narrowed by `role` when set."""
+
+    __tablename__ = "api_key"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(64), unique=True)
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    role: Mapped[str | None] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class AccessToken(Base):
+    """A short-lived bearer token issued for an API key (POST /auth/token); SHA-256 only."""
+
+    __tablename__ = "access_token"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    api_key_id: Mapped[int] = mapped_column(ForeignKey("api_key.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class AuditEntry(Base):
+    """One immutable row per change of a user, key, kit, kit item or rule (services.audit):
+    who, when, what, and the changed fields. Append-only like the ledger (triggers)."""
+
+    __tablename__ = "audit_entry"
+    __table_args__ = (
+        Index("ix_audit_entry_target", "target_type", "target_id", "id"),
+        Index("ix_audit_entry_at", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    actor_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    actor: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(20))
+    target_type: Mapped[str] = mapped_column(String(50))
+    target_id: Mapped[int | None] = mapped_column(Integer)
+    changes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class AppSecret(Base):
+    """Secrets the service generates for itself on first run (the session signing key)."""
+
+    __tablename__ = "app_secret"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    value: Mapped[str] = mapped_column(String(200))

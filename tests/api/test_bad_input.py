@@ -138,3 +138,11 @@ def test_transport_garbage_is_refused_cleanly(
 def test_graphiql_is_served_to_browsers(client: TestClient) -> None:
     response = client.get("/graphql", headers={"accept": "text/html"})
     assert response.status_code == 200 and "graphiql" in response.text.lower()
+
+
+@pytest.mark.parametrize("raw", ["²", "١٢", "1_000", " 12 ", "-5", "0x10", "１"])  # noqa: RUF001
+def test_ids_are_plain_ascii_integers(raw: str, client: TestClient) -> None:
+    found = error(client, "query Q($id: ID!) { partInventory(id: $id) { id } }", {"id": raw})
+    # " 12 " and "-5" are integers (unknown ids); the rest are not ids at all.
+    expected = "NOT_FOUND" if raw.strip().lstrip("-").isascii() and raw.strip().lstrip("-").isdecimal() else "BAD_USER_INPUT"
+    assert (found["extensions"]["code"], found["extensions"].get("field")) == (expected, "id"), found

@@ -1,0 +1,532 @@
+"""Kits over GraphQL (api.md "Kits", seed 001): types, lists, queries and mutations."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import strawberry
+from strawberry.types.unset import UNSET
+
+from kitwright.api.context import Info
+from kitwright.api.inventory import DeletePayload, PartInventoryPayload, PartInventoryType
+from kitwright.api.kit_loaders import IssuedInventory, kit_loaders, prime_items, prime_kits
+from kitwright.api.locations import LocationType
+from kitwright.api.parts import PartType
+from kitwright.api.relay import (
+    Connection,
+    DateTimeFilter,
+    DecimalFilter,
+    IDFilter,
+    connection,
+    enum_filter,
+    filters_dict,
+    input_changes,
+    optional_id,
+    page_request,
+    sort_enum,
+    sort_values,
+)
+from kitwright.api.scalars import DecimalScalar, parse_id
+from kitwright.domain import kits as rules
+from kitwright.services import kits
+from kitwright.store.models import Location, Part, PartKit, PartKitItem, User
+
+PartKitStatusEnum = strawberry.enum(
+    rules.PartKitStatus, name="PartKitStatus",
+    description="Any status may move to any other; each drives the kitted inventory.",
+)
+
+
+@strawberry.type(
+    name="Run",
+    description=(
+        "The run (work order) a kit serves. Runs do not exist yet (issue: runs): until they do, "
+        "`runId` is a plain reference and `run` carries only its id (title is null)."
+    ),
+)
+class RunRef:
+    id: strawberry.ID
+    title: str | None = None
+
+
+@strawberry.type(name="User", description="A person who can be assigned work.")
+class UserType:
+    id: strawberry.ID
+    name: str
+
+
+@strawberry.type(name="PickLine", description="One record to pick for a kit, in pick-path order.")
+class PickLineType:
+    part_kit_item_id: strawberry.ID | None
+    part_inventory_id: strawberry.ID
+    part_number: str
+    serial_number: str | None
+    lot_number: str | None
+    location_name: str | None
+    quantity: DecimalScalar  # type: ignore[valid-type]
+
+
+def _issued(info: Info, links: list[Any]) -> list[PartInventoryType]:
+    pairs = kit_loaders(info.context).records_of(links)
+    info.context.loader(Part).want(record.part_id for _, record in pairs)
+    info.context.loader(Location).want(record.location_id for _, record in pairs)
+    return [IssuedInventory(record, link) for link, record in pairs]  # type: ignore[misc]
+
+
+@strawberry.type(
+    name="PartKitItem",
+    description="One requested line of a kit: a part and a quantity; kitted from issued inventory.",
+)
+class PartKitItemType:
+    id: strawberry.ID
+    part_kit_id: strawberry.ID
+    part_id: strawberry.ID
+    quantity: DecimalScalar = strawberry.field(description="Requested.")  # type: ignore[valid-type]
+    created_at: datetime
+
+    @strawberry.field(name="_etag")
+    def etag(self, root: strawberry.Parent[PartKitItem]) -> str:
+        return root.etag
+
+    @strawberry.field
+    def part_kit(self, root: strawberry.Parent[PartKitItem], info: Info) -> PartKitType:
+        return info.context.loader(PartKit).get(root.part_kit_id)  # type: ignore[return-value]
+
+    @strawberry.field
+    def part(self, root: strawberry.Parent[PartKitItem], info: Info) -> PartType:
+        return info.context.loader(Part).get(root.part_id)  # type: ignore[return-value]
+
+    @strawberry.field(description="Held now: issued to the item and not released by closing the kit.")
+    def kitted_quantity(self, root: strawberry.Parent[PartKitItem], info: Info) -> DecimalScalar:  # type: ignore[valid-type]
+        return kit_loaders(info.context).kitted(root.id)
+
+    @strawberry.field(description="quantity - kittedQuantity, never below 0.")
+    def remaining_quantity(self, root: strawberry.Parent[PartKitItem], info: Info) -> DecimalScalar:  # type: ignore[valid-type]
+        return rules.remaining_quantity(root.quantity, kit_loaders(info.context).kitted(root.id))
+
+    @strawberry.field(
+        description="Records issued to the item, each with issuedQuantity (released history included)."
+    )
+    def part_inventories(self, root: strawberry.Parent[PartKitItem], info: Info) -> list[PartInventoryType]:
+        return _issued(info, kit_loaders(info.context).links_by_item.get(root.id))
+
+
+@strawberry.type(name="PartKit", description="A request for parts delivered together (seed 000).")
+class PartKitType:
+    id: strawberry.ID
+    run_id: strawberry.ID | None = strawberry.field(
+        description="Plain reference to a run until runs exist (not checked)."
+    )
+    assigned_to_id: strawberry.ID | None
+    staging_location_id: strawberry.ID | None
+    delivery_location_id: strawberry.ID | None
+    current_location_id: strawberry.ID | None
+    priority: int | None = strawberry.field(
+        description="Lower comes first in the shortage report; kits without one follow, oldest first."
+    )
+    created_at: datetime
+    created_by_id: strawberry.ID | None
+
+    @strawberry.field(name="_etag")
+    def etag(self, root: strawberry.Parent[PartKit]) -> str:
+        return root.etag
+
+    @strawberry.field
+    def status(self, root: strawberry.Parent[PartKit]) -> PartKitStatusEnum:  # type: ignore[valid-type]
+        return rules.PartKitStatus(root.status)  # type: ignore[return-value]
+
+    @strawberry.field(description="The run (only its id until runs exist).")
+    def run(self, root: strawberry.Parent[PartKit]) -> RunRef | None:
+        return None if root.run_id is None else RunRef(id=strawberry.ID(str(root.run_id)))
+
+    @strawberry.field
+    def assigned_to(self, root: strawberry.Parent[PartKit], info: Info) -> UserType | None:
+        return info.context.loader(User).get(root.assigned_to_id)  # type: ignore[return-value]
+
+    @strawberry.field
+    def staging_location(self, root: strawberry.Parent[PartKit], info: Info) -> LocationType | None:
+        return info.context.loader(Location).get(root.staging_location_id)  # type: ignore[return-value]
+
+    @strawberry.field
+    def delivery_location(self, root: strawberry.Parent[PartKit], info: Info) -> LocationType | None:
+        return info.context.loader(Location).get(root.delivery_location_id)  # type: ignore[return-value]
+
+    @strawberry.field(description="Delivery location once DELIVERED, else staging (or delivery); null when closed.")
+    def current_location(self, root: strawberry.Parent[PartKit], info: Info) -> LocationType | None:
+        return info.context.loader(Location).get(root.current_location_id)  # type: ignore[return-value]
+
+    @strawberry.field
+    def items(self, root: strawberry.Parent[PartKit], info: Info) -> list[PartKitItemType]:
+        rows = kit_loaders(info.context).items_by_kit.get(root.id)
+        loaders = kit_loaders(info.context)
+        loaders.links_by_item.want(row.id for row in rows)
+        info.context.loader(Part).want(row.part_id for row in rows)
+        return rows  # type: ignore[return-value]
+
+    @strawberry.field(
+        description="Records issued to the kit, each with issuedQuantity. A closed kit keeps the "
+        "records it held (released: they reserve nothing)."
+    )
+    def part_inventories(self, root: strawberry.Parent[PartKit], info: Info) -> list[PartInventoryType]:
+        return _issued(info, kit_loaders(info.context).links_by_kit.get(root.id))
+
+    @strawberry.field(
+        description="The records the kit holds, in pick-path order (location name, natural sort). "
+        "CSV: GET /api/kits/{id}/pick-list.csv."
+    )
+    def pick_list(self, root: strawberry.Parent[PartKit], info: Info) -> list[PickLineType]:
+        return [_pick_line(line) for line in kits.pick_list(info.context.session, root.id)]
+
+
+def _pick_line(line: rules.PickLine) -> PickLineType:
+    return PickLineType(
+        part_kit_item_id=strawberry.ID(str(line.item_id)) if line.item_id is not None else None,
+        part_inventory_id=strawberry.ID(str(line.record_id)),
+        part_number=line.part_number, serial_number=line.serial_number,
+        lot_number=line.lot_number, location_name=line.location_name, quantity=line.quantity,
+    )
+
+
+PartKitStatusFilter = enum_filter(PartKitStatusEnum, "PartKitStatusFilter")
+
+
+@strawberry.input
+class PartKitsInputFilters:
+    id: IDFilter | None = UNSET
+    status: PartKitStatusFilter | None = UNSET  # type: ignore[valid-type]
+    run_id: IDFilter | None = UNSET
+    assigned_to_id: IDFilter | None = UNSET
+    staging_location_id: IDFilter | None = UNSET
+    delivery_location_id: IDFilter | None = UNSET
+    current_location_id: IDFilter | None = UNSET
+    priority: DecimalFilter | None = UNSET
+    created_at: DateTimeFilter | None = UNSET
+
+
+@strawberry.input
+class PartKitItemsInputFilters:
+    id: IDFilter | None = UNSET
+    part_kit_id: IDFilter | None = UNSET
+    part_id: IDFilter | None = UNSET
+    quantity: DecimalFilter | None = UNSET
+    created_at: DateTimeFilter | None = UNSET
+
+
+PartKitSortEnum = sort_enum("PartKitSortEnum", kits.KIT_SORTS)
+PartKitItemSortEnum = sort_enum("PartKitItemSortEnum", kits.ITEM_SORTS)
+
+
+@strawberry.input
+class CreatePartKitInput:
+    run_id: strawberry.ID | None = strawberry.field(
+        default=None, description="The run the kit serves: a plain reference until runs exist."
+    )
+    assigned_to_id: strawberry.ID | None = None
+    staging_location_id: strawberry.ID | None = None
+    delivery_location_id: strawberry.ID | None = None
+    status: PartKitStatusEnum | None = strawberry.field(default=None, description="Defaults to DRAFT.")  # type: ignore[valid-type]
+    priority: int | None = None
+
+
+@strawberry.input
+class UpdatePartKitInput:
+    id: strawberry.ID
+    etag: str
+    status: PartKitStatusEnum | None = UNSET  # type: ignore[valid-type]
+    run_id: strawberry.ID | None = UNSET
+    assigned_to_id: strawberry.ID | None = UNSET
+    staging_location_id: strawberry.ID | None = UNSET
+    delivery_location_id: strawberry.ID | None = UNSET
+    priority: int | None = UNSET
+
+
+@strawberry.input
+class CreatePartKitItemInput:
+    part_kit_id: strawberry.ID
+    part_id: strawberry.ID
+    quantity: DecimalScalar  # type: ignore[valid-type]
+
+
+@strawberry.input
+class UpdatePartKitItemInput:
+    id: strawberry.ID
+    etag: str
+    quantity: DecimalScalar | None = UNSET  # type: ignore[valid-type]
+
+
+@strawberry.input(description="Issue inventory to a kit item, or move it back (seed 001).")
+class InventoryToKitInput:
+    part_inventory_id: strawberry.ID
+    part_kit_item_id: strawberry.ID
+    quantity: DecimalScalar | None = strawberry.field(  # type: ignore[valid-type]
+        default=None,
+        description="Lot / untracked: how much (default: all the item still needs / all issued). "
+        "Serial records move whole.",
+    )
+    etag: str | None = strawberry.field(default=None, description="The inventory record's _etag.")
+    location_id: strawberry.ID | None = strawberry.field(
+        default=None, description="Where the inventory goes (default: staging / where it stands)."
+    )
+
+
+@strawberry.input
+class FulfillPartKitInput:
+    id: strawberry.ID
+    source_location_id: strawberry.ID | None = strawberry.field(
+        default=None, description="Only use inventory within this location's subtree."
+    )
+
+
+@strawberry.input
+class StagePartKitInventoryInput:
+    id: strawberry.ID
+    location_id: strawberry.ID
+
+
+@strawberry.type
+class PartKitPayload:
+    part_kit: PartKitType
+
+
+@strawberry.type
+class PartKitItemPayload:
+    part_kit_item: PartKitItemType
+
+
+@strawberry.type(name="KitShortage", description="What fulfilment could not find for an item.")
+class KitShortageType:
+    part_kit_item: PartKitItemType
+    part: PartType
+    quantity: DecimalScalar  # type: ignore[valid-type]
+
+
+@strawberry.type
+class FulfillPartKitPayload:
+    part_kit: PartKitType
+    shortages: list[KitShortageType]
+    part_inventories: list[PartInventoryType] = strawberry.field(
+        description="The records issued by this fulfilment."
+    )
+
+
+@strawberry.type(name="ShortageLine")
+class ShortageLineType:
+    part_kit_item: PartKitItemType
+    part: PartType
+    needed: DecimalScalar  # type: ignore[valid-type]
+    fulfillable: DecimalScalar = strawberry.field(  # type: ignore[valid-type]
+        description="From the available stock left after higher-priority kits."
+    )
+    missing: DecimalScalar  # type: ignore[valid-type]
+
+
+@strawberry.type(name="KitShortageOutlook")
+class KitOutlookType:
+    part_kit: PartKitType
+    can_fulfill_now: bool
+    lines: list[ShortageLineType]
+
+
+@strawberry.type(name="PartQuantity")
+class PartQuantityType:
+    part: PartType
+    quantity: DecimalScalar  # type: ignore[valid-type]
+
+
+@strawberry.type(name="ShortageReport")
+class ShortageReportType:
+    kits: list[KitOutlookType] = strawberry.field(description="REQUESTED and IN_PROGRESS kits, in priority order.")
+    missing_by_part: list[PartQuantityType]
+
+
+def _changes(data: object) -> dict[str, Any]:
+    return input_changes(
+        data, ids=("run_id", "assigned_to_id", "staging_location_id", "delivery_location_id")
+    )
+
+
+@strawberry.type
+class Query:
+    @strawberry.field
+    def part_kit(self, info: Info, id: strawberry.ID) -> PartKitType:
+        return kits.get_part_kit(info.context.session, parse_id(id))  # type: ignore[return-value]
+
+    @strawberry.field
+    def part_kits(
+        self, info: Info, filters: PartKitsInputFilters | None = None,
+        sort: list[PartKitSortEnum | None] | None = None,  # type: ignore[valid-type]
+        first: int | None = None, after: str | None = None, last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[PartKitType]:
+        page = kits.list_part_kits(info.context.session, filters_dict(filters), sort_values(sort),
+                                   page_request(first, after, last, before))
+        info.context.loader(Location).want(
+            loc for row in page.rows
+            for loc in (row.staging_location_id, row.delivery_location_id, row.current_location_id)
+        )
+        prime_kits(info.context, page.rows)
+        return connection(page)
+
+    @strawberry.field
+    def part_kit_item(self, info: Info, id: strawberry.ID) -> PartKitItemType:
+        return kits.get_part_kit_item(info.context.session, parse_id(id))  # type: ignore[return-value]
+
+    @strawberry.field
+    def part_kit_items(
+        self, info: Info, filters: PartKitItemsInputFilters | None = None,
+        sort: list[PartKitItemSortEnum | None] | None = None,  # type: ignore[valid-type]
+        first: int | None = None, after: str | None = None, last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[PartKitItemType]:
+        page = kits.list_part_kit_items(info.context.session, filters_dict(filters),
+                                        sort_values(sort), page_request(first, after, last, before))
+        prime_items(info.context, page.rows)
+        return connection(page)
+
+    @strawberry.field(
+        description="For all REQUESTED and IN_PROGRESS kits in priority order: what could be "
+        "fulfilled now from available stock, and what is missing per part."
+    )
+    def part_kit_shortage_report(self, info: Info) -> ShortageReportType:
+        report = kits.shortage_report(info.context.session)
+        ctx = info.context
+        ctx.loader(PartKit).want(k.kit_id for k in report.kits)
+        ctx.loader(PartKitItem).want(line.item_id for k in report.kits for line in k.lines)
+        ctx.loader(Part).want(line.part_id for k in report.kits for line in k.lines)
+        kit_loaders(ctx).links_by_item.want(line.item_id for k in report.kits for line in k.lines)
+        return ShortageReportType(
+            kits=[
+                KitOutlookType(
+                    part_kit=ctx.loader(PartKit).get(k.kit_id),  # type: ignore[arg-type]
+                    can_fulfill_now=k.can_fulfil_now,
+                    lines=[
+                        ShortageLineType(
+                            part_kit_item=ctx.loader(PartKitItem).get(line.item_id),  # type: ignore[arg-type]
+                            part=ctx.loader(Part).get(line.part_id),  # type: ignore[arg-type]
+                            needed=line.needed, fulfillable=line.fulfillable, missing=line.missing,
+                        )
+                        for line in k.lines
+                    ],
+                )
+                for k in report.kits
+            ],
+            missing_by_part=[
+                PartQuantityType(part=ctx.loader(Part).get(part_id), quantity=q)  # type: ignore[arg-type]
+                for part_id, q in sorted(report.missing_by_part.items())
+            ],
+        )
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation
+    def create_part_kit(self, info: Info, input: CreatePartKitInput) -> PartKitPayload:
+        with info.context.uow() as uow:
+            kit = kits.create_part_kit(
+                uow,
+                run_id=optional_id(input.run_id, "runId"),
+                assigned_to_id=optional_id(input.assigned_to_id, "assignedToId"),
+                staging_location_id=optional_id(input.staging_location_id, "stagingLocationId"),
+                delivery_location_id=optional_id(input.delivery_location_id, "deliveryLocationId"),
+                status=input.status.value if input.status else rules.PartKitStatus.DRAFT,
+                priority=input.priority,
+            )
+        return PartKitPayload(part_kit=kit)  # type: ignore[arg-type]
+
+    @strawberry.mutation
+    def update_part_kit(self, info: Info, input: UpdatePartKitInput) -> PartKitPayload:
+        with info.context.uow() as uow:
+            kit = kits.update_part_kit(uow, parse_id(input.id), input.etag, _changes(input))
+        return PartKitPayload(part_kit=kit)  # type: ignore[arg-type]
+
+    @strawberry.mutation(description="Refused while the kit holds inventory.")
+    def delete_part_kit(self, info: Info, id: strawberry.ID, etag: str) -> DeletePayload:
+        with info.context.uow() as uow:
+            deleted = kits.delete_part_kit(uow, parse_id(id), etag)
+        return DeletePayload(id=strawberry.ID(str(deleted)))
+
+    @strawberry.mutation
+    def create_part_kit_item(self, info: Info, input: CreatePartKitItemInput) -> PartKitItemPayload:
+        with info.context.uow() as uow:
+            item = kits.create_part_kit_item(
+                uow, part_kit_id=parse_id(input.part_kit_id, field="partKitId"),
+                part_id=parse_id(input.part_id, field="partId"), quantity=Decimal(input.quantity),
+            )
+        return PartKitItemPayload(part_kit_item=item)  # type: ignore[arg-type]
+
+    @strawberry.mutation(description="The quantity never goes below what is kitted.")
+    def update_part_kit_item(self, info: Info, input: UpdatePartKitItemInput) -> PartKitItemPayload:
+        with info.context.uow() as uow:
+            item = kits.update_part_kit_item(uow, parse_id(input.id), input.etag, input_changes(input))
+        return PartKitItemPayload(part_kit_item=item)  # type: ignore[arg-type]
+
+    @strawberry.mutation(description="Refused while the item holds inventory.")
+    def delete_part_kit_item(self, info: Info, id: strawberry.ID, etag: str) -> DeletePayload:
+        with info.context.uow() as uow:
+            deleted = kits.delete_part_kit_item(uow, parse_id(id), etag)
+        return DeletePayload(id=strawberry.ID(str(deleted)))
+
+    @strawberry.mutation(
+        description="Issue a record (serial: whole; lot / untracked: a quantity) to a kit item. "
+        "Returns the record the item now holds (a new PARTIAL_KIT record when partial)."
+    )
+    def issue_item_to_kit(self, info: Info, input: InventoryToKitInput) -> PartInventoryPayload:
+        with info.context.uow() as uow:
+            record = kits.issue_item_to_kit(uow, **_inventory_to_kit(input))
+        return PartInventoryPayload(part_inventory=record)  # type: ignore[arg-type]
+
+    @strawberry.mutation(
+        description="Return a held record, or a quantity of it, to available stock. Returns the "
+        "stock record (a new PARTIAL_UNKIT record when partial)."
+    )
+    def move_item_to_inventory(self, info: Info, input: InventoryToKitInput) -> PartInventoryPayload:
+        with info.context.uow() as uow:
+            record = kits.move_item_to_inventory(uow, **_inventory_to_kit(input))
+        return PartInventoryPayload(part_inventory=record)  # type: ignore[arg-type]
+
+    @strawberry.mutation(
+        description="Fill every open item, oldest inventory first across the whole kit. Partial "
+        "fulfilment is allowed; what is missing comes back as shortages."
+    )
+    def fulfill_part_kit(self, info: Info, input: FulfillPartKitInput) -> FulfillPartKitPayload:
+        with info.context.uow() as uow:
+            result = kits.fulfill_part_kit(
+                uow, id=parse_id(input.id),
+                source_location_id=optional_id(input.source_location_id, "sourceLocationId"),
+            )
+        ctx = info.context
+        return FulfillPartKitPayload(
+            part_kit=result.kit,  # type: ignore[arg-type]
+            shortages=[
+                KitShortageType(
+                    part_kit_item=ctx.loader(PartKitItem).get(s.item_id),  # type: ignore[arg-type]
+                    part=ctx.loader(Part).get(s.part_id),  # type: ignore[arg-type]
+                    quantity=s.quantity,
+                )
+                for s in result.shortages
+            ],
+            part_inventories=[record for _, record in result.issued],  # type: ignore[misc]
+        )
+
+    @strawberry.mutation(
+        description="Stage Inventory: move all of the kit's inventory (or a closed kit's released "
+        "inventory) to one location."
+    )
+    def stage_part_kit_inventory(self, info: Info, input: StagePartKitInventoryInput) -> PartKitPayload:
+        with info.context.uow() as uow:
+            kit = kits.stage_part_kit_inventory(
+                uow, id=parse_id(input.id), location_id=parse_id(input.location_id, field="locationId")
+            )
+        return PartKitPayload(part_kit=kit)  # type: ignore[arg-type]
+
+
+def _inventory_to_kit(input: InventoryToKitInput) -> dict[str, Any]:
+    return {
+        "part_inventory_id": parse_id(input.part_inventory_id, field="partInventoryId"),
+        "part_kit_item_id": parse_id(input.part_kit_item_id, field="partKitItemId"),
+        "quantity": None if input.quantity is None else Decimal(input.quantity),
+        "etag": input.etag,
+        "location_id": optional_id(input.location_id, "locationId"),
+    }

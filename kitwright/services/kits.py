@@ -1,0 +1,838 @@
+"""Kits (issue 3): create / update / delete kits and items, issue and unissue inventory,
+fulfil oldest first, stage, pick lists and the shortage report.
+
+Every mutation is one unit of work. Lock order, everywhere: the kit, then its items (ascending
+id), then inventory records (ascending id). Availability is re-read with a fresh statement
+*after* locking (on PostgreSQL READ COMMITTED a statement's snapshot predates the lock wait),
+and the partial unique index `uq_part_kit_inventory_held` backs "held by one kit at most".
+Kits never create or consume quantity (design rule 1): a split moves quantity from one record
+to a new one; every record touched gets one ledger entry, with the kit and item referenced.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Integer,
+    Select,
+    and_,
+    delete,
+    func,
+    literal,
+    select,
+    type_coerce,
+    union_all,
+)
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import flag_modified
+
+from kitwright.config import settings
+from kitwright.domain import kits as rules
+from kitwright.domain.errors import BadInput, Conflict, NotFound
+from kitwright.domain.kits import (
+    FIFO,
+    Candidate,
+    FulfilmentStrategy,
+    IssueItem,
+    IssueRecord,
+    KitDemand,
+    KitSplit,
+    OpenLine,
+    PartKitStatus,
+    PickLine,
+    Shortage,
+    ShortageReport,
+    UnissueItem,
+    UnissueRecord,
+)
+from kitwright.domain.quantities import ZERO, from_units, normalize, parse_quantity, to_units
+from kitwright.domain.status import PartInventoryStatus
+from kitwright.domain.tracking import TrackingType
+from kitwright.services.ledger import snapshot
+from kitwright.services.locations import subtree_ids
+from kitwright.services.uow import UnitOfWork, check_etag, register_constraint
+from kitwright.store.models import (
+    LedgerEntry,
+    Location,
+    Part,
+    PartInventory,
+    PartKit,
+    PartKitInventory,
+    PartKitItem,
+    User,
+    status_expression,
+)
+from kitwright.store.queries import Page, PageRequest, query_page
+
+register_constraint(
+    "uq_part_kit_inventory_held", "partInventoryId", "the inventory is already kitted to another kit"
+)
+register_constraint("ck_part_kit_inventory_issued_positive", "quantity", "issued quantity must be > 0")
+register_constraint("ck_part_kit_item_quantity_positive", "quantity", "quantity must be greater than 0")
+register_constraint("ck_part_kit_status", "status", "unknown kit status")
+register_constraint(
+    "ck_part_kit_delivered_has_location", "deliveryLocationId",
+    "a kit needs a deliveryLocation before it can be DELIVERED",
+)
+
+# Ledger operations written by kits; none of them changes a part's total (rule 1).
+KIT_OPERATIONS = (
+    "KIT_ISSUE", "KIT_SPLIT", "KIT_UNISSUE", "KIT_DELIVER", "KIT_STAGE", "KIT_RELEASE",
+)
+KIT_UPDATABLE = {"status", "run_id", "assigned_to_id", "staging_location_id", "delivery_location_id",
+                 "priority"}
+
+_FRESH = {"populate_existing": True}
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _status(value: object, field: str = "status") -> PartKitStatus:
+    try:
+        return PartKitStatus(str(getattr(value, "value", value)))
+    except ValueError:
+        raise BadInput(f"unknown kit status {str(value)[:40]!r}", field=field) from None
+
+
+def _location(uow: UnitOfWork, location_id: int | None, field: str) -> int | None:
+    if location_id is None:
+        return None
+    location = uow.get(Location, location_id, field=field)
+    if location.archived:
+        raise BadInput(f"location {location.id} is archived", field=field)
+    return location.id
+
+
+def _deadlock_as_conflict(exc: OperationalError) -> Conflict:
+    return Conflict("a concurrent change locked the same inventory; try again")
+
+
+def lock_kit(uow: UnitOfWork, id: int, *, field: str = "id", shared: bool = False) -> PartKit:
+    """Lock a kit row. Status changes, fulfilment and deletes take it exclusively; issues and
+    returns that leave the kit's status alone share it (FOR SHARE), so they run concurrently
+    with each other but never beside a status change."""
+    try:
+        kit = uow.session.scalars(
+            select(PartKit).where(PartKit.id == id).with_for_update(read=shared)
+            .execution_options(**_FRESH)
+        ).one_or_none()
+    except OperationalError as exc:
+        raise _deadlock_as_conflict(exc) from None
+    if kit is None:
+        raise NotFound(f"PartKit {id} does not exist", field=field)
+    return kit
+
+
+def _lock_item(
+    uow: UnitOfWork, item_id: int, *, field: str, for_issue: bool = False, for_return: bool = False
+) -> tuple[PartKit, PartKitItem]:
+    """The item's kit, then the item, both locked (kit before item: the global order).
+
+    An issue to a kit whose status it will not change (IN_PROGRESS, DELIVERED), and a return,
+    only share the kit row; otherwise the kit is locked exclusively."""
+    found = uow.get(PartKitItem, item_id, field=field)
+    shared = for_return
+    if for_issue:
+        seen = uow.session.scalar(select(PartKit.status).where(PartKit.id == found.part_kit_id))
+        shared = seen in (PartKitStatus.IN_PROGRESS.value, PartKitStatus.DELIVERED.value)
+    kit = lock_kit(uow, found.part_kit_id, field=field, shared=shared)
+    if shared and for_issue and PartKitStatus(kit.status) in (PartKitStatus.DRAFT, PartKitStatus.REQUESTED):
+        raise Conflict("the kit's status changed while issuing; try again", field=field)
+    item = uow.session.scalars(
+        select(PartKitItem).where(PartKitItem.id == item_id).with_for_update().execution_options(**_FRESH)
+    ).one_or_none()
+    if item is None or item.part_kit_id != kit.id:  # deleted or moved while we waited
+        raise NotFound(f"PartKitItem {item_id} does not exist", field=field)
+    return kit, item
+
+
+def lock_records(uow: UnitOfWork, ids: Iterable[int]) -> dict[int, PartInventory]:
+    """Lock inventory rows in ascending id order and return their latest committed state."""
+    wanted = sorted(set(ids))
+    if not wanted:
+        return {}
+    stmt = (
+        select(PartInventory).where(PartInventory.id.in_(wanted)).order_by(PartInventory.id)
+        .with_for_update(of=PartInventory).execution_options(**_FRESH)
+    )
+    try:
+        return {row.id: row for row in uow.session.scalars(stmt)}
+    except OperationalError as exc:
+        raise _deadlock_as_conflict(exc) from None
+
+
+def fresh_statuses(session: Session, ids: Iterable[int]) -> dict[int, PartInventoryStatus]:
+    """Derived status, in a new statement (so it sees what committed while we waited)."""
+    wanted = sorted(set(ids))
+    if not wanted:
+        return {}
+    rows = session.execute(
+        select(PartInventory.id, status_expression()).where(PartInventory.id.in_(wanted))
+    )
+    return {id: PartInventoryStatus(status) for id, status in rows}
+
+
+def kitted_by_item(session: Session, item_ids: Iterable[int]) -> dict[int, Decimal]:
+    """What each item holds now (unreleased links), one GROUP BY."""
+    wanted = sorted(set(item_ids))
+    result = dict.fromkeys(wanted, ZERO)
+    if not wanted:
+        return result
+    total = type_coerce(func.sum(type_coerce(PartKitInventory.issued_quantity, BigInteger)), BigInteger)
+    rows = session.execute(
+        select(PartKitInventory.part_kit_item_id, total)
+        .where(PartKitInventory.part_kit_item_id.in_(wanted), PartKitInventory.released == False)  # noqa: E712
+        .group_by(PartKitInventory.part_kit_item_id)
+    )
+    for item_id, units in rows:
+        result[item_id] = from_units(int(units or 0))
+    return result
+
+
+def _held_links(session: Session, kit_id: int) -> list[PartKitInventory]:
+    return list(session.scalars(
+        select(PartKitInventory)
+        .where(PartKitInventory.part_kit_id == kit_id, PartKitInventory.released == False)  # noqa: E712
+        .order_by(PartKitInventory.part_inventory_id).execution_options(**_FRESH)
+    ))
+
+
+def _touch(record: PartInventory) -> None:
+    """Make the record's etag change even when no snapshot field does (its status does)."""
+    flag_modified(record, "location_id")
+
+
+def _ledger(
+    uow: UnitOfWork, operation: str, record: PartInventory, before: dict[str, Any] | None,
+    after: dict[str, Any] | None, **references: Any,
+) -> None:
+    """One ledger entry. Unlike `ledger.record_change`, a pure link change (before == after:
+    the record only became kitted / released) is a legitimate entry for kits."""
+    uow.session.add(LedgerEntry(
+        actor_id=uow.actor.id,
+        actor=uow.actor.name,
+        operation=operation,
+        part_inventory_id=record.id,
+        part_id=record.part_id,
+        location_id=(after or before or {}).get("location_id"),
+        references={k: v for k, v in references.items() if v is not None},
+        before=before,
+        after=after,
+    ))
+
+
+def _move(uow: UnitOfWork, record: PartInventory, location_id: int | None, operation: str,
+          **references: Any) -> None:
+    if location_id is None or record.location_id == location_id:
+        return
+    before = snapshot(record)
+    record.location_id = location_id
+    _ledger(uow, operation, record, before, snapshot(record), **references)
+
+
+def _split(uow: UnitOfWork, origin: PartInventory, quantity: Decimal, location_id: int | None,
+           how: KitSplit, **references: Any) -> PartInventory:
+    """Move `quantity` of `origin` into a new, pending record (never a serial: those go whole).
+
+    The caller flushes and then calls `_created` for the new record's ledger entry (so a
+    fulfilment flushes once for all its splits). The new record keeps the origin's creation
+    time so stock age (FIFO) survives a round trip through a kit; howCreated and
+    originPartInventoryId say it was split.
+    """
+    before = snapshot(origin)
+    origin.quantity = normalize(origin.quantity - quantity)
+    _ledger(uow, _split_operation(how), origin, before, snapshot(origin), **references)
+    new = PartInventory(
+        part_id=origin.part_id, part_number=origin.part_number, location_id=location_id,
+        supplier_id=origin.supplier_id, unit_of_measure_id=origin.unit_of_measure_id,
+        serial_number=None, lot_number=origin.lot_number, quantity=normalize(quantity), cost=origin.cost,
+        usage_type=origin.usage_type, segment=origin.segment, attributes=dict(origin.attributes or {}),
+        on_order=False, expected_at=origin.expected_at, received_at=origin.received_at,
+        how_created=how.value, origin_part_inventory_id=origin.id, created_at=origin.created_at,
+        created_by_id=uow.actor.id,
+    )
+    uow.session.add(new)
+    return new
+
+
+def _split_operation(how: KitSplit) -> str:
+    return "KIT_SPLIT" if how is KitSplit.PARTIAL_KIT else "KIT_UNISSUE"
+
+
+def _created(uow: UnitOfWork, new: PartInventory, how: KitSplit, **references: Any) -> None:
+    _ledger(uow, _split_operation(how), new, None, snapshot(new), **references)
+
+
+@dataclass(frozen=True)
+class _Issue:
+    item: PartKitItem
+    record: PartInventory
+    quantity: Decimal
+
+
+def _issue(uow: UnitOfWork, kit: PartKit, issues: Sequence[_Issue], *,
+           location_id: int | None) -> list[PartInventory]:
+    """Link each quantity of each record to its item, splitting when partial (judged against
+    what the record still holds after the earlier issues); returns the held records. One
+    flush for all the splits."""
+    held: list[PartInventory] = []
+    created: list[tuple[_Issue, PartInventory]] = []
+    for issue in issues:
+        record, refs = issue.record, {"partKitId": kit.id, "partKitItemId": issue.item.id}
+        if issue.quantity == record.quantity:
+            before = snapshot(record)
+            if location_id is not None:
+                record.location_id = location_id
+            _touch(record)
+            _ledger(uow, "KIT_ISSUE", record, before, snapshot(record), **refs)
+            held.append(record)
+        else:
+            new = _split(uow, record, issue.quantity, location_id or record.location_id,
+                         KitSplit.PARTIAL_KIT, **refs)
+            created.append((issue, new))
+            held.append(new)
+    if created:
+        uow.flush()
+        for issue, new in created:
+            _created(uow, new, KitSplit.PARTIAL_KIT, partKitId=kit.id, partKitItemId=issue.item.id)
+    for issue, record in zip(issues, held, strict=True):
+        uow.session.add(PartKitInventory(
+            part_kit_id=kit.id, part_kit_item_id=issue.item.id, part_inventory_id=record.id,
+            issued_quantity=normalize(issue.quantity), released=False,
+        ))
+    return held
+
+
+def _issue_target(kit: PartKit, status: PartKitStatus, explicit: int | None) -> int | None:
+    """Where issued inventory goes: an explicit location, else a delivered kit's delivery
+    location, else the staging location, else it stays where it stands."""
+    if explicit is not None:
+        return explicit
+    if status is PartKitStatus.DELIVERED:
+        return kit.delivery_location_id
+    return kit.staging_location_id
+
+
+def _set_status(kit: PartKit, status: PartKitStatus) -> None:
+    kit.status = status.value
+    kit.current_location_id = rules.current_location_id(
+        status, staging_location_id=kit.staging_location_id,
+        delivery_location_id=kit.delivery_location_id,
+    )
+
+
+# --------------------------------------------------------------------------- kits
+
+
+def create_part_kit(
+    uow: UnitOfWork, *, run_id: int | None = None, assigned_to_id: int | None = None,
+    staging_location_id: int | None = None, delivery_location_id: int | None = None,
+    status: PartKitStatus | str = PartKitStatus.DRAFT, priority: int | None = None,
+) -> PartKit:
+    new_status = _status(status)
+    kit = PartKit(created_by_id=uow.actor.id, run_id=_run_id(run_id), priority=_priority(priority))
+    if assigned_to_id is not None:
+        kit.assigned_to_id = uow.get(User, assigned_to_id, field="assignedToId").id
+    kit.staging_location_id = _location(uow, staging_location_id, "stagingLocationId")
+    kit.delivery_location_id = _location(uow, delivery_location_id, "deliveryLocationId")
+    rules.status_change_effects(
+        PartKitStatus.DRAFT, new_status, delivery_location_id=kit.delivery_location_id,
+        staging_location_id=kit.staging_location_id,
+    )
+    _set_status(kit, new_status)
+    uow.session.add(kit)
+    uow.commit()
+    return kit
+
+
+def _run_id(run_id: int | None) -> int | None:
+    # Runs do not exist yet (issue: runs): a plain positive reference until then.
+    if run_id is not None and run_id <= 0:
+        raise BadInput("runId must be a positive id", field="runId")
+    return run_id
+
+
+def _priority(priority: int | None) -> int | None:
+    if priority is not None and not 0 <= priority <= 1_000_000:
+        raise BadInput("priority must be between 0 and 1000000 (lower comes first)", field="priority")
+    return priority
+
+
+def update_part_kit(uow: UnitOfWork, id: int, etag: str, changes: Mapping[str, Any]) -> PartKit:
+    unknown = set(changes) - KIT_UPDATABLE
+    if unknown:
+        name = sorted(unknown)[0]
+        raise BadInput(f"cannot update {name}", field=name)
+    kit = lock_kit(uow, id)
+    check_etag(kit, etag)
+    old = PartKitStatus(kit.status)
+    new = _status(changes["status"]) if changes.get("status") is not None else old
+    if "status" in changes and changes["status"] is None:
+        raise BadInput("status must not be null", field="status")
+    if "run_id" in changes:
+        kit.run_id = _run_id(changes["run_id"])
+    if "priority" in changes:
+        kit.priority = _priority(changes["priority"])
+    if "assigned_to_id" in changes:
+        value = changes["assigned_to_id"]
+        kit.assigned_to_id = uow.get(User, value, field="assignedToId").id if value is not None else None
+    staging_changed = False
+    delivery_changed = False
+    if "staging_location_id" in changes:
+        value = _location(uow, changes["staging_location_id"], "stagingLocationId")
+        staging_changed = value != kit.staging_location_id
+        kit.staging_location_id = value
+    if "delivery_location_id" in changes:
+        value = _location(uow, changes["delivery_location_id"], "deliveryLocationId")
+        delivery_changed = value != kit.delivery_location_id
+        kit.delivery_location_id = value
+    effect = rules.status_change_effects(
+        old, new, delivery_location_id=kit.delivery_location_id,
+        staging_location_id=kit.staging_location_id,
+    )
+    move_to: int | None = None
+    operation = "KIT_DELIVER"
+    if effect.move_held_to_location_id is not None and (old is not new or delivery_changed):
+        move_to = effect.move_held_to_location_id
+    elif staging_changed and new.is_open and new is not PartKitStatus.DELIVERED:
+        move_to, operation = kit.staging_location_id, "KIT_STAGE"
+    if move_to is not None or effect.release_held:
+        links = _held_links(uow.session, kit.id)
+        records = lock_records(uow, (link.part_inventory_id for link in links))
+        for link in links:
+            record = records[link.part_inventory_id]
+            refs = {"partKitId": kit.id, "partKitItemId": link.part_kit_item_id, "status": new.value}
+            before = snapshot(record)
+            if move_to is not None:
+                record.location_id = move_to
+            if effect.release_held:
+                link.released = True
+                _touch(record)
+            if effect.release_held or before != snapshot(record):
+                _ledger(uow, "KIT_RELEASE" if effect.release_held else operation, record, before,
+                        snapshot(record), **refs)
+    _set_status(kit, new)
+    flag_modified(kit, "status")
+    uow.commit()
+    return kit
+
+
+def delete_part_kit(uow: UnitOfWork, id: int, etag: str) -> int:
+    kit = lock_kit(uow, id)
+    check_etag(kit, etag)
+    if _held_links(uow.session, kit.id):
+        raise BadInput(
+            f"kit {kit.id} holds inventory; move it back to inventory, or complete or cancel "
+            "the kit, before deleting it", field="id",
+        )
+    uow.session.execute(delete(PartKitInventory).where(PartKitInventory.part_kit_id == kit.id))
+    uow.session.execute(delete(PartKitItem).where(PartKitItem.part_kit_id == kit.id))
+    uow.session.delete(kit)
+    uow.commit()
+    return id
+
+
+# --------------------------------------------------------------------------- items
+
+
+def _quantity(value: object) -> Decimal:
+    return parse_quantity(value, field="quantity")
+
+
+def create_part_kit_item(
+    uow: UnitOfWork, *, part_kit_id: int, part_id: int, quantity: object
+) -> PartKitItem:
+    kit = lock_kit(uow, part_kit_id, field="partKitId")
+    part = uow.get(Part, part_id, field="partId")
+    q = _quantity(quantity)
+    rules.check_item_quantity(q, ZERO)
+    item = PartKitItem(part_kit_id=kit.id, part_id=part.id, quantity=q)
+    uow.session.add(item)
+    uow.commit()
+    return item
+
+
+def update_part_kit_item(uow: UnitOfWork, id: int, etag: str, changes: Mapping[str, Any]) -> PartKitItem:
+    unknown = set(changes) - {"quantity"}
+    if unknown:
+        name = sorted(unknown)[0]
+        raise BadInput(f"cannot update {name}", field=name)
+    _kit, item = _lock_item(uow, id, field="id")
+    check_etag(item, etag)
+    if "quantity" in changes:
+        if changes["quantity"] is None:
+            raise BadInput("quantity must be a number", field="quantity")
+        q = _quantity(changes["quantity"])
+        rules.check_item_quantity(q, kitted_by_item(uow.session, [item.id])[item.id])
+        item.quantity = q
+    flag_modified(item, "quantity")
+    uow.commit()
+    return item
+
+
+def delete_part_kit_item(uow: UnitOfWork, id: int, etag: str) -> int:
+    _kit, item = _lock_item(uow, id, field="id")
+    check_etag(item, etag)
+    if kitted_by_item(uow.session, [item.id])[item.id] > ZERO:
+        raise BadInput(f"kit item {item.id} holds inventory; move it back first", field="id")
+    uow.session.execute(delete(PartKitInventory).where(PartKitInventory.part_kit_item_id == item.id))
+    uow.session.delete(item)
+    uow.commit()
+    return id
+
+
+# --------------------------------------------------------------------------- issue / unissue
+
+
+def issue_item_to_kit(
+    uow: UnitOfWork, *, part_inventory_id: int, part_kit_item_id: int,
+    quantity: object | None = None, etag: str | None = None, location_id: int | None = None,
+) -> PartInventory:
+    """issueItemToKit (seed 001). Returns the record now held by the item (the new
+    PARTIAL_KIT record when only part of a lot / untracked record was issued)."""
+    kit, item = _lock_item(uow, part_kit_item_id, field="partKitItemId", for_issue=True)
+    target = _location(uow, location_id, "locationId")
+    records = lock_records(uow, [part_inventory_id])
+    record = records.get(part_inventory_id)
+    if record is None:
+        raise NotFound(f"PartInventory {part_inventory_id} does not exist", field="partInventoryId")
+    check_etag(record, etag, required=False)
+    status = fresh_statuses(uow.session, [record.id])[record.id]
+    record_part = uow.get(Part, record.part_id)
+    item_part = uow.get(Part, item.part_id)
+    q = None if quantity is None else _quantity(quantity)
+    plan = rules.plan_issue(
+        IssueRecord(record.id, record_part.id, record_part.part_number, record_part.revision,
+                    TrackingType(record_part.tracking_type), record.quantity, status,
+                    record.location_id),
+        IssueItem(item.id, item_part.id, item_part.part_number, item_part.revision, item.quantity,
+                  kitted_by_item(uow.session, [item.id])[item.id], PartKitStatus(kit.status),
+                  kit.delivery_location_id),
+        q,
+        allow_other_revision=settings().allow_other_revision,
+    )
+    [held] = _issue(uow, kit, [_Issue(item, record, plan.quantity)],
+                    location_id=_issue_target(kit, plan.kit_status_after, target))
+    if plan.kit_status_after.value != kit.status:
+        _set_status(kit, plan.kit_status_after)
+    uow.commit()
+    return held
+
+
+def move_item_to_inventory(
+    uow: UnitOfWork, *, part_inventory_id: int, part_kit_item_id: int,
+    quantity: object | None = None, etag: str | None = None, location_id: int | None = None,
+) -> PartInventory:
+    """moveItemToInventory (seed 001): return a held record, or `quantity` of it, to stock at
+    its location or `location_id`. Returns the stock record (the new PARTIAL_UNKIT record when
+    partial; the record itself when whole)."""
+    kit, item = _lock_item(uow, part_kit_item_id, field="partKitItemId", for_return=True)
+    target = _location(uow, location_id, "locationId")
+    record = lock_records(uow, [part_inventory_id]).get(part_inventory_id)
+    if record is None:
+        raise NotFound(f"PartInventory {part_inventory_id} does not exist", field="partInventoryId")
+    check_etag(record, etag, required=False)
+    link = uow.session.scalars(
+        select(PartKitInventory).where(
+            PartKitInventory.part_inventory_id == record.id,
+            PartKitInventory.released == False,  # noqa: E712
+        ).execution_options(**_FRESH)
+    ).one_or_none()
+    part = uow.get(Part, record.part_id)
+    plan = rules.plan_unissue(
+        UnissueRecord(record.id, TrackingType(part.tracking_type), record.quantity,
+                      record.location_id, link.part_kit_item_id if link else None),
+        UnissueItem(item.id, PartKitStatus(kit.status)),
+        None if quantity is None else _quantity(quantity),
+        location_id=target,
+    )
+    assert link is not None  # plan_unissue refuses records the item does not hold
+    refs = {"partKitId": kit.id, "partKitItemId": item.id}
+    if plan.kind is rules.PlanKind.MOVE_WHOLE:
+        before = snapshot(record)
+        record.location_id = plan.location_id
+        _touch(record)
+        uow.session.delete(link)
+        _ledger(uow, "KIT_UNISSUE", record, before, snapshot(record), **refs)
+        stock = record
+    else:
+        link.issued_quantity = normalize(link.issued_quantity - plan.quantity)
+        stock = _split(uow, record, plan.quantity, plan.location_id, KitSplit.PARTIAL_UNKIT, **refs)
+        uow.flush()
+        _created(uow, stock, KitSplit.PARTIAL_UNKIT, **refs)
+        _touch(record)
+    uow.commit()
+    return stock
+
+
+# --------------------------------------------------------------------------- fulfilment
+
+
+@dataclass(frozen=True)
+class FulfilResult:
+    kit: PartKit
+    issued: list[tuple[int, PartInventory]]  # (item id, held record)
+    shortages: list[Shortage]
+
+
+def _available_candidates(
+    session: Session, need: Mapping[int, Decimal], source_location_id: int | None,
+    exclude: set[int],
+) -> Select[Any]:
+    """Available records of the needed parts, FIFO, just enough per part to cover the need
+    (a running total per part: rows whose preceding total is still below the need)."""
+    units = type_coerce(PartInventory.quantity, BigInteger)
+    conditions = [
+        PartInventory.part_id.in_(sorted(need)),
+        PartInventory.on_order == False,  # noqa: E712
+        PartInventory.scrapped == False,  # noqa: E712
+        PartInventory.quantity > 0,
+        status_expression() == PartInventoryStatus.AVAILABLE.value,
+    ]
+    if source_location_id is not None:
+        conditions.append(PartInventory.location_id.in_(subtree_ids(session, source_location_id)))
+    if exclude:
+        conditions.append(PartInventory.id.not_in(sorted(exclude)))
+    running = func.sum(units).over(
+        partition_by=PartInventory.part_id, order_by=(PartInventory.created_at, PartInventory.id)
+    )
+    inner = select(
+        PartInventory.id.label("id"), PartInventory.part_id.label("part_id"),
+        (running - units).label("preceding"),
+    ).where(and_(*conditions)).subquery()
+    # The need per part as a small derived table (UNION ALL of constants: portable to SQLite),
+    # joined on part_id: a hash join, not an OR of one clause per part for every row.
+    needed = union_all(*(
+        select(literal(part_id, Integer).label("part_id"), literal(to_units(q), BigInteger).label("units"))
+        for part_id, q in sorted(need.items())
+    )).subquery("need")
+    return (
+        select(inner.c.id)
+        .join(needed, needed.c.part_id == inner.c.part_id)
+        .where(inner.c.preceding < needed.c.units)
+    )
+
+
+def _still_available(session: Session, ids: Sequence[int], source_location_id: int | None) -> Select[Any]:
+    """Which of the locked `ids` are still available (a fresh statement, by primary key)."""
+    stmt = select(PartInventory.id).where(
+        PartInventory.id.in_(sorted(ids)),
+        status_expression() == PartInventoryStatus.AVAILABLE.value,
+    )
+    if source_location_id is not None:
+        stmt = stmt.where(PartInventory.location_id.in_(subtree_ids(session, source_location_id)))
+    return stmt
+
+
+def fulfill_part_kit(
+    uow: UnitOfWork, *, id: int, source_location_id: int | None = None,
+    strategy: FulfilmentStrategy = FIFO,
+) -> FulfilResult:
+    """fulfillPartKit: oldest first across the whole kit (the strategy orders; FIFO now),
+    available records in available locations only, optionally within a location subtree.
+    Partial fulfilment is fine; what cannot be found comes back as shortages per item."""
+    kit = lock_kit(uow, id)
+    status = PartKitStatus(kit.status)
+    if status.is_closed:
+        raise BadInput(f"the kit is {status.value}; reopen it before fulfilling it", field="id")
+    source = _location(uow, source_location_id, "sourceLocationId")
+    items = list(uow.session.scalars(
+        select(PartKitItem).where(PartKitItem.part_kit_id == kit.id).order_by(PartKitItem.id)
+        .with_for_update().execution_options(**_FRESH)
+    ))
+    kitted = kitted_by_item(uow.session, [item.id for item in items])
+    lines = [
+        OpenLine(item.id, item.part_id, rules.remaining_quantity(item.quantity, kitted[item.id]))
+        for item in items
+    ]
+    lines = [line for line in lines if line.remaining > ZERO]
+    need: dict[int, Decimal] = {}
+    for line in lines:
+        need[line.part_id] = need.get(line.part_id, ZERO) + line.remaining
+
+    records: dict[int, PartInventory] = {}
+    tried: set[int] = set()
+    tracking = {p.id: TrackingType(p.tracking_type) for p in uow.session.scalars(
+        select(Part).where(Part.id.in_(sorted(need))))} if need else {}
+    for _round in range(4):
+        still = {part: q for part, q in need.items() if q > ZERO}
+        if not still:
+            break
+        ids = list(uow.session.scalars(_available_candidates(uow.session, still, source, tried)))
+        if not ids:
+            break
+        tried.update(ids)
+        locked = lock_records(uow, ids)
+        # Re-check after the lock: a concurrent fulfil or issue may have taken some.
+        ok = set(uow.session.scalars(_still_available(uow.session, ids, source)))
+        for rid in sorted(ok):
+            record = locked[rid]
+            records[rid] = record
+            need[record.part_id] = need[record.part_id] - record.quantity
+        if ok == set(ids):
+            break
+    candidates = [
+        Candidate(r.id, r.part_id, tracking[r.part_id], r.quantity, r.created_at)
+        for r in records.values()
+    ]
+    plan = rules.plan_fulfilment(lines, candidates, strategy)
+    by_id = {item.id: item for item in items}
+    after_status = rules.status_after_issue(status) if plan.allocations else status
+    target = _issue_target(kit, after_status, None)
+    held = _issue(uow, kit, [
+        _Issue(by_id[a.item_id], records[a.record_id], a.quantity) for a in plan.allocations
+    ], location_id=target)
+    issued = [(a.item_id, record) for a, record in zip(plan.allocations, held, strict=True)]
+    if after_status is not status:
+        _set_status(kit, after_status)
+    uow.commit()
+    return FulfilResult(kit, issued, list(plan.shortages))
+
+
+# --------------------------------------------------------------------------- stage
+
+
+def stage_part_kit_inventory(uow: UnitOfWork, *, id: int, location_id: int) -> PartKit:
+    """Stage Inventory: move all of an open kit's inventory, or the released inventory of a
+    closed kit (what is still available, not since kitted elsewhere), to one location."""
+    kit = lock_kit(uow, id)
+    target = _location(uow, location_id, "locationId")
+    assert target is not None
+    status = PartKitStatus(kit.status)
+    if status.is_open:
+        ids = [link.part_inventory_id for link in _held_links(uow.session, kit.id)]
+    else:
+        ids = list(uow.session.scalars(
+            select(PartKitInventory.part_inventory_id).where(PartKitInventory.part_kit_id == kit.id)
+            .distinct()
+        ))
+    records = lock_records(uow, ids)
+    statuses = fresh_statuses(uow.session, records)
+    for rid in sorted(records):
+        if status.is_closed and statuses.get(rid) in (
+            PartInventoryStatus.KITTED, PartInventoryStatus.INSTALLED, PartInventoryStatus.SCRAPPED,
+        ):
+            continue  # no longer this kit's to move
+        _move(uow, records[rid], target, "KIT_STAGE", partKitId=kit.id)
+    flag_modified(kit, "status")
+    uow.commit()
+    return kit
+
+
+# --------------------------------------------------------------------------- reads
+
+
+def get_part_kit(session: Session, id: int) -> PartKit:
+    from kitwright.services.uow import get
+
+    return get(session, PartKit, id)
+
+
+def get_part_kit_item(session: Session, id: int) -> PartKitItem:
+    from kitwright.services.uow import get
+
+    return get(session, PartKitItem, id)
+
+
+KIT_COLUMNS: dict[str, Any] = {
+    "id": PartKit.id,
+    "status": PartKit.status,
+    "runId": PartKit.run_id,
+    "assignedToId": PartKit.assigned_to_id,
+    "stagingLocationId": PartKit.staging_location_id,
+    "deliveryLocationId": PartKit.delivery_location_id,
+    "currentLocationId": PartKit.current_location_id,
+    "priority": PartKit.priority,
+    "createdAt": PartKit.created_at,
+}
+KIT_SORTS: dict[str, Any] = {
+    "ID": PartKit.id, "CREATED_AT": PartKit.created_at, "STATUS": PartKit.status,
+    "PRIORITY": PartKit.priority, "RUN_ID": PartKit.run_id,
+}
+ITEM_COLUMNS: dict[str, Any] = {
+    "id": PartKitItem.id,
+    "partKitId": PartKitItem.part_kit_id,
+    "partId": PartKitItem.part_id,
+    "quantity": PartKitItem.quantity,
+    "createdAt": PartKitItem.created_at,
+}
+ITEM_SORTS: dict[str, Any] = {"ID": PartKitItem.id, "CREATED_AT": PartKitItem.created_at,
+              "PART_KIT_ID": PartKitItem.part_kit_id, "PART_ID": PartKitItem.part_id,
+              "QUANTITY": PartKitItem.quantity}
+
+
+def list_part_kits(
+    session: Session, filters: Mapping[str, Mapping[str, Any]] | None = None,
+    sort: list[str] | None = None, page: PageRequest = PageRequest(),
+) -> Page[PartKit]:
+    return query_page(session, select(PartKit), filters=filters, sort=sort, page=page,
+                      columns=KIT_COLUMNS, sorts=KIT_SORTS, id_column=KIT_COLUMNS["id"])
+
+
+def list_part_kit_items(
+    session: Session, filters: Mapping[str, Mapping[str, Any]] | None = None,
+    sort: list[str] | None = None, page: PageRequest = PageRequest(),
+) -> Page[PartKitItem]:
+    return query_page(session, select(PartKitItem), filters=filters, sort=sort, page=page,
+                      columns=ITEM_COLUMNS, sorts=ITEM_SORTS, id_column=ITEM_COLUMNS["id"])
+
+
+def pick_list(session: Session, kit_id: int) -> list[PickLine]:
+    """The records a kit holds, with where to pick them, in pick-path order (one query)."""
+    rows = session.execute(
+        select(PartKitInventory.part_kit_item_id, PartInventory.id, PartInventory.part_number,
+               Location.name, PartKitInventory.issued_quantity, PartInventory.serial_number,
+               PartInventory.lot_number)
+        .join(PartInventory, PartInventory.id == PartKitInventory.part_inventory_id)
+        .outerjoin(Location, Location.id == PartInventory.location_id)
+        .where(PartKitInventory.part_kit_id == kit_id, PartKitInventory.released == False)  # noqa: E712
+    )
+    return rules.pick_path_order(
+        PickLine(record_id=rid, part_number=number, location_name=name, quantity=q, item_id=item_id,
+                 serial_number=serial, lot_number=lot)
+        for item_id, rid, number, name, q, serial, lot in rows
+    )
+
+
+def available_by_part(session: Session, part_ids: Iterable[int]) -> dict[int, Decimal]:
+    wanted = sorted(set(part_ids))
+    if not wanted:
+        return {}
+    total = func.sum(type_coerce(PartInventory.quantity, BigInteger))
+    rows = session.execute(
+        select(PartInventory.part_id, total)
+        .where(PartInventory.part_id.in_(wanted),
+               status_expression() == PartInventoryStatus.AVAILABLE.value)
+        .group_by(PartInventory.part_id)
+    )
+    return {part: from_units(int(units or 0)) for part, units in rows}
+
+
+def shortage_report(session: Session) -> ShortageReport:
+    """For all REQUESTED and IN_PROGRESS kits, in priority order: what could be fulfilled now
+    from available stock and what is missing per part (a handful of set-based queries)."""
+    kits = list(session.scalars(
+        select(PartKit).where(PartKit.status.in_([s.value for s in rules.SHORTAGE_STATUSES]))
+    ))
+    items = list(session.scalars(
+        select(PartKitItem).where(PartKitItem.part_kit_id.in_([k.id for k in kits]))
+        .order_by(PartKitItem.id)
+    )) if kits else []
+    kitted = kitted_by_item(session, [i.id for i in items])
+    lines: dict[int, list[OpenLine]] = {}
+    for item in items:
+        lines.setdefault(item.part_kit_id, []).append(
+            OpenLine(item.id, item.part_id, rules.remaining_quantity(item.quantity, kitted[item.id]))
+        )
+    demands = [
+        KitDemand(k.id, PartKitStatus(k.status), k.created_at, lines.get(k.id, []), k.priority)
+        for k in kits
+    ]
+    return rules.shortage_report(demands, available_by_part(session, (i.part_id for i in items)))

@@ -7,13 +7,30 @@ from decimal import Decimal
 from sqlalchemy import Engine, select
 
 from kitwright.domain.quantities import ONE, ZERO
+from kitwright.domain.status import PartInventoryStatus
 from kitwright.services import ledger
 from kitwright.store.db import make_sessionmaker
-from kitwright.store.models import LedgerEntry, PartInventory, PartKit, PartKitInventory, PartKitItem
+from kitwright.store.models import (
+    LedgerEntry,
+    PartInventory,
+    PartKit,
+    PartKitInventory,
+    PartKitItem,
+    status_expression,
+    status_is,
+)
 
 
 def assert_invariants(engine: Engine) -> None:
     with make_sessionmaker(engine)() as session:
+        # Derived status: the CASE (output) and the status_is predicates (filters) agree.
+        names = [status.value for status in PartInventoryStatus]
+        rows = session.execute(
+            select(PartInventory.id, status_expression(), *[status_is(name).label(f"is_{name}") for name in names])
+        ).all()
+        for record_id, status, *flags in rows:
+            matching = [name for name, flag in zip(names, flags, strict=True) if flag]
+            assert matching == [status], f"record {record_id}: CASE says {status}, predicates say {matching}"
         # Rule 4: replaying the ledger from empty reproduces every record.
         problems = ledger.verify(session)
         assert not problems, "ledger and records disagree:\n" + "\n".join(problems[:20])

@@ -13,7 +13,7 @@ Supply types come from ONE place: `supply_type_expression` builds its SQL CASE b
 `domain.availability.classify_supply` about every combination of its three inputs, so SQL
 and Python cannot drift (a test also runs both over every combination).
 
-Committed inventory never counts: records whose derived status (`models.status_expression`,
+Committed inventory never counts: records whose derived status (`models.status_is`,
 the same expression the API shows) is KITTED, INSTALLED or SCRAPPED are excluded in SQL, so
 kits, builds and later allocations are excluded as soon as that expression knows them.
 Records without a location have no site and are not supply of any site.
@@ -50,7 +50,7 @@ from kitwright.domain.availability import (
 )
 from kitwright.domain.errors import BadInput, Problems
 from kitwright.services.uow import get
-from kitwright.store.models import Location, Part, PartComponent, PartInventory, status_expression
+from kitwright.store.models import Location, Part, PartComponent, PartInventory, status_is
 
 # Derived statuses that are committed to demand and never count as supply.
 COMMITTED_STATUSES = ("KITTED", "INSTALLED", "SCRAPPED")
@@ -224,7 +224,7 @@ def supply_lines(
         select(*columns)
         .select_from(PartInventory)
         .join(place, place.id == PartInventory.location_id)
-        .where(status_expression().not_in(COMMITTED_STATUSES))
+        .where(~status_is(*COMMITTED_STATUSES))
         .group_by(*group)
     )
     if part_ids is not None:

@@ -29,8 +29,9 @@ from kitwright.store.models import (
     PartInventory,
     Supplier,
     UnitOfMeasure,
+    status_is,
 )
-from kitwright.store.queries import Page, PageRequest, query_page
+from kitwright.store.queries import MembershipFilter, Page, PageRequest, query_page
 
 
 @dataclass
@@ -299,9 +300,7 @@ INVENTORY_SORTS = {
 
 
 def inventory_columns() -> dict[str, Any]:
-    from kitwright.store.models import status_expression
-
-    return {**INVENTORY_COLUMNS, "status": status_expression()}
+    return {**INVENTORY_COLUMNS, "status": MembershipFilter(status_is)}
 
 
 def list_part_inventories(

@@ -67,6 +67,7 @@ from kitwright.store.models import (
     PartKitItem,
     User,
     status_expression,
+    status_is,
 )
 from kitwright.store.queries import Page, PageRequest, query_page
 
@@ -594,7 +595,7 @@ def _available_candidates(
         PartInventory.on_order == False,  # noqa: E712
         PartInventory.scrapped == False,  # noqa: E712
         PartInventory.quantity > 0,
-        status_expression() == PartInventoryStatus.AVAILABLE.value,
+        status_is(PartInventoryStatus.AVAILABLE.value),
     ]
     if source_location_id is not None:
         conditions.append(PartInventory.location_id.in_(subtree_ids(session, source_location_id)))
@@ -624,7 +625,7 @@ def _still_available(session: Session, ids: Sequence[int], source_location_id: i
     """Which of the locked `ids` are still available (a fresh statement, by primary key)."""
     stmt = select(PartInventory.id).where(
         PartInventory.id.in_(sorted(ids)),
-        status_expression() == PartInventoryStatus.AVAILABLE.value,
+        status_is(PartInventoryStatus.AVAILABLE.value),
     )
     if source_location_id is not None:
         stmt = stmt.where(PartInventory.location_id.in_(subtree_ids(session, source_location_id)))
@@ -809,7 +810,7 @@ def available_by_part(session: Session, part_ids: Iterable[int]) -> dict[int, De
     rows = session.execute(
         select(PartInventory.part_id, total)
         .where(PartInventory.part_id.in_(wanted),
-               status_expression() == PartInventoryStatus.AVAILABLE.value)
+               status_is(PartInventoryStatus.AVAILABLE.value))
         .group_by(PartInventory.part_id)
     )
     return {part: from_units(int(units or 0)) for part, units in rows}

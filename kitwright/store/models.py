@@ -26,6 +26,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    and_,
     case,
     false,
     or_,
@@ -345,13 +346,11 @@ class PartKitInventory(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
-def location_available_expression() -> ColumnElement[bool]:
-    available = (
-        select(Location.inventory_available)
-        .where(Location.id == PartInventory.location_id)
-        .scalar_subquery()
-    )
-    return PartInventory.location_id.is_not(None) & (available == True)  # noqa: E712
+def location_unavailable_expression() -> ColumnElement[bool]:
+    """No location, or one whose stock does not count. A semi-join, not a correlated
+    subquery, so filters on status can use indexes (bench/README.md)."""
+    available_locations = select(Location.id).where(Location.inventory_available == True)  # noqa: E712
+    return or_(PartInventory.location_id.is_(None), PartInventory.location_id.not_in(available_locations))
 
 
 def kitted_expression() -> ColumnElement[bool]:
@@ -371,16 +370,33 @@ def installed_expression() -> ColumnElement[bool]:
     return false()
 
 
+def status_rules() -> list[tuple[str, ColumnElement[bool]]]:
+    """domain.status.derive_status as SQL: first matching condition wins, else AVAILABLE.
+    A property test holds the two equal."""
+    return [
+        ("SCRAPPED", PartInventory.scrapped == True),  # noqa: E712
+        ("INSTALLED", installed_expression()),
+        ("KITTED", kitted_expression()),
+        ("ON_ORDER", PartInventory.on_order == True),  # noqa: E712
+        ("UNAVAILABLE", or_(PartInventory.quantity <= 0, location_unavailable_expression())),
+    ]
+
+
 def status_expression() -> ColumnElement[str]:
-    """domain.status.derive_status as SQL, same precedence (a property test holds them equal)."""
-    return case(
-        (PartInventory.scrapped == True, "SCRAPPED"),  # noqa: E712
-        (installed_expression(), "INSTALLED"),
-        (kitted_expression(), "KITTED"),
-        (PartInventory.on_order == True, "ON_ORDER"),  # noqa: E712
-        (or_(PartInventory.quantity <= 0, ~location_available_expression()), "UNAVAILABLE"),
-        else_="AVAILABLE",
-    )
+    """The derived status as a value (for output and sorting)."""
+    return case(*[(condition, name) for name, condition in status_rules()], else_="AVAILABLE")
+
+
+def status_is(*statuses: str) -> ColumnElement[bool]:
+    """`status IN (…)` as plain conditions (for filters): a CASE compared to a constant
+    cannot use an index, these can."""
+    rules = status_rules()
+    wanted: list[ColumnElement[bool]] = []
+    for position, (name, condition) in enumerate([*rules, ("AVAILABLE", true())]):
+        if name in statuses:
+            earlier = [~rule for _, rule in rules[:position]]
+            wanted.append(and_(condition, *earlier))
+    return or_(*wanted) if wanted else false()
 
 
 PartInventory.__mapper__.add_property("status", column_property(status_expression()))

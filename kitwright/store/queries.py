@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import ColumnElement, Select, and_, false, func, select
+from sqlalchemy import ColumnElement, Select, and_, false, func, select, true
 from sqlalchemy.orm import Session
 
 from kitwright.domain.errors import BadInput
@@ -66,6 +66,29 @@ def _condition(column: Any, op: str, value: Any, *, field: str) -> Any:
     raise BadInput(f"unknown filter operator {op!r}", field=field)
 
 
+@dataclass(frozen=True)
+class MembershipFilter:
+    """A derived value filtered through `is_in(*values)` conditions instead of comparing a
+    computed expression (which no index can serve): eq, neq, in, notIn, isNull."""
+
+    is_in: Callable[..., ColumnElement[bool]]
+
+    def condition(self, op: str, value: Any, *, field: str) -> ColumnElement[bool]:
+        if op == "isNull":
+            return false() if value else true()
+        if value is None:
+            raise BadInput(f"{field}.{op} must not be null", field=field)
+        if op == "eq":
+            return self.is_in(value)
+        if op == "neq":
+            return ~self.is_in(value)
+        if op == "in":
+            return self.is_in(*value)
+        if op == "notIn":
+            return ~self.is_in(*value)
+        raise BadInput(f"{field} takes eq, neq, in, notIn or isNull, not {op}", field=field)
+
+
 def apply_filters(
     stmt: Select[Any],
     filters: Mapping[str, Mapping[str, Any]] | None,
@@ -79,7 +102,10 @@ def apply_filters(
         if column is None:
             raise BadInput(f"cannot filter by {name}", field=name)
         for op, value in ops.items():
-            clauses.append(condition(column, op, value, field=name))
+            if isinstance(column, MembershipFilter):
+                clauses.append(column.condition(op, value, field=name))
+            else:
+                clauses.append(condition(column, op, value, field=name))
     return stmt.where(and_(*clauses)) if clauses else stmt
 
 

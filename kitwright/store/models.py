@@ -194,7 +194,16 @@ class PartInventory(Versioned, Base):
         # Serial numbers are unique per part *number*, across its revisions (seed 001).
         UniqueConstraint("part_number", "serial_number", name="uq_part_inventory_serial"),
         Index("ix_part_inventory_part_created", "part_id", "created_at", "id"),
-        Index("ix_part_inventory_location", "location_id", "id"),
+        # Pages of a location subtree in stock-age order, and of everything newest first.
+        Index("ix_part_inventory_location_created", "location_id", "created_at", "id"),
+        Index("ix_part_inventory_created", "created_at", "id"),
+        # Records that can be supply (FIFO fulfilment, availability): most records, over time,
+        # are consumed, scrapped or still on order.
+        Index(
+            "ix_part_inventory_in_stock", "part_id", "created_at", "id",
+            postgresql_where=text("NOT scrapped AND NOT on_order AND quantity > 0"),
+            sqlite_where=text("scrapped = 0 AND on_order = 0 AND quantity > 0"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -18,7 +18,6 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Date,
-    DateTime,
     ForeignKey,
     Index,
     Integer,
@@ -45,7 +44,7 @@ from sqlalchemy.orm import (
 from sqlalchemy.sql.elements import ColumnElement
 
 from kitwright.domain.quantities import FACTOR
-from kitwright.store.types import Quantity
+from kitwright.store.types import Quantity, UTCDateTime
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -93,7 +92,7 @@ class User(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     password_hash: Mapped[str | None] = mapped_column(String(255))
     role: Mapped[str] = mapped_column(String(20), default="viewer", server_default="viewer")
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
@@ -105,7 +104,7 @@ class UnitOfMeasure(Versioned, Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)
     abbreviation: Mapped[str | None] = mapped_column(String(20))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class Supplier(Versioned, Base):
@@ -113,7 +112,7 @@ class Supplier(Versioned, Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class Location(Versioned, Base):
@@ -136,7 +135,7 @@ class Location(Versioned, Base):
     inventory_available: Mapped[bool] = mapped_column(Boolean, default=True)
     available_soon: Mapped[bool] = mapped_column(Boolean, default=False)
     archived: Mapped[bool] = mapped_column(Boolean, default=False)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     parent: Mapped[Location | None] = relationship(remote_side=[id], lazy="raise_on_sql")
 
@@ -158,7 +157,7 @@ class Part(Versioned, Base):
     unit_of_measure_id: Mapped[int | None] = mapped_column(ForeignKey("unit_of_measure.id"))
     cost: Mapped[Decimal | None] = mapped_column(Quantity)
     is_digital: Mapped[bool] = mapped_column(Boolean, default=False)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     unit_of_measure: Mapped[UnitOfMeasure | None] = relationship(lazy="raise_on_sql")
 
@@ -222,13 +221,13 @@ class PartInventory(Versioned, Base):
     attributes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     on_order: Mapped[bool] = mapped_column(Boolean, default=False)
     expected_at: Mapped[date | None] = mapped_column(Date)
-    received_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    received_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     scrapped: Mapped[bool] = mapped_column(Boolean, default=False)
     how_created: Mapped[str] = mapped_column(String(20), default="CREATED")
     origin_part_inventory_id: Mapped[int | None] = mapped_column(
         ForeignKey("part_inventory.id", ondelete="SET NULL")
     )
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
 
     part: Mapped[Part] = relationship(lazy="raise_on_sql")
@@ -263,7 +262,7 @@ class LedgerEntry(Base):
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     actor_id: Mapped[int | None] = mapped_column(Integer)
     actor: Mapped[str] = mapped_column(String(200))
     operation: Mapped[str] = mapped_column(String(50))
@@ -303,7 +302,7 @@ class PartKit(Versioned, Base):
     delivery_location_id: Mapped[int | None] = mapped_column(ForeignKey("location.id"))
     current_location_id: Mapped[int | None] = mapped_column(ForeignKey("location.id"))
     priority: Mapped[int | None] = mapped_column(Integer)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
 
 
@@ -319,7 +318,7 @@ class PartKitItem(Versioned, Base):
     )
     part_id: Mapped[int] = mapped_column(ForeignKey("part.id"), index=True)
     quantity: Mapped[Decimal] = mapped_column(Quantity)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class PartKitInventory(Base):
@@ -352,7 +351,7 @@ class PartKitInventory(Base):
     )
     issued_quantity: Mapped[Decimal] = mapped_column(Quantity)
     released: Mapped[bool] = mapped_column(Boolean, default=False)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 def location_unavailable_expression() -> ColumnElement[bool]:
@@ -427,9 +426,9 @@ class ApiKey(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"), index=True)
     name: Mapped[str] = mapped_column(String(200), default="")
     role: Mapped[str | None] = mapped_column(String(20))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class AccessToken(Base):
@@ -440,8 +439,8 @@ class AccessToken(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     api_key_id: Mapped[int] = mapped_column(ForeignKey("api_key.id", ondelete="CASCADE"), index=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
 
 
 class AuditEntry(Base):
@@ -455,7 +454,7 @@ class AuditEntry(Base):
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     actor_id: Mapped[int | None] = mapped_column(Integer, index=True)
     actor: Mapped[str] = mapped_column(String(200))
     action: Mapped[str] = mapped_column(String(20))

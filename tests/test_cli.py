@@ -10,7 +10,8 @@ from typer.testing import CliRunner
 from kitwright import __version__
 from kitwright.cli.main import app
 from kitwright.store.db import make_engine, make_sessionmaker
-from kitwright.store.models import PartInventory
+from kitwright.services.availability import get_kit_availability
+from kitwright.store.models import Part, PartInventory, PartKit
 from tests.invariants import assert_invariants
 
 runner = CliRunner()
@@ -30,7 +31,14 @@ def test_migrate_then_demo_once(tmp_path: Path) -> None:
     assert again.exit_code == 0 and "already" in again.output
     engine = make_engine(url)
     with make_sessionmaker(engine)() as session:
-        assert session.scalar(select(func.count()).select_from(PartInventory)) == 7
+        assert session.scalar(select(func.count()).select_from(PartInventory)) == 12
+        statuses = sorted(session.scalars(select(PartKit.status)))
+        assert statuses == ["IN_PROGRESS", "REQUESTED"]
+        dining = session.scalars(select(Part).where(Part.part_number == "DINING-SET")).one()
+        figures = get_kit_availability(session, dining.id)
+        # retail-kits.md, "two DCs": 4 kits at the first site, 1 at the second, 5 in all.
+        assert [site.figure.on_hand for site in figures.sites] == [4, 1]
+        assert figures.network.on_hand == 5
     assert_invariants(engine)
 
 

@@ -39,9 +39,8 @@ def migrate(database_url: DatabaseUrl = None) -> None:
     console.print(f"[green]database at revision {current_revision(engine)}[/green] ({engine.url.render_as_string()})")
 
 
-@app.command()
-def demo(database_url: DatabaseUrl = None) -> None:
-    """Load demo data (parts, locations, inventory) into an empty database."""
+def _load_demo(database_url: str | None, base_url: str) -> None:
+    from kitwright.cli.security import create_demo_credentials
     from kitwright.services.demo import is_empty, load_demo
     from kitwright.store.db import make_sessionmaker
     from kitwright.store.migrate import upgrade
@@ -55,10 +54,14 @@ def demo(database_url: DatabaseUrl = None) -> None:
                           "kitwright apikey create --user demo)")
             return
         load_demo(session)
-        from kitwright.cli.security import create_demo_credentials
-
-        create_demo_credentials(session)
+        create_demo_credentials(session, base_url)
     console.print("[green]demo data loaded[/green]")
+
+
+@app.command()
+def demo(database_url: DatabaseUrl = None) -> None:
+    """Load demo data (parts, locations, inventory, kits) into an empty database."""
+    _load_demo(database_url, "http://127.0.0.1:8000")
 
 
 @app.command()
@@ -82,7 +85,7 @@ def serve(
     url = resolve_url(database_url)
     os.environ["KITWRIGHT_DATABASE_URL"] = url
     if with_demo:
-        demo(url)
+        _load_demo(url, f"http://{host}:{port}")
     else:
         migrate(url)
     if not insecure_dev:

@@ -173,7 +173,7 @@ def apikey_revoke(
         engine.dispose()
 
 
-def create_demo_credentials(session: Session) -> None:
+def create_demo_credentials(session: Session, base_url: str = "http://127.0.0.1:8000") -> None:
     """A demo admin with a password and an API key, printed once (demo databases only)."""
     from kitwright.services import auth
     from kitwright.services.uow import UnitOfWork
@@ -192,7 +192,7 @@ def create_demo_credentials(session: Session) -> None:
         f"  web pages:  sign in at /signin as  demo  with password  {password}",
         f"  API key:    client_id {key.client_id}  client_secret {key.secret}",
         f"  GraphQL:    curl -H 'Authorization: Bearer {key.secret}' -H 'Content-Type: application/json' \\",
-        "                   -d '{\"query\": \"{ me { name role } }\"}' http://127.0.0.1:8000/graphql",
+        f"                   -d '{{\"query\": \"{{ me {{ name role }} }}\"}}' {base_url}/graphql",
         "",
     ]
     for line in lines:

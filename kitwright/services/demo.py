@@ -1,7 +1,9 @@
-"""Demo data: a small plant whose ids match the examples of seed 001.
+"""Demo data: a small plant whose ids match the examples of seed 001, plus kits.
 
 Part 1 is serial-tracked, part 2 lot-tracked, supplier 1 exists and location 5 is a shelf, so
-the seed's GraphQL examples run unchanged against a fresh demo database.
+the seed's GraphQL examples run unchanged against a fresh demo database. Two kits show the
+kitting flow (one requested, one fulfilled), and a Dining Set (1 table + 4 chairs) stocked at
+two sites shows retail kit availability.
 """
 
 from __future__ import annotations
@@ -11,10 +13,10 @@ from decimal import Decimal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from kitwright.services import catalog, inventory, locations, parts
+from kitwright.services import catalog, inventory, kits, locations, parts
 from kitwright.services.inventory import NewPartInventory
 from kitwright.services.uow import SYSTEM, Actor, UnitOfWork
-from kitwright.store.models import Part
+from kitwright.store.models import Location, Part
 
 
 def is_empty(session: Session) -> bool:
@@ -88,3 +90,30 @@ def load_demo(session: Session, actor: Actor = SYSTEM) -> None:
     for new in records:
         with uow() as u:
             inventory.create_part_inventory(u, new)
+
+    # Kitting: a requested kit for the line, and one fulfilled oldest-first.
+    for status, lines in (("REQUESTED", [(computer, 1), (bolt, 40)]), ("DRAFT", [(computer, 1), (cable, "12.5")])):
+        with uow() as u:
+            kit = kits.create_part_kit(u, delivery_location_id=line.id, status=status)
+        for part, quantity in lines:
+            with uow() as u:
+                kits.create_part_kit_item(u, part_kit_id=kit.id, part_id=part.id, quantity=quantity)
+    with uow() as u:
+        kits.fulfill_part_kit(u, id=kit.id)
+
+    # Retail: a Dining Set sold as one item, stocked as components at two sites.
+    west = session.scalars(select(Location).where(Location.name == "West DC")).one()
+    with uow() as u:
+        table = parts.create_part(u, part_number="TABLE-OAK", description="Oak table", tracking_type="UNTRACKED")
+    with uow() as u:
+        chair = parts.create_part(u, part_number="CHAIR-OAK", description="Oak chair", tracking_type="UNTRACKED")
+    with uow() as u:
+        parts.create_part(
+            u, part_number="DINING-SET", description="Dining set: 1 table + 4 chairs",
+            tracking_type="UNTRACKED", components=[(table.id, Decimal(1)), (chair.id, Decimal(4))],
+        )
+    for part, quantity, where in ((table, 10, shelf), (chair, 16, shelf), (table, 1, west), (chair, 100, west)):
+        with uow() as u:
+            inventory.create_part_inventory(
+                u, NewPartInventory(part_id=part.id, quantity=quantity, location_id=where.id)
+            )

@@ -9,8 +9,8 @@ from typer.testing import CliRunner
 
 from kitwright import __version__
 from kitwright.cli.main import app
-from kitwright.store.db import make_engine, make_sessionmaker
 from kitwright.services.availability import get_kit_availability
+from kitwright.store.db import make_engine, make_sessionmaker
 from kitwright.store.models import Part, PartInventory, PartKit
 from tests.invariants import assert_invariants
 

@@ -21,7 +21,7 @@ from kitwright.domain.quantities import ZERO, parse_quantity
 from kitwright.domain.text import clean_attributes, clean_text
 from kitwright.domain.tracking import Identity, TrackingType, check_identity, clean_number
 from kitwright.services.ledger import record_change, snapshot
-from kitwright.services.uow import UnitOfWork, check_etag
+from kitwright.services.uow import UnitOfWork, check_etag, check_updatable
 from kitwright.store.models import (
     Location,
     NumberSequence,
@@ -114,10 +114,7 @@ def update_part_inventory(
 ) -> PartInventory:
     if "part_id" in changes:
         raise BadInput("the part of an inventory record cannot change", field="partId")
-    unknown = set(changes) - UPDATABLE
-    if unknown:
-        name = sorted(unknown)[0]
-        raise BadInput(f"cannot update {name}", field=name)
+    check_updatable(changes, UPDATABLE)
     record = uow.get(PartInventory, id, lock=True)
     check_etag(record, etag)
     if "quantity" in changes and record.status == "KITTED":  # a kit holds exactly what was issued

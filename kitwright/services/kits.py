@@ -54,11 +54,10 @@ from kitwright.domain.kits import (
 from kitwright.domain.quantities import ZERO, from_units, normalize, parse_quantity, to_units
 from kitwright.domain.status import PartInventoryStatus
 from kitwright.domain.tracking import TrackingType
-from kitwright.services.ledger import snapshot
+from kitwright.services.ledger import record_change, snapshot
 from kitwright.services.locations import subtree_ids
-from kitwright.services.uow import UnitOfWork, check_etag, register_constraint
+from kitwright.services.uow import UnitOfWork, check_etag, check_updatable, register_constraint
 from kitwright.store.models import (
-    LedgerEntry,
     Location,
     Part,
     PartInventory,
@@ -214,19 +213,8 @@ def _ledger(
     uow: UnitOfWork, operation: str, record: PartInventory, before: dict[str, Any] | None,
     after: dict[str, Any] | None, **references: Any,
 ) -> None:
-    """One ledger entry. Unlike `ledger.record_change`, a pure link change (before == after:
-    the record only became kitted / released) is a legitimate entry for kits."""
-    uow.session.add(LedgerEntry(
-        actor_id=uow.actor.id,
-        actor=uow.actor.name,
-        operation=operation,
-        part_inventory_id=record.id,
-        part_id=record.part_id,
-        location_id=(after or before or {}).get("location_id"),
-        references={k: v for k, v in references.items() if v is not None},
-        before=before,
-        after=after,
-    ))
+    """One ledger entry; a pure link change (the record only became kitted / released) counts."""
+    record_change(uow, operation, record, before, after, link_change=True, **references)
 
 
 def _move(uow: UnitOfWork, record: PartInventory, location_id: int | None, operation: str,
@@ -367,10 +355,7 @@ def _priority(priority: int | None) -> int | None:
 
 
 def update_part_kit(uow: UnitOfWork, id: int, etag: str, changes: Mapping[str, Any]) -> PartKit:
-    unknown = set(changes) - KIT_UPDATABLE
-    if unknown:
-        name = sorted(unknown)[0]
-        raise BadInput(f"cannot update {name}", field=name)
+    check_updatable(changes, KIT_UPDATABLE)
     kit = lock_kit(uow, id)
     check_etag(kit, etag)
     old = PartKitStatus(kit.status)
@@ -461,10 +446,7 @@ def create_part_kit_item(
 
 
 def update_part_kit_item(uow: UnitOfWork, id: int, etag: str, changes: Mapping[str, Any]) -> PartKitItem:
-    unknown = set(changes) - {"quantity"}
-    if unknown:
-        name = sorted(unknown)[0]
-        raise BadInput(f"cannot update {name}", field=name)
+    check_updatable(changes, {"quantity"})
     _kit, item = _lock_item(uow, id, field="id")
     check_etag(item, etag)
     if "quantity" in changes:

@@ -38,10 +38,15 @@ def record_change(
     record: PartInventory,
     before: dict[str, Any] | None,
     after: dict[str, Any] | None,
+    link_change: bool = False,
     **references: Any,
 ) -> LedgerEntry:
-    """Append one entry; the record must have its id (flush first when it is new)."""
-    if before == after:
+    """Append one entry; the record must have its id (flush first when it is new).
+
+    `link_change`: the record's snapshot is unchanged but a status-driving link moved (it
+    became kitted, or was released); that is a change worth an entry too.
+    """
+    if before == after and not link_change:
         raise AssertionError("a ledger entry must record a change")
     entry = LedgerEntry(
         actor_id=uow.actor.id,

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from kitwright.domain.errors import BadInput
 from kitwright.domain.text import LONG, clean_text
-from kitwright.services.uow import UnitOfWork, check_etag
+from kitwright.services.uow import UnitOfWork, check_etag, check_updatable
 from kitwright.store.models import Location
 from kitwright.store.queries import Page, PageRequest, query_page
 
@@ -53,9 +53,7 @@ def create_location(
 
 
 def update_location(uow: UnitOfWork, id: int, etag: str, changes: Mapping[str, Any]) -> Location:
-    unknown = set(changes) - UPDATABLE
-    if unknown:
-        raise BadInput(f"cannot update {sorted(unknown)[0]}", field=sorted(unknown)[0])
+    check_updatable(changes, UPDATABLE)
     location = uow.get(Location, id, lock=True)
     check_etag(location, etag)
     if "name" in changes:

@@ -14,7 +14,7 @@ from kitwright.domain.kit_definitions import normalize_kit_definition
 from kitwright.domain.quantities import parse_quantity
 from kitwright.domain.text import LONG, clean_text
 from kitwright.domain.tracking import TrackingType
-from kitwright.services.uow import UnitOfWork, check_etag
+from kitwright.services.uow import UnitOfWork, check_etag, check_updatable
 from kitwright.store.models import Part, PartComponent, PartInventory, UnitOfMeasure
 from kitwright.store.queries import Page, PageRequest, query_page
 
@@ -63,10 +63,7 @@ def create_part(
 
 
 def update_part(uow: UnitOfWork, id: int, etag: str, changes: Mapping[str, Any]) -> Part:
-    unknown = set(changes) - UPDATABLE
-    if unknown:
-        name = sorted(unknown)[0]
-        raise BadInput(f"cannot update {name}", field=name)
+    check_updatable(changes, UPDATABLE)
     part = uow.get(Part, id, lock=True)
     check_etag(part, etag)
     problems = Problems()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from contextlib import ExitStack
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -156,6 +157,15 @@ def get(session: Session, model: type[T], id: int, *, field: str = "id", lock: b
     if row is None:
         raise NotFound(f"{label} {id} does not exist", field=field)
     return row
+
+
+def check_updatable(changes: Mapping[str, object], allowed: Collection[str]) -> None:
+    """Refuse a change to a field the use case does not update, naming it as the API does."""
+    unknown = sorted(set(changes) - set(allowed))
+    if unknown:
+        head, *rest = unknown[0].split("_")
+        name = head + "".join(part.title() for part in rest)
+        raise BadInput(f"cannot update {name}", field=name)
 
 
 def check_etag(row: Versioned, etag: str | None, *, required: bool = True) -> None:

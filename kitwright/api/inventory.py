@@ -106,7 +106,7 @@ class PartInventoryType:
 
     @strawberry.field(description="Custom attributes (a JSON object).")
     def attributes(self, root: strawberry.Parent[PartInventory]) -> JSONObject:  # type: ignore[valid-type]
-        return root.attributes or {}
+        return JSONObject(root.attributes or {})
 
     @strawberry.field(description="The quantity issued to a kit, when reached through a kit.")
     def issued_quantity(self, root: strawberry.Parent[PartInventory]) -> DecimalScalar | None:  # type: ignore[valid-type]
@@ -219,15 +219,15 @@ class LedgerEntryType:
 
     @strawberry.field(description="Kits, items, runs … the change refers to.")
     def references(self, root: strawberry.Parent[LedgerEntry]) -> JSONObject:  # type: ignore[valid-type]
-        return root.references or {}
+        return JSONObject(root.references or {})
 
     @strawberry.field(description="The record before the change; null when it was created.")
     def before(self, root: strawberry.Parent[LedgerEntry]) -> JSONObject | None:  # type: ignore[valid-type]
-        return root.before
+        return JSONObject(root.before) if root.before is not None else None
 
     @strawberry.field(description="The record after the change; null when it was deleted.")
     def after(self, root: strawberry.Parent[LedgerEntry]) -> JSONObject | None:  # type: ignore[valid-type]
-        return root.after
+        return JSONObject(root.after) if root.after is not None else None
 
 
 @strawberry.input
@@ -303,7 +303,7 @@ class Mutation:
             autogenerate_serial_number=input.autogenerate_serial_number,
             autogenerate_lot_number=input.autogenerate_lot_number,
             segment=input.segment,
-            attributes=input.attributes or {},
+            attributes=dict(input.attributes or {}),  # type: ignore[arg-type]  # a JSON object by the scalar
             on_order=input.on_order,
             expected_at=input.expected_at,
         )

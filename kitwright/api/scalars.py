@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
-from typing import Any, NewType
+from typing import Any, NewType, TypeAlias
 
 import strawberry
+from strawberry.types.scalar import ScalarDefinition
 
 from kitwright.domain.errors import BadInput
 from kitwright.domain.quantities import MAX_QUANTITY, SCALE, normalize
@@ -40,8 +41,12 @@ def _parse_decimal(value: Any) -> Decimal:
     return normalize(number)
 
 
-DecimalScalar = strawberry.scalar(
-    NewType("Decimal", Decimal),
+# Python-side names for the two custom scalars; their GraphQL definitions are in SCALARS,
+# handed to the schema through StrawberryConfig.scalar_map.
+DecimalScalar: TypeAlias = Decimal
+JSONObject = NewType("JSONObject", object)
+
+DECIMAL_DEFINITION = strawberry.scalar(
     name="Decimal",
     description=(
         "An exact decimal number (up to 6 decimal places), sent and received as a JSON number."
@@ -57,13 +62,17 @@ def _parse_json_object(value: Any) -> dict[str, Any]:
     return value
 
 
-JSONObject = strawberry.scalar(
-    NewType("JSONObject", object),
+JSON_OBJECT_DEFINITION = strawberry.scalar(
     name="JSONObject",
     description="A JSON object of custom attributes: keys to text, numbers, booleans or null.",
     serialize=lambda value: value,
     parse_value=_parse_json_object,
 )
+
+SCALARS: dict[object, ScalarDefinition] = {
+    Decimal: DECIMAL_DEFINITION,
+    JSONObject: JSON_OBJECT_DEFINITION,
+}
 
 
 _INTEGER = re.compile(r"-?[0-9]{1,19}")

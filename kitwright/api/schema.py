@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from decimal import Decimal
 from typing import Any
 
 import strawberry
@@ -15,12 +14,13 @@ from strawberry.extensions import (
     QueryDepthLimiter,
     ValidationCache,
 )
+from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
 from kitwright.api import availability, catalog, inventory, kits, locations, parts, security
 from kitwright.api.authorization import Authorization
-from kitwright.api.scalars import DecimalScalar
+from kitwright.api.scalars import SCALARS
 from kitwright.domain.errors import KitwrightError
 
 log = logging.getLogger("kitwright.api")
@@ -55,7 +55,7 @@ def build_schema() -> strawberry.Schema:
     return KitwrightSchema(
         query=query,
         mutation=mutation,
-        scalar_overrides={Decimal: DecimalScalar},  # type: ignore[dict-item]
+        config=StrawberryConfig(scalar_map=SCALARS),
         extensions=[
             Authorization,  # every root field checked against security.permissions (issue 5)
             # Scripts send the same query texts again and again: parse and validate each once

@@ -47,7 +47,7 @@ class AuditEntryType:
     @strawberry.field(description="Fields set (CREATE, DELETE) or [before, after] per changed field (UPDATE); "
                       "secrets are never shown.")
     def changes(self, root: strawberry.Parent[AuditEntry]) -> JSONObject:  # type: ignore[valid-type]
-        return root.changes or {}
+        return JSONObject(root.changes or {})
 
 
 @strawberry.input

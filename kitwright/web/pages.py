@@ -56,11 +56,13 @@ def routes(sessions: sessionmaker[Session]) -> list[Route]:
                 {"record": row, "status": row.status, "location": row.location_id}
                 for row in page.rows
             ]
-            names = dict(
-                session.execute(select(Location.id, Location.name).where(
-                    Location.id.in_({r["location"] for r in rows if r["location"]})
-                )).tuples().all()
-            )
+            wanted = {r["location"] for r in rows if r["location"]}
+            names = {
+                location_id: name
+                for location_id, name in session.execute(
+                    select(Location.id, Location.name).where(Location.id.in_(wanted))
+                )
+            }
             return {
                 "rows": rows, "names": names, "total": page.count_total(),
                 "next": page.cursor(len(page.rows) - 1) if page.has_next_page else None,

@@ -28,6 +28,7 @@ from sqlalchemy import (
     and_,
     case,
     false,
+    literal_column,
     or_,
     select,
     text,
@@ -41,6 +42,7 @@ from sqlalchemy.orm import (
     mapped_column,
     relationship,
 )
+from sqlalchemy.sql import Select
 from sqlalchemy.sql.elements import ColumnElement
 
 from kitwright.domain.quantities import FACTOR
@@ -193,9 +195,8 @@ class PartInventory(Versioned, Base):
         # Serial numbers are unique per part *number*, across its revisions (seed 001).
         UniqueConstraint("part_number", "serial_number", name="uq_part_inventory_serial"),
         Index("ix_part_inventory_part_created", "part_id", "created_at", "id"),
-        # Pages of a location subtree in stock-age order, and of everything newest first.
+        # Pages of a location subtree in stock-age order.
         Index("ix_part_inventory_location_created", "location_id", "created_at", "id"),
-        Index("ix_part_inventory_created", "created_at", "id"),
         # Records that can be supply (FIFO fulfilment, availability): most records, over time,
         # are consumed, scrapped or still on order.
         Index(
@@ -354,11 +355,14 @@ class PartKitInventory(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
+def location_available_ids() -> Select[Any]:
+    return select(Location.id).where(Location.inventory_available == True)  # noqa: E712
+
+
 def location_unavailable_expression() -> ColumnElement[bool]:
     """No location, or one whose stock does not count. A semi-join, not a correlated
     subquery, so filters on status can use indexes (bench/README.md)."""
-    available_locations = select(Location.id).where(Location.inventory_available == True)  # noqa: E712
-    return or_(PartInventory.location_id.is_(None), PartInventory.location_id.not_in(available_locations))
+    return or_(PartInventory.location_id.is_(None), PartInventory.location_id.not_in(location_available_ids()))
 
 
 def kitted_expression() -> ColumnElement[bool]:
@@ -378,21 +382,36 @@ def installed_expression() -> ColumnElement[bool]:
     return false()
 
 
-def status_rules() -> list[tuple[str, ColumnElement[bool]]]:
-    """domain.status.derive_status as SQL: first matching condition wins, else AVAILABLE.
-    A property test holds the two equal."""
+# Zero as a literal, not a bound parameter: SQLite uses a partial index only when the query
+# repeats the index's WHERE terms, constants included.
+_ZERO_UNITS: ColumnElement[Any] = literal_column("0")
+
+
+def status_rules() -> list[tuple[str, ColumnElement[bool], ColumnElement[bool]]]:
+    """domain.status.derive_status as SQL: (status, condition, its negation); the first
+    matching condition wins, else AVAILABLE. A property test holds the two equal.
+
+    Negations are written out, in the form of ix_part_inventory_in_stock's WHERE clause, so
+    that "AVAILABLE" reads `scrapped = false AND on_order = false AND quantity > 0 …` and both
+    engines can use that index.
+    """
+    in_stock_location = PartInventory.location_id.in_(location_available_ids())
     return [
-        ("SCRAPPED", PartInventory.scrapped == True),  # noqa: E712
-        ("INSTALLED", installed_expression()),
-        ("KITTED", kitted_expression()),
-        ("ON_ORDER", PartInventory.on_order == True),  # noqa: E712
-        ("UNAVAILABLE", or_(PartInventory.quantity <= 0, location_unavailable_expression())),
+        ("SCRAPPED", PartInventory.scrapped == True, PartInventory.scrapped == False),  # noqa: E712
+        ("INSTALLED", installed_expression(), ~installed_expression()),
+        ("KITTED", kitted_expression(), ~kitted_expression()),
+        ("ON_ORDER", PartInventory.on_order == True, PartInventory.on_order == False),  # noqa: E712
+        (
+            "UNAVAILABLE",
+            or_(PartInventory.quantity <= _ZERO_UNITS, location_unavailable_expression()),
+            and_(PartInventory.quantity > _ZERO_UNITS, in_stock_location),
+        ),
     ]
 
 
 def status_expression() -> ColumnElement[str]:
     """The derived status as a value (for output and sorting)."""
-    return case(*[(condition, name) for name, condition in status_rules()], else_="AVAILABLE")
+    return case(*[(condition, name) for name, condition, _ in status_rules()], else_="AVAILABLE")
 
 
 def status_is(*statuses: str) -> ColumnElement[bool]:
@@ -400,9 +419,9 @@ def status_is(*statuses: str) -> ColumnElement[bool]:
     cannot use an index, these can."""
     rules = status_rules()
     wanted: list[ColumnElement[bool]] = []
-    for position, (name, condition) in enumerate([*rules, ("AVAILABLE", true())]):
+    for position, (name, condition, _) in enumerate([*rules, ("AVAILABLE", true(), false())]):
         if name in statuses:
-            earlier = [~rule for _, rule in rules[:position]]
+            earlier = [negation for _, _, negation in rules[:position]]
             wanted.append(and_(condition, *earlier))
     return or_(*wanted) if wanted else false()
 

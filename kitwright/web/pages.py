@@ -57,12 +57,8 @@ def routes(sessions: sessionmaker[Session]) -> list[Route]:
                 for row in page.rows
             ]
             wanted = {r["location"] for r in rows if r["location"]}
-            names = {
-                location_id: name
-                for location_id, name in session.execute(
-                    select(Location.id, Location.name).where(Location.id.in_(wanted))
-                )
-            }
+            found = session.execute(select(Location.id, Location.name).where(Location.id.in_(wanted)))
+            names = {location_id: name for location_id, name in found.all()}  # noqa: C416
             return {
                 "rows": rows, "names": names, "total": page.count_total(),
                 "next": page.cursor(len(page.rows) - 1) if page.has_next_page else None,

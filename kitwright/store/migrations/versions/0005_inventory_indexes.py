@@ -20,7 +20,6 @@ def upgrade() -> None:
     op.create_index(
         "ix_part_inventory_location_created", "part_inventory", ["location_id", "created_at", "id"]
     )
-    op.create_index("ix_part_inventory_created", "part_inventory", ["created_at", "id"])
     op.create_index(
         "ix_part_inventory_in_stock", "part_inventory", ["part_id", "created_at", "id"],
         postgresql_where=sa.text("NOT scrapped AND NOT on_order AND quantity > 0"),
@@ -30,6 +29,5 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index("ix_part_inventory_in_stock", table_name="part_inventory")
-    op.drop_index("ix_part_inventory_created", table_name="part_inventory")
     op.drop_index("ix_part_inventory_location_created", table_name="part_inventory")
     op.create_index("ix_part_inventory_location", "part_inventory", ["location_id", "id"])

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import secrets
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 import typer
@@ -15,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from kitwright.domain.errors import KitwrightError
 from kitwright.security.permissions import ROLES
-from kitwright.services.uow import SYSTEM, Actor
+from kitwright.services.uow import SYSTEM, Actor, UnitOfWork
 
 user_app = typer.Typer(help="Users: people and machine accounts, each with a role.", no_args_is_help=True)
 apikey_app = typer.Typer(help="API keys: a client id and a secret, shown once.", no_args_is_help=True)
@@ -56,6 +58,19 @@ def _fail(error: KitwrightError) -> typer.Exit:
     return typer.Exit(code=1)
 
 
+@contextmanager
+def _unit_of_work(database_url: str | None) -> Iterator[UnitOfWork]:
+    """One command's unit of work on a migrated database; a refusal exits 1 with its reason."""
+    engine, session = _session(database_url)
+    try:
+        with session, UnitOfWork(session, cli_actor()) as uow:
+            yield uow
+    except KitwrightError as error:
+        raise _fail(error) from None
+    finally:
+        engine.dispose()
+
+
 @user_app.command("create")
 def user_create(
     name: Annotated[str, typer.Argument(help="Sign-in name.")],
@@ -66,22 +81,15 @@ def user_create(
 ) -> None:
     """Create a user (the first admin: `kitwright user create alice --role admin`)."""
     from kitwright.services import auth
-    from kitwright.services.uow import UnitOfWork
 
     password: str | None = None
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     elif not no_password:
         password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
-    engine, session = _session(database_url)
-    try:
-        with session, UnitOfWork(session, cli_actor()) as uow:
-            user = auth.create_user(uow, name, role, password)
-            _err(f"user {user.name} (id {user.id}) created with role {user.role}")
-    except KitwrightError as error:
-        raise _fail(error) from None
-    finally:
-        engine.dispose()
+    with _unit_of_work(database_url) as uow:
+        user = auth.create_user(uow, name, role, password)
+        _err(f"user {user.name} (id {user.id}) created with role {user.role}")
 
 
 @user_app.command("set-role")
@@ -92,17 +100,10 @@ def user_set_role(
 ) -> None:
     """Change a user's role; their keys, tokens and sessions follow at once."""
     from kitwright.services import auth
-    from kitwright.services.uow import UnitOfWork
 
-    engine, session = _session(database_url)
-    try:
-        with session, UnitOfWork(session, cli_actor()) as uow:
-            user = auth.set_role(uow, name, role)
-            _err(f"user {user.name} now has role {user.role}")
-    except KitwrightError as error:
-        raise _fail(error) from None
-    finally:
-        engine.dispose()
+    with _unit_of_work(database_url) as uow:
+        user = auth.set_role(uow, name, role)
+        _err(f"user {user.name} now has role {user.role}")
 
 
 @user_app.command("deactivate")
@@ -112,17 +113,10 @@ def user_deactivate(
 ) -> None:
     """Stop a user from signing in; their keys and tokens stop working too."""
     from kitwright.services import auth
-    from kitwright.services.uow import UnitOfWork
 
-    engine, session = _session(database_url)
-    try:
-        with session, UnitOfWork(session, cli_actor()) as uow:
-            user = auth.set_active(uow, name, False)
-            _err(f"user {user.name} deactivated")
-    except KitwrightError as error:
-        raise _fail(error) from None
-    finally:
-        engine.dispose()
+    with _unit_of_work(database_url) as uow:
+        user = auth.set_active(uow, name, False)
+        _err(f"user {user.name} deactivated")
 
 
 @apikey_app.command("create")
@@ -135,17 +129,10 @@ def apikey_create(
 ) -> None:
     """Create an API key and print its client id and secret ONCE."""
     from kitwright.services import auth
-    from kitwright.services.uow import UnitOfWork
 
-    engine, session = _session(database_url)
-    try:
-        with session, UnitOfWork(session, cli_actor()) as uow:
-            new = auth.create_api_key(uow, user, name=name, expires_days=expires_days, role=role)
-            key_id = new.key.id
-    except KitwrightError as error:
-        raise _fail(error) from None
-    finally:
-        engine.dispose()
+    with _unit_of_work(database_url) as uow:
+        new = auth.create_api_key(uow, user, name=name, expires_days=expires_days, role=role)
+        key_id = new.key.id
     typer.echo(f"id:            {key_id}")
     typer.echo(f"client_id:     {new.client_id}")
     typer.echo(f"client_secret: {new.secret}")
@@ -160,23 +147,15 @@ def apikey_revoke(
 ) -> None:
     """Revoke an API key; its tokens stop working at once."""
     from kitwright.services import auth
-    from kitwright.services.uow import UnitOfWork
 
-    engine, session = _session(database_url)
-    try:
-        with session, UnitOfWork(session, cli_actor()) as uow:
-            revoked = auth.revoke_api_key(uow, key)
-            _err(f"API key {revoked.client_id} (id {revoked.id}) revoked")
-    except KitwrightError as error:
-        raise _fail(error) from None
-    finally:
-        engine.dispose()
+    with _unit_of_work(database_url) as uow:
+        revoked = auth.revoke_api_key(uow, key)
+        _err(f"API key {revoked.client_id} (id {revoked.id}) revoked")
 
 
 def create_demo_credentials(session: Session, base_url: str = "http://127.0.0.1:8000") -> None:
     """A demo admin with a password and an API key, printed once (demo databases only)."""
     from kitwright.services import auth
-    from kitwright.services.uow import UnitOfWork
     from kitwright.store.models import User
 
     if session.scalar(select(func.count()).select_from(User).where(User.name == "demo")):

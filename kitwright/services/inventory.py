@@ -119,6 +119,8 @@ def update_part_inventory(
     check_etag(record, etag)
     if "quantity" in changes and record.status == "KITTED":  # a kit holds exactly what was issued
         raise BadInput(f"inventory {id} is kitted; move it back to inventory first", field="quantity")
+    if "quantity" in changes and record.status == "INSTALLED":  # an install holds exactly its quantity
+        raise BadInput(f"inventory {id} is installed; change the aBOM item instead", field="quantity")
     before = snapshot(record)
     part = uow.get(Part, record.part_id)
     problems = Problems()

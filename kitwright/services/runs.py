@@ -559,6 +559,7 @@ def update_abom_item(uow: UnitOfWork, id: int, etag: str, changes: Mapping[str, 
         raise BadInput("quantity must be greater than 0 (uninstall to remove it)", field="quantity")
     if item.parent_part_inventory_id is None:
         item.quantity = q
+        flag_modified(item, "quantity")
         uow.commit()
         return item
     if run is not None and RunStatus(run.status) is RunStatus.COMPLETED:

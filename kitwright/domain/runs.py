@@ -107,7 +107,7 @@ def run_needs(
         if req.waived:
             out[req.id] = ZERO
             continue
-        covered = min(demand.get(req.part_id, ZERO), req.uninstalled)
+        covered = min(max(demand.get(req.part_id, ZERO), ZERO), req.uninstalled)
         demand[req.part_id] = demand.get(req.part_id, ZERO) - covered
         out[req.id] = req.uninstalled - covered
     return out

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, Integer, String, cast, func, literal, select, type_coerce
+from sqlalchemy import BigInteger, Integer, bindparam, func, literal, select, type_coerce
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import flag_modified
 
@@ -612,28 +612,41 @@ class AbomNode:
     path: str
 
 
-def _abom_walk(session: Session, start: int, *, down: bool) -> list[AbomNode]:
-    """One recursive CTE: down = everything installed in `start` (to any depth); up = every unit
-    `start` is installed in, innermost first."""
+def _abom_walk_statement(down: bool) -> Any:
+    """The recursive CTE, built once per direction (`start` is a bound parameter)."""
     a = AbomItem
     near = a.parent_part_inventory_id if down else a.part_inventory_id
     base = select(
         a.id.label("abom_id"), a.part_inventory_id.label("child"), a.parent_part_inventory_id.label("parent"),
         a.quantity.label("quantity"), literal(1, Integer).label("depth"),
-        cast(cast(a.id, String(20)), String(2000)).label("path"),
-    ).where(near == start, a.parent_part_inventory_id.is_not(None))
+    ).where(near == bindparam("start", type_=Integer), a.parent_part_inventory_id.is_not(None))
     tree = base.cte("abom_tree", recursive=True)
     joined_on = tree.c.child if down else tree.c.parent
-    step = select(
-        a.id, a.part_inventory_id, a.parent_part_inventory_id, a.quantity, tree.c.depth + 1,
-        cast(tree.c.path + "/" + cast(a.id, String(20)), String(2000)),
-    ).join(tree, near == joined_on).where(a.parent_part_inventory_id.is_not(None), tree.c.depth < MAX_DEPTH)
+    step = select(a.id, a.part_inventory_id, a.parent_part_inventory_id, a.quantity, tree.c.depth + 1).join(
+        tree, near == joined_on
+    ).where(a.parent_part_inventory_id.is_not(None), tree.c.depth < MAX_DEPTH)
     tree = tree.union_all(step)
-    rows = session.execute(
-        select(tree.c.abom_id, tree.c.child, tree.c.parent, tree.c.quantity, tree.c.depth, tree.c.path)
-        .order_by(tree.c.depth, tree.c.path)
+    return select(tree.c.abom_id, tree.c.child, tree.c.parent, tree.c.quantity, tree.c.depth).order_by(
+        tree.c.depth, tree.c.abom_id
     )
-    return [AbomNode(i, c, p, q, d, path) for i, c, p, q, d, path in rows]
+
+
+_WALKS = {True: _abom_walk_statement(True), False: _abom_walk_statement(False)}
+
+
+def _abom_walk(session: Session, start: int, *, down: bool) -> list[AbomNode]:
+    """One recursive CTE: down = everything installed in `start` (to any depth); up = every unit
+    `start` is installed in, innermost first. A record is installed in one place at most, so the
+    installs form a tree and each node's path follows from its parent's (built here)."""
+    paths: dict[int, str] = {}
+    nodes: list[AbomNode] = []
+    for abom_id, child, parent, quantity, depth in session.execute(_WALKS[down], {"start": start}):
+        via = parent if down else child
+        above = paths.get(via)
+        path = f"{above}/{abom_id}" if above else str(abom_id)
+        paths[child if down else parent] = path
+        nodes.append(AbomNode(abom_id, child, parent, quantity, depth, path))
+    return nodes
 
 
 def installed_in(session: Session, part_inventory_id: int) -> list[AbomNode]:

@@ -127,8 +127,7 @@ class AbomItemType:
 
     @strawberry.field(description="What is installed directly in this item's inventory record.")
     def children(self, root: strawberry.Parent[AbomItem], info: Info) -> list[AbomItemType]:
-        loaders = run_loaders(info.context)
-        return loaders.by_record(loaders.abom_by_parent, root.part_inventory_id)  # type: ignore[no-any-return]
+        return record_abom_children(info, root.part_inventory_id)
 
 
 @strawberry.type(name="AbomTreeNode", description="One installation in a tree walk, with its depth.")
@@ -179,7 +178,10 @@ class BuildRequirementType:
         loaders = run_loaders(info.context)
         loaders.abom_by_requirement.want(r.id for group in loaders.requirements_by_run.cache.values() for r in group)
         rows = loaders.abom_by_requirement.get(root.id)
-        info.context.loader(PartInventory).want(r.part_inventory_id for r in rows)
+        # The installed records of every requirement loaded so far, in one batch.
+        info.context.loader(PartInventory).want(
+            r.part_inventory_id for group in loaders.abom_by_requirement.cache.values() for r in group
+        )
         return rows  # type: ignore[return-value]
 
 
@@ -265,7 +267,9 @@ def record_abom_items(info: Info, record_id: int) -> list[AbomItemType]:
 def record_abom_children(info: Info, record_id: int) -> list[AbomItemType]:
     loaders = run_loaders(info.context)
     rows = loaders.by_record(loaders.abom_by_parent, record_id)
-    info.context.loader(PartInventory).want(r.part_inventory_id for r in rows)
+    info.context.loader(PartInventory).want(
+        r.part_inventory_id for group in loaders.abom_by_parent.cache.values() for r in group
+    )
     return rows  # type: ignore[no-any-return]
 
 

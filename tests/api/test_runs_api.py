@@ -213,3 +213,64 @@ def test_bad_inputs_over_the_api(session: Session, client: TestClient) -> None:
     fields = {d.get("field") for d in wrong["errors"][0]["extensions"].get("details", [])} | {
         wrong["errors"][0]["extensions"].get("field")}
     assert "partInventoryId" in fields
+
+
+def _built_avionics(session: Session, n: int) -> None:
+    """A completed avionics run installing a new flight computer and IMU (from stock)."""
+    from dataclasses import replace
+
+    from sqlalchemy import select
+
+    from kitwright.config import settings, use_settings
+    from kitwright.services import runs
+    from kitwright.services.uow import UnitOfWork
+    from kitwright.store.models import BuildRequirement, Part, Run
+    from tests import helpers
+
+    by_number = {p.part_number: p for p in session.scalars(select(Part))}
+    fc = helpers.record(session, by_number["FC-100"], 1, serial_number=f"FC-X{n}", location_id=5)
+    imu = helpers.record(session, by_number["IMU-7"], 1, serial_number=f"IMU-X{n}", location_id=5)
+    run = helpers.run(session, by_number["AVIONICS-1"], status="IN_PROGRESS", location_id=5)
+    old = settings()
+    use_settings(replace(old, allow_install_from_stock=True))
+    try:
+        for record in (fc, imu):
+            req = session.scalars(select(BuildRequirement).where(
+                BuildRequirement.run_id == run.id, BuildRequirement.part_id == record.part_id)).one()
+            with UnitOfWork(session) as uow:
+                runs.install_part_inventory(uow, build_requirement_id=req.id, part_inventory_id=record.id)
+    finally:
+        use_settings(old)
+    with UnitOfWork(session) as uow:
+        runs.update_run(uow, run.id, uow.get(Run, run.id).etag, {"status": "COMPLETED"})
+
+
+def test_the_export_query_costs_the_same_statements_whatever_the_number_of_units(
+    session: Session, client: TestClient
+) -> None:
+    from sqlalchemy import event
+
+    load_demo(session)
+    engine = session.get_bind()
+
+    def count() -> int:
+        seen: list[str] = []
+
+        def listen(*args: Any) -> None:
+            seen.append(str(args[2]))
+
+        event.listen(engine, "before_cursor_execute", listen)
+        try:
+            page = data(client, EXPORT_WITH_ABOM, {"after": None})["partInventories"]
+        finally:
+            event.remove(engine, "before_cursor_execute", listen)
+        installs = sum(len(r["abomInstallations"]) for e in page["edges"] for r in e["node"]["buildRequirements"])
+        assert installs > 0
+        return len(seen)
+
+    _built_avionics(session, 1)
+    few = count()
+    for n in range(2, 6):
+        _built_avionics(session, n)
+    many = count()
+    assert few == many, (few, many)

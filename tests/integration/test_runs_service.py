@@ -408,3 +408,21 @@ def test_mbom_tree_to_any_depth_in_one_query_and_cycles_refused(session: Session
             bom.create_mbom_item(uow, parent_id=parent.id, part_id=child.id, quantity=1)
         assert caught.value.field == "partId" and ("cycle" in caught.value.message or "itself" in caught.value.message)
     assert counts(session) == before
+
+
+def test_update_abom_item_lowers_an_install_and_returns_the_rest(session: Session, shop: dict[str, Any]) -> None:
+    run = started(session, shop)
+    kit = kit_for(session, run)
+    small = min(held_records(session, kit, shop["bolt"]), key=lambda r: r.quantity)  # 6
+    done = install(session, requirement(session, run, shop["bolt"]), small.id)
+    item = fresh(session, AbomItem, done.abom_item.id)
+    before = counts(session)
+    with pytest.raises(BadInput) as caught, UnitOfWork(session) as uow:
+        runs.update_abom_item(uow, item.id, item.etag, {"quantity": 7})
+    assert caught.value.field == "quantity" and counts(session) == before
+    with UnitOfWork(session) as uow:
+        runs.update_abom_item(uow, item.id, item.etag, {"quantity": 4})
+    assert fresh(session, PartInventory, small.id).quantity == 4
+    back = session.scalars(select(PartInventory).where(PartInventory.how_created == "PARTIAL_UNINSTALL")).one()
+    assert (back.quantity, back.status, back.origin_part_inventory_id) == (2, "AVAILABLE", small.id)
+    assert runs.installed_by_requirement(session, [item.build_requirement_id])[item.build_requirement_id] == 4

@@ -1,4 +1,4 @@
-"""Authentication of every HTTP request, route permissions, CSRF and rate limits (issue 5).
+"""Authentication of every HTTP request, route permissions, CSRF and rate limits.
 
 `SecurityMiddleware` runs in front of every route. It finds who is calling —
 `Authorization: Bearer <token or API key secret>`, or the signed session cookie of the web

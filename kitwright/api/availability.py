@@ -1,4 +1,4 @@
-"""Retail kit availability (api.md, "Retail kits"): kitAvailability, the publish feed, receipts.
+"""Retail kit availability (docs/retail.md): kitAvailability, the publish feed, receipts.
 
 Figures come from `services.availability` (set-based SQL + the pure domain); this module only
 shapes them. A regular (non-kit) part answers kitAvailability with its own figures and

@@ -1,4 +1,4 @@
-"""Part inventory records (seed 001: list, get, create, update, delete) and the ledger."""
+"""Part inventory records (list, get, create, update, delete) and the ledger."""
 
 from __future__ import annotations
 

@@ -86,7 +86,7 @@ def check_role(role: str) -> str:
     return role
 
 
-# GraphQL root field -> the permission calling it needs. Fields listed in api.md that do not
+# GraphQL root field -> the permission calling it needs. Fields of the API contract that do not
 # exist yet (runs, rules, import, orders) are mapped ahead so they are guarded when they land.
 ROOT_FIELD_PERMISSIONS: dict[str, Permission] = {
     # Query: inventory and catalogue
@@ -124,7 +124,7 @@ ROOT_FIELD_PERMISSIONS: dict[str, Permission] = {
     "issueItemToKit": P.ISSUE_ITEM_TO_KIT, "moveItemToInventory": P.MOVE_ITEM_TO_INVENTORY,
     "fulfillPartKit": P.FULFILL_PART_KIT, "stagePartKitInventory": P.STAGE_PART_KIT_INVENTORY,
     "importKitItems": P.IMPORT_KIT_ITEMS,
-    # Mutation: runs, rules, orders (api.md; mapped ahead)
+    # Mutation: runs, rules, orders (mapped ahead)
     "createRun": P.MANAGE_RUNS, "updateRun": P.MANAGE_RUNS, "createKitForRun": P.MANAGE_RUNS,
     "installPartInventory": P.INSTALL_PART_INVENTORY, "uninstallPartInventory": P.INSTALL_PART_INVENTORY,
     "createRule": P.MANAGE_RULES, "updateRule": P.MANAGE_RULES, "deleteRule": P.MANAGE_RULES,

@@ -1,5 +1,5 @@
 """The audit trail: every change of users, API keys, kits, kit items, rules, runs, parts and
-locations names who made it (issue 5).
+locations names who made it.
 
 One session listener writes it, so no service can forget: after each flush, each new, changed
 or deleted row of an audited table becomes one `audit_entry` with the acting user or key (the

@@ -1,4 +1,4 @@
-"""Part inventory records: create, update, delete, list, with the tracking rules of seed 001.
+"""Part inventory records: create, update, delete, list, with ION's tracking rules.
 
 Every change writes a ledger entry in the same transaction.
 """
@@ -97,7 +97,7 @@ def build_part_inventory(uow: UnitOfWork, new: NewPartInventory) -> PartInventor
         "cost": new.cost, "usage_type": new.usage_type, "segment": new.segment,
         "attributes": new.attributes, "on_order": new.on_order, "expected_at": new.expected_at,
     }, problems)
-    # A number typed by the user wins over autogenerate (seed 001 sends both).
+    # A number typed by the user wins over autogenerate (ION's examples send both).
     if record.serial_number is None and new.autogenerate_serial_number and not problems:
         record.serial_number = next_number(uow, "serial", part)
     if record.lot_number is None and new.autogenerate_lot_number and not problems:
@@ -149,7 +149,7 @@ def update_part_inventory(
 def delete_part_inventory(uow: UnitOfWork, id: int, etag: str) -> int:
     record = uow.get(PartInventory, id, lock=True)
     check_etag(record, etag)
-    if record.status == "KITTED":  # kits never lose inventory silently (design rule 3)
+    if record.status == "KITTED":  # kits never lose inventory silently (docs/rules.md#r3)
         raise BadInput(f"inventory {id} is kitted; move it back to inventory first", field="id")
     record_change(uow, "DELETE", record, snapshot(record), None)
     uow.session.delete(record)

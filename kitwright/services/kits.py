@@ -1,11 +1,11 @@
-"""Kits (issue 3): create / update / delete kits and items, issue and unissue inventory,
+"""Kits: create / update / delete kits and items, issue and unissue inventory,
 fulfil oldest first, stage, pick lists and the shortage report.
 
 Every mutation is one unit of work. Lock order, everywhere: the kit, then its items (ascending
 id), then inventory records (ascending id). Availability is re-read with a fresh statement
 *after* locking (on PostgreSQL READ COMMITTED a statement's snapshot predates the lock wait),
 and the partial unique index `uq_part_kit_inventory_held` backs "held by one kit at most".
-Kits never create or consume quantity (design rule 1): a split moves quantity from one record
+Kits never create or consume quantity (docs/rules.md#r1): a split moves quantity from one record
 to a new one; every record touched gets one ledger entry, with the kit and item referenced.
 """
 
@@ -478,7 +478,7 @@ def issue_item_to_kit(
     uow: UnitOfWork, *, part_inventory_id: int, part_kit_item_id: int,
     quantity: object | None = None, etag: str | None = None, location_id: int | None = None,
 ) -> PartInventory:
-    """issueItemToKit (seed 001). Returns the record now held by the item (the new
+    """issueItemToKit. Returns the record now held by the item (the new
     PARTIAL_KIT record when only part of a lot / untracked record was issued)."""
     kit, item = _lock_item(uow, part_kit_item_id, field="partKitItemId", for_issue=True)
     target = _location(uow, location_id, "locationId")
@@ -513,7 +513,7 @@ def move_item_to_inventory(
     uow: UnitOfWork, *, part_inventory_id: int, part_kit_item_id: int,
     quantity: object | None = None, etag: str | None = None, location_id: int | None = None,
 ) -> PartInventory:
-    """moveItemToInventory (seed 001): return a held record, or `quantity` of it, to stock at
+    """moveItemToInventory: return a held record, or `quantity` of it, to stock at
     its location or `location_id`. Returns the stock record (the new PARTIAL_UNKIT record when
     partial; the record itself when whole)."""
     kit, item = _lock_item(uow, part_kit_item_id, field="partKitItemId", for_return=True)

@@ -1,6 +1,6 @@
 """SQLAlchemy 2 mappings.
 
-Rules that the database can hold are declared here as constraints too (design rule 6), so a
+Rules that the database can hold are declared here as constraints too (docs/rules.md#r6), so a
 bug in a service, a raw import or a race cannot write a negative quantity or a duplicate serial.
 Quantities are integer millionths (see `types.Quantity`): the CHECKs below compare millionths.
 """
@@ -73,7 +73,7 @@ class Versioned:
     """Objects clients may update: `etag` changes on every write.
 
     SQLAlchemy's version counter makes every UPDATE conditional on the etag read, so a write
-    racing past a service's own check still fails instead of overwriting (design rule 6).
+    racing past a service's own check still fails instead of overwriting (docs/rules.md#r6).
     """
 
     etag: Mapped[str] = mapped_column(String(32), default=new_etag, nullable=False)
@@ -192,7 +192,7 @@ class PartInventory(Versioned, Base):
         CheckConstraint(
             f"serial_number IS NULL OR quantity <= {FACTOR}", name="serial_at_most_one"
         ),
-        # Serial numbers are unique per part *number*, across its revisions (seed 001).
+        # Serial numbers are unique per part *number*, across its revisions.
         UniqueConstraint("part_number", "serial_number", name="uq_part_inventory_serial"),
         Index("ix_part_inventory_part_created", "part_id", "created_at", "id"),
         # Pages of a location subtree in stock-age order.
@@ -248,7 +248,7 @@ class NumberSequence(Base):
 
 
 class LedgerEntry(Base):
-    """One immutable row per change of an inventory record (design rule 4).
+    """One immutable row per change of an inventory record (docs/rules.md#r4).
 
     `before` and `after` are snapshots of the record (None when it did not / no longer exist),
     so replaying the entries in id order reproduces every record. Triggers created by the
@@ -281,7 +281,7 @@ KIT_STATUSES = ("DRAFT", "REQUESTED", "IN_PROGRESS", "DELIVERED", "COMPLETED", "
 
 
 class PartKit(Versioned, Base):
-    """A request for parts delivered together (seed 000). `run_id` is a plain reference
+    """A request for parts delivered together. `run_id` is a plain reference
     until runs exist (no foreign key yet)."""
 
     __tablename__ = "part_kit"
@@ -325,7 +325,7 @@ class PartKitItem(Versioned, Base):
 class PartKitInventory(Base):
     """An inventory record issued to a kit item, holding `issued_quantity` (= the record's
     quantity while held). `released` once the kit closed: kept as history, reserves nothing.
-    The partial unique index holds "a record is held by at most one kit" (design rule 3)."""
+    The partial unique index holds "a record is held by at most one kit" (docs/rules.md#r3)."""
 
     __tablename__ = "part_kit_inventory"
     __table_args__ = (

@@ -76,8 +76,7 @@ def serve(
     )] = False,
 ) -> None:
     """Run the service (GraphQL at /graphql). Migrates the database first."""
-    import uvicorn
-
+    from kitwright.cli import serving
     from kitwright.cli.security import check_serve_security
     from kitwright.store.db import database_url as resolve_url
 
@@ -93,10 +92,7 @@ def serve(
 
         hint_first_admin(url)
     console.print(f"Kitwright {__version__}: GraphiQL at http://{host}:{port}/graphql")
-    uvicorn.run(
-        "kitwright.api.app:app_from_env", factory=True, host=host, port=port, workers=workers,
-        log_level="info",
-    )
+    serving.run(host=host, port=port, workers=workers)
 
 
 availability_app = typer.Typer(help="Retail kit availability.", no_args_is_help=True)

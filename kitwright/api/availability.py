@@ -226,7 +226,8 @@ class Query:
         size = DEFAULT_PAGE if first is None else first
         if not 0 <= size <= MAX_PAGE:
             raise BadInput(f"first must be between 0 and {MAX_PAGE}", field="first")
-        start = decode_cursor(after, field="after") + 1 if after else 0
+        # The feed is ordered by part id over kit items only: its cursors are offsets.
+        start = (decode_cursor(after, field="after").offset or 0) + 1 if after else 0
         day = as_of or availability.today()
         parsed = parse_view(view)
         session = info.context.session

@@ -75,7 +75,15 @@ def main() -> None:
         return run
 
     placeholder = "?" if engine.dialect.name == "sqlite" else "%s"
-    base = f"SELECT * FROM part_inventory WHERE part_id = {placeholder}"
+    # The hand-written page derives the status too, as every page must.
+    base = (
+        "SELECT p.*, CASE WHEN p.scrapped THEN 'SCRAPPED'"
+        " WHEN EXISTS (SELECT 1 FROM part_kit_inventory k WHERE k.part_inventory_id = p.id AND NOT k.released)"
+        " THEN 'KITTED' WHEN p.on_order THEN 'ON_ORDER'"
+        " WHEN p.quantity <= 0 OR p.location_id IS NULL OR NOT EXISTS (SELECT 1 FROM location l"
+        " WHERE l.id = p.location_id AND l.inventory_available) THEN 'UNAVAILABLE' ELSE 'AVAILABLE' END"
+        f" FROM part_inventory p WHERE part_id = {placeholder}"
+    )
     order = " ORDER BY created_at DESC, id DESC LIMIT 51"
     raw_cursor.execute(f"SELECT created_at FROM part_inventory WHERE id = {placeholder}", (row.id,))
     created = raw_cursor.fetchone()[0]

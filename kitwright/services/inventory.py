@@ -16,11 +16,13 @@ from sqlalchemy.orm import Session
 
 from kitwright.config import settings
 from kitwright.domain.errors import BadInput, Problems
+from kitwright.domain.kit_definitions import check_holds_stock
 from kitwright.domain.numbering import render_number
 from kitwright.domain.quantities import ZERO, parse_quantity
 from kitwright.domain.text import clean_attributes, clean_text
 from kitwright.domain.tracking import Identity, TrackingType, check_identity, clean_number
 from kitwright.services.ledger import record_change, snapshot
+from kitwright.services.parts import is_kit_part
 from kitwright.services.uow import UnitOfWork, check_etag, check_updatable
 from kitwright.store.models import (
     Location,
@@ -73,6 +75,7 @@ def build_part_inventory(uow: UnitOfWork, new: NewPartInventory) -> PartInventor
     """A validated, unsaved record (shared by create and the importers)."""
     problems = Problems()
     part = uow.get(Part, new.part_id, field="partId")
+    check_holds_stock(part.part_number, is_kit_part(uow.session, part.id))
     tracking = TrackingType(part.tracking_type)
     record = PartInventory(
         part_id=part.id,

@@ -186,3 +186,14 @@ def test_each_operation_of_a_batch_counts_against_the_rate_limit(engine: Engine)
         assert _counts(engine) == (before[0], before[1], before[2] + 5)
         after = client.post("/graphql", json=ME)  # the five used the whole burst
         assert after.status_code == 429 and int(after.headers["retry-after"]) >= 1
+
+
+def test_serve_needs_both_tls_files(tmp_path: object) -> None:
+    """ION's scripts fetch tokens over https only, so `serve` can terminate TLS itself."""
+    from typer.testing import CliRunner
+
+    from kitwright.cli.main import app as cli
+
+    result = CliRunner().invoke(cli, ["serve", "--database-url", f"sqlite:///{tmp_path}/k.db",
+                                      "--ssl-certfile", "cert.pem"])
+    assert result.exit_code != 0 and "go together" in result.output

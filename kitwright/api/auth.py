@@ -57,6 +57,7 @@ current_web_session: ContextVar[MutableMapping[str, Any] | None] = ContextVar("k
 
 DEV_ACTOR = Actor(id=1, name="dev (--insecure-dev)", role="admin")
 ION_TOKEN_PATH = "/realms/api-keys/protocol/openid-connect/token"
+AUTH0_TOKEN_PATH = "/oauth/token"  # where ion-importers' client asks for its token
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 MAX_FORM = 1_000_000
 CSRF_HEADERS = ("x-csrf-token", "x-csrftoken")
@@ -330,5 +331,5 @@ def token_routes(sessions: sessionmaker[Session]) -> list[Route]:
         )
 
     # ION's scripts fetch tokens from ION's auth server path; it is served here too.
-    return [Route("/auth/token", token, methods=["POST"]), Route(ION_TOKEN_PATH, token, methods=["POST"])]
+    return [Route(path, token, methods=["POST"]) for path in ("/auth/token", ION_TOKEN_PATH, AUTH0_TOKEN_PATH)]
 

@@ -163,6 +163,6 @@ ROUTE_PERMISSIONS: dict[tuple[str, str], Permission] = {
 # Reachable without credentials.
 PUBLIC_ROUTES: frozenset[tuple[str, str]] = frozenset({
     ("GET", "/health"), ("POST", "/auth/token"), ("GET", "/signin"), ("POST", "/signin"),
-    # ION's token path, for ION scripts (docs/ion-compatibility.md)
-    ("POST", "/realms/api-keys/protocol/openid-connect/token"),
+    # ION's token paths, for ION scripts (docs/ion-compatibility.md)
+    ("POST", "/realms/api-keys/protocol/openid-connect/token"), ("POST", "/oauth/token"),
 })

@@ -197,3 +197,19 @@ def test_serve_needs_both_tls_files(tmp_path: object) -> None:
     result = CliRunner().invoke(cli, ["serve", "--database-url", f"sqlite:///{tmp_path}/k.db",
                                       "--ssl-certfile", "cert.pem"])
     assert result.exit_code != 0 and "go together" in result.output
+
+
+def test_each_operation_of_a_batch_meets_the_depth_and_token_limits_on_its_own(client: TestClient, engine: Engine) -> None:
+    from kitwright.api.schema import MAX_DEPTH
+
+    deep = "{ partInventories { edges { node { " + "location { parent { " * MAX_DEPTH + "id" + " } }" * MAX_DEPTH + " } } } }"
+    before = _counts(engine)
+    results = client.post("/graphql", json=[
+        {"query": NEW_LOCATION, "variables": {"input": {"name": "Before"}}},
+        {"query": deep},
+        {"query": NEW_LOCATION, "variables": {"input": {"name": "After"}}},
+    ]).json()
+    assert results[0]["data"]["createLocation"]["location"]["name"] == "Before"
+    assert results[1]["errors"] and results[1]["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    assert results[2]["data"]["createLocation"]["location"]["name"] == "After"
+    assert _counts(engine) == (before[0], before[1], before[2] + 2)

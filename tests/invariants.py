@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
 
 from kitwright.domain.quantities import ONE, ZERO
 from kitwright.domain.status import PartInventoryStatus
@@ -12,6 +13,7 @@ from kitwright.services import ledger
 from kitwright.store.db import make_sessionmaker
 from kitwright.store.models import (
     LedgerEntry,
+    PartComponent,
     PartInventory,
     PartKit,
     PartKitInventory,
@@ -41,6 +43,7 @@ def assert_invariants(engine: Engine) -> None:
                 assert record.quantity <= ONE, f"serial record {record.id} holds {record.quantity}"
 
         assert_kit_invariants(session)
+        assert_kit_parts_hold_no_stock(session)
 
 
 KIT_OPERATIONS = ("KIT_ISSUE", "KIT_SPLIT", "KIT_UNISSUE", "KIT_DELIVER", "KIT_STAGE", "KIT_RELEASE")
@@ -94,3 +97,11 @@ def assert_kit_invariants(session: object) -> None:
     for record in records.values():
         if record.status == "KITTED":
             assert record.id in holders, f"record {record.id} is KITTED without a holding kit"
+
+
+def assert_kit_parts_hold_no_stock(session: Session) -> None:
+    """A part with components (a kit item) is logical: no inventory record names it."""
+    stocked_kits = session.scalars(
+        select(PartComponent.part_id).where(PartComponent.part_id.in_(select(PartInventory.part_id))).distinct()
+    ).all()
+    assert not stocked_kits, f"kit parts holding inventory records: {stocked_kits}"

@@ -92,6 +92,11 @@ class PartInventoryType:
     def status(self, root: strawberry.Parent[PartInventory]) -> PartInventoryStatus:  # type: ignore[valid-type]
         return Status(root.status)  # type: ignore[return-value]
 
+    @strawberry.field(description="The quantity free for new demand: the whole quantity while the "
+                      "record is AVAILABLE, else 0 (a kitted unit is split off into its own record).")
+    def quantity_available(self, root: strawberry.Parent[PartInventory]) -> DecimalScalar:  # type: ignore[valid-type]
+        return root.quantity if root.status == Status.AVAILABLE else Decimal(0)
+
     @strawberry.field(description="True if the record is issued to an open kit.")
     def kitted(self, root: strawberry.Parent[PartInventory]) -> bool:
         return root.status == Status.KITTED

@@ -25,8 +25,14 @@ class NoDelayConfig(uvicorn.Config):
         return sock
 
 
-def run(*, host: str, port: int, workers: int, log_level: str = "info") -> None:
-    config = NoDelayConfig(APP, factory=True, host=host, port=port, workers=workers, log_level=log_level)
+def run(
+    *, host: str, port: int, workers: int, log_level: str = "info",
+    ssl_certfile: str | None = None, ssl_keyfile: str | None = None,
+) -> None:
+    config = NoDelayConfig(
+        APP, factory=True, host=host, port=port, workers=workers, log_level=log_level,
+        ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile,
+    )
     if workers > 1:
         Multiprocess(config, sockets=[config.bind_socket()]).run()
     else:

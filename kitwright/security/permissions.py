@@ -111,6 +111,7 @@ ROOT_FIELD_PERMISSIONS: dict[str, Permission] = {
     "createLocation": P.MANAGE_LOCATIONS, "updateLocation": P.MANAGE_LOCATIONS,
     "deleteLocation": P.MANAGE_LOCATIONS,
     "createUnitOfMeasure": P.MANAGE_CATALOG, "updateUnitOfMeasure": P.MANAGE_CATALOG,
+    "unitsOfMeasurement": P.VIEW_INVENTORY, "createUnitOfMeasurement": P.MANAGE_CATALOG,  # ION's names
     "createSupplier": P.MANAGE_CATALOG, "updateSupplier": P.MANAGE_CATALOG,
     # Mutation: inventory
     "createPartInventory": P.CREATE_PART_INVENTORY,
@@ -162,4 +163,6 @@ ROUTE_PERMISSIONS: dict[tuple[str, str], Permission] = {
 # Reachable without credentials.
 PUBLIC_ROUTES: frozenset[tuple[str, str]] = frozenset({
     ("GET", "/health"), ("POST", "/auth/token"), ("GET", "/signin"), ("POST", "/signin"),
+    # ION's token paths, for ION scripts (docs/ion-compatibility.md)
+    ("POST", "/realms/api-keys/protocol/openid-connect/token"), ("POST", "/oauth/token"),
 })

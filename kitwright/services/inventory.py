@@ -15,13 +15,15 @@ from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from kitwright.config import settings
-from kitwright.domain.errors import BadInput, Problems
+from kitwright.domain.errors import BadInput, NotFound, Problems
+from kitwright.domain.kit_definitions import check_holds_stock
 from kitwright.domain.numbering import render_number
 from kitwright.domain.quantities import ZERO, parse_quantity
 from kitwright.domain.text import clean_attributes, clean_text
 from kitwright.domain.tracking import Identity, TrackingType, check_identity, clean_number
 from kitwright.services.ledger import record_change, snapshot
-from kitwright.services.uow import UnitOfWork, check_etag, check_updatable
+from kitwright.services.parts import is_kit_part
+from kitwright.services.uow import MAX_ID, UnitOfWork, check_etag, check_updatable
 from kitwright.store.models import (
     Location,
     NumberSequence,
@@ -72,7 +74,8 @@ def create_part_inventory(uow: UnitOfWork, new: NewPartInventory) -> PartInvento
 def build_part_inventory(uow: UnitOfWork, new: NewPartInventory) -> PartInventory:
     """A validated, unsaved record (shared by create and the importers)."""
     problems = Problems()
-    part = uow.get(Part, new.part_id, field="partId")
+    part = _part_for_stock(uow, new.part_id)
+    check_holds_stock(part.part_number, is_kit_part(uow.session, part.id))
     tracking = TrackingType(part.tracking_type)
     record = PartInventory(
         part_id=part.id,
@@ -107,6 +110,19 @@ def build_part_inventory(uow: UnitOfWork, new: NewPartInventory) -> PartInventor
     if record.serial_number is not None:
         _check_serial_free(uow.session, record)
     return record
+
+
+def _part_for_stock(uow: UnitOfWork, part_id: int) -> Part:
+    """The part, share-locked so that it cannot be given components (updatePart locks it FOR
+    UPDATE) between the check that it is no kit and the commit of its new record."""
+    if not 0 < part_id <= MAX_ID:
+        raise NotFound(f"Part {part_id} does not exist", field="partId")
+    part = uow.session.scalars(
+        select(Part).where(Part.id == part_id).with_for_update(read=True).execution_options(populate_existing=True)
+    ).one_or_none()
+    if part is None:
+        raise NotFound(f"Part {part_id} does not exist", field="partId")
+    return part
 
 
 def update_part_inventory(

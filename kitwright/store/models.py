@@ -115,6 +115,8 @@ class Supplier(Versioned, Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # ION's key/value attributes: [{"key", "value", "type"}] (docs/ion-compatibility.md)
+    attributes: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
 
 
 class Location(Versioned, Base):
@@ -160,6 +162,9 @@ class Part(Versioned, Base):
     cost: Mapped[Decimal | None] = mapped_column(Quantity)
     is_digital: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    supplier_part_number: Mapped[str | None] = mapped_column(String(200))
+    # ION's key/value attributes: [{"key", "value", "type"}] (docs/ion-compatibility.md)
+    attributes: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
 
     unit_of_measure: Mapped[UnitOfMeasure | None] = relationship(lazy="raise_on_sql")
 

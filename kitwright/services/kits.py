@@ -383,6 +383,8 @@ def update_part_kit(uow: UnitOfWork, id: int, etag: str, changes: Mapping[str, A
         old, new, delivery_location_id=kit.delivery_location_id,
         staging_location_id=kit.staging_location_id,
     )
+    # Before the link query below autoflushes: one flush, so one audit entry, for the kit.
+    _set_status(kit, new)
     move_to: int | None = None
     operation = "KIT_DELIVER"
     if effect.move_held_to_location_id is not None and (old is not new or delivery_changed):
@@ -404,7 +406,6 @@ def update_part_kit(uow: UnitOfWork, id: int, etag: str, changes: Mapping[str, A
             if effect.release_held or before != snapshot(record):
                 _ledger(uow, "KIT_RELEASE" if effect.release_held else operation, record, before,
                         snapshot(record), **refs)
-    _set_status(kit, new)
     flag_modified(kit, "status")
     uow.commit()
     return kit
@@ -419,7 +420,12 @@ def delete_part_kit(uow: UnitOfWork, id: int, etag: str) -> int:
             "the kit, before deleting it", field="id",
         )
     uow.session.execute(delete(PartKitInventory).where(PartKitInventory.part_kit_id == kit.id))
-    uow.session.execute(delete(PartKitItem).where(PartKitItem.part_kit_id == kit.id))
+    # Items go through the session, not bulk SQL, so the audit trail records each deletion.
+    for item in uow.session.scalars(
+        select(PartKitItem).where(PartKitItem.part_kit_id == kit.id).order_by(PartKitItem.id)
+    ):
+        uow.session.delete(item)
+    uow.flush()
     uow.session.delete(kit)
     uow.commit()
     return id

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import select
 
-from kitwright.domain.kit_access import KitAccess, KitAction, check_kit_access, kit_update_actions
+from kitwright.domain.kit_access import (
+    KIT_RULES,
+    KitAccess,
+    KitAction,
+    check_kit_access,
+    kit_update_actions,
+)
 from kitwright.domain.kits import PartKitStatus
 from kitwright.services.uow import UnitOfWork
 from kitwright.store.models import PartKit, PartKitInventory
@@ -15,23 +21,28 @@ from kitwright.store.models import PartKit, PartKitInventory
 _DETAILS = ("run_id", "priority", "assigned_to_id")
 
 
-def _access(uow: UnitOfWork, kit: PartKit) -> KitAccess:
+def _access(uow: UnitOfWork, kit: PartKit, actions: Sequence[tuple[KitAction, str]]) -> KitAccess:
     actor = uow.actor
-    holds = uow.session.scalar(
+    mine = actor.id is not None and kit.created_by_id == actor.id
+    # Whether the kit holds stock matters only to a requester's own cancel / staging / delete;
+    # the issue and fulfil paths skip the query.
+    matters = mine and any(
+        KIT_RULES[action].own_only_empty and actor.role in KIT_RULES[action].own_roles
+        for action, _ in actions
+    )
+    holds = matters and uow.session.scalar(
         select(PartKitInventory.id)
         .where(PartKitInventory.part_kit_id == kit.id, PartKitInventory.released == False)  # noqa: E712
         .limit(1)
     ) is not None
-    return KitAccess(
-        role=actor.role, kit_id=kit.id, status=PartKitStatus(kit.status),
-        requested_by_caller=actor.id is not None and kit.created_by_id == actor.id,
-        holds_stock=holds,
-    )
+    return KitAccess(role=actor.role, kit_id=kit.id, status=PartKitStatus(kit.status),
+                     requested_by_caller=mine, holds_stock=holds)
 
 
 def authorize(uow: UnitOfWork, kit: PartKit, action: KitAction, field: str = "id") -> None:
     """Refuse (FORBIDDEN) unless the actor may do `action` to the locked `kit`."""
-    check_kit_access(_access(uow, kit), [(action, field)])
+    actions = [(action, field)]
+    check_kit_access(_access(uow, kit, actions), actions)
 
 
 def authorize_create(uow: UnitOfWork, status: PartKitStatus) -> None:
@@ -51,4 +62,4 @@ def authorize_update(uow: UnitOfWork, kit: PartKit, new: PartKitStatus, changes:
         delivery_changed=changed("delivery_location_id", kit.delivery_location_id),
         details_changed=any(changed(name, getattr(kit, name)) for name in _DETAILS),
     )
-    check_kit_access(_access(uow, kit), actions)
+    check_kit_access(_access(uow, kit, actions), actions)

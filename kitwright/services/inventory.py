@@ -16,11 +16,13 @@ from sqlalchemy.orm import Session
 
 from kitwright.config import settings
 from kitwright.domain.errors import BadInput, NotFound, Problems
+from kitwright.domain.holds import RecordChange, check_held_change
 from kitwright.domain.kit_definitions import check_holds_stock
 from kitwright.domain.numbering import render_number
 from kitwright.domain.quantities import ZERO, parse_quantity
 from kitwright.domain.text import clean_attributes, clean_text
 from kitwright.domain.tracking import Identity, TrackingType, check_identity, clean_number
+from kitwright.services.holds import hold_of
 from kitwright.services.ledger import record_change, snapshot
 from kitwright.services.parts import is_kit_part
 from kitwright.services.uow import MAX_ID, UnitOfWork, check_etag, check_updatable
@@ -133,9 +135,8 @@ def update_part_inventory(
     check_updatable(changes, UPDATABLE)
     record = uow.get(PartInventory, id, lock=True)
     check_etag(record, etag)
-    if "quantity" in changes and record.status == "KITTED":  # a kit holds exactly what was issued
-        raise BadInput(f"inventory {id} is kitted; move it back to inventory first", field="quantity")
     before = snapshot(record)
+    frozen_before = _frozen_values(record)
     part = uow.get(Part, record.part_id)
     problems = Problems()
     _apply_references(uow, record, changes.get("location_id"), changes.get("supplier_id"),
@@ -152,6 +153,9 @@ def update_part_inventory(
     _apply_details(record, {k: v for k, v in changes.items() if k in _DETAILS}, problems)
     _check_tracking(TrackingType(part.tracking_type), record, problems)
     problems.raise_if_any()
+    # A kit holds exactly what it was issued, where the kit put it (domain.holds).
+    changed = [c for c, value in _frozen_values(record).items() if value != frozen_before[c]]
+    check_held_change(record.id, hold_of(uow.session, record.id), changed)
     if record.serial_number is not None and before["serial_number"] != record.serial_number:
         _check_serial_free(uow.session, record)
     after = snapshot(record)
@@ -165,8 +169,7 @@ def update_part_inventory(
 def delete_part_inventory(uow: UnitOfWork, id: int, etag: str) -> int:
     record = uow.get(PartInventory, id, lock=True)
     check_etag(record, etag)
-    if record.status == "KITTED":  # kits never lose inventory silently (docs/rules.md#r3)
-        raise BadInput(f"inventory {id} is kitted; move it back to inventory first", field="id")
+    check_held_change(record.id, hold_of(uow.session, record.id), [RecordChange.DELETE])
     record_change(uow, "DELETE", record, snapshot(record), None)
     uow.session.delete(record)
     uow.commit()
@@ -180,6 +183,16 @@ def get_part_inventory(session: Session, id: int) -> PartInventory:
 
 
 # -- pieces ---------------------------------------------------------------------------
+
+def _frozen_values(record: PartInventory) -> dict[RecordChange, object]:
+    """The fields a kit's hold freezes, as they stand (domain.holds.FROZEN_WHILE_HELD)."""
+    return {
+        RecordChange.QUANTITY: record.quantity, RecordChange.PART: record.part_id,
+        RecordChange.ON_ORDER: record.on_order, RecordChange.LOCATION: record.location_id,
+        RecordChange.UNIT_OF_MEASURE: record.unit_of_measure_id,
+        RecordChange.SCRAP: record.scrapped,
+    }
+
 
 _DETAILS = {"cost", "usage_type", "segment", "attributes", "on_order", "expected_at"}
 
@@ -343,6 +356,7 @@ def receive_part_inventory(
     """
     record = uow.get(PartInventory, id, lock=True)
     check_etag(record, etag, required=False)
+    check_held_change(record.id, hold_of(uow.session, record.id), [RecordChange.RECEIVE])
     if not record.on_order:
         raise BadInput(f"part inventory {record.id} is not on order (already received)", field="id")
     before = snapshot(record)

@@ -35,6 +35,7 @@ from sqlalchemy.orm.attributes import flag_modified
 from kitwright.config import settings
 from kitwright.domain import kits as rules
 from kitwright.domain.errors import BadInput, Conflict, NotFound
+from kitwright.domain.kit_access import KitAction
 from kitwright.domain.kits import (
     FIFO,
     Candidate,
@@ -54,6 +55,7 @@ from kitwright.domain.kits import (
 from kitwright.domain.quantities import ZERO, from_units, normalize, parse_quantity, to_units
 from kitwright.domain.status import PartInventoryStatus
 from kitwright.domain.tracking import TrackingType
+from kitwright.services import kit_access
 from kitwright.services.ledger import record_change, snapshot
 from kitwright.services.locations import subtree_ids
 from kitwright.services.uow import UnitOfWork, check_etag, check_updatable, register_constraint
@@ -326,6 +328,7 @@ def create_part_kit(
     status: PartKitStatus | str = PartKitStatus.DRAFT, priority: int | None = None,
 ) -> PartKit:
     new_status = _status(status)
+    kit_access.authorize_create(uow, new_status)
     kit = PartKit(created_by_id=uow.actor.id, run_id=_run_id(run_id), priority=_priority(priority))
     if assigned_to_id is not None:
         kit.assigned_to_id = uow.get(User, assigned_to_id, field="assignedToId").id
@@ -362,6 +365,7 @@ def update_part_kit(uow: UnitOfWork, id: int, etag: str, changes: Mapping[str, A
     new = _status(changes["status"]) if changes.get("status") is not None else old
     if "status" in changes and changes["status"] is None:
         raise BadInput("status must not be null", field="status")
+    kit_access.authorize_update(uow, kit, new, changes)
     if "run_id" in changes:
         kit.run_id = _run_id(changes["run_id"])
     if "priority" in changes:
@@ -383,6 +387,8 @@ def update_part_kit(uow: UnitOfWork, id: int, etag: str, changes: Mapping[str, A
         old, new, delivery_location_id=kit.delivery_location_id,
         staging_location_id=kit.staging_location_id,
     )
+    # Before the link query below autoflushes: one flush, so one audit entry, for the kit.
+    _set_status(kit, new)
     move_to: int | None = None
     operation = "KIT_DELIVER"
     if effect.move_held_to_location_id is not None and (old is not new or delivery_changed):
@@ -404,7 +410,6 @@ def update_part_kit(uow: UnitOfWork, id: int, etag: str, changes: Mapping[str, A
             if effect.release_held or before != snapshot(record):
                 _ledger(uow, "KIT_RELEASE" if effect.release_held else operation, record, before,
                         snapshot(record), **refs)
-    _set_status(kit, new)
     flag_modified(kit, "status")
     uow.commit()
     return kit
@@ -412,6 +417,7 @@ def update_part_kit(uow: UnitOfWork, id: int, etag: str, changes: Mapping[str, A
 
 def delete_part_kit(uow: UnitOfWork, id: int, etag: str) -> int:
     kit = lock_kit(uow, id)
+    kit_access.authorize(uow, kit, KitAction.DELETE)
     check_etag(kit, etag)
     if _held_links(uow.session, kit.id):
         raise BadInput(
@@ -419,7 +425,12 @@ def delete_part_kit(uow: UnitOfWork, id: int, etag: str) -> int:
             "the kit, before deleting it", field="id",
         )
     uow.session.execute(delete(PartKitInventory).where(PartKitInventory.part_kit_id == kit.id))
-    uow.session.execute(delete(PartKitItem).where(PartKitItem.part_kit_id == kit.id))
+    # Items go through the session, not bulk SQL, so the audit trail records each deletion.
+    for item in uow.session.scalars(
+        select(PartKitItem).where(PartKitItem.part_kit_id == kit.id).order_by(PartKitItem.id)
+    ):
+        uow.session.delete(item)
+    uow.flush()
     uow.session.delete(kit)
     uow.commit()
     return id
@@ -436,6 +447,7 @@ def create_part_kit_item(
     uow: UnitOfWork, *, part_kit_id: int, part_id: int, quantity: object
 ) -> PartKitItem:
     kit = lock_kit(uow, part_kit_id, field="partKitId")
+    kit_access.authorize(uow, kit, KitAction.EDIT, "partKitId")
     part = uow.get(Part, part_id, field="partId")
     q = _quantity(quantity)
     rules.check_item_quantity(q, ZERO)
@@ -447,7 +459,8 @@ def create_part_kit_item(
 
 def update_part_kit_item(uow: UnitOfWork, id: int, etag: str, changes: Mapping[str, Any]) -> PartKitItem:
     check_updatable(changes, {"quantity"})
-    _kit, item = _lock_item(uow, id, field="id")
+    kit, item = _lock_item(uow, id, field="id")
+    kit_access.authorize(uow, kit, KitAction.EDIT)
     check_etag(item, etag)
     if "quantity" in changes:
         if changes["quantity"] is None:
@@ -461,7 +474,8 @@ def update_part_kit_item(uow: UnitOfWork, id: int, etag: str, changes: Mapping[s
 
 
 def delete_part_kit_item(uow: UnitOfWork, id: int, etag: str) -> int:
-    _kit, item = _lock_item(uow, id, field="id")
+    kit, item = _lock_item(uow, id, field="id")
+    kit_access.authorize(uow, kit, KitAction.EDIT)
     check_etag(item, etag)
     if kitted_by_item(uow.session, [item.id])[item.id] > ZERO:
         raise BadInput(f"kit item {item.id} holds inventory; move it back first", field="id")
@@ -481,6 +495,7 @@ def issue_item_to_kit(
     """issueItemToKit. Returns the record now held by the item (the new
     PARTIAL_KIT record when only part of a lot / untracked record was issued)."""
     kit, item = _lock_item(uow, part_kit_item_id, field="partKitItemId", for_issue=True)
+    kit_access.authorize(uow, kit, KitAction.ISSUE, "partKitItemId")
     target = _location(uow, location_id, "locationId")
     records = lock_records(uow, [part_inventory_id])
     record = records.get(part_inventory_id)
@@ -517,6 +532,7 @@ def move_item_to_inventory(
     its location or `location_id`. Returns the stock record (the new PARTIAL_UNKIT record when
     partial; the record itself when whole)."""
     kit, item = _lock_item(uow, part_kit_item_id, field="partKitItemId", for_return=True)
+    kit_access.authorize(uow, kit, KitAction.UNISSUE, "partKitItemId")
     target = _location(uow, location_id, "locationId")
     record = lock_records(uow, [part_inventory_id]).get(part_inventory_id)
     if record is None:
@@ -622,6 +638,7 @@ def fulfill_part_kit(
     available records in available locations only, optionally within a location subtree.
     Partial fulfilment is fine; what cannot be found comes back as shortages per item."""
     kit = lock_kit(uow, id)
+    kit_access.authorize(uow, kit, KitAction.FULFIL)
     status = PartKitStatus(kit.status)
     if status.is_closed:
         raise BadInput(f"the kit is {status.value}; reopen it before fulfilling it", field="id")
@@ -686,6 +703,7 @@ def stage_part_kit_inventory(uow: UnitOfWork, *, id: int, location_id: int) -> P
     """Stage Inventory: move all of an open kit's inventory, or the released inventory of a
     closed kit (what is still available, not since kitted elsewhere), to one location."""
     kit = lock_kit(uow, id)
+    kit_access.authorize(uow, kit, KitAction.STAGE)
     target = _location(uow, location_id, "locationId")
     assert target is not None
     status = PartKitStatus(kit.status)

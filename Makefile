@@ -25,6 +25,7 @@ test: install
 lint: install
 	$(BIN)/ruff check kitwright tests bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 ## Rewrite schema.graphql from the code (a test fails when they drift)
 schema: install

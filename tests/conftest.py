@@ -16,7 +16,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, Table, create_engine, text
 from sqlalchemy.orm import Session
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
@@ -72,6 +72,7 @@ def postgres_url() -> Iterator[str]:
     url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
     engine = make_engine(url)
     upgrade(engine)
+    _MIGRATED_ROWS[url] = _rows_written_by_migrations(engine)
     engine.dispose()
     try:
         yield url
@@ -81,13 +82,29 @@ def postgres_url() -> Iterator[str]:
         admin.dispose()
 
 
+# Rows the migrations seed (the system user, number counters, …), read back once after
+# migrating so a reset restores exactly them. Cloning a template database per test was
+# measured instead: about 1 s to create and 2 s to drop each, against milliseconds to truncate.
+_MIGRATED_ROWS: dict[str, list[tuple[Table, list[dict[str, object]]]]] = {}
+
+
+def _rows_written_by_migrations(engine: Engine) -> list[tuple[Table, list[dict[str, object]]]]:
+    with engine.connect() as conn:
+        rows = [(table, [dict(row._mapping) for row in conn.execute(table.select())])
+                for table in Base.metadata.sorted_tables]
+    return [(table, found) for table, found in rows if found]
+
+
 def reset_postgres(engine: Engine) -> None:
     tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
     with engine.begin() as conn:
         conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-        conn.execute(text("INSERT INTO app_user (id, name, created_at) VALUES (1, 'system', now())"))
-        conn.execute(text("SELECT setval(pg_get_serial_sequence('app_user', 'id'), 1)"))
-        conn.execute(text("INSERT INTO number_sequence (name, next_value) VALUES ('serial', 1), ('lot', 1)"))
+        for table, rows in _MIGRATED_ROWS[engine.url.render_as_string(hide_password=False)]:
+            conn.execute(table.insert(), rows)
+            if "id" in table.c:
+                conn.execute(text(
+                    f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), (SELECT max(id) FROM \"{table.name}\"))"
+                ))
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
 
 from kitwright.domain.quantities import ONE, ZERO
 from kitwright.domain.status import PartInventoryStatus
@@ -12,6 +13,7 @@ from kitwright.services import ledger
 from kitwright.store.db import make_sessionmaker
 from kitwright.store.models import (
     LedgerEntry,
+    PartComponent,
     PartInventory,
     PartKit,
     PartKitInventory,
@@ -42,6 +44,9 @@ def assert_invariants(engine: Engine) -> None:
 
         assert_kit_invariants(session)
         assert_run_invariants(session)
+        assert_kit_parts_hold_no_stock(session)
+        assert_held_records_frozen(session)
+        assert_audit_keeps_old_and_new(session)
 
 
 KIT_OPERATIONS = ("KIT_ISSUE", "KIT_SPLIT", "KIT_UNISSUE", "KIT_DELIVER", "KIT_STAGE", "KIT_RELEASE")
@@ -137,3 +142,59 @@ def assert_run_invariants(session: object) -> None:
     for record in records.values():
         if record.status == "WIP":
             assert record.id in open_units, f"record {record.id} is WIP without an open run"
+
+
+def assert_kit_parts_hold_no_stock(session: Session) -> None:
+    """A part with components (a kit item) is logical: no inventory record names it."""
+    stocked_kits = session.scalars(
+        select(PartComponent.part_id).where(PartComponent.part_id.in_(select(PartInventory.part_id))).distinct()
+    ).all()
+    assert not stocked_kits, f"kit parts holding inventory records: {stocked_kits}"
+
+
+def assert_held_records_frozen(session: object) -> None:
+    """A record held by an open kit is exactly what its kit says (docs/kit-rules.md): per
+    record, the unreleased issued quantity equals the record's quantity, and the record is
+    neither on order nor scrapped. Set-based, so it also catches a record linked twice."""
+    from sqlalchemy import BigInteger, func, type_coerce
+    from sqlalchemy.orm import Session
+
+    from kitwright.domain.quantities import from_units
+
+    assert isinstance(session, Session)
+    issued = type_coerce(func.sum(type_coerce(PartKitInventory.issued_quantity, BigInteger)), BigInteger)
+    held = (
+        select(PartKitInventory.part_inventory_id.label("record_id"), issued.label("units"))
+        .join(PartKit, PartKit.id == PartKitInventory.part_kit_id)
+        .where(PartKitInventory.released == False, PartKit.status.in_(OPEN_KIT_STATUSES))  # noqa: E712
+        .group_by(PartKitInventory.part_inventory_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(PartInventory.id, PartInventory.quantity, held.c.units, PartInventory.on_order,
+               PartInventory.scrapped)
+        .join(held, held.c.record_id == PartInventory.id)
+    ).all()
+    for record_id, quantity, units, on_order, scrapped in rows:
+        assert from_units(int(units)) == quantity, (
+            f"record {record_id} holds {quantity} but its open kit holds {from_units(int(units))}"
+        )
+        assert not on_order, f"held record {record_id} is on order"
+        assert not scrapped, f"held record {record_id} is scrapped"
+
+
+def assert_audit_keeps_old_and_new(session: object) -> None:
+    """Every UPDATE entry of the audit trail holds [old, new] per changed field, never a
+    field that did not change (docs/kit-rules.md, "Audit")."""
+    from sqlalchemy.orm import Session
+
+    from kitwright.store.models import AuditEntry
+
+    assert isinstance(session, Session)
+    for entry in session.scalars(select(AuditEntry).where(AuditEntry.action == "UPDATE")):
+        assert entry.changes, f"audit entry {entry.id} records an update of nothing"
+        for name, change in entry.changes.items():
+            if change == "(changed)":  # secrets: never copied
+                continue
+            assert isinstance(change, list) and len(change) == 2, f"audit entry {entry.id}: {name} {change}"
+            assert change[0] != change[1], f"audit entry {entry.id}: {name} did not change ({change})"

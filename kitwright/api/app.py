@@ -18,11 +18,13 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 from strawberry.http.ides import get_graphql_ide_html
 
-from kitwright.api.auth import SecurityMiddleware, request_actor, token_routes
+from kitwright.api.auth import SecurityMiddleware, request_actor, token_routes, too_many
+from kitwright.api.batch import batch_limit, check_batch_size, read_operation, run_batch
 from kitwright.api.context import Context
 from kitwright.api.errors import format_error
-from kitwright.api.rest import MAX_BODY, BodyRejected, bad_request, json_response, read_json
+from kitwright.api.rest import MAX_BODY, BodyRejected, bad_request, error_response, json_response, read_json
 from kitwright.api.schema import schema
+from kitwright.domain.errors import BadInput
 from kitwright.security.settings import SecuritySettings
 from kitwright.services.uow import Actor
 from kitwright.store.db import make_engine, make_sessionmaker
@@ -35,6 +37,7 @@ class GraphQLEndpoint:
     def __init__(self, sessions: sessionmaker[Session], security: SecuritySettings | None = None) -> None:
         self.sessions = sessions
         self.security = security or SecuritySettings()
+        self.batch_limit = batch_limit()
 
     async def handle(self, request: Request) -> Response:
         if request.method == "GET":
@@ -56,20 +59,36 @@ class GraphQLEndpoint:
             payload = await read_json(request, MAX_BODY)
         except BodyRejected as rejected:
             return rejected.response
-        if not isinstance(payload, dict):
-            return bad_request("the request body must be a JSON object")
-        query = payload.get("query")
-        variables = payload.get("variables")
-        operation_name = payload.get("operationName")
-        if not isinstance(query, str) or not query.strip():
-            return bad_request("query must be a non-empty string")
-        if variables is not None and not isinstance(variables, dict):
-            return bad_request("variables must be a JSON object")
-        if operation_name is not None and not isinstance(operation_name, str):
-            return bad_request("operationName must be a string")
         actor = request_actor(request)
-        result = await run_in_threadpool(self.execute, query, variables, operation_name, actor)
+        if isinstance(payload, list):
+            return await self.handle_batch(request, payload, actor)
+        try:
+            operation = read_operation(payload)
+        except BadInput as error:
+            return error_response(error)
+        result = await run_in_threadpool(
+            self.execute, operation.query, operation.variables, operation.operation_name, actor
+        )
         return json_response(result)
+
+    async def handle_batch(self, request: Request, items: list[Any], actor: Actor) -> Response:
+        """A JSON array of operations: one result each, in order (api.batch)."""
+        try:
+            check_batch_size(items, self.batch_limit)
+        except BadInput as error:
+            return error_response(error, status=413 if items else 400)
+        charge = request.scope.get("state", {}).get("charge_operations")
+        if callable(charge) and len(items) > 1:
+            wait = charge(len(items) - 1)  # the request itself was charged one already
+            if wait is not None:
+                return too_many(wait)
+
+        def run() -> list[dict[str, Any]]:
+            return run_batch(
+                items, lambda op: self.execute(op.query, op.variables, op.operation_name, actor)
+            )
+
+        return json_response(await run_in_threadpool(run))
 
     def execute(
         self, query: str, variables: dict[str, Any] | None, operation_name: str | None, actor: Actor

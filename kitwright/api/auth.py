@@ -1,7 +1,7 @@
-"""Authentication of every HTTP request, route permissions, CSRF and rate limits (issue 5).
+"""Authentication of every HTTP request, route permissions, CSRF and rate limits.
 
 `SecurityMiddleware` runs in front of every route. It finds who is calling —
-`Authorization: Bearer <token or API key secret>`, or the signed session cookie of the web
+`Authorization: Bearer <token or API key secret>` (or the bare token, as ION's scripts send), or the signed session cookie of the web
 sign-in — and then:
 
 - refuses anonymous calls (401 UNAUTHENTICATED; web pages redirect to /signin), unless the
@@ -56,6 +56,8 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 current_web_session: ContextVar[MutableMapping[str, Any] | None] = ContextVar("kitwright_web_session", default=None)
 
 DEV_ACTOR = Actor(id=1, name="dev (--insecure-dev)", role="admin")
+ION_TOKEN_PATH = "/realms/api-keys/protocol/openid-connect/token"
+AUTH0_TOKEN_PATH = "/oauth/token"  # where ion-importers' client asks for its token
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 MAX_FORM = 1_000_000
 CSRF_HEADERS = ("x-csrf-token", "x-csrftoken")
@@ -156,11 +158,8 @@ class SecurityMiddleware:
         via_cookie = False
         authorization = headers.get("authorization")
         if authorization is not None:
-            scheme, _, token = authorization.strip().partition(" ")
             try:
-                if scheme.lower() != "bearer" or not token.strip():
-                    raise Unauthenticated("use Authorization: Bearer <token>")
-                actor = await run_in_threadpool(self._resolve_bearer, token.strip())
+                actor = await run_in_threadpool(self._resolve_bearer, bearer_token(authorization))
             except Unauthenticated as error:
                 wait = self.auth_limiter.take("auth:" + client_address(scope))
                 response = too_many(wait) if wait is not None else unauthenticated(error.message)
@@ -193,6 +192,9 @@ class SecurityMiddleware:
         if wait is not None:
             await too_many(wait)(scope, receive, send)
             return
+        # A JSON-array batch is charged one request per operation; the endpoint, which reads
+        # the body, charges the rest through this (docs/ion-compatibility.md).
+        scope.setdefault("state", {})["charge_operations"] = lambda count: self.limiter.take(bucket, count)
 
         if via_cookie and method not in SAFE_METHODS:
             expected = str((scope.get("session") or {}).get("csrf") or "")
@@ -255,6 +257,19 @@ def _replay(body: bytes, receive: Receive) -> Receive:
     return replay
 
 
+def bearer_token(authorization: str) -> str:
+    """The token of an Authorization header: `Bearer <token>`, or the bare `<token>` that ION's
+    published scripts send. Any other form (Basic, Token, an empty Bearer) is refused."""
+    value = authorization.strip()
+    scheme, _, token = value.partition(" ")
+    if not token:
+        if value and value.lower() != "bearer":
+            return value  # the bare token: no scheme at all
+    elif scheme.lower() == "bearer" and token.strip() and " " not in token.strip():
+        return token.strip()
+    raise Unauthenticated("send Authorization: Bearer <token> (or the bare token, as ION scripts do)")
+
+
 def request_actor(request: Request) -> Actor:
     actor = request.scope.get("state", {}).get("actor")
     return actor if isinstance(actor, Actor) else ANONYMOUS
@@ -315,5 +330,6 @@ def token_routes(sessions: sessionmaker[Session]) -> list[Route]:
             headers={"Cache-Control": "no-store"},
         )
 
-    return [Route("/auth/token", token, methods=["POST"])]
+    # ION's scripts fetch tokens from ION's auth server path; it is served here too.
+    return [Route(path, token, methods=["POST"]) for path in ("/auth/token", ION_TOKEN_PATH, AUTH0_TOKEN_PATH)]
 

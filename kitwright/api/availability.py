@@ -1,4 +1,4 @@
-"""Retail kit availability (api.md, "Retail kits"): kitAvailability, the publish feed, receipts.
+"""Retail kit availability (docs/retail.md): kitAvailability, the publish feed, receipts.
 
 Figures come from `services.availability` (set-based SQL + the pure domain); this module only
 shapes them. A regular (non-kit) part answers kitAvailability with its own figures and
@@ -226,7 +226,8 @@ class Query:
         size = DEFAULT_PAGE if first is None else first
         if not 0 <= size <= MAX_PAGE:
             raise BadInput(f"first must be between 0 and {MAX_PAGE}", field="first")
-        start = decode_cursor(after, field="after") + 1 if after else 0
+        # The feed is ordered by part id over kit items only: its cursors are offsets.
+        start = (decode_cursor(after, field="after").offset or 0) + 1 if after else 0
         day = as_of or availability.today()
         parsed = parse_view(view)
         session = info.context.session

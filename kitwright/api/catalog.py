@@ -7,6 +7,12 @@ from datetime import datetime
 import strawberry
 from strawberry.types.unset import UNSET
 
+from kitwright.api.attributes import (
+    KeyValueAttributeInput,
+    KeyValueAttributeType,
+    attribute_list,
+    attribute_triples,
+)
 from kitwright.api.context import Info
 from kitwright.api.relay import (
     Connection,
@@ -36,6 +42,10 @@ class UnitOfMeasureType:
     def etag(self, root: strawberry.Parent[UnitOfMeasure]) -> str:
         return root.etag
 
+    @strawberry.field(description="ION's name for the unit's name (e.g. \"each\").")
+    def type(self, root: strawberry.Parent[UnitOfMeasure]) -> str:
+        return root.name
+
 
 @strawberry.type(name="Supplier")
 class SupplierType:
@@ -47,11 +57,26 @@ class SupplierType:
     def etag(self, root: strawberry.Parent[Supplier]) -> str:
         return root.etag
 
+    @strawberry.field(description="Custom key/value attributes.")
+    def attributes(self, root: strawberry.Parent[Supplier]) -> list[KeyValueAttributeType]:
+        return attribute_list(root.attributes)
+
+    @strawberry.field(name="Attributes", description="The same as `attributes`: ION's supplier scripts "
+                      "spell it with a capital A.")
+    def attributes_capitalised(self, root: strawberry.Parent[Supplier]) -> list[KeyValueAttributeType]:
+        return attribute_list(root.attributes)
+
 
 @strawberry.input
 class UnitsOfMeasureInputFilters:
     id: IDFilter | None = UNSET
     name: StringFilter | None = UNSET
+
+
+@strawberry.input(description="ION's filters of unitsOfMeasurement: `type` is the unit's name.")
+class UnitsOfMeasurementInputFilters:
+    id: IDFilter | None = UNSET
+    type: StringFilter | None = UNSET
 
 
 @strawberry.input
@@ -63,6 +88,9 @@ class SuppliersInputFilters:
 
 UnitOfMeasureSortEnum = sort_enum("UnitOfMeasureSortEnum", catalog.UNIT_SORTS)
 SupplierSortEnum = sort_enum("SupplierSortEnum", catalog.SUPPLIER_SORTS)
+UnitOfMeasurementSortEnum = sort_enum(
+    "UnitOfMeasurementSortEnum", {"ID": catalog.UNIT_SORTS["ID"], "TYPE": catalog.UNIT_SORTS["TYPE"]}
+)
 
 
 @strawberry.input
@@ -76,9 +104,21 @@ class CreateUnitOfMeasurePayload:
     unit_of_measure: UnitOfMeasureType
 
 
+@strawberry.input(description="ION's createUnitOfMeasurement: `type` is the unit's name.")
+class CreateUnitOfMeasurementInput:
+    type: str
+    abbreviation: str | None = None
+
+
+@strawberry.type
+class CreateUnitOfMeasurementPayload:
+    unit_of_measurement: UnitOfMeasureType
+
+
 @strawberry.input
 class CreateSupplierInput:
     name: str
+    attributes: list[KeyValueAttributeInput] | None = None
 
 
 @strawberry.type
@@ -90,7 +130,10 @@ class CreateSupplierPayload:
 class UpdateSupplierInput:
     id: strawberry.ID
     etag: str
-    name: str
+    name: str | None = None
+    attributes: list[KeyValueAttributeInput] | None = strawberry.field(
+        default=None, description="Replaces all attributes ([] removes them); null leaves them."
+    )
 
 
 @strawberry.type
@@ -108,6 +151,19 @@ class Query:
     def units_of_measure(
         self, info: Info, filters: UnitsOfMeasureInputFilters | None = None,
         sort: list[UnitOfMeasureSortEnum | None] | None = None,  # type: ignore[valid-type]
+        first: int | None = None, after: str | None = None, last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[UnitOfMeasureType]:
+        page = catalog.list_units_of_measure(
+            info.context.session, filters_dict(filters), sort_values(sort),
+            page_request(first, after, last, before),
+        )
+        return connection(page)
+
+    @strawberry.field(description="ION's name for unitsOfMeasure, filtered and sorted by `type` (the name).")
+    def units_of_measurement(
+        self, info: Info, filters: UnitsOfMeasurementInputFilters | None = None,
+        sort: list[UnitOfMeasurementSortEnum | None] | None = None,  # type: ignore[valid-type]
         first: int | None = None, after: str | None = None, last: int | None = None,
         before: str | None = None,
     ) -> Connection[UnitOfMeasureType]:
@@ -143,14 +199,27 @@ class Mutation:
             unit = catalog.create_unit_of_measure(uow, name=input.name, abbreviation=input.abbreviation)
         return CreateUnitOfMeasurePayload(unit_of_measure=unit)  # type: ignore[arg-type]
 
+    @strawberry.mutation(description="ION's name for createUnitOfMeasure.")
+    def create_unit_of_measurement(
+        self, info: Info, input: CreateUnitOfMeasurementInput
+    ) -> CreateUnitOfMeasurementPayload:
+        with info.context.uow() as uow:
+            unit = catalog.create_unit_of_measure(uow, name=input.type, abbreviation=input.abbreviation)
+        return CreateUnitOfMeasurementPayload(unit_of_measurement=unit)  # type: ignore[arg-type]
+
     @strawberry.mutation
     def create_supplier(self, info: Info, input: CreateSupplierInput) -> CreateSupplierPayload:
         with info.context.uow() as uow:
-            supplier = catalog.create_supplier(uow, name=input.name)
+            supplier = catalog.create_supplier(
+                uow, name=input.name, attributes=attribute_triples(input.attributes)
+            )
         return CreateSupplierPayload(supplier=supplier)  # type: ignore[arg-type]
 
     @strawberry.mutation
     def update_supplier(self, info: Info, input: UpdateSupplierInput) -> UpdateSupplierPayload:
         with info.context.uow() as uow:
-            supplier = catalog.update_supplier(uow, parse_id(input.id), input.etag, name=input.name)
+            supplier = catalog.update_supplier(
+                uow, parse_id(input.id), input.etag, name=input.name,
+                attributes=attribute_triples(input.attributes) if input.attributes is not None else None,
+            )
         return UpdateSupplierPayload(supplier=supplier)  # type: ignore[arg-type]

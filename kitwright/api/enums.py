@@ -1,4 +1,4 @@
-"""Domain enums exposed to GraphQL under the names of api.md."""
+"""Domain enums exposed to GraphQL under the names of docs/api.md."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Errors on the wire: the standard `errors` array with `extensions.code` (api.md).
+"""Errors on the wire: the standard `errors` array with `extensions.code` (docs/api.md, "Errors").
 
 Domain errors keep their code, field and details. GraphQL syntax and validation errors are the
 client's: BAD_USER_INPUT, with the offending field named where graphql-core's message says it.

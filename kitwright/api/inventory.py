@@ -1,4 +1,4 @@
-"""Part inventory records (seed 001: list, get, create, update, delete) and the ledger."""
+"""Part inventory records (list, get, create, update, delete) and the ledger."""
 
 from __future__ import annotations
 
@@ -94,6 +94,11 @@ class PartInventoryType:
     @strawberry.field(description="Derived from the record's facts; never set directly.")
     def status(self, root: strawberry.Parent[PartInventory]) -> PartInventoryStatus:  # type: ignore[valid-type]
         return Status(root.status)  # type: ignore[return-value]
+
+    @strawberry.field(description="The quantity free for new demand: the whole quantity while the "
+                      "record is AVAILABLE, else 0 (a kitted unit is split off into its own record).")
+    def quantity_available(self, root: strawberry.Parent[PartInventory]) -> DecimalScalar:  # type: ignore[valid-type]
+        return root.quantity if root.status == Status.AVAILABLE else Decimal(0)
 
     @strawberry.field(description="True if the record is issued to an open kit.")
     def kitted(self, root: strawberry.Parent[PartInventory]) -> bool:

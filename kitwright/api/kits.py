@@ -1,4 +1,4 @@
-"""Kits over GraphQL (api.md "Kits", seed 001): types, lists, queries and mutations."""
+"""Kits over GraphQL (docs/api.md, "Resources"): types, lists, queries and mutations."""
 
 from __future__ import annotations
 
@@ -104,7 +104,7 @@ class PartKitItemType:
         return _issued(info, kit_loaders(info.context).links_by_item.get(root.id))
 
 
-@strawberry.type(name="PartKit", description="A request for parts delivered together (seed 000).")
+@strawberry.type(name="PartKit", description="A request for parts delivered together.")
 class PartKitType:
     id: strawberry.ID
     run_id: strawberry.ID | None = strawberry.field(
@@ -251,7 +251,7 @@ class UpdatePartKitItemInput:
     quantity: DecimalScalar | None = UNSET  # type: ignore[valid-type]
 
 
-@strawberry.input(description="Issue inventory to a kit item, or move it back (seed 001).")
+@strawberry.input(description="Issue inventory to a kit item, or move it back.")
 class InventoryToKitInput:
     part_inventory_id: strawberry.ID
     part_kit_item_id: strawberry.ID

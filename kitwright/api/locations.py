@@ -45,6 +45,11 @@ class LocationType:
     def etag(self, root: strawberry.Parent[Location]) -> str:
         return root.etag
 
+    @strawberry.field(description="A stable identifier unique across object types (\"Location:5\"), "
+                      "where ION's scripts read entityId to label or attach to a location.")
+    def entity_id(self, root: strawberry.Parent[Location]) -> strawberry.ID:
+        return strawberry.ID(f"Location:{root.id}")
+
     @strawberry.field
     def parent(self, root: strawberry.Parent[Location], info: Info) -> LocationType | None:
         return info.context.loader(Location).get(root.parent_id)  # type: ignore[return-value]
@@ -99,6 +104,11 @@ class LocationPayload:
 
 
 @strawberry.type
+class DeleteLocationPayload:
+    id: strawberry.ID
+
+
+@strawberry.type
 class Query:
     @strawberry.field
     def location(self, info: Info, id: strawberry.ID) -> LocationType:
@@ -141,3 +151,10 @@ class Mutation:
         with info.context.uow() as uow:
             location = locations.update_location(uow, parse_id(input.id), input.etag, changes)
         return LocationPayload(location=location)  # type: ignore[arg-type]
+
+    @strawberry.mutation(description="Delete an empty leaf location (no inventory, children or kits); "
+                         "CONFLICT otherwise: archive it instead.")
+    def delete_location(self, info: Info, id: strawberry.ID, etag: str) -> DeleteLocationPayload:
+        with info.context.uow() as uow:
+            deleted = locations.delete_location(uow, parse_id(id), etag)
+        return DeleteLocationPayload(id=strawberry.ID(str(deleted)))

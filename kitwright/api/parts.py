@@ -8,6 +8,12 @@ from decimal import Decimal
 import strawberry
 from strawberry.types.unset import UNSET
 
+from kitwright.api.attributes import (
+    KeyValueAttributeInput,
+    KeyValueAttributeType,
+    attribute_list,
+    attribute_triples,
+)
 from kitwright.api.catalog import UnitOfMeasureType
 from kitwright.api.context import Info
 from kitwright.api.enums import TrackingType
@@ -52,10 +58,19 @@ class PartType:
     is_digital: bool
     unit_of_measure_id: strawberry.ID | None
     created_at: datetime
+    supplier_part_number: str | None = strawberry.field(description="The supplier's number for this part.")
 
     @strawberry.field(name="_etag")
     def etag(self, root: strawberry.Parent[Part]) -> str:
         return root.etag
+
+    @strawberry.field(description="Custom key/value attributes, as ION's scripts read them.")
+    def attributes(self, root: strawberry.Parent[Part]) -> list[KeyValueAttributeType]:
+        return attribute_list(root.attributes)
+
+    @strawberry.field(description="True for the newest revision of this part number (the one created last).")
+    def is_latest_revision(self, root: strawberry.Parent[Part], info: Info) -> bool:
+        return latest_part_ids(info, root).get(root.part_number) == root.id
 
     @strawberry.field
     def unit_of_measure(self, root: strawberry.Parent[Part], info: Info) -> UnitOfMeasureType | None:
@@ -66,6 +81,20 @@ class PartType:
         rows = parts.components_of(info.context.session, [root.id])[root.id]
         info.context.loader(Part).want(row.component_part_id for row in rows)
         return rows  # type: ignore[return-value]
+
+
+def latest_part_ids(info: Info, part: Part) -> dict[str, int]:
+    """Part number -> id of its latest revision, for every part loaded in this request so far,
+    in one query per batch of newly seen part numbers (not one per row)."""
+    cache: dict[str, int] = info.context.__dict__.setdefault("_latest_part_ids", {})
+    session = info.context.session
+    loaded = {obj.part_number for obj in list(session.identity_map.values()) if isinstance(obj, Part)}
+    missing = loaded - cache.keys()
+    if cache.get(part.part_number, part.id) < part.id:  # created after the cache was filled
+        missing.add(part.part_number)
+    if missing:
+        cache.update(parts.latest_revision_ids(session, missing))
+    return cache
 
 
 TrackingTypeFilter = enum_filter(TrackingType, "TrackingTypeFilter")
@@ -80,6 +109,8 @@ class PartsInputFilters:
     tracking_type: TrackingTypeFilter | None = UNSET  # type: ignore[valid-type]
     is_digital: BooleanFilter | None = UNSET
     created_at: DateTimeFilter | None = UNSET
+    supplier_part_number: StringFilter | None = UNSET
+    is_latest_revision: BooleanFilter | None = UNSET
 
 
 PartSortEnum = sort_enum("PartSortEnum", parts.PART_SORTS)
@@ -101,7 +132,9 @@ def component_pairs(items: list[PartComponentInput] | None) -> list[tuple[int, D
 @strawberry.input
 class CreatePartInput:
     part_number: str
-    tracking_type: TrackingType  # type: ignore[valid-type]
+    tracking_type: TrackingType | None = strawberry.field(  # type: ignore[valid-type]
+        default=None, description="Default UNTRACKED: ION's createPart takes no tracking type."
+    )
     revision: str | None = None
     description: str | None = None
     unit_of_measure_id: strawberry.ID | None = None
@@ -112,6 +145,8 @@ class CreatePartInput:
         description="Kit definition: components per one kit; normalised on save (nested kits "
         "flattened, repeats summed, ratios > 0, no self-containment, no digital/physical mix).",
     )
+    supplier_part_number: str | None = None
+    attributes: list[KeyValueAttributeInput] | None = None
 
 
 @strawberry.input
@@ -128,6 +163,10 @@ class UpdatePartInput:
     components: list[PartComponentInput] | None = strawberry.field(
         default=UNSET,
         description="Replaces the kit definition (normalised on save); [] or null makes it a regular part.",
+    )
+    supplier_part_number: str | None = UNSET
+    attributes: list[KeyValueAttributeInput] | None = strawberry.field(
+        default=UNSET, description="Replaces all attributes; [] or null removes them."
     )
 
 
@@ -164,13 +203,15 @@ class Mutation:
             part = parts.create_part(
                 uow,
                 part_number=input.part_number,
-                tracking_type=input.tracking_type.value,  # type: ignore[attr-defined]
+                tracking_type=input.tracking_type.value if input.tracking_type else None,  # type: ignore[attr-defined]
                 revision=input.revision,
                 description=input.description,
                 unit_of_measure_id=optional_id(input.unit_of_measure_id, "unitOfMeasureId"),
                 cost=Decimal(input.cost) if input.cost is not None else None,
                 is_digital=input.is_digital,
                 components=component_pairs(input.components),
+                supplier_part_number=input.supplier_part_number,
+                attributes=attribute_triples(input.attributes),
             )
         return PartPayload(part=part)  # type: ignore[arg-type]
 
@@ -179,6 +220,8 @@ class Mutation:
         changes = input_changes(input, ids=("unit_of_measure_id",))
         if "components" in changes:
             changes["components"] = component_pairs(changes["components"])
+        if "attributes" in changes:
+            changes["attributes"] = attribute_triples(changes["attributes"])
         with info.context.uow() as uow:
             part = parts.update_part(uow, parse_id(input.id), input.etag, changes)
         return PartPayload(part=part)  # type: ignore[arg-type]

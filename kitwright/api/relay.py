@@ -1,4 +1,4 @@
-"""Relay connections, operator filters and sort enums shared by every list (api.md, Lists)."""
+"""Relay connections, operator filters and sort enums shared by every list (docs/api.md, "Lists")."""
 
 from __future__ import annotations
 

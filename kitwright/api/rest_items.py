@@ -1,4 +1,4 @@
-"""`POST /api/items`: the Manhattan item document (seed 003) defines a kit by part numbers.
+"""`POST /api/items`: the Manhattan item document defines a kit by part numbers.
 
 Body: `{"ItemId": "ItemA", "ItemComponent": [{"ComponentItemId": "ItemB", "ComponentQty": 4}]}`
 (ComponentQty is a composition of whole kits: 4/2/2 → ratios 2/1/1; see services.items).

@@ -59,7 +59,7 @@ def build_schema() -> strawberry.Schema:
         mutation=mutation,
         config=StrawberryConfig(scalar_map=SCALARS),
         extensions=[
-            Authorization,  # every root field checked against security.permissions (issue 5)
+            Authorization,  # every root field checked against security.permissions
             # Scripts send the same query texts again and again: parse and validate each once
             # (about 6.5 ms of a 10 ms page, bench/README.md). Bounded LRUs shared by requests.
             lambda: ParserCache(maxsize=512),

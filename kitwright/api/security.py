@@ -24,6 +24,12 @@ from kitwright.services import audit
 from kitwright.store.models import AuditEntry
 
 
+@strawberry.type(name="PermissionGroup", description="ION's name for one permission: what `me { permissionGroups "
+                 "{ name } }` lists (e.g. CreatePartInventory).")
+class PermissionGroupType:
+    name: str
+
+
 @strawberry.type(name="CurrentActor", description="The user (or API key of a user) making this request.")
 class CurrentActorType:
     id: strawberry.ID | None
@@ -31,6 +37,11 @@ class CurrentActorType:
     role: str | None
     permissions: list[str] = strawberry.field(description="Permissions in force for this request.")
     api_key_id: strawberry.ID | None
+
+    @strawberry.field(description="The permissions in force, as ION's permission groups: ION scripts "
+                      "test `'CreatePartInventory' in {g.name for g in permissionGroups}`.")
+    def permission_groups(self) -> list[PermissionGroupType]:
+        return [PermissionGroupType(name=name) for name in self.permissions]
 
 
 @strawberry.type(name="AuditEntry", description="One immutable change of a user, API key, kit, kit item, "

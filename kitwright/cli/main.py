@@ -74,29 +74,32 @@ def serve(
     insecure_dev: Annotated[bool, typer.Option(
         "--insecure-dev", help="DEVELOPMENT ONLY: requests without credentials act as an admin (loopback only).",
     )] = False,
+    ssl_certfile: Annotated[str | None, typer.Option(
+        help="Serve HTTPS with this certificate (PEM); ION's scripts fetch tokens over https only.",
+    )] = None,
+    ssl_keyfile: Annotated[str | None, typer.Option(help="The private key (PEM) of --ssl-certfile.")] = None,
 ) -> None:
     """Run the service (GraphQL at /graphql). Migrates the database first."""
-    import uvicorn
-
+    from kitwright.cli import serving
     from kitwright.cli.security import check_serve_security
     from kitwright.store.db import database_url as resolve_url
 
     check_serve_security(host, insecure_dev)
+    if (ssl_certfile is None) != (ssl_keyfile is None):
+        raise typer.BadParameter("--ssl-certfile and --ssl-keyfile go together")
+    scheme = "https" if ssl_certfile else "http"
     url = resolve_url(database_url)
     os.environ["KITWRIGHT_DATABASE_URL"] = url
     if with_demo:
-        _load_demo(url, f"http://{host}:{port}")
+        _load_demo(url, f"{scheme}://{host}:{port}")
     else:
         migrate(url)
     if not insecure_dev:
         from kitwright.cli.security import hint_first_admin
 
         hint_first_admin(url)
-    console.print(f"Kitwright {__version__}: GraphiQL at http://{host}:{port}/graphql")
-    uvicorn.run(
-        "kitwright.api.app:app_from_env", factory=True, host=host, port=port, workers=workers,
-        log_level="info",
-    )
+    console.print(f"Kitwright {__version__}: GraphiQL at {scheme}://{host}:{port}/graphql")
+    serving.run(host=host, port=port, workers=workers, ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile)
 
 
 availability_app = typer.Typer(help="Retail kit availability.", no_args_is_help=True)

@@ -1,4 +1,4 @@
-"""Availability arithmetic for parts and retail kit items (retail-kits.md, "Availability").
+"""Availability arithmetic for parts and retail kit items (docs/retail.md).
 
 Only components hold inventory. Per site, a kit's figure comes from ONE cumulative curve
 
@@ -62,7 +62,7 @@ DEFAULT_SUPPLY_TYPES: frozenset[SupplyType] = frozenset(
 def classify_supply(
     *, on_order: bool, inventory_available: bool, available_soon: bool
 ) -> SupplyType:
-    """Supply type of one inventory record (api.md, Retail kits); first match wins.
+    """Supply type of one inventory record (docs/retail.md, "Supply types"); first match wins.
 
     FUTURE if the record is on order; otherwise by its location: `inventoryAvailable: false`
     → ON_HAND_UNAVAILABLE, `availableSoon: true` → ON_HAND_AVAILABLE_SOON, else
@@ -151,7 +151,7 @@ class Bucket(NamedTuple):
 
 @dataclass(frozen=True)
 class Figure:
-    """AvailabilityFigure of api.md. For kits every quantity is a whole number of kits."""
+    """AvailabilityFigure. For kits every quantity is a whole number of kits."""
 
     total: Decimal
     on_hand: Decimal
@@ -204,7 +204,7 @@ class ComponentFigures:
 
 @dataclass(frozen=True)
 class KitAvailability:
-    """KitAvailability of api.md: the kit (or regular part) figures, and per component."""
+    """KitAvailability: the kit (or regular part) figures, and per component."""
 
     part_id: int
     is_kit: bool

@@ -1,6 +1,6 @@
 """Errors every layer understands.
 
-Each carries the API error code (api.md, Transport) so that GraphQL, REST, the CLI and the
+Each carries the API error code (docs/api.md, "Errors") so that GraphQL, REST, the CLI and the
 importers report the same failure the same way, naming the field or row at fault.
 """
 
@@ -64,7 +64,7 @@ class Forbidden(KitwrightError):
 
 @dataclass
 class Problems:
-    """Collects every reason at once (design rule 5), then raises them together."""
+    """Collects every reason at once (docs/rules.md#r5), then raises them together."""
 
     items: list[Problem] = field(default_factory=list)
 

@@ -14,7 +14,7 @@ import math
 from collections.abc import Mapping, Sequence
 from decimal import Decimal, localcontext
 
-from kitwright.domain.errors import Problems
+from kitwright.domain.errors import BadInput, Problems
 from kitwright.domain.quantities import MAX_QUANTITY, SCALE, normalize
 
 # (component part id, ratio per one kit)
@@ -214,3 +214,25 @@ def _fits_scale(value: Decimal) -> bool:
     assert isinstance(exponent, int)  # finite values only
     trailing_zeros = len(digits) - len("".join(map(str, digits)).rstrip("0"))
     return exponent + trailing_zeros >= -SCALE or not any(digits)
+
+
+def check_holds_stock(part_label: str, is_kit: bool, *, field: str = "partId") -> None:
+    """A kit part (one with components, e.g. a retail kit item) is logical: only its components
+    hold inventory, so no inventory record may be created for it (docs/ion-compatibility.md)."""
+    if is_kit:
+        raise BadInput(
+            f"part {part_label} is a kit (it has components) and holds no stock; "
+            "create inventory for its components instead",
+            field=field,
+        )
+
+
+def check_may_become_kit(part_label: str, has_inventory: bool, *, field: str = "components") -> None:
+    """The same rule seen from the other side: a part that holds inventory records cannot be
+    given components until its records are gone."""
+    if has_inventory:
+        raise BadInput(
+            f"part {part_label} has inventory records, and a kit holds no stock; "
+            "it can be given components once they are deleted",
+            field=field,
+        )

@@ -2,10 +2,10 @@
 fulfilment (oldest first across the whole kit), pick path order and shortage reports.
 
 Pure: the service loads and locks the rows, calls these functions, and writes what they
-return (and the ledger). Nothing here creates or consumes quantity (design rule 1): every
+return (and the ledger). Nothing here creates or consumes quantity (docs/rules.md#r1): every
 plan only moves quantity between records, locations and kit links.
 
-Model (seed 001): a record issued to a kit item is held *whole* by that item. Issuing part of a
+Model: a record issued to a kit item is held *whole* by that item. Issuing part of a
 lot or untracked record splits it first: a new record (howCreated PARTIAL_KIT, origin = the
 source) holds the issued quantity and is linked to the item; the source keeps the rest. So a
 linked record's quantity is its issued quantity. Returning part of it to stock splits the
@@ -100,7 +100,7 @@ class StatusEffect:
 
     old: PartKitStatus
     new: PartKitStatus
-    # DELIVERED: move every held record that is not installed here (seed 000, "Automate
+    # DELIVERED: move every held record that is not installed here (ION's kit guide, "Automate
     # inventory movement"). Installed records belong to the run's build and stay put.
     move_held_to_location_id: int | None
     # open -> closed: mark every held link released. Records not installed become available
@@ -123,7 +123,7 @@ def status_change_effects(
     delivery_location_id: int | None,
     staging_location_id: int | None,
 ) -> StatusEffect:
-    """Any status may move to any other (seed 000); this says what that does.
+    """Any status may move to any other; this says what that does.
 
     Also call it with old == new == DELIVERED when a delivered kit's delivery location
     changes: its held inventory follows. Refuses DELIVERED without a delivery location
@@ -304,7 +304,7 @@ def plan_issue(
     """issueItemToKit: move `record` (or `quantity` of it) into `item`.
 
     `quantity` None means: a serial record whole; for a lot or untracked record as much as
-    the item still needs and the record holds, min(record quantity, remaining) (seed 001's
+    the item still needs and the record holds, min(record quantity, remaining) (ION's
     example omits the quantity). Every reason to refuse is reported at once.
     `allow_other_revision` (organisation setting, off by default) lets a record of another
     revision of the same part number serve the item.
@@ -426,7 +426,7 @@ def plan_unissue(
 ) -> UnissuePlan:
     """moveItemToInventory: return `record` (or `quantity` of it) from `item` to stock.
 
-    `quantity` None returns the whole record (seed 001 asks callers to send it; accepting
+    `quantity` None returns the whole record (ION asks callers to send it; accepting
     its absence breaks no script). The stock lands at `location_id`, else where it stands.
     """
     problems = Problems()
@@ -532,7 +532,7 @@ class FulfilmentStrategy(Protocol):
 
 @dataclass(frozen=True)
 class FifoStrategy:
-    """Oldest first (seed 000); the id breaks ties so the order is total."""
+    """Oldest first; the id breaks ties so the order is total."""
 
     name: str = "FIFO"
 

@@ -64,4 +64,9 @@ def to_units(quantity: Decimal) -> int:
 
 
 def from_units(units: int) -> Decimal:
-    return normalize(Decimal(units) / FACTOR)
+    # Every quantity read goes through here: integer arithmetic, not normalize()'s text
+    # round trip. Whole numbers first, so normalize() below never yields an exponent.
+    whole, fraction = divmod(units, FACTOR)
+    if not fraction:
+        return Decimal(whole)
+    return Decimal(units).scaleb(-SCALE).normalize()

@@ -1,4 +1,4 @@
-"""Tracking rules of seed 001.
+"""Tracking rules of ION's part inventory API.
 
 SERIAL: needs a serial number (a lot number may be added), holds 0 or 1.
 LOT:    needs a lot number and no serial number, holds >= 0.

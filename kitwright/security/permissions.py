@@ -86,7 +86,7 @@ def check_role(role: str) -> str:
     return role
 
 
-# GraphQL root field -> the permission calling it needs. Fields listed in api.md that do not
+# GraphQL root field -> the permission calling it needs. Fields of the API contract that do not
 # exist yet (runs, rules, import, orders) are mapped ahead so they are guarded when they land.
 ROOT_FIELD_PERMISSIONS: dict[str, Permission] = {
     # Query: inventory and catalogue
@@ -111,6 +111,7 @@ ROOT_FIELD_PERMISSIONS: dict[str, Permission] = {
     "createLocation": P.MANAGE_LOCATIONS, "updateLocation": P.MANAGE_LOCATIONS,
     "deleteLocation": P.MANAGE_LOCATIONS,
     "createUnitOfMeasure": P.MANAGE_CATALOG, "updateUnitOfMeasure": P.MANAGE_CATALOG,
+    "unitsOfMeasurement": P.VIEW_INVENTORY, "createUnitOfMeasurement": P.MANAGE_CATALOG,  # ION's names
     "createSupplier": P.MANAGE_CATALOG, "updateSupplier": P.MANAGE_CATALOG,
     # Mutation: inventory
     "createPartInventory": P.CREATE_PART_INVENTORY,
@@ -124,7 +125,7 @@ ROOT_FIELD_PERMISSIONS: dict[str, Permission] = {
     "issueItemToKit": P.ISSUE_ITEM_TO_KIT, "moveItemToInventory": P.MOVE_ITEM_TO_INVENTORY,
     "fulfillPartKit": P.FULFILL_PART_KIT, "stagePartKitInventory": P.STAGE_PART_KIT_INVENTORY,
     "importKitItems": P.IMPORT_KIT_ITEMS,
-    # Mutation: runs, rules, orders (api.md; mapped ahead)
+    # Mutation: runs, rules, orders (mapped ahead)
     "createRun": P.MANAGE_RUNS, "updateRun": P.MANAGE_RUNS, "createKitForRun": P.MANAGE_RUNS,
     "installPartInventory": P.INSTALL_PART_INVENTORY, "uninstallPartInventory": P.INSTALL_PART_INVENTORY,
     "createRule": P.MANAGE_RULES, "updateRule": P.MANAGE_RULES, "deleteRule": P.MANAGE_RULES,
@@ -171,4 +172,6 @@ ROUTE_PERMISSIONS: dict[tuple[str, str], Permission] = {
 # Reachable without credentials.
 PUBLIC_ROUTES: frozenset[tuple[str, str]] = frozenset({
     ("GET", "/health"), ("POST", "/auth/token"), ("GET", "/signin"), ("POST", "/signin"),
+    # ION's token paths, for ION scripts (docs/ion-compatibility.md)
+    ("POST", "/realms/api-keys/protocol/openid-connect/token"), ("POST", "/oauth/token"),
 })

@@ -20,18 +20,18 @@ class RateLimiter:
         self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def take(self, key: str) -> float | None:
-        """None if allowed; otherwise the seconds to wait before the next request."""
+    def take(self, key: str, count: int = 1) -> float | None:
+        """None if allowed (`count` requests at once, all or none); otherwise the seconds to wait."""
         now = self.clock()
         with self._lock:
             tokens, last = self._buckets.pop(key, (self.burst, now))
             tokens = min(self.burst, tokens + (now - last) * self.rate)
-            if tokens >= 1:
-                self._buckets[key] = (tokens - 1, now)
+            if tokens >= count:
+                self._buckets[key] = (tokens - count, now)
                 wait = None
             else:
                 self._buckets[key] = (tokens, now)
-                wait = (1 - tokens) / self.rate
+                wait = (count - tokens) / self.rate
             while len(self._buckets) > self.max_keys:
                 self._buckets.popitem(last=False)  # forget the least recently seen
             return wait

@@ -1,11 +1,16 @@
 """The audit trail: every change of users, API keys, kits, kit items, rules, runs, parts and
-locations names who made it (issue 5).
+locations names who made it.
 
 One session listener writes it, so no service can forget: after each flush, each new, changed
 or deleted row of an audited table becomes one `audit_entry` with the acting user or key (the
 unit of work's actor) and the changed fields. Secrets are never copied: hash columns read
 "(changed)". Inventory records are not audited here: the ledger already holds their changes.
 Rows changed by bulk SQL (not through the ORM) are not seen by the listener.
+
+An UPDATE entry holds `[old, new]` for every field that changed and nothing else; a CREATE
+entry the new row, a DELETE entry the row as it was (docs/kit-rules.md, "Audit"). SQLAlchemy
+forgets the old value of a field set while unloaded or marked with `flag_modified` (which
+services use to change an etag); those old values are read back from the row before the flush.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from typing import Any
 
 from sqlalchemy import event, insert, inspect, select
 from sqlalchemy.orm import Session, UOWTransaction
+from sqlalchemy.orm.base import NO_VALUE
 
 from kitwright.store.models import AuditEntry, utcnow
 from kitwright.store.queries import Page, PageRequest, query_page
@@ -56,26 +62,25 @@ def _columns(obj: Any) -> list[str]:
     return [attr.key for attr in mapper.column_attrs if attr.key not in SKIPPED_COLUMNS]
 
 
-def _snapshot(obj: Any) -> dict[str, Any]:
+def _snapshot(obj: Any, known: Mapping[str, Any]) -> dict[str, Any]:
     state = inspect(obj)
     values: dict[str, Any] = {}
     for key in _columns(obj):
-        if key in state.unloaded:
-            continue
-        value = state.attrs[key].value
-        if value is not None:
+        value = known[key] if key in state.unloaded and key in known else state.attrs[key].loaded_value
+        if value is not NO_VALUE and value is not None:
             values[key] = _shown(key, value)
     return values
 
 
-def _diff(obj: Any) -> dict[str, Any]:
+def _diff(obj: Any, known: Mapping[str, Any]) -> dict[str, Any]:
     state = inspect(obj)
     changes: dict[str, Any] = {}
     for key in _columns(obj):
         history = state.attrs[key].history
         if not history.has_changes():
             continue
-        old = history.deleted[0] if history.deleted else None
+        # No deleted value: SQLAlchemy did not hold the old one; it was read before the flush.
+        old = history.deleted[0] if history.deleted else known.get(key)
         new = history.added[0] if history.added else None
         if old == new:
             continue
@@ -84,6 +89,42 @@ def _diff(obj: Any) -> dict[str, Any]:
         else:
             changes[key] = [_plain(old), _plain(new)]
     return changes
+
+
+def _unknown(obj: Any, deleted: bool) -> list[str]:
+    """The columns whose value before this flush the session does not hold."""
+    state = inspect(obj)
+    if deleted:
+        return [key for key in _columns(obj) if key in state.unloaded]
+    return [key for key in _columns(obj) if state.committed_state.get(key, None) is NO_VALUE]
+
+
+@event.listens_for(Session, "before_flush")
+def _read_forgotten_values(session: Session, _flush: UOWTransaction, _instances: object) -> None:
+    """Read the stored values the after-flush diff will need, one SELECT per table (the rows
+    are the ones being written, so the services already hold their locks)."""
+    wanted: dict[type[Any], dict[Any, Any]] = {}
+    for deleted, objects in ((False, session.dirty), (True, session.deleted)):
+        for obj in objects:
+            if getattr(obj, "__tablename__", None) in AUDITED_TABLES and _unknown(obj, deleted):
+                identity = inspect(obj).identity
+                if identity is not None:
+                    wanted.setdefault(type(obj), {})[identity] = obj
+    known: dict[tuple[str, Any], dict[str, Any]] = {}
+    session.info["audit_known"] = known
+    for model, rows in wanted.items():
+        mapper = inspect(model)
+        attrs = [attr for attr in mapper.column_attrs if attr.key not in SKIPPED_COLUMNS]
+        [key] = mapper.primary_key  # every audited table has a single `id`
+        stmt = select(key, *(attr.columns[0] for attr in attrs)).where(key.in_(sorted(i[0] for i in rows)))
+        for id_, *stored in session.connection().execute(stmt):
+            known[(model.__tablename__, (id_,))] = dict(zip((a.key for a in attrs), stored, strict=True))
+
+
+def _known(session: Session, obj: Any) -> dict[str, Any]:
+    identity = inspect(obj).identity
+    found: dict[str, Any] = session.info.get("audit_known", {}).get((obj.__tablename__, identity), {})
+    return found
 
 
 def _actor(session: Session) -> tuple[int | None, str]:
@@ -107,12 +148,13 @@ def _audit_after_flush(session: Session, _flush: UOWTransaction) -> None:
             if action == "UPDATE":
                 if not session.is_modified(obj, include_collections=False):
                     continue
-                changes = _diff(obj)
+                changes = _diff(obj, _known(session, obj))
                 if not changes:
                     continue
             else:
-                changes = _snapshot(obj)
+                changes = _snapshot(obj, _known(session, obj))
             found.append((action, obj, changes))
+    session.info.pop("audit_known", None)
     if not found:
         return
     actor_id, actor_name = _actor(session)

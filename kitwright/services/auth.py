@@ -1,4 +1,4 @@
-"""Users, passwords, API keys and bearer tokens; who is acting (issue 5).
+"""Users, passwords, API keys and bearer tokens; who is acting.
 
 - Passwords are argon2id hashes (argon2-cffi).
 - An API key is a public client id and a secret shown once; only the secret's SHA-256 is

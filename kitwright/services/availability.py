@@ -1,4 +1,4 @@
-"""Retail kit availability from the database (retail-kits.md, "Availability").
+"""Retail kit availability from the database (docs/retail.md).
 
 The arithmetic lives in `domain.availability`; this module only feeds it. Supply is summed in
 SQL, grouped by site x part x supply type x ETA (x segment x the attribute values a view
@@ -300,7 +300,7 @@ def get_kit_availability(
     as_of: dt.date | None = None,
     site_ids: Sequence[int] | None = None,
 ) -> KitAvailability:
-    """kitAvailability of api.md: three queries whatever the number of sites or components."""
+    """kitAvailability: three queries whatever the number of sites or components."""
     part = get(session, Part, part_id, field="partId")
     components = definitions(session, [part.id]).get(part.id, [])
     relevant = {c for c, _ in components} or {part.id}

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from kitwright.domain.attributes import normalize_attributes
 from kitwright.domain.text import clean_text
 from kitwright.services.uow import UnitOfWork, check_etag
 from kitwright.store.models import Supplier, UnitOfMeasure
@@ -24,23 +25,35 @@ def create_unit_of_measure(uow: UnitOfWork, *, name: str, abbreviation: str | No
     return unit
 
 
-def create_supplier(uow: UnitOfWork, *, name: str) -> Supplier:
-    supplier = Supplier(name=clean_text(name, field="name", required=True))
+def create_supplier(
+    uow: UnitOfWork, *, name: str, attributes: list[tuple[object, object, object]] | None = None
+) -> Supplier:
+    supplier = Supplier(
+        name=clean_text(name, field="name", required=True), attributes=normalize_attributes(attributes or [])
+    )
     uow.session.add(supplier)
     uow.commit()
     return supplier
 
 
-def update_supplier(uow: UnitOfWork, id: int, etag: str, *, name: str) -> Supplier:
+def update_supplier(
+    uow: UnitOfWork, id: int, etag: str, *, name: str | None = None,
+    attributes: list[tuple[object, object, object]] | None = None,
+) -> Supplier:
+    """Change the name and/or replace the attributes (None leaves either as it is)."""
     supplier = uow.get(Supplier, id, lock=True)
     check_etag(supplier, etag)
-    supplier.name = clean_text(name, field="name", required=True) or supplier.name
+    if name is not None:
+        supplier.name = clean_text(name, field="name", required=True) or supplier.name
+    if attributes is not None:
+        supplier.attributes = normalize_attributes(attributes)
     uow.commit()
     return supplier
 
 
-UNIT_COLUMNS = {"id": UnitOfMeasure.id, "name": UnitOfMeasure.name}
-UNIT_SORTS = {"ID": UnitOfMeasure.id, "NAME": UnitOfMeasure.name}
+# ION calls a unit's name its `type` (unitsOfMeasurement): both filter and sort the name.
+UNIT_COLUMNS = {"id": UnitOfMeasure.id, "name": UnitOfMeasure.name, "type": UnitOfMeasure.name}
+UNIT_SORTS = {"ID": UnitOfMeasure.id, "NAME": UnitOfMeasure.name, "TYPE": UnitOfMeasure.name}
 SUPPLIER_COLUMNS = {"id": Supplier.id, "name": Supplier.name, "createdAt": Supplier.created_at}
 SUPPLIER_SORTS = {"ID": Supplier.id, "NAME": Supplier.name, "CREATED_AT": Supplier.created_at}
 

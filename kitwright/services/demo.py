@@ -1,4 +1,4 @@
-"""Demo data: a small plant whose ids match the examples of seed 001, plus kits.
+"""Demo data: a small plant whose ids match the examples of ION's API guide, plus kits.
 
 Part 1 is serial-tracked, part 2 lot-tracked, supplier 1 exists and location 5 is a shelf, so
 the seed's GraphQL examples run unchanged against a fresh demo database. Two kits show the

@@ -1,4 +1,4 @@
-"""Part inventory records: create, update, delete, list, with the tracking rules of seed 001.
+"""Part inventory records: create, update, delete, list, with ION's tracking rules.
 
 Every change writes a ledger entry in the same transaction.
 """
@@ -15,13 +15,17 @@ from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from kitwright.config import settings
-from kitwright.domain.errors import BadInput, Problems
+from kitwright.domain.errors import BadInput, NotFound, Problems
+from kitwright.domain.holds import RecordChange, check_held_change
+from kitwright.domain.kit_definitions import check_holds_stock
 from kitwright.domain.numbering import render_number
 from kitwright.domain.quantities import ZERO, parse_quantity
 from kitwright.domain.text import clean_attributes, clean_text
 from kitwright.domain.tracking import Identity, TrackingType, check_identity, clean_number
+from kitwright.services.holds import hold_of
 from kitwright.services.ledger import record_change, snapshot
-from kitwright.services.uow import UnitOfWork, check_etag, check_updatable
+from kitwright.services.parts import is_kit_part
+from kitwright.services.uow import MAX_ID, UnitOfWork, check_etag, check_updatable
 from kitwright.store.models import (
     Location,
     NumberSequence,
@@ -72,7 +76,8 @@ def create_part_inventory(uow: UnitOfWork, new: NewPartInventory) -> PartInvento
 def build_part_inventory(uow: UnitOfWork, new: NewPartInventory) -> PartInventory:
     """A validated, unsaved record (shared by create and the importers)."""
     problems = Problems()
-    part = uow.get(Part, new.part_id, field="partId")
+    part = _part_for_stock(uow, new.part_id)
+    check_holds_stock(part.part_number, is_kit_part(uow.session, part.id))
     tracking = TrackingType(part.tracking_type)
     record = PartInventory(
         part_id=part.id,
@@ -97,7 +102,7 @@ def build_part_inventory(uow: UnitOfWork, new: NewPartInventory) -> PartInventor
         "cost": new.cost, "usage_type": new.usage_type, "segment": new.segment,
         "attributes": new.attributes, "on_order": new.on_order, "expected_at": new.expected_at,
     }, problems)
-    # A number typed by the user wins over autogenerate (seed 001 sends both).
+    # A number typed by the user wins over autogenerate (ION's examples send both).
     if record.serial_number is None and new.autogenerate_serial_number and not problems:
         record.serial_number = next_number(uow, "serial", part)
     if record.lot_number is None and new.autogenerate_lot_number and not problems:
@@ -109,6 +114,19 @@ def build_part_inventory(uow: UnitOfWork, new: NewPartInventory) -> PartInventor
     return record
 
 
+def _part_for_stock(uow: UnitOfWork, part_id: int) -> Part:
+    """The part, share-locked so that it cannot be given components (updatePart locks it FOR
+    UPDATE) between the check that it is no kit and the commit of its new record."""
+    if not 0 < part_id <= MAX_ID:
+        raise NotFound(f"Part {part_id} does not exist", field="partId")
+    part = uow.session.scalars(
+        select(Part).where(Part.id == part_id).with_for_update(read=True).execution_options(populate_existing=True)
+    ).one_or_none()
+    if part is None:
+        raise NotFound(f"Part {part_id} does not exist", field="partId")
+    return part
+
+
 def update_part_inventory(
     uow: UnitOfWork, id: int, etag: str, changes: Mapping[str, Any]
 ) -> PartInventory:
@@ -117,11 +135,10 @@ def update_part_inventory(
     check_updatable(changes, UPDATABLE)
     record = uow.get(PartInventory, id, lock=True)
     check_etag(record, etag)
-    if "quantity" in changes and record.status == "KITTED":  # a kit holds exactly what was issued
-        raise BadInput(f"inventory {id} is kitted; move it back to inventory first", field="quantity")
     if "quantity" in changes and record.status == "INSTALLED":  # an install holds exactly its quantity
         raise BadInput(f"inventory {id} is installed; change the aBOM item instead", field="quantity")
     before = snapshot(record)
+    frozen_before = _frozen_values(record)
     part = uow.get(Part, record.part_id)
     problems = Problems()
     _apply_references(uow, record, changes.get("location_id"), changes.get("supplier_id"),
@@ -138,6 +155,9 @@ def update_part_inventory(
     _apply_details(record, {k: v for k, v in changes.items() if k in _DETAILS}, problems)
     _check_tracking(TrackingType(part.tracking_type), record, problems)
     problems.raise_if_any()
+    # A kit holds exactly what it was issued, where the kit put it (domain.holds).
+    changed = [c for c, value in _frozen_values(record).items() if value != frozen_before[c]]
+    check_held_change(record.id, hold_of(uow.session, record.id), changed)
     if record.serial_number is not None and before["serial_number"] != record.serial_number:
         _check_serial_free(uow.session, record)
     after = snapshot(record)
@@ -151,8 +171,7 @@ def update_part_inventory(
 def delete_part_inventory(uow: UnitOfWork, id: int, etag: str) -> int:
     record = uow.get(PartInventory, id, lock=True)
     check_etag(record, etag)
-    if record.status == "KITTED":  # kits never lose inventory silently (design rule 3)
-        raise BadInput(f"inventory {id} is kitted; move it back to inventory first", field="id")
+    check_held_change(record.id, hold_of(uow.session, record.id), [RecordChange.DELETE])
     record_change(uow, "DELETE", record, snapshot(record), None)
     uow.session.delete(record)
     uow.commit()
@@ -166,6 +185,16 @@ def get_part_inventory(session: Session, id: int) -> PartInventory:
 
 
 # -- pieces ---------------------------------------------------------------------------
+
+def _frozen_values(record: PartInventory) -> dict[RecordChange, object]:
+    """The fields a kit's hold freezes, as they stand (domain.holds.FROZEN_WHILE_HELD)."""
+    return {
+        RecordChange.QUANTITY: record.quantity, RecordChange.PART: record.part_id,
+        RecordChange.ON_ORDER: record.on_order, RecordChange.LOCATION: record.location_id,
+        RecordChange.UNIT_OF_MEASURE: record.unit_of_measure_id,
+        RecordChange.SCRAP: record.scrapped,
+    }
+
 
 _DETAILS = {"cost", "usage_type", "segment", "attributes", "on_order", "expected_at"}
 
@@ -329,6 +358,7 @@ def receive_part_inventory(
     """
     record = uow.get(PartInventory, id, lock=True)
     check_etag(record, etag, required=False)
+    check_held_change(record.id, hold_of(uow.session, record.id), [RecordChange.RECEIVE])
     if not record.on_order:
         raise BadInput(f"part inventory {record.id} is not on order (already received)", field="id")
     before = snapshot(record)

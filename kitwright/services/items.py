@@ -1,4 +1,4 @@
-"""Manhattan item documents (seed 003): a kit item and its components, by part number.
+"""Manhattan item documents: a kit item and its components, by part number.
 
 `{"ItemId": "ItemA", "ItemComponent": [{"ComponentItemId": "ItemB", "ComponentQty": 4}, …]}`.
 Items are resolved by part number; when a number has several revisions the latest one (the

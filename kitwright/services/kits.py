@@ -1,11 +1,11 @@
-"""Kits (issue 3): create / update / delete kits and items, issue and unissue inventory,
+"""Kits: create / update / delete kits and items, issue and unissue inventory,
 fulfil oldest first, stage, pick lists and the shortage report.
 
 Every mutation is one unit of work. Lock order, everywhere: the kit, then its items (ascending
 id), then inventory records (ascending id). Availability is re-read with a fresh statement
 *after* locking (on PostgreSQL READ COMMITTED a statement's snapshot predates the lock wait),
 and the partial unique index `uq_part_kit_inventory_held` backs "held by one kit at most".
-Kits never create or consume quantity (design rule 1): a split moves quantity from one record
+Kits never create or consume quantity (docs/rules.md#r1): a split moves quantity from one record
 to a new one; every record touched gets one ledger entry, with the kit and item referenced.
 """
 
@@ -35,6 +35,7 @@ from sqlalchemy.orm.attributes import flag_modified
 from kitwright.config import settings
 from kitwright.domain import kits as rules
 from kitwright.domain.errors import BadInput, Conflict, NotFound
+from kitwright.domain.kit_access import KitAction
 from kitwright.domain.kits import (
     FIFO,
     Candidate,
@@ -54,6 +55,7 @@ from kitwright.domain.kits import (
 from kitwright.domain.quantities import ZERO, from_units, normalize, parse_quantity, to_units
 from kitwright.domain.status import PartInventoryStatus
 from kitwright.domain.tracking import TrackingType
+from kitwright.services import kit_access
 from kitwright.services.ledger import record_change, snapshot
 from kitwright.services.locations import subtree_ids
 from kitwright.services.uow import UnitOfWork, check_etag, check_updatable, register_constraint
@@ -333,6 +335,7 @@ def create_part_kit(
     status: PartKitStatus | str = PartKitStatus.DRAFT, priority: int | None = None,
 ) -> PartKit:
     new_status = _status(status)
+    kit_access.authorize_create(uow, new_status)
     kit = PartKit(created_by_id=uow.actor.id, run_id=_run_id(uow, run_id), priority=_priority(priority))
     if assigned_to_id is not None:
         kit.assigned_to_id = uow.get(User, assigned_to_id, field="assignedToId").id
@@ -372,6 +375,7 @@ def update_part_kit(uow: UnitOfWork, id: int, etag: str, changes: Mapping[str, A
     new = _status(changes["status"]) if changes.get("status") is not None else old
     if "status" in changes and changes["status"] is None:
         raise BadInput("status must not be null", field="status")
+    kit_access.authorize_update(uow, kit, new, changes)
     if "run_id" in changes:
         kit.run_id = _run_id(uow, changes["run_id"])
     if "priority" in changes:
@@ -393,6 +397,8 @@ def update_part_kit(uow: UnitOfWork, id: int, etag: str, changes: Mapping[str, A
         old, new, delivery_location_id=kit.delivery_location_id,
         staging_location_id=kit.staging_location_id,
     )
+    # Before the link query below autoflushes: one flush, so one audit entry, for the kit.
+    _set_status(kit, new)
     move_to: int | None = None
     operation = "KIT_DELIVER"
     if effect.move_held_to_location_id is not None and (old is not new or delivery_changed):
@@ -420,7 +426,6 @@ def update_part_kit(uow: UnitOfWork, id: int, etag: str, changes: Mapping[str, A
             if effect.release_held or before != snapshot(record):
                 _ledger(uow, "KIT_RELEASE" if effect.release_held else operation, record, before,
                         snapshot(record), **refs)
-    _set_status(kit, new)
     flag_modified(kit, "status")
     uow.commit()
     return kit
@@ -428,6 +433,7 @@ def update_part_kit(uow: UnitOfWork, id: int, etag: str, changes: Mapping[str, A
 
 def delete_part_kit(uow: UnitOfWork, id: int, etag: str) -> int:
     kit = lock_kit(uow, id)
+    kit_access.authorize(uow, kit, KitAction.DELETE)
     check_etag(kit, etag)
     if _held_links(uow.session, kit.id):
         raise BadInput(
@@ -435,7 +441,12 @@ def delete_part_kit(uow: UnitOfWork, id: int, etag: str) -> int:
             "the kit, before deleting it", field="id",
         )
     uow.session.execute(delete(PartKitInventory).where(PartKitInventory.part_kit_id == kit.id))
-    uow.session.execute(delete(PartKitItem).where(PartKitItem.part_kit_id == kit.id))
+    # Items go through the session, not bulk SQL, so the audit trail records each deletion.
+    for item in uow.session.scalars(
+        select(PartKitItem).where(PartKitItem.part_kit_id == kit.id).order_by(PartKitItem.id)
+    ):
+        uow.session.delete(item)
+    uow.flush()
     uow.session.delete(kit)
     uow.commit()
     return id
@@ -452,6 +463,7 @@ def create_part_kit_item(
     uow: UnitOfWork, *, part_kit_id: int, part_id: int, quantity: object
 ) -> PartKitItem:
     kit = lock_kit(uow, part_kit_id, field="partKitId")
+    kit_access.authorize(uow, kit, KitAction.EDIT, "partKitId")
     part = uow.get(Part, part_id, field="partId")
     q = _quantity(quantity)
     rules.check_item_quantity(q, ZERO)
@@ -463,7 +475,8 @@ def create_part_kit_item(
 
 def update_part_kit_item(uow: UnitOfWork, id: int, etag: str, changes: Mapping[str, Any]) -> PartKitItem:
     check_updatable(changes, {"quantity"})
-    _kit, item = _lock_item(uow, id, field="id")
+    kit, item = _lock_item(uow, id, field="id")
+    kit_access.authorize(uow, kit, KitAction.EDIT)
     check_etag(item, etag)
     if "quantity" in changes:
         if changes["quantity"] is None:
@@ -477,7 +490,8 @@ def update_part_kit_item(uow: UnitOfWork, id: int, etag: str, changes: Mapping[s
 
 
 def delete_part_kit_item(uow: UnitOfWork, id: int, etag: str) -> int:
-    _kit, item = _lock_item(uow, id, field="id")
+    kit, item = _lock_item(uow, id, field="id")
+    kit_access.authorize(uow, kit, KitAction.EDIT)
     check_etag(item, etag)
     if kitted_by_item(uow.session, [item.id])[item.id] > ZERO:
         raise BadInput(f"kit item {item.id} holds inventory; move it back first", field="id")
@@ -494,9 +508,10 @@ def issue_item_to_kit(
     uow: UnitOfWork, *, part_inventory_id: int, part_kit_item_id: int,
     quantity: object | None = None, etag: str | None = None, location_id: int | None = None,
 ) -> PartInventory:
-    """issueItemToKit (seed 001). Returns the record now held by the item (the new
+    """issueItemToKit. Returns the record now held by the item (the new
     PARTIAL_KIT record when only part of a lot / untracked record was issued)."""
     kit, item = _lock_item(uow, part_kit_item_id, field="partKitItemId", for_issue=True)
+    kit_access.authorize(uow, kit, KitAction.ISSUE, "partKitItemId")
     target = _location(uow, location_id, "locationId")
     records = lock_records(uow, [part_inventory_id])
     record = records.get(part_inventory_id)
@@ -529,10 +544,11 @@ def move_item_to_inventory(
     uow: UnitOfWork, *, part_inventory_id: int, part_kit_item_id: int,
     quantity: object | None = None, etag: str | None = None, location_id: int | None = None,
 ) -> PartInventory:
-    """moveItemToInventory (seed 001): return a held record, or `quantity` of it, to stock at
+    """moveItemToInventory: return a held record, or `quantity` of it, to stock at
     its location or `location_id`. Returns the stock record (the new PARTIAL_UNKIT record when
     partial; the record itself when whole)."""
     kit, item = _lock_item(uow, part_kit_item_id, field="partKitItemId", for_return=True)
+    kit_access.authorize(uow, kit, KitAction.UNISSUE, "partKitItemId")
     target = _location(uow, location_id, "locationId")
     record = lock_records(uow, [part_inventory_id]).get(part_inventory_id)
     if record is None:
@@ -638,6 +654,7 @@ def fulfill_part_kit(
     available records in available locations only, optionally within a location subtree.
     Partial fulfilment is fine; what cannot be found comes back as shortages per item."""
     kit = lock_kit(uow, id)
+    kit_access.authorize(uow, kit, KitAction.FULFIL)
     status = PartKitStatus(kit.status)
     if status.is_closed:
         raise BadInput(f"the kit is {status.value}; reopen it before fulfilling it", field="id")
@@ -702,6 +719,7 @@ def stage_part_kit_inventory(uow: UnitOfWork, *, id: int, location_id: int) -> P
     """Stage Inventory: move all of an open kit's inventory, or the released inventory of a
     closed kit (what is still available, not since kitted elsewhere), to one location."""
     kit = lock_kit(uow, id)
+    kit_access.authorize(uow, kit, KitAction.STAGE)
     target = _location(uow, location_id, "locationId")
     assert target is not None
     status = PartKitStatus(kit.status)

@@ -1,4 +1,4 @@
-"""Writing the ledger: one entry per change of an inventory record (design rule 4)."""
+"""Writing the ledger: one entry per change of an inventory record (docs/rules.md#r4)."""
 
 from __future__ import annotations
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from kitwright.domain.errors import BadInput
+from kitwright.domain.errors import BadInput, Conflict
 from kitwright.domain.text import LONG, clean_text
 from kitwright.services.uow import UnitOfWork, check_etag, check_updatable
-from kitwright.store.models import Location
+from kitwright.store.models import Location, PartInventory, PartKit
 from kitwright.store.queries import Page, PageRequest, query_page
 
 UPDATABLE = {"name", "type", "description", "parent_id", "inventory_available", "available_soon", "archived"}
@@ -75,6 +75,31 @@ def update_location(uow: UnitOfWork, id: int, etag: str, changes: Mapping[str, A
         _move(uow, location, changes["parent_id"])
     uow.commit()
     return location
+
+
+def delete_location(uow: UnitOfWork, id: int, etag: str) -> int:
+    """Delete an empty leaf location. One that still holds inventory records, has child
+    locations or is a kit's staging, delivery or current location is refused (archive it
+    instead, `updateLocation(archived: true)`), naming what is still there."""
+    location = uow.get(Location, id, lock=True)
+    check_etag(location, etag)
+    session = uow.session
+    still_used = []
+    if session.scalar(select(exists().where(Location.parent_id == id))):
+        still_used.append("child locations")
+    if session.scalar(select(exists().where(PartInventory.location_id == id))):
+        still_used.append("inventory records")
+    if session.scalar(select(exists().where(or_(
+        PartKit.staging_location_id == id, PartKit.delivery_location_id == id, PartKit.current_location_id == id,
+    )))):
+        still_used.append("kits")
+    if still_used:
+        raise Conflict(
+            f"location {id} still has {', '.join(still_used)}; empty it or archive it instead", field="id"
+        )
+    session.delete(location)
+    uow.commit()
+    return id
 
 
 def _move(uow: UnitOfWork, location: Location, parent_id: int | None) -> None:

@@ -6,11 +6,12 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import delete, exists, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import delete, exists, func, select, update
+from sqlalchemy.orm import Session, aliased
 
+from kitwright.domain.attributes import normalize_attributes
 from kitwright.domain.errors import BadInput, NotFound, Problems
-from kitwright.domain.kit_definitions import normalize_kit_definition
+from kitwright.domain.kit_definitions import check_may_become_kit, normalize_kit_definition
 from kitwright.domain.quantities import parse_quantity
 from kitwright.domain.text import LONG, clean_text
 from kitwright.domain.tracking import TrackingType
@@ -20,8 +21,11 @@ from kitwright.store.queries import Page, PageRequest, query_page
 
 UPDATABLE = {
     "part_number", "revision", "description", "tracking_type", "unit_of_measure_id", "cost", "is_digital",
-    "components",
+    "components", "supplier_part_number", "attributes",
 }
+# ION's createPart takes no tracking type: a part without one has no tracking rule, which is
+# Kitwright's UNTRACKED (docs/ion-compatibility.md).
+DEFAULT_TRACKING = TrackingType.UNTRACKED
 MAX_COMPONENTS = 1000
 
 
@@ -36,21 +40,25 @@ def create_part(
     uow: UnitOfWork,
     *,
     part_number: str,
-    tracking_type: str | TrackingType,
+    tracking_type: str | TrackingType | None = None,
     revision: str | None = None,
     description: str | None = None,
     unit_of_measure_id: int | None = None,
     cost: Decimal | None = None,
     is_digital: bool = False,
     components: Sequence[tuple[int, Decimal]] | None = None,
+    supplier_part_number: str | None = None,
+    attributes: list[tuple[object, object, object]] | None = None,
 ) -> Part:
     part = Part(
         part_number=clean_text(part_number, field="partNumber", required=True),
         revision=clean_text(revision, field="revision", max_length=50) or "",
         description=clean_text(description, field="description", max_length=LONG, multiline=True),
-        tracking_type=parse_tracking_type(tracking_type).value,
+        tracking_type=parse_tracking_type(tracking_type if tracking_type is not None else DEFAULT_TRACKING).value,
         cost=parse_quantity(cost, field="cost") if cost is not None else None,
         is_digital=bool(is_digital),
+        supplier_part_number=clean_text(supplier_part_number, field="supplierPartNumber"),
+        attributes=normalize_attributes(attributes or []),
     )
     if unit_of_measure_id is not None:
         part.unit_of_measure_id = uow.get(UnitOfMeasure, unit_of_measure_id, field="unitOfMeasureId").id
@@ -100,10 +108,38 @@ def update_part(uow: UnitOfWork, id: int, etag: str, changes: Mapping[str, Any])
         part.cost = parse_quantity(changes["cost"], field="cost") if changes["cost"] is not None else None
     if "is_digital" in changes:
         part.is_digital = bool(changes["is_digital"])
+    if "supplier_part_number" in changes:
+        part.supplier_part_number = clean_text(changes["supplier_part_number"], field="supplierPartNumber")
+    if "attributes" in changes:
+        part.attributes = normalize_attributes(changes["attributes"] or [])
     if "components" in changes:
+        if changes["components"]:
+            check_may_become_kit(_label(part), bool(has_inventory))
         set_components(uow, part, changes["components"] or [])
     uow.commit()
     return part
+
+
+def _label(part: Part) -> str:
+    return f"{part.part_number} rev {part.revision}" if part.revision else part.part_number
+
+
+def is_latest_revision() -> Any:
+    """True for the newest revision of its part number (the one created last), as a predicate."""
+    newer = aliased(Part)
+    return ~exists().where(newer.part_number == Part.part_number, newer.id > Part.id)
+
+
+def latest_revision_ids(session: Session, part_numbers: set[str]) -> dict[str, int]:
+    """Part number -> id of its latest revision, for many part numbers in one query."""
+    stmt = select(Part.part_number, func.max(Part.id)).where(Part.part_number.in_(part_numbers)).group_by(
+        Part.part_number
+    )
+    return {row[0]: row[1] for row in session.execute(stmt)}
+
+
+def is_kit_part(session: Session, part_id: int) -> bool:
+    return bool(session.scalar(select(exists().where(PartComponent.part_id == part_id))))
 
 
 PART_COLUMNS = {
@@ -114,6 +150,8 @@ PART_COLUMNS = {
     "trackingType": Part.tracking_type,
     "isDigital": Part.is_digital,
     "createdAt": Part.created_at,
+    "supplierPartNumber": Part.supplier_part_number,
+    "isLatestRevision": is_latest_revision(),
 }
 PART_SORTS = {
     "ID": Part.id,

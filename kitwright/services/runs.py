@@ -21,11 +21,12 @@ from sqlalchemy.orm.attributes import flag_modified
 from kitwright.config import settings
 from kitwright.domain import runs as rules
 from kitwright.domain.errors import BadInput, Conflict, NotFound
+from kitwright.domain.kit_access import KitAction
 from kitwright.domain.kits import OPEN_STATUSES, PartKitStatus, PlanKind
 from kitwright.domain.quantities import ONE, ZERO, from_units, normalize, parse_quantity
 from kitwright.domain.runs import RunStatus
 from kitwright.domain.tracking import TrackingType
-from kitwright.services import kits
+from kitwright.services import kit_access, kits
 from kitwright.services.inventory import NewPartInventory, build_part_inventory
 from kitwright.services.ledger import record_change, snapshot
 from kitwright.services.uow import UnitOfWork, check_etag, check_updatable, register_constraint
@@ -344,6 +345,7 @@ def create_kit_for_run(
     run = lock_run(uow, run_id, field="runId")
     if not RunStatus(run.status).is_open:
         raise BadInput(f"run {run.id} is {run.status}; it needs no kit", field="runId")
+    kit_access.authorize_create(uow, PartKitStatus.REQUESTED)
     kit = PartKit(run_id=run.id, created_by_id=uow.actor.id,
                   staging_location_id=_location(uow, staging_location_id, "stagingLocationId"),
                   delivery_location_id=_location(uow, delivery_location_id, "deliveryLocationId"))
@@ -363,6 +365,7 @@ def add_run_needs_to_kit(uow: UnitOfWork, *, id: int, fulfill: bool = True) -> R
     kit = kits.lock_kit(uow, id)
     if kit.run_id != run.id:
         raise Conflict("the kit's run changed while adding; try again", field="id")
+    kit_access.authorize(uow, kit, KitAction.EDIT)
     if PartKitStatus(kit.status).is_closed:
         raise BadInput(f"the kit is {kit.status}; reopen it first", field="id")
     if not RunStatus(run.status).is_open:

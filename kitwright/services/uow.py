@@ -141,7 +141,7 @@ class UnitOfWork:
         return get(self.session, model, id, field=field, lock=lock)
 
     def lock_many(self, model: type[T], ids: list[int]) -> list[T]:
-        """Lock rows in ascending id order (design rule 6: a single global lock order)."""
+        """Lock rows in ascending id order (docs/rules.md#r6: a single global lock order)."""
         stmt = select(model).where(model.id.in_(sorted(set(ids)))).order_by(model.id)  # type: ignore[attr-defined]
         return list(self.session.scalars(stmt.with_for_update()))
 

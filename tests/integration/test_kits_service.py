@@ -499,6 +499,6 @@ def test_kitted_record_quantity_and_delete_refused(session: Session, world: dict
         with UnitOfWork(session) as uow:
             return inventory.delete_part_inventory(uow, record.id, record.etag)
 
-    refused(session, BadInput, "quantity", update)
-    refused(session, BadInput, "id", remove)
+    refused(session, Conflict, "quantity", update)
+    refused(session, Conflict, "id", remove)
     assert fresh(session, PartKit, k.id).status == "IN_PROGRESS"

@@ -262,7 +262,7 @@ def upgrade() -> None:
 
 
 def _ledger_append_only() -> None:
-    """The ledger is append-only (design rule 4): the database refuses UPDATE and DELETE."""
+    """The ledger is append-only (docs/rules.md#r4): the database refuses UPDATE and DELETE."""
     if op.get_bind().dialect.name == "postgresql":
         op.execute(
             """

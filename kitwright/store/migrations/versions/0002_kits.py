@@ -1,4 +1,4 @@
-"""kits: part_kit, part_kit_item, part_kit_inventory (issue 3)
+"""kits: part_kit, part_kit_item, part_kit_inventory
 
 Revision ID: 0002
 Revises: 0001

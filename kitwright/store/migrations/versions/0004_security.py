@@ -1,4 +1,4 @@
-"""security: user roles and passwords, API keys, access tokens, audit trail, app secrets (issue 5)
+"""security: user roles and passwords, API keys, access tokens, audit trail, app secrets
 
 Revision ID: 0004
 Revises: 0002

@@ -1,7 +1,7 @@
 """runs, mBOM, build requirements and the aBOM (docs/runs.md)
 
 Revision ID: 0009
-Revises: 0005
+Revises: 0008
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from alembic import op
 import kitwright.store.types
 
 revision = "0009"
-down_revision = "0005"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,39 @@
+"""Running the ASGI app under uvicorn, with every response sent at once.
+
+With more than one worker, uvicorn binds the listening socket itself and hands it to the
+worker processes; asyncio then serves connections accepted from a socket whose protocol field
+is 0, so it skips TCP_NODELAY, and each response body waits for the client's delayed
+acknowledgement of the headers: about 40 ms per keep-alive request. Accepted sockets inherit
+the option from the listening socket, so it is set there, before the workers start.
+"""
+
+from __future__ import annotations
+
+import socket
+
+import uvicorn
+from uvicorn.supervisors import Multiprocess
+
+APP = "kitwright.api.app:app_from_env"
+
+
+class NoDelayConfig(uvicorn.Config):
+    def bind_socket(self) -> socket.socket:
+        sock = super().bind_socket()
+        if sock.family in (socket.AF_INET, socket.AF_INET6):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return sock
+
+
+def run(
+    *, host: str, port: int, workers: int, log_level: str = "info",
+    ssl_certfile: str | None = None, ssl_keyfile: str | None = None,
+) -> None:
+    config = NoDelayConfig(
+        APP, factory=True, host=host, port=port, workers=workers, log_level=log_level,
+        ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile,
+    )
+    if workers > 1:
+        Multiprocess(config, sockets=[config.bind_socket()]).run()
+    else:
+        uvicorn.Server(config).run()

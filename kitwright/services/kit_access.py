@@ -1,0 +1,65 @@
+"""Apply domain.kit_access to the acting user (the unit of work's actor) and a locked kit."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import select
+
+from kitwright.domain.kit_access import (
+    KIT_RULES,
+    KitAccess,
+    KitAction,
+    check_kit_access,
+    kit_update_actions,
+)
+from kitwright.domain.kits import PartKitStatus
+from kitwright.services.uow import UnitOfWork
+from kitwright.store.models import PartKit, PartKitInventory
+
+_DETAILS = ("run_id", "priority", "assigned_to_id")
+
+
+def _access(uow: UnitOfWork, kit: PartKit, actions: Sequence[tuple[KitAction, str]]) -> KitAccess:
+    actor = uow.actor
+    mine = actor.id is not None and kit.created_by_id == actor.id
+    # Whether the kit holds stock matters only to a requester's own cancel / staging / delete;
+    # the issue and fulfil paths skip the query.
+    matters = mine and any(
+        KIT_RULES[action].own_only_empty and actor.role in KIT_RULES[action].own_roles
+        for action, _ in actions
+    )
+    holds = matters and uow.session.scalar(
+        select(PartKitInventory.id)
+        .where(PartKitInventory.part_kit_id == kit.id, PartKitInventory.released == False)  # noqa: E712
+        .limit(1)
+    ) is not None
+    return KitAccess(role=actor.role, kit_id=kit.id, status=PartKitStatus(kit.status),
+                     requested_by_caller=mine, holds_stock=holds)
+
+
+def authorize(uow: UnitOfWork, kit: PartKit, action: KitAction, field: str = "id") -> None:
+    """Refuse (FORBIDDEN) unless the actor may do `action` to the locked `kit`."""
+    actions = [(action, field)]
+    check_kit_access(_access(uow, kit, actions), actions)
+
+
+def authorize_create(uow: UnitOfWork, status: PartKitStatus) -> None:
+    access = KitAccess(role=uow.actor.role, kit_id=None, status=status, requested_by_caller=True,
+                       holds_stock=False)
+    check_kit_access(access, [(KitAction.CREATE, "status")])
+
+
+def authorize_update(uow: UnitOfWork, kit: PartKit, new: PartKitStatus, changes: Mapping[str, Any]) -> None:
+    """updatePartKit: every action the change amounts to must be allowed."""
+    def changed(name: str, current: object) -> bool:
+        return name in changes and changes[name] != current
+
+    actions = kit_update_actions(
+        PartKitStatus(kit.status), new,
+        staging_changed=changed("staging_location_id", kit.staging_location_id),
+        delivery_changed=changed("delivery_location_id", kit.delivery_location_id),
+        details_changed=any(changed(name, getattr(kit, name)) for name in _DETAILS),
+    )
+    check_kit_access(_access(uow, kit, actions), actions)

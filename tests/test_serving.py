@@ -1,0 +1,68 @@
+"""Multi-worker serving costs no more per keep-alive request than one worker.
+
+Regression: with `--workers 2` every response waited ~40 ms for the client's delayed ACK
+(TCP_NODELAY missing on the sockets the workers accept; see kitwright/cli/serving.py).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+KITWRIGHT = Path(sys.executable).parent / "kitwright"
+REQUESTS = 20
+# A delayed ACK costs 40 ms; a few ms of slack absorbs a busy machine.
+ALLOWED_EXTRA_MS = 8.0
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _keep_alive_median_ms(workers: int, database: Path) -> float:
+    port = _free_port()
+    env = dict(os.environ, KITWRIGHT_DATABASE_URL=f"sqlite:///{database}")
+    server = subprocess.Popen(
+        [str(KITWRIGHT), "serve", "--port", str(port), "--workers", str(workers)],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}/health"
+        with httpx.Client() as client:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    client.get(url)
+                    break
+                except httpx.TransportError:
+                    if time.monotonic() > deadline or server.poll() is not None:
+                        raise
+                    time.sleep(0.1)
+            timings = []
+            for _ in range(REQUESTS + 5):  # the first few warm the worker up
+                started = time.perf_counter()
+                response = client.get(url)
+                timings.append((time.perf_counter() - started) * 1000)
+                assert response.status_code == 200
+        return statistics.median(timings[5:])
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+@pytest.mark.slow
+def test_two_workers_answer_keep_alive_requests_as_fast_as_one(tmp_path: Path) -> None:
+    database = tmp_path / "serving.db"
+    one = _keep_alive_median_ms(1, database)
+    two = _keep_alive_median_ms(2, database)
+    assert two <= one + ALLOWED_EXTRA_MS, f"median {two:.1f} ms with 2 workers, {one:.1f} ms with 1"

@@ -63,7 +63,10 @@ CREATE_INVENTORY = """mutation CreatePartInventory($input: CreatePartInventoryIn
   createPartInventory(input: $input) { partInventory { id _etag lotNumber serialNumber part { partNumber } } }
 }"""
 
-SCRIPT_OPERATIONS = [
+# The context query of the run-creation Action example.
+RUN_ACTION_CONTEXT = "query($id: ID!) { run(id: $id) { partInventory { createdById } } me { id permissionGroups { name } } }"
+
+SCRIPT_OPERATIONS = [RUN_ACTION_CONTEXT,
     RUNS_BY_PROCEDURE, CREATE_REFERENCE_DESIGNATOR, INVENTORY_WITH_ABOM, UPDATE_ABOM_ITEM,
     CREATE_OR_UPDATE_MBOMS, EXPORT_WITH_ABOM, CREATE_MBOM_ITEM, CREATE_RUN, CREATE_ABOM_FOR_INVENTORY,
 ]
@@ -107,14 +110,17 @@ def test_script_operations_run_against_the_demo_data(session: Session, client: T
     # The run importer: a serial, then a run building it and its aBOM root.
     made = data(client, CREATE_INVENTORY, {"input": {"serialNumber": "AV-100", "quantity": 1, "partId": 8}})
     unit = made["createPartInventory"]["partInventory"]
-    # (The script sends these two as one batch; batches are the importers' concern, so they go
-    # one by one here. The record's etag from its creation still holds after createRun.)
-    run = data(client, CREATE_RUN, {"input": {
-        "title": "AVIONICS-1 - AV-100 - build", "procedureId": 42, "partInventoryId": unit["id"], "partId": 8,
-    }})["createRun"]["run"]
+    # Sent as the importer sends them: one JSON batch; the record's etag from its creation
+    # still holds after createRun.
+    batch = client.post("/graphql", json=[
+        {"query": CREATE_RUN, "variables": {"input": {
+            "title": "AVIONICS-1 - AV-100 - build", "procedureId": 42, "partInventoryId": unit["id"], "partId": 8}}},
+        {"query": CREATE_ABOM_FOR_INVENTORY, "variables": {"id": unit["id"], "etag": unit["_etag"]}},
+    ]).json()
+    assert [("errors" in r) for r in batch] == [False, False], batch
+    run = batch[0]["data"]["createRun"]["run"]
     assert run["procedureId"] == "42" and run["partInventoryId"] == unit["id"]
-    root = data(client, CREATE_ABOM_FOR_INVENTORY, {"id": unit["id"], "etag": unit["_etag"]})[
-        "createAbomForPartInventory"]["abomItem"]
+    root = batch[1]["data"]["createAbomForPartInventory"]["abomItem"]
     assert root["partInventoryId"] == unit["id"] and root["children"] == []
 
     # alter_completed_runs: runs of a procedure.

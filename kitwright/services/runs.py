@@ -226,6 +226,34 @@ def _new_unit(uow: UnitOfWork, run: Run, part: Part) -> PartInventory:
     return unit
 
 
+def _resnapshot(uow: UnitOfWork, run: Run) -> None:
+    """Starting a run takes its requirements from the mBOM as it is now, unless the run already
+    has kits or installs (then the snapshot made at creation stands). Waivers stay by part."""
+    has_kits = uow.session.scalar(select(func.count()).select_from(PartKit).where(PartKit.run_id == run.id))
+    reqs = list(uow.session.scalars(
+        select(BuildRequirement).where(BuildRequirement.run_id == run.id).with_for_update()
+    ))
+    installed = installed_by_requirement(uow.session, (r.id for r in reqs))
+    if has_kits or any(q > ZERO for q in installed.values()):
+        return
+    part = uow.get(Part, run.part_id)
+    lines = [
+        rules.MbomLine(i.id, i.part_id, i.quantity)
+        for i in uow.session.scalars(select(MbomItem).where(MbomItem.parent_id == part.id).order_by(MbomItem.id))
+    ]
+    plans = {p.part_id: p for p in rules.requirements_from_mbom(part.part_number, lines, run.quantity)}
+    for req in reqs:
+        plan = plans.pop(req.part_id, None)
+        if plan is None:
+            uow.session.delete(req)
+        elif (req.quantity, req.mbom_item_id) != (normalize(plan.quantity), plan.mbom_item_id):
+            req.quantity, req.mbom_item_id = normalize(plan.quantity), plan.mbom_item_id
+    for plan in plans.values():
+        uow.session.add(BuildRequirement(run_id=run.id, part_id=plan.part_id, mbom_item_id=plan.mbom_item_id,
+                                         quantity=normalize(plan.quantity), waived=False))
+    uow.flush()
+
+
 def update_run(uow: UnitOfWork, id: int, etag: str, changes: Mapping[str, Any]) -> Run:
     check_updatable(changes, RUN_UPDATABLE)
     run = lock_run(uow, id)
@@ -247,6 +275,8 @@ def update_run(uow: UnitOfWork, id: int, etag: str, changes: Mapping[str, Any]) 
     target = (unit.location_id if unit and unit.location_id is not None else run.location_id)
     rules.check_transition(old, new, requirement_facts(uow.session, run.id),
                            unit_has_location=target is not None)
+    if old is RunStatus.TODO and new.is_open and new is not RunStatus.TODO:
+        _resnapshot(uow, run)
     if new is not old:
         run.status = new.value
         if unit is None and new.is_open and new is not RunStatus.TODO:

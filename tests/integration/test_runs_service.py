@@ -426,3 +426,26 @@ def test_update_abom_item_lowers_an_install_and_returns_the_rest(session: Sessio
     back = session.scalars(select(PartInventory).where(PartInventory.how_created == "PARTIAL_UNINSTALL")).one()
     assert (back.quantity, back.status, back.origin_part_inventory_id) == (2, "AVAILABLE", small.id)
     assert runs.installed_by_requirement(session, [item.build_requirement_id])[item.build_requirement_id] == 4
+
+
+def test_starting_a_run_takes_the_mbom_as_it_is_then_keeps_it(session: Session, shop: dict[str, Any]) -> None:
+    run = helpers.run(session, shop["assy"], 2, location_id=shop["cell"].id)  # TODO
+    line = session.scalars(select(MbomItem).where(MbomItem.part_id == shop["bolt"].id)).one()
+    with UnitOfWork(session) as uow:
+        bom.update_mbom_item(uow, line.id, line.etag, {"quantity": 5})
+    extra = helpers.part(session, "SHIM", "UNTRACKED")
+    helpers.mbom(session, shop["assy"], (extra, 3))
+    with UnitOfWork(session) as uow:
+        runs.update_run(uow, run.id, fresh(session, Run, run.id).etag, {"status": "IN_PROGRESS"})
+    def requirements() -> dict[int, Decimal]:
+        session.rollback()
+        return {r.part_id: r.quantity for r in session.scalars(
+            select(BuildRequirement).where(BuildRequirement.run_id == run.id))}
+    started_with = requirements()
+    assert started_with == {shop["motor"].id: 2, shop["bolt"].id: 10, shop["glue"].id: 1, extra.id: 6}
+    line = session.scalars(select(MbomItem).where(MbomItem.part_id == shop["bolt"].id)).one()
+    with UnitOfWork(session) as uow:
+        bom.update_mbom_item(uow, line.id, line.etag, {"quantity": 1})
+    with UnitOfWork(session) as uow:
+        runs.update_run(uow, run.id, fresh(session, Run, run.id).etag, {"status": "HOLD"})
+    assert requirements() == started_with

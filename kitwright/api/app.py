@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
+import re
+import time
 from typing import Any
 
 from graphql import GraphQLError
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine, event
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -21,6 +24,7 @@ from strawberry.http.ides import get_graphql_ide_html
 from kitwright.api.auth import SecurityMiddleware, request_actor, token_routes
 from kitwright.api.context import Context
 from kitwright.api.errors import format_error
+from kitwright.api.limits import TooSlow
 from kitwright.api.rest import MAX_BODY, BodyRejected, bad_request, json_response, read_json
 from kitwright.api.schema import schema
 from kitwright.security.settings import SecuritySettings
@@ -53,7 +57,7 @@ class GraphQLEndpoint:
         if request.method != "POST":
             return bad_request("use GET for GraphiQL or POST for queries", status=405)
         try:
-            payload = await read_json(request, MAX_BODY)
+            payload = await read_json(request, min(MAX_BODY, self.security.max_body_bytes))
         except BodyRejected as rejected:
             return rejected.response
         if not isinstance(payload, dict):
@@ -68,26 +72,61 @@ class GraphQLEndpoint:
         if operation_name is not None and not isinstance(operation_name, str):
             return bad_request("operationName must be a string")
         actor = request_actor(request)
-        result = await run_in_threadpool(self.execute, query, variables, operation_name, actor)
+        seconds = self.security.request_seconds
+        deadline = time.monotonic() + seconds
+        try:
+            # The worker thread also stops itself at the deadline (api.limits.Deadline, and
+            # PostgreSQL's statement_timeout); this only stops waiting for it.
+            result = await asyncio.wait_for(
+                run_in_threadpool(self.execute, query, variables, operation_name, actor, deadline),
+                timeout=seconds + 1,
+            )
+        except TimeoutError:
+            result = _too_slow(seconds)
         return json_response(result)
 
     def execute(
-        self, query: str, variables: dict[str, Any] | None, operation_name: str | None, actor: Actor
+        self, query: str, variables: dict[str, Any] | None, operation_name: str | None, actor: Actor,
+        deadline: float | None = None,
     ) -> dict[str, Any]:
         session = self.sessions()
+        if deadline is not None and session.get_bind().dialect.name == "postgresql":
+            milliseconds = max(1, int((deadline - time.monotonic()) * 1000))
+
+            def limit_statements(_session: Session, _transaction: object, connection: Connection) -> None:
+                connection.exec_driver_sql(f"SET LOCAL statement_timeout = {milliseconds}")
+
+            event.listen(session, "after_begin", limit_statements)
         try:
-            context = Context(session=session, actor=actor, introspection=self.security.introspection)
+            context = Context(session=session, actor=actor, introspection=self.security.introspection,
+                              deadline=deadline, max_query_cost=self.security.max_query_cost)
             outcome = schema.execute_sync(
                 query, variable_values=variables, context_value=context, operation_name=operation_name
             )
+            if deadline is not None and time.monotonic() > deadline:
+                return _too_slow(self.security.request_seconds)
             result: dict[str, Any] = {"data": outcome.data}
             if outcome.errors:
-                result["errors"] = [format_error(error) for error in outcome.errors]
+                result["errors"] = [self._public(format_error(error)) for error in outcome.errors]
             return result
         except RecursionError:
             return {"data": None, "errors": [format_error(GraphQLError("the query is nested too deeply"))]}
         finally:
             session.close()
+
+    def _public(self, error: dict[str, Any]) -> dict[str, Any]:
+        # In production the schema is not published: no "Did you mean …?" hints either.
+        if self.security.production and isinstance(error.get("message"), str):
+            error["message"] = _SUGGESTION.sub("", error["message"]).rstrip()
+        return error
+
+
+_SUGGESTION = re.compile(r"\s*Did you mean [^?]*\?")
+
+
+def _too_slow(seconds: float) -> dict[str, Any]:
+    error = TooSlow(f"the request ran past its time limit of {seconds:g} s and was stopped; ask for less")
+    return {"data": None, "errors": [{"message": error.message, "extensions": {"code": error.code}}]}
 
 
 async def health(request: Request) -> Response:
@@ -118,7 +157,13 @@ def create_app(engine: Engine | None = None, security: SecuritySettings | None =
     from kitwright.api.rest_kits import routes as kit_routes
 
     routes.extend(kit_routes(sessions))
+    from kitwright.services.auth import set_password_hash_slots
+
+    set_password_hash_slots(security.password_hash_slots)
+    from kitwright.api.edge import EdgeMiddleware
+
     middleware = [
+        Middleware(EdgeMiddleware, settings=security),
         Middleware(
             SessionMiddleware, secret_key=_session_key(sessions, security), session_cookie="kitwright_session",
             max_age=security.session_max_age, same_site="lax", https_only=security.https_only,

@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 
 from kitwright import __version__
+from kitwright.security.settings import SecuritySettings
 
 app = typer.Typer(help="Kitwright: kitting and inventory.", no_args_is_help=True)
 console = Console(stderr=True)
@@ -81,22 +82,36 @@ def serve(
     from kitwright.cli.security import check_serve_security
     from kitwright.store.db import database_url as resolve_url
 
-    check_serve_security(host, insecure_dev)
+    settings = check_serve_security(host, insecure_dev)
     url = resolve_url(database_url)
     os.environ["KITWRIGHT_DATABASE_URL"] = url
     if with_demo:
         _load_demo(url, f"http://{host}:{port}")
     else:
         migrate(url)
-    if not insecure_dev:
+    if not settings.insecure_dev:
         from kitwright.cli.security import hint_first_admin
 
         hint_first_admin(url)
-    console.print(f"Kitwright {__version__}: GraphiQL at http://{host}:{port}/graphql")
+    console.print(serve_banner(settings, host, port))
     uvicorn.run(
         "kitwright.api.app:app_from_env", factory=True, host=host, port=port, workers=workers,
         log_level="info",
+        # X-Forwarded-For is honoured by the app only from KITWRIGHT_TRUSTED_PROXIES
+        # (api.edge); uvicorn's own default would trust 127.0.0.1.
+        proxy_headers=False,
     )
+
+
+def serve_banner(settings: SecuritySettings, host: str, port: int) -> str:
+    """What is served, and nothing that is not (no GraphiQL address when it is off)."""
+    shown = f"[{host}]" if ":" in host else host
+    base = f"http://{shown}:{port}"
+    lines = [f"Kitwright {__version__}: GraphQL API at {base}/graphql (POST)"]
+    if settings.graphiql:
+        lines.append(f"  GraphiQL at {base}/graphql (in a browser)")
+    lines.append(f"  web pages at {base}/")
+    return "\n".join(lines)
 
 
 availability_app = typer.Typer(help="Retail kit availability.", no_args_is_help=True)

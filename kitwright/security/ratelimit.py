@@ -1,37 +1,139 @@
-"""An in-process token bucket per credential (per worker process: see security.settings)."""
+"""Rate limits that hold across worker processes and hosts (docs/security.md).
+
+Each bucket follows the generic cell rate algorithm: a bucket keeps one number, its
+theoretical arrival time (TAT). A request at `now` is allowed when
+`max(tat, now) + interval - now <= burst * interval`, and then moves the TAT on by one
+interval. One number per bucket means one atomic statement decides and records a request:
+
+- `DatabaseRateLimiter` (the default): an upsert on `rate_limit_bucket` in the service's own
+  database, so every worker and host using that database shares each bucket. PostgreSQL locks
+  the row for the statement; SQLite has a single writer.
+- `RedisRateLimiter` (when KITWRIGHT_REDIS_URL is set): the same rule in a Lua script.
+
+Times come from the app host's clock (`time.time`); hosts sharing limits need synchronised
+clocks (NTP), as any multi-host service does.
+"""
 
 from __future__ import annotations
 
+import itertools
+import math
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol
+
+from sqlalchemy import Engine, text
+
+from kitwright.store.db import sqlite_write_lock
+
+if TYPE_CHECKING:  # pragma: no cover
+    import redis
+
+MAX_KEY = 200
+_CLEANUP_EVERY = 1000
 
 
-class RateLimiter:
-    """`rate` tokens per second refill each bucket up to `burst`; a request takes one."""
+class Limiter(Protocol):
+    def take(self, key: str) -> float | None:
+        """None if allowed; otherwise the seconds to wait before the next request."""
 
-    def __init__(self, per_minute: float, burst: float, *, max_keys: int = 50_000,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        self.rate = per_minute / 60.0
-        self.burst = burst
-        self.max_keys = max_keys
+
+class _Rule:
+    def __init__(self, per_minute: float, burst: float) -> None:
+        self.interval = 60.0 / per_minute
+        self.limit = max(1.0, burst) * self.interval
+
+
+_UPSERT = {
+    "sqlite": """
+        INSERT INTO rate_limit_bucket (key, tat, allowed) VALUES (:key, :now + :t, 1)
+        ON CONFLICT (key) DO UPDATE SET
+            allowed = (max(rate_limit_bucket.tat, :now) + :t - :now <= :limit),
+            tat = CASE WHEN max(rate_limit_bucket.tat, :now) + :t - :now <= :limit
+                       THEN max(rate_limit_bucket.tat, :now) + :t ELSE rate_limit_bucket.tat END
+        RETURNING tat, allowed
+    """,
+    "postgresql": """
+        INSERT INTO rate_limit_bucket (key, tat, allowed) VALUES (:key, :now + :t, true)
+        ON CONFLICT (key) DO UPDATE SET
+            allowed = (greatest(rate_limit_bucket.tat, :now) + :t - :now <= :limit),
+            tat = CASE WHEN greatest(rate_limit_bucket.tat, :now) + :t - :now <= :limit
+                       THEN greatest(rate_limit_bucket.tat, :now) + :t ELSE rate_limit_bucket.tat END
+        RETURNING tat, allowed
+    """,
+}
+
+
+class DatabaseRateLimiter:
+    """Buckets in the `rate_limit_bucket` table: one statement per request."""
+
+    def __init__(self, engine: Engine, per_minute: float, burst: float, *, prefix: str = "",
+                 clock: Callable[[], float] = time.time) -> None:
+        self.engine = engine
+        self.rule = _Rule(per_minute, burst)
+        self.prefix = prefix
         self.clock = clock
-        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
+        self.statement = text(_UPSERT["postgresql" if engine.dialect.name == "postgresql" else "sqlite"])
+        self._calls = itertools.count(1)
         self._lock = threading.Lock()
 
     def take(self, key: str) -> float | None:
-        """None if allowed; otherwise the seconds to wait before the next request."""
         now = self.clock()
-        with self._lock:
-            tokens, last = self._buckets.pop(key, (self.burst, now))
-            tokens = min(self.burst, tokens + (now - last) * self.rate)
-            if tokens >= 1:
-                self._buckets[key] = (tokens - 1, now)
-                wait = None
-            else:
-                self._buckets[key] = (tokens, now)
-                wait = (1 - tokens) / self.rate
-            while len(self._buckets) > self.max_keys:
-                self._buckets.popitem(last=False)  # forget the least recently seen
-            return wait
+        rule = self.rule
+        params = {"key": (self.prefix + key)[:MAX_KEY], "now": now, "t": rule.interval, "limit": rule.limit}
+        with sqlite_write_lock(), self.engine.begin() as conn:
+            tat, allowed = conn.execute(self.statement, params).one()
+            with self._lock:
+                calls = next(self._calls)
+            if calls % _CLEANUP_EVERY == 0:
+                # A bucket whose TAT has passed is full again: its row says nothing.
+                conn.execute(text("DELETE FROM rate_limit_bucket WHERE tat < :now"), {"now": now})
+        if allowed:
+            return None
+        return max(float(tat), now) + rule.interval - now - rule.limit
+
+
+_LUA = """
+local now = tonumber(ARGV[1])
+local t = tonumber(ARGV[2])
+local limit = tonumber(ARGV[3])
+local tat = tonumber(redis.call('GET', KEYS[1]) or ARGV[1])
+local next_tat = math.max(tat, now) + t
+if next_tat - now <= limit then
+  redis.call('SET', KEYS[1], string.format('%.6f', next_tat), 'PX', math.ceil((next_tat - now) * 1000) + 1000)
+  return ''
+end
+return string.format('%.6f', next_tat - now - limit)
+"""
+
+
+class RedisRateLimiter:
+    """The same buckets in Redis, decided atomically by a Lua script."""
+
+    def __init__(self, client: redis.Redis, per_minute: float, burst: float, *, prefix: str = "",
+                 clock: Callable[[], float] = time.time) -> None:
+        self.client = client
+        self.rule = _Rule(per_minute, burst)
+        self.prefix = "kitwright:rate:" + prefix
+        self.clock = clock
+        self.script: Any = client.register_script(_LUA)
+
+    def take(self, key: str) -> float | None:
+        now = self.clock()
+        answer = self.script(keys=[(self.prefix + key)[:MAX_KEY]], args=[repr(now), repr(self.rule.interval),
+                                                                      repr(self.rule.limit)])
+        if not answer:
+            return None
+        wait = float(answer.decode() if isinstance(answer, bytes) else answer)
+        return wait if math.isfinite(wait) and wait > 0 else 1e-3
+
+
+def make_limiter(engine: Engine, redis_url: str | None, per_minute: float, burst: float, *,
+                 prefix: str, clock: Callable[[], float] = time.time) -> Limiter:
+    """The limiter the settings ask for: Redis when a URL is given, else the database."""
+    if redis_url:
+        import redis
+
+        return RedisRateLimiter(redis.Redis.from_url(redis_url), per_minute, burst, prefix=prefix, clock=clock)
+    return DatabaseRateLimiter(engine, per_minute, burst, prefix=prefix, clock=clock)

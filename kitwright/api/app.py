@@ -25,7 +25,7 @@ from kitwright.api.auth import SecurityMiddleware, request_actor, token_routes
 from kitwright.api.context import Context
 from kitwright.api.errors import format_error
 from kitwright.api.limits import TooSlow
-from kitwright.api.rest import MAX_BODY, BodyRejected, bad_request, json_response, read_json
+from kitwright.api.rest import BodyRejected, bad_request, json_response, read_json
 from kitwright.api.schema import schema
 from kitwright.security.settings import SecuritySettings
 from kitwright.services.uow import Actor
@@ -57,7 +57,7 @@ class GraphQLEndpoint:
         if request.method != "POST":
             return bad_request("use GET for GraphiQL or POST for queries", status=405)
         try:
-            payload = await read_json(request, min(MAX_BODY, self.security.max_body_bytes))
+            payload = await read_json(request, self.security.max_body_bytes)
         except BodyRejected as rejected:
             return rejected.response
         if not isinstance(payload, dict):

@@ -3,7 +3,7 @@ parse and validation caches may hold (docs/security.md).
 
 - Cost: every field selected costs 1; a paged list (a field taking `first` / `last`) costs
   its page size times what each row selects (`first`, else `last`, else the default page of
-  50); any other list costs the default page times its selection. Nested lists multiply and
+  50); any other list costs 10 rows times its selection. Nested lists multiply and
   aliases add, so `a1: …, a2: …` costs twice one. A query whose estimate is over the limit is
   refused before it runs.
 - Time: each field resolution checks the request's deadline; past it the request stops.
@@ -43,6 +43,9 @@ from strawberry.extensions import SchemaExtension
 from kitwright.domain.errors import KitwrightError
 
 DEFAULT_PAGE = 50
+# A list that takes no page size (a kit's items, a figure's buckets, a part's components) is
+# bounded by the data, not by the caller; it is estimated at this many rows.
+UNPAGED_LIST = 10
 DEFAULT_MAX_COST = 50_000
 DEFAULT_CACHE_BYTES = 32 * 1024 * 1024
 
@@ -127,7 +130,7 @@ class _Estimator:
         elif is_list and parent.name.endswith("Connection") and node.name.value == "edges":
             rows = 1  # already counted by the paged field above
         elif is_list:
-            rows = DEFAULT_PAGE
+            rows = UNPAGED_LIST
         else:
             rows = 1
         return 1 + rows * inner

@@ -10,12 +10,14 @@ from __future__ import annotations
 import base64
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import ColumnElement, Select, and_, false, func, select, true
 from sqlalchemy.orm import Session
 
 from kitwright.domain.errors import BadInput
+from kitwright.domain.quantities import FACTOR, from_units
 
 T = TypeVar("T")
 
@@ -144,14 +146,21 @@ def decode_cursor(cursor: str, *, field: str) -> int:
     try:
         text = base64.b64decode(cursor.encode(), validate=True).decode()
         prefix, _, number = text.partition(":")
-        if prefix != "arrayconnection":
+        # ASCII digits, at most 2^31-1: an offset any engine takes (int() would accept "٣").
+        if prefix != "arrayconnection" or not (number.isascii() and number.isdigit() and len(number) <= 10):
             raise ValueError(prefix)
         offset = int(number)
     except (ValueError, UnicodeError):
         raise BadInput(f"{field} is not a cursor from this API", field=field) from None
-    if offset < 0:
+    if offset > MAX_OFFSET:
         raise BadInput(f"{field} is not a cursor from this API", field=field)
     return offset
+
+
+# Ids are 32-bit integer columns on PostgreSQL: anything larger cannot name a row, and
+# offsets beyond it cannot name a page.
+MAX_ID = 2**31 - 1
+MAX_OFFSET = MAX_ID
 
 
 @dataclass(frozen=True)
@@ -224,3 +233,18 @@ def query_page(
     """Filter, sort and cut one page of a list: the whole of every `things(...)` query."""
     stmt = apply_sort(apply_filters(stmt, filters, columns), sort, sorts, id_column)
     return paginate(session, stmt, page)
+
+
+def exact_sum(units: Any) -> tuple[Any, Any]:
+    """Two SQL sums whose combination `high * 10^6 + low` is the exact total of a column of
+    integer millionths, however many rows: SQLite sums in 64-bit integers and fails on
+    overflow, but neither half can overflow for quantities within MAX_QUANTITY."""
+    from sqlalchemy import BigInteger, literal_column, type_coerce
+
+    raw = type_coerce(units, BigInteger)
+    factor = literal_column(str(FACTOR), BigInteger)  # integer division on both engines
+    return func.sum(raw // factor), func.sum(raw % factor)
+
+
+def combine_sum(high: Any, low: Any) -> Decimal:
+    return from_units(int(high or 0) * FACTOR + int(low or 0))

@@ -17,7 +17,7 @@ from starlette.testclient import TestClient
 
 from kitwright.api import schema as schema_module
 from kitwright.api.app import create_app
-from kitwright.api.limits import DEFAULT_PAGE, ByteLRU, query_cost
+from kitwright.api.limits import DEFAULT_PAGE, UNPAGED_LIST, ByteLRU, query_cost
 from kitwright.security.ratelimit import DatabaseRateLimiter, RedisRateLimiter
 from kitwright.security.settings import SecuritySettings
 from kitwright.services import auth
@@ -47,7 +47,7 @@ def test_cost_counts_pages_multiplies_nesting_and_adds_aliases() -> None:
     assert cost("{ parts { edges { node { id } } } }") == 1 + DEFAULT_PAGE * 3
     assert cost("query($n: Int) { parts(first: $n) { edges { node { id } } } }", {"n": 2}) == 1 + 2 * 3
     one = cost(NESTED)
-    assert one == 1 + 500 * (1 + (1 + 1 + (1 + 1 + (1 + DEFAULT_PAGE * 1))))
+    assert one == 1 + 500 * (1 + (1 + 1 + (1 + 1 + (1 + UNPAGED_LIST * 1))))
     two = "{ a: " + NESTED[2:-2] + " b: " + NESTED[2:-2] + " }"
     assert cost(two) == 2 * one
     fragment = "fragment F on PartInventory { id part { id } } { partInventories(first: 4) { edges { node { ...F } } } }"
@@ -63,7 +63,7 @@ def test_costly_queries_are_refused_before_they_run(engine: Engine, client_for: 
     error = body["errors"][0]
     assert error["extensions"]["code"] == "BAD_USER_INPUT" and "too costly" in error["message"]
     nested = NESTED.replace("components { quantity }", "components { part { components { quantity } } }")
-    body = viewer.post("/graphql", json={"query": nested}).json()  # 500 rows x 50 x 50
+    body = viewer.post("/graphql", json={"query": nested}).json()  # 500 rows x 10 x 10 components
     assert "too costly" in body["errors"][0]["message"]
     fine = viewer.post("/graphql", json={"query": "{ partInventories(first: 500) { edges { node { id } } } }"})
     assert fine.json()["data"]["partInventories"]["edges"] == []

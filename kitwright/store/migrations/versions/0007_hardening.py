@@ -23,6 +23,9 @@ def upgrade() -> None:
         sa.Column("allowed", sa.Boolean(), nullable=False),
         sa.PrimaryKeyConstraint("key", name=op.f("pk_rate_limit_bucket")),
     )
+    if op.get_bind().dialect.name == "postgresql":
+        # Rate-limit state is rewritten on every request and worthless after a crash.
+        op.execute("ALTER TABLE rate_limit_bucket SET UNLOGGED")
     op.create_table(
         "web_session",
         sa.Column("id", sa.Integer(), nullable=False),

@@ -33,6 +33,7 @@ from graphql import (
     InlineFragmentNode,
     IntValueNode,
     OperationDefinitionNode,
+    OperationType,
     SelectionSetNode,
     VariableNode,
     parse,
@@ -177,7 +178,10 @@ class Deadline(SchemaExtension):
 
     def resolve(self, _next: Callable[..., Any], root: Any, info: Any, *args: Any, **kwargs: Any) -> Any:
         deadline = getattr(info.context, "deadline", None)
-        if deadline is not None and time.monotonic() > deadline:
+        # A mutation is stopped only before one of its root fields starts: once it has
+        # committed, its answer must reach the caller.
+        stoppable = info.operation.operation != OperationType.MUTATION or info.path.prev is None
+        if deadline is not None and stoppable and time.monotonic() > deadline:
             raise TooSlow("the request ran past its time limit and was stopped; ask for less")
         return _next(root, info, *args, **kwargs)
 

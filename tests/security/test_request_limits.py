@@ -22,6 +22,7 @@ from kitwright.security.ratelimit import DatabaseRateLimiter, RedisRateLimiter
 from kitwright.security.settings import SecuritySettings
 from kitwright.services import auth
 from tests.conftest import TEST_SECURITY, api_key_for
+from tests.security.operations import row_counts
 from tests.security.test_credentials import make_user
 
 REDIS_URL = "redis://127.0.0.1:6379/11"
@@ -70,12 +71,17 @@ def test_costly_queries_are_refused_before_they_run(engine: Engine, client_for: 
 
 
 def test_a_request_stops_at_its_time_limit(engine: Engine) -> None:
-    secret = api_key_for(engine, "viewer")
+    secret = api_key_for(engine, "admin")  # may write: only the deadline stops the mutation
     app = create_app(engine, settings(request_seconds=1e-6))
     with TestClient(app, headers={"Authorization": f"Bearer {secret}"}) as client:
         body = client.post("/graphql", json={"query": "{ parts { edges { node { id } } } }"}).json()
-    assert body["data"] is None
-    assert [e["extensions"]["code"] for e in body["errors"]] == ["TIMEOUT"]
+        assert body["data"] is None
+        assert [e["extensions"]["code"] for e in body["errors"]] == ["TIMEOUT"]
+        before = row_counts(engine)
+        late = client.post("/graphql", json={"query": 'mutation { createSupplier(input: {name: "late"}) '
+                                                      "{ supplier { id } } }"}).json()
+        assert [e["extensions"]["code"] for e in late["errors"]] == ["TIMEOUT"]
+        assert row_counts(engine) == before  # stopped before it began: nothing written
 
 
 # -- bodies ------------------------------------------------------------------------------------

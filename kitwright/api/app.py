@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
+import re
+import time
 from typing import Any
 
 from graphql import GraphQLError
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine, event
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -22,7 +25,8 @@ from kitwright.api.auth import SecurityMiddleware, request_actor, token_routes, 
 from kitwright.api.batch import batch_limit, check_batch_size, read_operation, run_batch
 from kitwright.api.context import Context
 from kitwright.api.errors import format_error
-from kitwright.api.rest import MAX_BODY, BodyRejected, bad_request, error_response, json_response, read_json
+from kitwright.api.limits import TooSlow
+from kitwright.api.rest import BodyRejected, bad_request, error_response, json_response, read_json
 from kitwright.api.schema import schema
 from kitwright.domain.errors import BadInput
 from kitwright.security.settings import SecuritySettings
@@ -56,7 +60,7 @@ class GraphQLEndpoint:
         if request.method != "POST":
             return bad_request("use GET for GraphiQL or POST for queries", status=405)
         try:
-            payload = await read_json(request, MAX_BODY)
+            payload = await read_json(request, self.security.max_body_bytes)
         except BodyRejected as rejected:
             return rejected.response
         actor = request_actor(request)
@@ -66,9 +70,19 @@ class GraphQLEndpoint:
             operation = read_operation(payload)
         except BadInput as error:
             return error_response(error)
-        result = await run_in_threadpool(
-            self.execute, operation.query, operation.variables, operation.operation_name, actor
-        )
+        seconds = self.security.request_seconds
+        deadline = time.monotonic() + seconds
+        try:
+            # The worker thread also stops itself at the deadline (api.limits.Deadline, and
+            # PostgreSQL's statement_timeout); this only stops waiting for it.
+            result = await asyncio.wait_for(
+                run_in_threadpool(
+                    self.execute, operation.query, operation.variables, operation.operation_name, actor, deadline
+                ),
+                timeout=seconds + 1,
+            )
+        except TimeoutError:
+            result = _too_slow(seconds)
         return json_response(result)
 
     async def handle_batch(self, request: Request, items: list[Any], actor: Actor) -> Response:
@@ -79,34 +93,68 @@ class GraphQLEndpoint:
             return error_response(error, status=413 if items else 400)
         charge = request.scope.get("state", {}).get("charge_operations")
         if callable(charge) and len(items) > 1:
-            wait = charge(len(items) - 1)  # the request itself was charged one already
+            # the request itself was charged one already; the limiter may write to the database
+            wait = await run_in_threadpool(charge, len(items) - 1)
             if wait is not None:
                 return too_many(wait)
 
+        deadline = time.monotonic() + self.security.request_seconds  # the whole batch
+
         def run() -> list[dict[str, Any]]:
             return run_batch(
-                items, lambda op: self.execute(op.query, op.variables, op.operation_name, actor)
+                items, lambda op: self.execute(op.query, op.variables, op.operation_name, actor, deadline)
             )
 
         return json_response(await run_in_threadpool(run))
 
     def execute(
-        self, query: str, variables: dict[str, Any] | None, operation_name: str | None, actor: Actor
+        self, query: str, variables: dict[str, Any] | None, operation_name: str | None, actor: Actor,
+        deadline: float | None = None,
     ) -> dict[str, Any]:
         session = self.sessions()
+        if deadline is not None and session.get_bind().dialect.name == "postgresql":
+            milliseconds = max(1, int((deadline - time.monotonic()) * 1000))
+
+            def limit_statements(_session: Session, _transaction: object, connection: Connection) -> None:
+                connection.exec_driver_sql(f"SET LOCAL statement_timeout = {milliseconds}")
+
+            event.listen(session, "after_begin", limit_statements)
         try:
-            context = Context(session=session, actor=actor, introspection=self.security.introspection)
+            context = Context(session=session, actor=actor, introspection=self.security.introspection,
+                              deadline=deadline, max_query_cost=self.security.max_query_cost)
             outcome = schema.execute_sync(
                 query, variable_values=variables, context_value=context, operation_name=operation_name
             )
+            if outcome.errors and any(_cut_short(error) for error in outcome.errors):
+                return _too_slow(self.security.request_seconds)
             result: dict[str, Any] = {"data": outcome.data}
             if outcome.errors:
-                result["errors"] = [format_error(error) for error in outcome.errors]
+                result["errors"] = [self._public(format_error(error)) for error in outcome.errors]
             return result
         except RecursionError:
             return {"data": None, "errors": [format_error(GraphQLError("the query is nested too deeply"))]}
         finally:
             session.close()
+
+    def _public(self, error: dict[str, Any]) -> dict[str, Any]:
+        # In production the schema is not published: no "Did you mean …?" hints either.
+        if self.security.production and isinstance(error.get("message"), str):
+            error["message"] = _SUGGESTION.sub("", error["message"]).rstrip()
+        return error
+
+
+_SUGGESTION = re.compile(r"\s*Did you mean [^?]*\?")
+
+
+def _cut_short(error: GraphQLError) -> bool:
+    """Stopped by the deadline: by a resolver's check or PostgreSQL's statement_timeout."""
+    original = error.original_error
+    return isinstance(original, TooSlow) or "statement timeout" in str(original or "")
+
+
+def _too_slow(seconds: float) -> dict[str, Any]:
+    error = TooSlow(f"the request ran past its time limit of {seconds:g} s and was stopped; ask for less")
+    return {"data": None, "errors": [{"message": error.message, "extensions": {"code": error.code}}]}
 
 
 async def health(request: Request) -> Response:
@@ -137,7 +185,13 @@ def create_app(engine: Engine | None = None, security: SecuritySettings | None =
     from kitwright.api.rest_kits import routes as kit_routes
 
     routes.extend(kit_routes(sessions))
+    from kitwright.services.auth import set_password_hash_slots
+
+    set_password_hash_slots(security.password_hash_slots)
+    from kitwright.api.edge import EdgeMiddleware
+
     middleware = [
+        Middleware(EdgeMiddleware, settings=security),
         Middleware(
             SessionMiddleware, secret_key=_session_key(sessions, security), session_cookie="kitwright_session",
             max_age=security.session_max_age, same_site="lax", https_only=security.https_only,

@@ -6,8 +6,9 @@ sign-in — and then:
 
 - refuses anonymous calls (401 UNAUTHENTICATED; web pages redirect to /signin), unless the
   server was started with the development flag `--insecure-dev`;
-- rate-limits each credential (token bucket per key or user, per process) and, per client
-  address, sign-in attempts, token requests and bad credentials (429);
+- rate-limits each credential (per key or user) and, per client address, sign-in attempts,
+  token requests and bad credentials (429), in buckets every worker and host shares
+  (services.ratelimit);
 - requires a CSRF token (header `X-CSRF-Token`, or a `csrf_token` form field) on every unsafe
   request authenticated by the cookie; bearer requests carry no ambient credential and need none;
 - checks the permission of REST endpoints and web pages (`ROUTE_PERMISSIONS`; unlisted routes
@@ -39,9 +40,9 @@ from starlette.routing import Route, compile_path
 
 from kitwright.domain.errors import KitwrightError, Unauthenticated
 from kitwright.security.permissions import PUBLIC_ROUTES, ROUTE_PERMISSIONS, Permission, allowed
-from kitwright.security.ratelimit import RateLimiter
 from kitwright.security.settings import SecuritySettings
 from kitwright.services import auth
+from kitwright.services.ratelimit import make_limiter
 from kitwright.services.uow import ANONYMOUS, Actor, current_actor
 
 log = logging.getLogger("kitwright.security")
@@ -126,16 +127,24 @@ class SecurityMiddleware:
         self.app = app
         self.sessions = sessions
         self.settings = settings
-        self.limiter = RateLimiter(settings.rate_per_minute, settings.rate_burst)
-        self.auth_limiter = RateLimiter(settings.auth_rate_per_minute, max(5.0, settings.auth_rate_per_minute / 2))
+        engine = sessions.kw["bind"]
+        # Shared by every worker and host: in the database, or in Redis (services.ratelimit).
+        self.limiter = make_limiter(engine, settings.redis_url, settings.rate_per_minute, settings.rate_burst,
+                                    prefix="req:")
+        self.auth_limiter = make_limiter(engine, settings.redis_url, settings.auth_rate_per_minute,
+                                         max(5.0, settings.auth_rate_per_minute / 2), prefix="auth:")
+
+    async def _take(self, limiter: Any, key: str) -> float | None:
+        wait: float | None = await run_in_threadpool(limiter.take, key)
+        return wait
 
     def _resolve_bearer(self, token: str) -> Actor:
         with self.sessions() as session:
             return auth.authenticate_bearer(session, token)
 
-    def _resolve_session(self, user_id: object, marker: object) -> Actor | None:
+    def _resolve_session(self, user_id: object, marker: object, sid: object) -> Actor | None:
         with self.sessions() as session:
-            return auth.session_actor(session, user_id, marker)
+            return auth.session_actor(session, user_id, marker, sid)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -147,7 +156,7 @@ class SecurityMiddleware:
         template = route_template(method, path)
         if (method, template) in PUBLIC_ROUTES:
             if method == "POST":
-                wait = self.auth_limiter.take("auth:" + client_address(scope))
+                wait = await self._take(self.auth_limiter, client_address(scope))
                 if wait is not None:
                     await too_many(wait)(scope, receive, send)
                     return
@@ -161,7 +170,7 @@ class SecurityMiddleware:
             try:
                 actor = await run_in_threadpool(self._resolve_bearer, bearer_token(authorization))
             except Unauthenticated as error:
-                wait = self.auth_limiter.take("auth:" + client_address(scope))
+                wait = await self._take(self.auth_limiter, client_address(scope))
                 response = too_many(wait) if wait is not None else unauthenticated(error.message)
                 await response(scope, receive, send)
                 return
@@ -169,7 +178,8 @@ class SecurityMiddleware:
             session_data = scope.get("session") or {}
             if "uid" in session_data:
                 actor = await run_in_threadpool(
-                    self._resolve_session, session_data.get("uid"), session_data.get("marker")
+                    self._resolve_session, session_data.get("uid"), session_data.get("marker"),
+                    session_data.get("sid"),
                 )
                 via_cookie = actor is not None
                 if actor is None:
@@ -188,7 +198,7 @@ class SecurityMiddleware:
                 return
 
         bucket = f"key:{actor.api_key_id}" if actor.api_key_id is not None else f"user:{actor.id}"
-        wait = self.limiter.take(bucket)
+        wait = await self._take(self.limiter, bucket)
         if wait is not None:
             await too_many(wait)(scope, receive, send)
             return

@@ -53,6 +53,10 @@ class Context:
     actor: Actor = SYSTEM
     # False when the deployment turns introspection off (api.authorization refuses it).
     introspection: bool = True
+    # time.monotonic() past which resolvers stop (api.limits.Deadline); None: no limit.
+    deadline: float | None = None
+    # Largest estimated query cost allowed (api.limits.QueryCost); None: the default.
+    max_query_cost: int | None = None
     loaders: dict[type[Any], BatchLoader[Any]] = field(default_factory=dict)
 
     def loader(self, model: type[M]) -> BatchLoader[M]:

@@ -14,6 +14,7 @@ from strawberry.types.unset import UNSET
 
 from kitwright.api.scalars import DecimalScalar, parse_id
 from kitwright.domain.errors import BadInput
+from kitwright.domain.tracking import clean_number
 from kitwright.store.queries import Page, PageRequest
 
 T = TypeVar("T")
@@ -132,6 +133,9 @@ class StringFilter(_Filter):
     def convert(self, value: Any, field: str) -> Any:
         if len(value) > 1000 or "\x00" in value:
             raise BadInput(f"{field} filter text is too long or holds NUL", field=field)
+        if field in NORMALISED_NUMBERS:
+            # Stored serial and lot numbers are in one normal form: compare in it too.
+            return clean_number(value, field=field) or value
         return value
 
 
@@ -208,6 +212,9 @@ def enum_filter(enum_type: Any, name: str) -> type[_Filter]:
     cls = type(name, (_Filter,), namespace)
     description = f"Compare a {name.removesuffix('Filter')}: eq, neq, in, notIn, isNull."
     return strawberry.input(name=name, description=description)(cls)  # type: ignore[no-any-return]
+
+
+NORMALISED_NUMBERS = frozenset({"serialNumber", "lotNumber"})
 
 
 def filters_dict(filters: object | None) -> dict[str, dict[str, Any]]:

@@ -12,9 +12,11 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from kitwright.api.rest import bad_request, error_response
-from kitwright.domain.errors import KitwrightError
+from kitwright.domain.errors import KitwrightError, NotFound
 from kitwright.domain.quantities import normalize
+from kitwright.domain.text import csv_cell
 from kitwright.services import kits
+from kitwright.store.queries import MAX_ID
 
 PICK_LIST_COLUMNS = (
     "part_kit_id", "part_kit_item_id", "location", "part_number", "part_inventory_id",
@@ -28,10 +30,10 @@ def pick_list_csv(session: Session, kit_id: int) -> str:
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(PICK_LIST_COLUMNS)
     for line in kits.pick_list(session, kit.id):
-        writer.writerow([
+        writer.writerow([csv_cell(cell) for cell in (
             kit.id, line.item_id or "", line.location_name or "", line.part_number, line.record_id,
             line.serial_number or "", line.lot_number or "", format(normalize(line.quantity), "f"),
-        ])
+        )])
     return out.getvalue()
 
 
@@ -40,6 +42,8 @@ def routes(sessions: sessionmaker[Session]) -> list[Route]:
         raw = request.path_params["id"]
         if not (raw.isascii() and raw.isdigit()) or len(raw) > 10:
             return bad_request("id must be an integer", field="id")
+        if int(raw) > MAX_ID:
+            return error_response(NotFound(f"kit {raw} does not exist", field="id"))
 
         def build() -> str:
             with sessions() as session:

@@ -10,7 +10,8 @@ import strawberry
 from strawberry.types.scalar import ScalarDefinition
 
 from kitwright.domain.errors import BadInput
-from kitwright.domain.quantities import MAX_QUANTITY, SCALE, normalize
+from kitwright.domain.quantities import MAX_QUANTITY, PLAIN_DECIMAL, SCALE, normalize
+from kitwright.store.queries import MAX_ID
 
 
 def _serialize_decimal(value: Decimal) -> Decimal:
@@ -26,10 +27,9 @@ def _parse_decimal(value: Any) -> Decimal:
     elif isinstance(value, (int, Decimal)):
         number = Decimal(value)
     elif isinstance(value, str):
-        try:
-            number = Decimal(value.strip())
-        except ArithmeticError:
-            raise ValueError(f"{value[:40]!r} is not a number") from None
+        if not PLAIN_DECIMAL.fullmatch(value):
+            raise ValueError(f"{value[:40]!r} is not a plain decimal number (ASCII digits, one point)")
+        number = Decimal(value)
     else:
         raise ValueError("expected a number")
     if not number.is_finite():
@@ -75,18 +75,19 @@ SCALARS: dict[object, ScalarDefinition] = {
 }
 
 
-_INTEGER = re.compile(r"-?[0-9]{1,19}")
+_INTEGER = re.compile(r"[0-9]{1,10}")
 
 
 def parse_id(value: object, *, field: str = "id") -> int:
-    """IDs are integers; the API accepts 1 and "1"."""
+    """IDs are integers from 0 to 2^31-1; the API accepts 1 and "1" (ASCII digits only)."""
     if isinstance(value, bool):
         raise BadInput(f"{field} must be an integer id", field=field)
+    number: int | None = None
     if isinstance(value, int):
-        return value
-    if isinstance(value, str):
-        text = value.strip()
+        number = value
+    elif isinstance(value, str) and _INTEGER.fullmatch(value):
         # ASCII digits only: str.isdigit() also accepts "²", which int() refuses.
-        if _INTEGER.fullmatch(text):
-            return int(text)
-    raise BadInput(f"{field} must be an integer id, got {str(value)[:40]!r}", field=field)
+        number = int(value)
+    if number is None or not 0 <= number <= MAX_ID:
+        raise BadInput(f"{field} must be an integer id from 0 to {MAX_ID}, got {str(value)[:40]!r}", field=field)
+    return number

@@ -10,9 +10,7 @@ from graphql import GraphQLError
 from strawberry.extensions import (
     MaxAliasesLimiter,
     MaxTokensLimiter,
-    ParserCache,
     QueryDepthLimiter,
-    ValidationCache,
 )
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
@@ -20,6 +18,7 @@ from strawberry.types import ExecutionContext
 
 from kitwright.api import availability, bom, catalog, inventory, kits, locations, parts, runs, security
 from kitwright.api.authorization import Authorization
+from kitwright.api.limits import Deadline, QueryCache, QueryCost, document_cache
 from kitwright.api.scalars import SCALARS
 from kitwright.domain.errors import KitwrightError
 
@@ -38,6 +37,8 @@ MUTATIONS.extend([runs.Mutation, bom.Mutation])
 MAX_DEPTH = 12
 MAX_TOKENS = 5000
 MAX_ALIASES = 50
+# Parsed documents and validation results of every request, bounded by bytes (api.limits).
+DOCUMENTS = document_cache()
 
 
 class KitwrightSchema(strawberry.Schema):
@@ -60,13 +61,14 @@ def build_schema() -> strawberry.Schema:
         config=StrawberryConfig(scalar_map=SCALARS),
         extensions=[
             Authorization,  # every root field checked against security.permissions
-            # Scripts send the same query texts again and again: parse and validate each once
-            # (about 6.5 ms of a 10 ms page, bench/README.md). Bounded LRUs shared by requests.
-            lambda: ParserCache(maxsize=512),
-            lambda: ValidationCache(maxsize=512),
-            lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
             lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
+            # Scripts send the same query texts again and again: parse and validate each once
+            # (about 6.5 ms of a 10 ms page, bench/README.md), in one LRU bounded by bytes.
+            lambda: QueryCache(DOCUMENTS),
+            lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
             lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+            QueryCost,  # refuses costly queries before they run (docs/security.md)
+            Deadline,
         ],
     )
 

@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 
 from kitwright import __version__
+from kitwright.security.settings import SecuritySettings
 
 app = typer.Typer(help="Kitwright: kitting and inventory.", no_args_is_help=True)
 console = Console(stderr=True)
@@ -84,7 +85,7 @@ def serve(
     from kitwright.cli.security import check_serve_security
     from kitwright.store.db import database_url as resolve_url
 
-    check_serve_security(host, insecure_dev)
+    settings = check_serve_security(host, insecure_dev)
     if (ssl_certfile is None) != (ssl_keyfile is None):
         raise typer.BadParameter("--ssl-certfile and --ssl-keyfile go together")
     scheme = "https" if ssl_certfile else "http"
@@ -94,12 +95,23 @@ def serve(
         _load_demo(url, f"{scheme}://{host}:{port}")
     else:
         migrate(url)
-    if not insecure_dev:
+    if not settings.insecure_dev:
         from kitwright.cli.security import hint_first_admin
 
         hint_first_admin(url)
-    console.print(f"Kitwright {__version__}: GraphiQL at {scheme}://{host}:{port}/graphql")
+    console.print(serve_banner(settings, host, port, scheme=scheme))
     serving.run(host=host, port=port, workers=workers, ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile)
+
+
+def serve_banner(settings: SecuritySettings, host: str, port: int, *, scheme: str = "http") -> str:
+    """What is served, and nothing that is not (no GraphiQL address when it is off)."""
+    shown = f"[{host}]" if ":" in host else host
+    base = f"{scheme}://{shown}:{port}"
+    lines = [f"Kitwright {__version__}: GraphQL API at {base}/graphql (POST)"]
+    if settings.graphiql:
+        lines.append(f"  GraphiQL at {base}/graphql (in a browser)")
+    lines.append(f"  web pages at {base}/")
+    return "\n".join(lines)
 
 
 availability_app = typer.Typer(help="Retail kit availability.", no_args_is_help=True)

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from kitwright.domain.errors import KitwrightError
 from kitwright.security.permissions import ROLES
+from kitwright.security.settings import SecuritySettings
 from kitwright.services.uow import SYSTEM, Actor, UnitOfWork
 
 user_app = typer.Typer(help="Users: people and machine accounts, each with a role.", no_args_is_help=True)
@@ -181,24 +182,33 @@ def create_demo_credentials(session: Session, base_url: str = "http://127.0.0.1:
 LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
 
 
-def check_serve_security(host: str, insecure_dev: bool) -> None:
-    """`--insecure-dev` is loud, loopback-only and refused in production."""
+def check_serve_security(host: str, insecure_dev: bool) -> SecuritySettings:
+    """The settings `serve` runs with. Insecure-dev mode, whether asked for by `--insecure-dev`
+    or KITWRIGHT_INSECURE_DEV, is loud, loopback-only and refused in production; production
+    needs KITWRIGHT_SECRET_KEY."""
     import os
 
-    from kitwright.security.settings import SecuritySettings
+    from kitwright.security.settings import SecuritySettings, env_flag
 
-    if not insecure_dev:
-        return
-    if SecuritySettings.from_env().production:
-        _err("error: --insecure-dev cannot be used with KITWRIGHT_PRODUCTION=1")
-        raise typer.Exit(code=2)
-    if host not in LOOPBACK:
-        _err(f"error: --insecure-dev only listens on the loopback interface, not {host}")
-        raise typer.Exit(code=2)
-    os.environ["KITWRIGHT_INSECURE_DEV"] = "1"
-    banner = "!" * 78
-    _err(f"{banner}\nWARNING: --insecure-dev: the API runs WITHOUT AUTHENTICATION; every request acts as an\n"
-         f"admin. For local development only.\n{banner}")
+    insecure_dev = insecure_dev or env_flag("KITWRIGHT_INSECURE_DEV", False)
+    if insecure_dev:
+        if env_flag("KITWRIGHT_PRODUCTION", False):
+            _err("error: --insecure-dev cannot be used with KITWRIGHT_PRODUCTION=1")
+            raise typer.Exit(code=2)
+        if host not in LOOPBACK:
+            _err(f"error: --insecure-dev only listens on the loopback interface, not {host}")
+            raise typer.Exit(code=2)
+        os.environ["KITWRIGHT_INSECURE_DEV"] = "1"
+    try:
+        settings = SecuritySettings.from_env()
+    except ValueError as error:
+        _err(f"error: {error}")
+        raise typer.Exit(code=2) from None
+    if insecure_dev:
+        banner = "!" * 78
+        _err(f"{banner}\nWARNING: --insecure-dev: the API runs WITHOUT AUTHENTICATION; every request acts as "
+             f"an\nadmin. For local development only.\n{banner}")
+    return settings
 
 
 def hint_first_admin(database_url: str) -> None:

@@ -7,15 +7,20 @@ are exact on every engine (SQLite has no exact decimal type) and issuing 0.1 thr
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal, InvalidOperation
 
 from kitwright.domain.errors import BadInput
 
 SCALE = 6
 FACTOR = 10**SCALE
-# Largest quantity we accept: it still fits a signed 64-bit integer of millionths with room
-# for sums of many records.
-MAX_QUANTITY = Decimal(10**12)
+# Largest quantity of one record: 10^15 millionths, so a total of 9,223 such records still
+# fits the signed 64-bit integers SQLite sums in (PostgreSQL sums into numeric); availability
+# totals are summed in two exact halves and never overflow (store.queries.exact_sum).
+MAX_QUANTITY = Decimal(10**9)
+# Quantities as text: ASCII digits, an optional leading minus, at most one point. Not
+# "1_000", "+3", " 5", "1e3" or other scripts' digits, which Decimal() would all accept.
+PLAIN_DECIMAL = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
 ZERO = Decimal(0)
 ONE = Decimal(1)
 
@@ -33,7 +38,10 @@ def parse_quantity(
         elif isinstance(value, (int, Decimal)):
             number = Decimal(value)
         elif isinstance(value, str):
-            number = Decimal(value.strip())
+            if not PLAIN_DECIMAL.fullmatch(value):
+                raise BadInput(f"{field} must be a number in plain decimal text (ASCII digits, one point), got "
+                               f"{value[:40]!r}", field=field)
+            number = Decimal(value)
         else:
             raise BadInput(f"{field} must be a number", field=field)
     except InvalidOperation:

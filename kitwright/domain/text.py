@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from kitwright.domain.errors import BadInput
+from kitwright.domain.quantities import PLAIN_DECIMAL
 
 SHORT = 200
 LONG = 10_000
@@ -57,3 +58,17 @@ def clean_attributes(value: object, *, field: str = "attributes") -> dict[str, o
             raise BadInput(f"{field}.{name} must be text, a number, true/false or null", field=field)
         cleaned[name] = item
     return cleaned
+
+
+# A spreadsheet reads a cell starting with one of these as a formula (or, for tab and CR, may
+# shift it into one): "=HYPERLINK(…)" in a pick list would run on the picker's machine.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: object) -> str:
+    """A CSV cell a spreadsheet shows as text: a leading quote before anything that could start
+    a formula. Plain numbers ("-12.5") stay numbers."""
+    text = "" if value is None else str(value)
+    if text.startswith(_FORMULA_STARTS) and not PLAIN_DECIMAL.fullmatch(text):
+        return "'" + text
+    return text

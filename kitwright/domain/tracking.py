@@ -8,10 +8,11 @@ UNTRACKED: neither a serial nor a lot number; any quantity >= 0.
 from __future__ import annotations
 
 import enum
+import unicodedata
 from dataclasses import dataclass
 from decimal import Decimal
 
-from kitwright.domain.errors import Problems
+from kitwright.domain.errors import BadInput, Problems
 from kitwright.domain.quantities import ONE, ZERO
 
 MAX_NUMBER_LENGTH = 200
@@ -32,12 +33,28 @@ class Identity:
     quantity: Decimal
 
 
-def clean_number(value: str | None) -> str | None:
-    """Blank numbers are no numbers; surrounding spaces never make two serials differ."""
+# Characters a serial or lot number may never hold: controls (Cc), invisible formatting such
+# as zero-width spaces, soft hyphens and bidi overrides/isolates (Cf), line and paragraph
+# separators (Zl, Zp), private-use, surrogate and unassigned code points (Co, Cs, Cn).
+_REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Co", "Cs", "Cn"})
+
+
+def clean_number(value: str | None, *, field: str = "serialNumber") -> str | None:
+    """The one form a serial or lot number is stored and compared in (docs/security.md):
+    Unicode NFKC (full-width and other compatibility forms become their plain letters and
+    digits, a no-break space a space), every dash (Unicode Pd, and the minus sign) becomes
+    "-", surrounding spaces go; invisible and direction-changing characters are refused.
+    Comparison is then exact (case-sensitive) on that form. Blank is no number."""
     if value is None:
         return None
-    value = value.strip()
-    return value or None
+    text = unicodedata.normalize("NFKC", value)
+    for char in text:
+        if unicodedata.category(char) in _REFUSED_CATEGORIES:
+            raise BadInput(f"{field} must not contain control, invisible or direction characters "
+                           f"(found U+{ord(char):04X})", field=field)
+    text = "".join("-" if char == "\u2212" or unicodedata.category(char) == "Pd" else char for char in text)
+    text = text.strip()
+    return text or None
 
 
 def check_identity(tracking: TrackingType, record: Identity, problems: Problems) -> None:

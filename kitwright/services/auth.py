@@ -18,6 +18,7 @@ import hashlib
 import hmac
 import re
 import secrets
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -29,7 +30,7 @@ from sqlalchemy.orm import Session
 from kitwright.domain.errors import BadInput, NotFound, Unauthenticated
 from kitwright.security.permissions import ADMIN_ROLE, ROLES, role_permissions
 from kitwright.services.uow import SYSTEM, Actor, UnitOfWork
-from kitwright.store.models import AccessToken, ApiKey, User, utcnow
+from kitwright.store.models import AccessToken, ApiKey, User, WebSession, utcnow
 
 KEY_SECRET_PREFIX = "kws_"
 TOKEN_PREFIX = "kwt_"
@@ -41,6 +42,14 @@ MAX_CREDENTIAL = 200
 _NAME = re.compile(r"^[\w.@+-]{1,200}$")
 
 _hasher = PasswordHasher()
+# argon2 takes ~100 MB and a core per hash: at most this many run at once in a process, the
+# rest wait their turn (KITWRIGHT_PASSWORD_HASH_SLOTS, docs/security.md).
+_hash_slots = threading.BoundedSemaphore(2)
+
+
+def set_password_hash_slots(slots: int) -> None:
+    global _hash_slots
+    _hash_slots = threading.BoundedSemaphore(max(1, slots))
 # Verified against when the user does not exist, so a wrong name costs as long as a wrong
 # password (no user enumeration by timing).
 _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
@@ -58,12 +67,14 @@ def _aware(moment: datetime | None) -> datetime | None:
 
 
 def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+    with _hash_slots:
+        return _hasher.hash(password)
 
 
 def verify_password(password_hash: str | None, password: str) -> bool:
     try:
-        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+        with _hash_slots:
+            return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
 
@@ -285,9 +296,37 @@ def authenticate_password(session: Session, name: str, password: str) -> User | 
     return user
 
 
-def session_actor(session: Session, user_id: object, marker: object) -> Actor | None:
-    """The signed-in user of a web session, while active and with an unchanged password."""
-    if not isinstance(user_id, int) or not isinstance(marker, str):
+SESSION_TTL = timedelta(hours=8)
+
+
+def start_web_session(session: Session, user_id: int, ttl: timedelta = SESSION_TTL) -> str:
+    """A new server-side session for a signed-in user; returns its id (for the cookie)."""
+    sid = secrets.token_urlsafe(32)
+    now = utcnow()
+    with UnitOfWork(session, SYSTEM) as uow:
+        session.execute(delete(WebSession).where(WebSession.expires_at < now))
+        session.add(WebSession(token_hash=_sha256(sid), user_id=user_id, expires_at=now + ttl))
+        uow.commit()
+    return sid
+
+
+def end_web_session(session: Session, sid: object) -> None:
+    """Sign-out: the session ends on the server, so a copy of the cookie stops working."""
+    if not isinstance(sid, str) or len(sid) > MAX_CREDENTIAL:
+        return
+    with UnitOfWork(session, SYSTEM) as uow:
+        session.execute(delete(WebSession).where(WebSession.token_hash == _sha256(sid)))
+        uow.commit()
+
+
+def session_actor(session: Session, user_id: object, marker: object, sid: object = None) -> Actor | None:
+    """The signed-in user of a live web session, while active and with an unchanged password."""
+    if not isinstance(user_id, int) or not isinstance(marker, str) or not isinstance(sid, str):
+        return None
+    if len(sid) > MAX_CREDENTIAL:
+        return None
+    live = session.scalar(select(WebSession).where(WebSession.token_hash == _sha256(sid)))
+    if live is None or live.user_id != user_id or (_aware(live.expires_at) or utcnow()) <= utcnow():
         return None
     user = session.get(User, user_id)
     if user is None or not user.active or user.id == SYSTEM.id:

@@ -49,8 +49,10 @@ from kitwright.domain.availability import (
     summarise_supply,
 )
 from kitwright.domain.errors import BadInput, Problems
+from kitwright.domain.text import csv_cell
 from kitwright.services.uow import get
 from kitwright.store.models import Location, Part, PartComponent, PartInventory, status_is
+from kitwright.store.queries import combine_sum, exact_sum
 
 # Derived statuses that are committed to demand and never count as supply.
 COMMITTED_STATUSES = ("KITTED", "INSTALLED", "SCRAPPED")
@@ -218,7 +220,8 @@ def supply_lines(
         value = PartInventory.attributes[key].as_string()
         columns.append(value.label(f"attr_{index}"))
         group.append(value)
-    columns.append(func.sum(PartInventory.quantity).label("quantity"))
+    high, low = exact_sum(PartInventory.quantity)
+    columns.extend([high.label("quantity_high"), low.label("quantity_low")])
 
     stmt = (
         select(*columns)
@@ -246,7 +249,7 @@ def supply_lines(
                 site_id=row.site_id,
                 part_id=row.part_id,
                 supply_type=SupplyType(row.supply_type),
-                quantity=Decimal(row.quantity or 0),
+                quantity=combine_sum(row.quantity_high, row.quantity_low),
                 expected_at=row.eta,
                 segment=row.segment if view.segments is not None else None,
                 attributes=attributes,
@@ -463,9 +466,10 @@ def feed_csv_rows(session: Session, rows: Iterable[FeedRow]) -> Iterator[list[st
 
     for row in rows:
         head = [str(row.part_id), row.part_number, row.revision]
-        yield [*head, "NETWORK", "", "", *cells(row.network)]
+        yield [csv_cell(cell) for cell in [*head, "NETWORK", "", "", *cells(row.network)]]
         for site in row.sites:
-            yield [*head, "SITE", str(site.site_id), names.get(site.site_id, ""), *cells(site.figure)]
+            yield [csv_cell(cell) for cell in
+                   [*head, "SITE", str(site.site_id), names.get(site.site_id, ""), *cells(site.figure)]]
 
 
 def parse_date(value: str | None, *, field: str = "asOf") -> dt.date | None:

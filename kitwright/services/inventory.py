@@ -89,8 +89,8 @@ def build_part_inventory(uow: UnitOfWork, new: NewPartInventory) -> PartInventor
     )
     _apply_references(uow, record, new.location_id, new.supplier_id, new.unit_of_measure_id,
                       {"location_id", "supplier_id", "unit_of_measure_id"})
-    record.serial_number = clean_number(new.serial_number)
-    record.lot_number = clean_number(new.lot_number)
+    record.serial_number = clean_number(new.serial_number, field="serialNumber")
+    record.lot_number = clean_number(new.lot_number, field="lotNumber")
     if new.autogenerate_serial_number and tracking is not TrackingType.SERIAL:
         problems.add("autogenerateSerialNumber applies to serial-tracked parts only",
                      field="autogenerateSerialNumber")
@@ -144,9 +144,9 @@ def update_part_inventory(
     _apply_references(uow, record, changes.get("location_id"), changes.get("supplier_id"),
                       changes.get("unit_of_measure_id"), set(changes))
     if "serial_number" in changes:
-        record.serial_number = clean_number(changes["serial_number"])
+        record.serial_number = clean_number(changes["serial_number"], field="serialNumber")
     if "lot_number" in changes:
-        record.lot_number = clean_number(changes["lot_number"])
+        record.lot_number = clean_number(changes["lot_number"], field="lotNumber")
     if "quantity" in changes:
         if changes["quantity"] is None:
             problems.add("quantity must be a number", field="quantity")

@@ -18,6 +18,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Date,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -677,3 +678,31 @@ class AbomItem(Versioned, Base):
     quantity: Mapped[Decimal] = mapped_column(Quantity)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+
+
+# --------------------------------------------------------------------------- hardening
+
+
+class RateLimitBucket(Base):
+    """One rate-limit bucket shared by every worker and host on this database
+    (services.ratelimit). `tat` is the bucket's theoretical arrival time (seconds since the
+    epoch); `allowed` is the outcome of the last request, read back in the same statement."""
+
+    __tablename__ = "rate_limit_bucket"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    tat: Mapped[float] = mapped_column(Float(53))
+    allowed: Mapped[bool] = mapped_column(Boolean)
+
+
+class WebSession(Base):
+    """A signed-in browser session; signing out deletes it, so a copied cookie stops working.
+    Only the SHA-256 of the session id (held in the signed cookie) is kept."""
+
+    __tablename__ = "web_session"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)

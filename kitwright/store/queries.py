@@ -21,6 +21,7 @@ from sqlalchemy import ColumnElement, Select, and_, false, func, or_, select, tr
 from sqlalchemy.orm import Session
 
 from kitwright.domain.errors import BadInput
+from kitwright.domain.quantities import FACTOR, from_units
 
 T = TypeVar("T")
 
@@ -228,7 +229,8 @@ def decode_cursor(cursor: str, *, field: str, keys: Sequence[SortKey] = ()) -> C
         raw = base64.b64decode(cursor.encode(), altchars=b"-_", validate=True).decode()
         prefix, _, rest = raw.partition(":")
         if prefix == OFFSET:
-            if not rest.isascii() or not rest.isdigit() or len(rest) > 12:
+            # ASCII digits, at most 2^31-1: an offset any engine takes (int() would accept "٣").
+            if not rest.isascii() or not rest.isdigit() or len(rest) > 10 or int(rest) > MAX_OFFSET:
                 raise ValueError(rest)
             return Cursor(offset=int(rest))
         if prefix != KEYSET:
@@ -270,6 +272,12 @@ def _beyond(keys: Sequence[SortKey], values: Sequence[Any], *, nulls_largest: bo
         equal.append(same)
     clause = or_(*terms)
     return and_(bound, clause) if bound is not None else clause
+
+
+# Ids are 32-bit integer columns on PostgreSQL: anything larger cannot name a row, and
+# offsets beyond it cannot name a page.
+MAX_ID = 2**31 - 1
+MAX_OFFSET = MAX_ID
 
 
 @dataclass(frozen=True)
@@ -408,3 +416,18 @@ def query_page(
 ) -> Page[Any]:
     """Filter, sort and cut one page of a list: the whole of every `things(...)` query."""
     return paginate(session, apply_filters(stmt, filters, columns), page, sort_keys(sort, sorts, id_column))
+
+
+def exact_sum(units: Any) -> tuple[Any, Any]:
+    """Two SQL sums whose combination `high * 10^6 + low` is the exact total of a column of
+    integer millionths, however many rows: SQLite sums in 64-bit integers and fails on
+    overflow, but neither half can overflow for quantities within MAX_QUANTITY."""
+    from sqlalchemy import BigInteger, literal_column, type_coerce
+
+    raw = type_coerce(units, BigInteger)
+    factor = literal_column(str(FACTOR), BigInteger)  # integer division on both engines
+    return func.sum(raw // factor), func.sum(raw % factor)
+
+
+def combine_sum(high: Any, low: Any) -> Decimal:
+    return from_units(int(high or 0) * FACTOR + int(low or 0))

@@ -17,7 +17,7 @@ from kitwright import __version__
 from kitwright.domain.errors import KitwrightError
 from kitwright.services import inventory, ledger
 from kitwright.store.models import Location, Part, PartInventory
-from kitwright.store.queries import PageRequest
+from kitwright.store.queries import MAX_ID, PageRequest
 
 templates = Environment(
     loader=FileSystemLoader(Path(__file__).parent / "templates"),
@@ -82,6 +82,8 @@ def routes(sessions: sessionmaker[Session]) -> list[Route]:
 
     async def history_page(request: Request) -> Response:
         raw = request.path_params["id"]
+        if not 0 <= int(raw) <= MAX_ID:  # no row has such an id; the database would refuse it
+            return _render("error.html", status=404, message=f"No inventory record {raw}.")
         return _render("history.html", **await run_in_threadpool(history_data, int(raw)))
 
     return [

@@ -1,8 +1,9 @@
 """Sign-in and sign-out for people: a form, a signed session cookie, CSRF tokens.
 
-The session cookie (Starlette SessionMiddleware, signed with KITWRIGHT_SECRET_KEY or a key the
-service generates once and keeps in the database) holds the user id, a marker that changes
-with the password, and the CSRF token. Every unsafe request made with the cookie must carry
+The session cookie (Starlette SessionMiddleware, signed with KITWRIGHT_SECRET_KEY; outside
+production a key the service generates once and keeps in the database) holds the user id, a
+marker that changes with the password, the id of a server-side session (`web_session`, ended
+by signing out) and the CSRF token. Every unsafe request made with the cookie must carry
 that token (api.auth); forms get it as a hidden `csrf_token` field, GraphiQL as the
 `X-CSRFToken` header read from the `csrftoken` cookie.
 """
@@ -90,21 +91,32 @@ def routes(sessions: sessionmaker[Session], *, https_only: bool) -> list[Route]:
         if not isinstance(name, str) or not isinstance(password, str):
             return sign_in_page(request, status=400, message="Enter your name and password.")
 
-        def check() -> tuple[int, str] | None:
+        def check() -> tuple[int, str, str] | None:
             with sessions() as session:
                 user = auth.authenticate_password(session, name, password)
-                return (user.id, auth.session_marker(user)) if user is not None else None
+                if user is None:
+                    return None
+                user_id, marker = user.id, auth.session_marker(user)
+                return user_id, marker, auth.start_web_session(session, user_id)
 
         found = await run_in_threadpool(check)
         if found is None:
             return sign_in_page(request, status=401, message="Wrong name or password.", name=name[:200])
         request.session.clear()  # a new session: no fixation
-        request.session.update({"uid": found[0], "marker": found[1], "csrf": secrets.token_urlsafe(32)})
+        request.session.update({"uid": found[0], "marker": found[1], "sid": found[2],
+                                "csrf": secrets.token_urlsafe(32)})
         response = RedirectResponse(safe_next(target if isinstance(target, str) else None), status_code=303)
         set_csrf_cookie(response, request.session["csrf"], https_only=https_only)
         return response
 
     async def sign_out(request: Request) -> Response:
+        sid = request.session.get("sid")
+
+        def end() -> None:
+            with sessions() as session:
+                auth.end_web_session(session, sid)
+
+        await run_in_threadpool(end)
         request.session.clear()
         response = RedirectResponse("/signin", status_code=303)
         response.delete_cookie(CSRF_COOKIE, path="/")

@@ -207,7 +207,8 @@ def test_only_hashes_are_stored(engine: Engine, anonymous_client: TestClient) ->
 
 
 def test_rate_limit_per_key_and_for_bad_credentials(engine: Engine) -> None:
-    settings = SecuritySettings(secret_key="k", rate_per_minute=60, rate_burst=3, auth_rate_per_minute=60)
+    # Slow refills (one a minute, six a minute): a loaded machine cannot refill a bucket mid-test.
+    settings = SecuritySettings(secret_key="k", rate_per_minute=1, rate_burst=3, auth_rate_per_minute=6)
     app = create_app(engine, settings)
     key = make_user(engine, "kim", "viewer")
     other = make_user(engine, "lee", "viewer")

@@ -80,6 +80,9 @@ def test_production_turns_introspection_and_graphiql_off(engine: Engine) -> None
 def test_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     mp = monkeypatch
     mp.setenv("KITWRIGHT_PRODUCTION", "1")
+    with pytest.raises(ValueError, match="KITWRIGHT_SECRET_KEY"):
+        SecuritySettings.from_env()  # production never signs cookies with a generated key
+    mp.setenv("KITWRIGHT_SECRET_KEY", "a-long-random-string")
     settings = SecuritySettings.from_env()
     assert (settings.introspection, settings.graphiql, settings.https_only) == (False, False, True)
     mp.setenv("KITWRIGHT_INTROSPECTION", "1")

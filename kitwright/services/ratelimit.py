@@ -1,0 +1,146 @@
+"""Rate limits that hold across worker processes and hosts (docs/security.md).
+
+Each bucket follows the generic cell rate algorithm: a bucket keeps one number, its
+theoretical arrival time (TAT). A request at `now` is allowed when
+`max(tat, now) + interval - now <= burst * interval`, and then moves the TAT on by one
+interval. One number per bucket means one atomic statement decides and records a request:
+
+- `DatabaseRateLimiter` (the default): an upsert on `rate_limit_bucket` in the service's own
+  database, so every worker and host using that database shares each bucket. PostgreSQL locks
+  the row for the statement; SQLite has a single writer.
+- `RedisRateLimiter` (when KITWRIGHT_REDIS_URL is set): the same rule in a Lua script.
+
+Times come from the app host's clock (`time.time`); hosts sharing limits need synchronised
+clocks (NTP), as any multi-host service does.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import threading
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol
+
+from sqlalchemy import Engine, text
+
+from kitwright.store.db import sqlite_write_lock
+
+if TYPE_CHECKING:  # pragma: no cover
+    import redis
+
+MAX_KEY = 200
+_CLEANUP_EVERY = 1000
+
+
+class Limiter(Protocol):
+    def take(self, key: str, count: int = 1) -> float | None:
+        """None if allowed (`count` requests at once, all or none); otherwise the seconds to
+        wait before sending again."""
+
+
+class _Rule:
+    def __init__(self, per_minute: float, burst: float) -> None:
+        self.interval = 60.0 / per_minute
+        self.limit = max(1.0, burst) * self.interval
+
+
+_UPSERT = {
+    "sqlite": """
+        INSERT INTO rate_limit_bucket (key, tat, allowed) VALUES (:key, :now + :t, 1)
+        ON CONFLICT (key) DO UPDATE SET
+            allowed = (max(rate_limit_bucket.tat, :now) + :t - :now <= :limit),
+            tat = CASE WHEN max(rate_limit_bucket.tat, :now) + :t - :now <= :limit
+                       THEN max(rate_limit_bucket.tat, :now) + :t ELSE rate_limit_bucket.tat END
+        RETURNING tat, allowed
+    """,
+    "postgresql": """
+        INSERT INTO rate_limit_bucket (key, tat, allowed) VALUES (:key, :now + :t, true)
+        ON CONFLICT (key) DO UPDATE SET
+            allowed = (greatest(rate_limit_bucket.tat, :now) + :t - :now <= :limit),
+            tat = CASE WHEN greatest(rate_limit_bucket.tat, :now) + :t - :now <= :limit
+                       THEN greatest(rate_limit_bucket.tat, :now) + :t ELSE rate_limit_bucket.tat END
+        RETURNING tat, allowed
+    """,
+}
+
+
+class DatabaseRateLimiter:
+    """Buckets in the `rate_limit_bucket` table: one statement per request."""
+
+    def __init__(self, engine: Engine, per_minute: float, burst: float, *, prefix: str = "",
+                 clock: Callable[[], float] = time.time) -> None:
+        self.engine = engine
+        self.rule = _Rule(per_minute, burst)
+        self.prefix = prefix
+        self.clock = clock
+        self.postgres = engine.dialect.name == "postgresql"
+        self.statement = text(_UPSERT["postgresql" if self.postgres else "sqlite"])
+        self._calls = itertools.count(1)
+        self._lock = threading.Lock()
+
+    def take(self, key: str, count: int = 1) -> float | None:
+        now = self.clock()
+        rule = self.rule
+        cost = rule.interval * count
+        params = {"key": (self.prefix + key)[:MAX_KEY], "now": now, "t": cost, "limit": rule.limit}
+        with sqlite_write_lock(), self.engine.begin() as conn:
+            if self.postgres:
+                # A bucket lost in a crash only forgives a few requests: no need to wait for
+                # the disk on every request (the table is also UNLOGGED).
+                conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
+            tat, allowed = conn.execute(self.statement, params).one()
+            with self._lock:
+                calls = next(self._calls)
+            if calls % _CLEANUP_EVERY == 0:
+                # A bucket whose TAT has passed is full again: its row says nothing.
+                conn.execute(text("DELETE FROM rate_limit_bucket WHERE tat < :now"), {"now": now})
+        if allowed:
+            return None
+        return max(float(tat), now) + cost - now - rule.limit
+
+
+_LUA = """
+local now = tonumber(ARGV[1])
+local t = tonumber(ARGV[2])
+local limit = tonumber(ARGV[3])
+local tat = tonumber(redis.call('GET', KEYS[1]) or ARGV[1])
+local next_tat = math.max(tat, now) + t
+if next_tat - now <= limit then
+  redis.call('SET', KEYS[1], string.format('%.6f', next_tat), 'PX', math.ceil((next_tat - now) * 1000) + 1000)
+  return ''
+end
+return string.format('%.6f', next_tat - now - limit)
+"""
+
+
+class RedisRateLimiter:
+    """The same buckets in Redis, decided atomically by a Lua script."""
+
+    def __init__(self, client: redis.Redis, per_minute: float, burst: float, *, prefix: str = "",
+                 clock: Callable[[], float] = time.time) -> None:
+        self.client = client
+        self.rule = _Rule(per_minute, burst)
+        self.prefix = "kitwright:rate:" + prefix
+        self.clock = clock
+        self.script: Any = client.register_script(_LUA)
+
+    def take(self, key: str, count: int = 1) -> float | None:
+        now = self.clock()
+        answer = self.script(keys=[(self.prefix + key)[:MAX_KEY]], args=[repr(now), repr(self.rule.interval * count),
+                                                                      repr(self.rule.limit)])
+        if not answer:
+            return None
+        wait = float(answer.decode() if isinstance(answer, bytes) else answer)
+        return wait if math.isfinite(wait) and wait > 0 else 1e-3
+
+
+def make_limiter(engine: Engine, redis_url: str | None, per_minute: float, burst: float, *,
+                 prefix: str, clock: Callable[[], float] = time.time) -> Limiter:
+    """The limiter the settings ask for: Redis when a URL is given, else the database."""
+    if redis_url:
+        import redis
+
+        return RedisRateLimiter(redis.Redis.from_url(redis_url), per_minute, burst, prefix=prefix, clock=clock)
+    return DatabaseRateLimiter(engine, per_minute, burst, prefix=prefix, clock=clock)

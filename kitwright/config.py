@@ -14,6 +14,8 @@ class Settings:
     lot_pattern: str = DEFAULT_LOT_PATTERN
     # Let another revision of the same part number serve a kit item (off, as in ION).
     allow_other_revision: bool = False
+    # Let a build requirement take any available stock, not only stock kitted to its run.
+    allow_install_from_stock: bool = False
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -21,6 +23,7 @@ class Settings:
             serial_pattern=os.environ.get("KITWRIGHT_SERIAL_PATTERN", DEFAULT_SERIAL_PATTERN),
             lot_pattern=os.environ.get("KITWRIGHT_LOT_PATTERN", DEFAULT_LOT_PATTERN),
             allow_other_revision=os.environ.get("KITWRIGHT_ALLOW_OTHER_REVISION", "") in ("1", "true"),
+            allow_install_from_stock=os.environ.get("KITWRIGHT_ALLOW_INSTALL_FROM_STOCK", "") in ("1", "true"),
         )
         validate_pattern(settings.serial_pattern)
         validate_pattern(settings.lot_pattern)

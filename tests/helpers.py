@@ -33,3 +33,20 @@ def record(session: Session, part: Part, quantity: Decimal | int | str | None = 
         return inventory.create_part_inventory(
             uow, NewPartInventory(part_id=part.id, quantity=quantity, **kw)
         )
+
+
+def mbom(session: Session, parent: Part, *lines: tuple[Part, Decimal | int | str]) -> None:
+    from kitwright.services import bom
+
+    for component, quantity in lines:
+        with UnitOfWork(session) as uow:
+            bom.create_mbom_item(uow, parent_id=parent.id, part_id=component.id, quantity=quantity)
+
+
+def run(session: Session, part: Part, quantity: Decimal | int | str = 1, **kw: Any) -> Any:
+    """A run of `part` (which needs an mBOM); TODO unless `status` says otherwise."""
+    from kitwright.services import runs
+
+    with UnitOfWork(session) as uow:
+        return runs.create_run(uow, title=kw.pop("title", f"build {part.part_number}"), part_id=part.id,
+                               quantity=quantity, **kw)

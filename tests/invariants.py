@@ -43,6 +43,7 @@ def assert_invariants(engine: Engine) -> None:
                 assert record.quantity <= ONE, f"serial record {record.id} holds {record.quantity}"
 
         assert_kit_invariants(session)
+        assert_run_invariants(session)
         assert_kit_parts_hold_no_stock(session)
         assert_held_records_frozen(session)
         assert_audit_keeps_old_and_new(session)
@@ -88,7 +89,8 @@ def assert_kit_invariants(session: object) -> None:
         assert record.quantity == link.issued_quantity, (
             f"record {record.id} holds {record.quantity}, issued {link.issued_quantity}"
         )
-        assert record.status == "KITTED", f"held record {record.id} is {record.status}"
+        # Installed records stay linked to their run's kit until it closes (docs/runs.md).
+        assert record.status in ("KITTED", "INSTALLED"), f"held record {record.id} is {record.status}"
         assert link.part_inventory_id not in holders, f"record {record.id} held twice"
         holders[link.part_inventory_id] = link.id
         held[item.id] = held.get(item.id, ZERO) + link.issued_quantity
@@ -99,6 +101,47 @@ def assert_kit_invariants(session: object) -> None:
     for record in records.values():
         if record.status == "KITTED":
             assert record.id in holders, f"record {record.id} is KITTED without a holding kit"
+
+
+INSTALL_OPERATIONS = ("INSTALL", "INSTALL_SPLIT", "UNINSTALL")
+
+
+def assert_run_invariants(session: object) -> None:
+    """Installs only move quantity (rule 1); an installed record holds exactly its installed
+    quantity; a requirement never has more installed than it requires; WIP is the unit of an
+    open run (docs/runs.md)."""
+    from sqlalchemy.orm import Session
+
+    from kitwright.store.models import AbomItem, BuildRequirement, Run
+
+    assert isinstance(session, Session)
+    delta: dict[int, Decimal] = {}
+    for entry in session.scalars(select(LedgerEntry).where(LedgerEntry.operation.in_(INSTALL_OPERATIONS))):
+        delta[entry.part_id] = delta.get(entry.part_id, ZERO) + _q(entry.after) - _q(entry.before)
+    unbalanced = {part: d for part, d in delta.items() if d != ZERO}
+    assert not unbalanced, f"installs created or consumed quantity: {unbalanced}"
+    records = {r.id: r for r in session.scalars(select(PartInventory))}
+    requirements = {r.id: r for r in session.scalars(select(BuildRequirement))}
+    installed: dict[int, Decimal] = {}
+    for item in session.scalars(select(AbomItem).where(AbomItem.parent_part_inventory_id.is_not(None))):
+        record = records[item.part_inventory_id]
+        assert record.quantity == item.quantity, (
+            f"installed record {record.id} holds {record.quantity}, aBOM item {item.id} says {item.quantity}"
+        )
+        assert record.status == "INSTALLED", f"installed record {record.id} is {record.status}"
+        if item.build_requirement_id is not None:
+            req = requirements[item.build_requirement_id]
+            assert record.part_id == req.part_id, f"record {record.id} is not the part requirement {req.id} names"
+            installed[req.id] = installed.get(req.id, ZERO) + item.quantity
+    for req_id, quantity in installed.items():
+        assert quantity <= requirements[req_id].quantity, f"requirement {req_id} over-installed: {quantity}"
+    open_units = {
+        run.part_inventory_id for run in session.scalars(select(Run))
+        if run.status not in ("COMPLETED", "CANCELED")
+    }
+    for record in records.values():
+        if record.status == "WIP":
+            assert record.id in open_units, f"record {record.id} is WIP without an open run"
 
 
 def assert_kit_parts_hold_no_stock(session: Session) -> None:

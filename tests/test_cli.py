@@ -31,9 +31,13 @@ def test_migrate_then_demo_once(tmp_path: Path) -> None:
     assert again.exit_code == 0 and "already" in again.output
     engine = make_engine(url)
     with make_sessionmaker(engine)() as session:
-        assert session.scalar(select(func.count()).select_from(PartInventory)) == 12
+        # 12 stock records and the avionics unit being built (docs/runs.md)
+        assert session.scalar(select(func.count()).select_from(PartInventory)) == 13
         statuses = sorted(session.scalars(select(PartKit.status)))
-        assert statuses == ["IN_PROGRESS", "REQUESTED"]
+        assert statuses == ["IN_PROGRESS", "IN_PROGRESS", "REQUESTED"]
+        by_status = sorted(session.scalars(select(PartInventory.status).where(
+            PartInventory.status.in_(["WIP", "INSTALLED"]))))
+        assert by_status == ["INSTALLED", "WIP"]
         dining = session.scalars(select(Part).where(Part.part_number == "DINING-SET")).one()
         figures = get_kit_availability(session, dining.id)
         # retail-kits.md, "two DCs": 4 kits at the first site, 1 at the second, 5 in all.

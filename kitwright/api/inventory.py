@@ -38,6 +38,9 @@ from kitwright.store.models import LedgerEntry, Location, Part, PartInventory, S
 
 if TYPE_CHECKING:
     from kitwright.api.kits import PartKitType
+    from kitwright.api.runs import AbomItemType, AbomTreeNodeType, BuildRequirementType, RunType
+
+_RUNS = strawberry.lazy("kitwright.api.runs")
 
 
 @strawberry.type(name="PartInventory", description="One inventory record: a serial, a lot at a location, or an untracked quantity.")
@@ -127,6 +130,45 @@ class PartInventoryType:
         from kitwright.api.kit_loaders import kit_loaders
 
         return kit_loaders(info.context).kits_of_record(root.id)  # type: ignore[return-value]
+
+    # Runs and the aBOM (docs/runs.md); resolved in api.runs.
+    @strawberry.field(description="Runs related to the record: the run building it, runs it is installed for or kitted to.")
+    def runs(self, root: strawberry.Parent[PartInventory], info: Info) -> list[Annotated[RunType, _RUNS]]:
+        from kitwright.api.runs import record_runs
+
+        return record_runs(info, root.id)
+
+    @strawberry.field(description="aBOM items naming this record: its trace root, and where it is installed.")
+    def abom_items(self, root: strawberry.Parent[PartInventory], info: Info) -> list[Annotated[AbomItemType, _RUNS]]:
+        from kitwright.api.runs import record_abom_items
+
+        return record_abom_items(info, root.id)
+
+    @strawberry.field(description="aBOM items installed directly in this record.")
+    def abom_children(self, root: strawberry.Parent[PartInventory], info: Info) -> list[Annotated[AbomItemType, _RUNS]]:
+        from kitwright.api.runs import record_abom_children
+
+        return record_abom_children(info, root.id)
+
+    @strawberry.field(description="Build requirements of the runs building this record.")
+    def build_requirements(
+        self, root: strawberry.Parent[PartInventory], info: Info
+    ) -> list[Annotated[BuildRequirementType, _RUNS]]:
+        from kitwright.api.runs import record_build_requirements
+
+        return record_build_requirements(info, root.id)
+
+    @strawberry.field(description="Everything installed in this unit, to any depth (one recursive query).")
+    def installed_items(self, root: strawberry.Parent[PartInventory], info: Info) -> list[Annotated[AbomTreeNodeType, _RUNS]]:
+        from kitwright.api.runs import record_installed_items
+
+        return record_installed_items(info, root.id)
+
+    @strawberry.field(description="Every unit this record is installed in, innermost first (one recursive query).")
+    def installed_in(self, root: strawberry.Parent[PartInventory], info: Info) -> list[Annotated[AbomTreeNodeType, _RUNS]]:
+        from kitwright.api.runs import record_installed_in
+
+        return record_installed_in(info, root.id)
 
 
 PartInventoryStatusFilter = enum_filter(PartInventoryStatus, "PartInventoryStatusFilter")

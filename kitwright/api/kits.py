@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 from strawberry.types.unset import UNSET
@@ -33,22 +33,13 @@ from kitwright.domain import kits as rules
 from kitwright.services import kits
 from kitwright.store.models import Location, Part, PartKit, PartKitItem, User
 
+if TYPE_CHECKING:
+    from kitwright.api.runs import RunType
+
 PartKitStatusEnum = strawberry.enum(
     rules.PartKitStatus, name="PartKitStatus",
     description="Any status may move to any other; each drives the kitted inventory.",
 )
-
-
-@strawberry.type(
-    name="Run",
-    description=(
-        "The run (work order) a kit serves. Runs do not exist yet (issue: runs): until they do, "
-        "`runId` is a plain reference and `run` carries only its id (title is null)."
-    ),
-)
-class RunRef:
-    id: strawberry.ID
-    title: str | None = None
 
 
 @strawberry.type(name="User", description="A person who can be assigned work.")
@@ -117,7 +108,7 @@ class PartKitItemType:
 class PartKitType:
     id: strawberry.ID
     run_id: strawberry.ID | None = strawberry.field(
-        description="Plain reference to a run until runs exist (not checked)."
+        description="The run the kit serves (an existing run)."
     )
     assigned_to_id: strawberry.ID | None
     staging_location_id: strawberry.ID | None
@@ -137,9 +128,13 @@ class PartKitType:
     def status(self, root: strawberry.Parent[PartKit]) -> PartKitStatusEnum:  # type: ignore[valid-type]
         return rules.PartKitStatus(root.status)  # type: ignore[return-value]
 
-    @strawberry.field(description="The run (only its id until runs exist).")
-    def run(self, root: strawberry.Parent[PartKit]) -> RunRef | None:
-        return None if root.run_id is None else RunRef(id=strawberry.ID(str(root.run_id)))
+    @strawberry.field(description="The run the kit serves.")
+    def run(
+        self, root: strawberry.Parent[PartKit], info: Info
+    ) -> Annotated[RunType, strawberry.lazy("kitwright.api.runs")] | None:
+        from kitwright.store.models import Run
+
+        return info.context.loader(Run).get(root.run_id)  # type: ignore[return-value]
 
     @strawberry.field
     def assigned_to(self, root: strawberry.Parent[PartKit], info: Info) -> UserType | None:
@@ -221,7 +216,7 @@ PartKitItemSortEnum = sort_enum("PartKitItemSortEnum", kits.ITEM_SORTS)
 @strawberry.input
 class CreatePartKitInput:
     run_id: strawberry.ID | None = strawberry.field(
-        default=None, description="The run the kit serves: a plain reference until runs exist."
+        default=None, description="The run the kit serves; it must exist and be open."
     )
     assigned_to_id: strawberry.ID | None = None
     staging_location_id: strawberry.ID | None = None

@@ -133,6 +133,15 @@ ROOT_FIELD_PERMISSIONS: dict[str, Permission] = {
     "createReturnOrder": P.MANAGE_ORDERS, "recordReturnVerification": P.MANAGE_ORDERS,
     "resolveReturnLine": P.MANAGE_ORDERS,
     "processOrderEvents": P.PROCESS_ORDER_EVENTS,
+    # Runs, mBOM and aBOM (docs/runs.md)
+    "buildRequirement": P.VIEW_RUNS, "abomItem": P.VIEW_RUNS,
+    "mbomItem": P.VIEW_RUNS, "mbomItems": P.VIEW_RUNS, "mbomTree": P.VIEW_RUNS,
+    "updateRunAttribute": P.MANAGE_RUNS, "updateBuildRequirement": P.MANAGE_RUNS,
+    "addRunNeedsToPartKit": P.MANAGE_RUNS,
+    "createMbomItem": P.MANAGE_RUNS, "updateMbomItem": P.MANAGE_RUNS, "deleteMbomItem": P.MANAGE_RUNS,
+    "createMbomItemReferenceDesignator": P.MANAGE_RUNS, "deleteMbomItemReferenceDesignator": P.MANAGE_RUNS,
+    "createOrUpdateMultipleMboms": P.MANAGE_RUNS,
+    "createAbomForPartInventory": P.INSTALL_PART_INVENTORY, "updateAbomItem": P.INSTALL_PART_INVENTORY,
     "updateOrderSettings": P.MANAGE_SETTINGS,
 }
 

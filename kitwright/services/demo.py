@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from kitwright.services import catalog, inventory, kits, locations, parts
 from kitwright.services.inventory import NewPartInventory
 from kitwright.services.uow import SYSTEM, Actor, UnitOfWork
-from kitwright.store.models import Location, Part
+from kitwright.store.models import BuildRequirement, Location, Part, PartKitInventory, PartKitItem
 
 
 def is_empty(session: Session) -> bool:
@@ -117,3 +117,53 @@ def load_demo(session: Session, actor: Actor = SYSTEM) -> None:
             inventory.create_part_inventory(
                 u, NewPartInventory(part_id=part.id, quantity=quantity, location_id=where.id)
             )
+    load_demo_runs(session, actor)
+
+
+def load_demo_runs(session: Session, actor: Actor = SYSTEM) -> None:
+    """Manufacturing: an avionics sub-assembly (flight computer + IMU) that goes into a drone
+    (with bolts and cable), an mBOM for both, a run building the avionics kitted to it with the
+    flight computer installed, and a drone run waiting (docs/runs.md)."""
+    from kitwright.services import bom, runs
+
+    def uow() -> UnitOfWork:
+        return UnitOfWork(session, actor)
+
+    by_number = {p.part_number: p for p in session.scalars(select(Part))}
+    line = session.scalars(select(Location).where(Location.name == "Line 1")).one()
+    with uow() as u:
+        avionics = parts.create_part(u, part_number="AVIONICS-1", revision="A", description="Avionics module",
+                                     tracking_type="SERIAL")
+    with uow() as u:
+        drone = parts.create_part(u, part_number="DRONE-1", revision="A", description="Survey drone",
+                                  tracking_type="SERIAL")
+    lines = [
+        (avionics, by_number["FC-100"], 1), (avionics, by_number["IMU-7"], 1),
+        (drone, avionics, 1), (drone, by_number["BOLT-M6"], 8), (drone, by_number["CABLE-24"], 2),
+    ]
+    for parent, component, quantity in lines:
+        with uow() as u:
+            item = bom.create_mbom_item(u, parent_id=parent.id, part_id=component.id, quantity=quantity)
+        if component.part_number == "FC-100":
+            with uow() as u:
+                bom.create_reference_designator(u, mbom_item_id=item.id, value="U1")
+    with uow() as u:
+        run = runs.create_run(u, title="Avionics build", part_id=avionics.id, location_id=line.id,
+                              status="IN_PROGRESS")
+    with uow() as u:
+        kit = runs.create_kit_for_run(u, run_id=run.id, delivery_location_id=line.id).kit
+    held = session.scalars(
+        select(PartKitInventory.part_inventory_id)
+        .join(PartKitItem, PartKitItem.id == PartKitInventory.part_kit_item_id)
+        .join(Part, Part.id == PartKitItem.part_id)
+        .where(PartKitInventory.part_kit_id == kit.id, Part.part_number == "FC-100")
+    ).first()
+    requirement = session.scalars(
+        select(BuildRequirement).where(BuildRequirement.run_id == run.id,
+                                       BuildRequirement.part_id == by_number["FC-100"].id)
+    ).one()
+    if held is not None:
+        with uow() as u:
+            runs.install_part_inventory(u, build_requirement_id=requirement.id, part_inventory_id=held)
+    with uow() as u:
+        runs.create_run(u, title="Drone build", part_id=drone.id, location_id=line.id)

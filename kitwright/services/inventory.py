@@ -135,6 +135,8 @@ def update_part_inventory(
     check_updatable(changes, UPDATABLE)
     record = uow.get(PartInventory, id, lock=True)
     check_etag(record, etag)
+    if "quantity" in changes and record.status == "INSTALLED":  # an install holds exactly its quantity
+        raise BadInput(f"inventory {id} is installed; change the aBOM item instead", field="quantity")
     before = snapshot(record)
     frozen_before = _frozen_values(record)
     part = uow.get(Part, record.part_id)

@@ -12,7 +12,7 @@ to a new one; every record touched gets one ledger entry, with the kit and item 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
@@ -66,6 +66,7 @@ from kitwright.store.models import (
     PartKit,
     PartKitInventory,
     PartKitItem,
+    Run,
     User,
     status_expression,
     status_is,
@@ -179,6 +180,12 @@ def fresh_statuses(session: Session, ids: Iterable[int]) -> dict[int, PartInvent
         select(PartInventory.id, status_expression()).where(PartInventory.id.in_(wanted))
     )
     return {id: PartInventoryStatus(status) for id, status in rows}
+
+
+def fresh_statuses_installed(session: Session, ids: Iterable[int]) -> list[int]:
+    """Which of `ids` are installed (on a run's aBOM), in a fresh statement."""
+    return [rid for rid, status in fresh_statuses(session, ids).items()
+            if status is PartInventoryStatus.INSTALLED]
 
 
 def kitted_by_item(session: Session, item_ids: Iterable[int]) -> dict[int, Decimal]:
@@ -329,7 +336,7 @@ def create_part_kit(
 ) -> PartKit:
     new_status = _status(status)
     kit_access.authorize_create(uow, new_status)
-    kit = PartKit(created_by_id=uow.actor.id, run_id=_run_id(run_id), priority=_priority(priority))
+    kit = PartKit(created_by_id=uow.actor.id, run_id=_run_id(uow, run_id), priority=_priority(priority))
     if assigned_to_id is not None:
         kit.assigned_to_id = uow.get(User, assigned_to_id, field="assignedToId").id
     kit.staging_location_id = _location(uow, staging_location_id, "stagingLocationId")
@@ -344,11 +351,14 @@ def create_part_kit(
     return kit
 
 
-def _run_id(run_id: int | None) -> int | None:
-    # Runs do not exist yet (issue: runs): a plain positive reference until then.
-    if run_id is not None and run_id <= 0:
-        raise BadInput("runId must be a positive id", field="runId")
-    return run_id
+def _run_id(uow: UnitOfWork, run_id: int | None) -> int | None:
+    """A kit may serve an existing, open run (docs/runs.md)."""
+    if run_id is None:
+        return None
+    run = uow.get(Run, run_id, field="runId")
+    if run.status in ("COMPLETED", "CANCELED"):
+        raise BadInput(f"run {run.id} is {run.status}; a kit cannot serve it", field="runId")
+    return run.id
 
 
 def _priority(priority: int | None) -> int | None:
@@ -367,7 +377,7 @@ def update_part_kit(uow: UnitOfWork, id: int, etag: str, changes: Mapping[str, A
         raise BadInput("status must not be null", field="status")
     kit_access.authorize_update(uow, kit, new, changes)
     if "run_id" in changes:
-        kit.run_id = _run_id(changes["run_id"])
+        kit.run_id = _run_id(uow, changes["run_id"])
     if "priority" in changes:
         kit.priority = _priority(changes["priority"])
     if "assigned_to_id" in changes:
@@ -398,13 +408,19 @@ def update_part_kit(uow: UnitOfWork, id: int, etag: str, changes: Mapping[str, A
     if move_to is not None or effect.release_held:
         links = _held_links(uow.session, kit.id)
         records = lock_records(uow, (link.part_inventory_id for link in links))
+        # The domain's plan, applied: installed records never move; closing releases them all.
+        installed = set(fresh_statuses_installed(uow.session, records))
+        plan = {h.record_id: h for h in rules.apply_status_effect(
+            replace(effect, move_held_to_location_id=move_to),
+            [rules.KitHolding(r.id, r.part_id, r.quantity, r.location_id, installed=r.id in installed)
+             for r in records.values()],
+        )}
         for link in links:
             record = records[link.part_inventory_id]
             refs = {"partKitId": kit.id, "partKitItemId": link.part_kit_item_id, "status": new.value}
             before = snapshot(record)
-            if move_to is not None:
-                record.location_id = move_to
-            if effect.release_held:
+            record.location_id = plan[record.id].location_id
+            if plan[record.id].released:
                 link.released = True
                 _touch(record)
             if effect.release_held or before != snapshot(record):
@@ -717,6 +733,8 @@ def stage_part_kit_inventory(uow: UnitOfWork, *, id: int, location_id: int) -> P
     records = lock_records(uow, ids)
     statuses = fresh_statuses(uow.session, records)
     for rid in sorted(records):
+        if statuses.get(rid) is PartInventoryStatus.INSTALLED:
+            continue  # installed stock sits with the unit it is built into
         if status.is_closed and statuses.get(rid) in (
             PartInventoryStatus.KITTED, PartInventoryStatus.INSTALLED, PartInventoryStatus.SCRAPPED,
         ):

@@ -28,10 +28,12 @@ from sqlalchemy import (
     UniqueConstraint,
     and_,
     case,
+    column,
     false,
     literal_column,
     or_,
     select,
+    table,
     text,
     true,
 )
@@ -395,8 +397,33 @@ def kitted_expression() -> ColumnElement[bool]:
     )
 
 
+# The runs tables as plain names (their models are declared further down).
+_abom_table = table("abom_item", column("part_inventory_id"), column("parent_part_inventory_id"))
+_run_table = table("run", column("part_inventory_id"), column("status"))
+
+
 def installed_expression() -> ColumnElement[bool]:
-    return false()
+    """Installed in a unit: an aBOM item with a parent names the record (docs/runs.md)."""
+    return (
+        select(_abom_table.c.part_inventory_id)
+        .where(
+            _abom_table.c.part_inventory_id == PartInventory.id,
+            _abom_table.c.parent_part_inventory_id.is_not(None),
+        )
+        .exists()
+    )
+
+
+def wip_expression() -> ColumnElement[bool]:
+    """The unit an open run is building."""
+    return (
+        select(_run_table.c.part_inventory_id)
+        .where(
+            _run_table.c.part_inventory_id == PartInventory.id,
+            _run_table.c.status.not_in(("COMPLETED", "CANCELED")),
+        )
+        .exists()
+    )
 
 
 # Zero as a literal, not a bound parameter: SQLite uses a partial index only when the query
@@ -418,6 +445,7 @@ def status_rules(*, per_row: bool = False) -> list[tuple[str, ColumnElement[bool
         ("INSTALLED", installed_expression(), ~installed_expression()),
         ("KITTED", kitted_expression(), ~kitted_expression()),
         ("ON_ORDER", PartInventory.on_order == True, PartInventory.on_order == False),  # noqa: E712
+        ("WIP", wip_expression(), ~wip_expression()),
         (
             "UNAVAILABLE",
             or_(PartInventory.quantity <= _ZERO_UNITS, location_unavailable_expression(per_row=per_row)),
@@ -506,6 +534,150 @@ class AppSecret(Base):
 
     name: Mapped[str] = mapped_column(String(100), primary_key=True)
     value: Mapped[str] = mapped_column(String(200))
+
+
+# --------------------------------------------------------------------------- runs, BOMs, aBOM
+# See docs/runs.md. The status rules above refer to these tables by name (`_abom_table`,
+# `_run_table`) so they can stay where the other status rules are.
+
+RUN_STATUSES = ("TODO", "IN_PROGRESS", "HOLD", "COMPLETED", "CANCELED")
+
+
+class MbomItem(Versioned, Base):
+    """One line of a part's manufacturing BOM: `quantity` of `part` per one `parent`.
+    Kept apart from `PartComponent` (retail kit definitions, which drive kit availability)."""
+
+    __tablename__ = "mbom_item"
+    __table_args__ = (
+        UniqueConstraint("parent_id", "part_id", name="uq_mbom_item_parent_part"),
+        CheckConstraint("quantity > 0", name="quantity_positive"),
+        CheckConstraint("parent_id <> part_id", name="not_self"),
+        Index("ix_mbom_item_parent", "parent_id", "id"),
+        Index("ix_mbom_item_part", "part_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    parent_id: Mapped[int] = mapped_column(ForeignKey("part.id"))
+    part_id: Mapped[int] = mapped_column(ForeignKey("part.id"))
+    quantity: Mapped[Decimal] = mapped_column(Quantity)
+    made_on_assembly: Mapped[bool] = mapped_column(Boolean, default=False)
+    substitutes: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class MbomItemReferenceDesignator(Versioned, Base):
+    """Where on the assembly an mBOM line goes (R1, C12, …)."""
+
+    __tablename__ = "mbom_item_reference_designator"
+    __table_args__ = (
+        UniqueConstraint("mbom_item_id", "value", name="uq_mbom_refdes_value"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    mbom_item_id: Mapped[int] = mapped_column(
+        ForeignKey("mbom_item.id", ondelete="CASCADE"), index=True
+    )
+    value: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Run(Versioned, Base):
+    """A work order building `quantity` of `part`; `part_inventory_id` is the unit being built
+    (WIP while the run is open). At most one open run builds a unit (partial unique index)."""
+
+    __tablename__ = "run"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('TODO', 'IN_PROGRESS', 'HOLD', 'COMPLETED', 'CANCELED')", name="status"
+        ),
+        CheckConstraint("quantity > 0", name="quantity_positive"),
+        Index(
+            "uq_run_open_unit", "part_inventory_id", unique=True,
+            sqlite_where=text("status NOT IN ('COMPLETED', 'CANCELED')"),
+            postgresql_where=text("status NOT IN ('COMPLETED', 'CANCELED')"),
+        ),
+        Index("ix_run_status", "status", "id"),
+        Index("ix_run_part", "part_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    title: Mapped[str] = mapped_column(String(300))
+    status: Mapped[str] = mapped_column(String(20), default="TODO")
+    part_id: Mapped[int] = mapped_column(ForeignKey("part.id"))
+    quantity: Mapped[Decimal] = mapped_column(Quantity)
+    procedure_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    part_inventory_id: Mapped[int | None] = mapped_column(ForeignKey("part_inventory.id"))
+    location_id: Mapped[int | None] = mapped_column(ForeignKey("location.id"))
+    attributes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+
+
+class BuildRequirement(Versioned, Base):
+    """What a run needs of one part: its mBOM line x run quantity, snapshotted when the run
+    was created. `waived` (with a reason) lets a run complete without it."""
+
+    __tablename__ = "build_requirement"
+    __table_args__ = (
+        UniqueConstraint("run_id", "part_id", name="uq_build_requirement_run_part"),
+        CheckConstraint("quantity > 0", name="quantity_positive"),
+        CheckConstraint("NOT waived OR waive_reason IS NOT NULL", name="waived_has_reason"),
+        Index("ix_build_requirement_part", "part_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("run.id", ondelete="CASCADE"), index=True)
+    part_id: Mapped[int] = mapped_column(ForeignKey("part.id"))
+    mbom_item_id: Mapped[int | None] = mapped_column(
+        ForeignKey("mbom_item.id", ondelete="SET NULL")
+    )
+    quantity: Mapped[Decimal] = mapped_column(Quantity)
+    waived: Mapped[bool] = mapped_column(Boolean, default=False)
+    waive_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class AbomItem(Versioned, Base):
+    """A node of the as-built BOM. With a parent unit: `part_inventory_id` (holding exactly
+    `quantity`) is installed in `parent_part_inventory_id` against a build requirement. Without
+    one: the root of a unit's aBOM trace (createAbomForPartInventory). Partial unique indexes:
+    a record is installed in one place at most, and has one root at most."""
+
+    __tablename__ = "abom_item"
+    __table_args__ = (
+        CheckConstraint("quantity > 0", name="quantity_positive"),
+        CheckConstraint(
+            "parent_part_inventory_id IS NULL OR parent_part_inventory_id <> part_inventory_id",
+            name="not_self",
+        ),
+        Index(
+            "uq_abom_item_installed", "part_inventory_id", unique=True,
+            sqlite_where=text("parent_part_inventory_id IS NOT NULL"),
+            postgresql_where=text("parent_part_inventory_id IS NOT NULL"),
+        ),
+        Index(
+            "uq_abom_item_root", "part_inventory_id", unique=True,
+            sqlite_where=text("parent_part_inventory_id IS NULL"),
+            postgresql_where=text("parent_part_inventory_id IS NULL"),
+        ),
+        Index("ix_abom_item_parent", "parent_part_inventory_id", "part_inventory_id"),
+        Index("ix_abom_item_requirement", "build_requirement_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    part_inventory_id: Mapped[int] = mapped_column(
+        ForeignKey("part_inventory.id", ondelete="CASCADE")
+    )
+    parent_part_inventory_id: Mapped[int | None] = mapped_column(
+        ForeignKey("part_inventory.id", ondelete="CASCADE")
+    )
+    build_requirement_id: Mapped[int | None] = mapped_column(
+        ForeignKey("build_requirement.id", ondelete="SET NULL")
+    )
+    quantity: Mapped[Decimal] = mapped_column(Quantity)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
 
 
 # --------------------------------------------------------------------------- hardening

@@ -119,7 +119,9 @@ def world(session: Session) -> dict[str, Any]:
 def test_issue_serial_whole_moves_kit_to_in_progress(session: Session, world: dict[str, Any]) -> None:
     sn = helpers.record(session, world["motor"], 1, serial_number="SN-1", location_id=world["shelf"].id)
     old_etag = sn.etag
-    k = kit(session, run_id=1, status="REQUESTED")
+    assembly = helpers.part(session, "ASSY", "SERIAL")
+    helpers.mbom(session, assembly, (world["motor"], 2))
+    k = kit(session, run_id=helpers.run(session, assembly).id, status="REQUESTED")
     it = item(session, k, world["motor"], 2)
     held = issue(session, sn, it, etag=old_etag)
     assert held.id == sn.id

@@ -86,15 +86,24 @@ def loaders(context: Context) -> KanbanLoaders:
 
 
 def prime(context: Context, kits: Iterable[KanbanKit]) -> None:
+    """Load, for a page of kits, everything their fields reach in a fixed number of queries
+    whatever the page size: patterns, cycles, cycle lines, the cycles' kits, parts, locations."""
     rows = list(kits)
+    if not rows:
+        return
     ids = [kit.id for kit in rows]
     kl = loaders(context)
+    kl.page = ids
     kl.pattern_by_kit.want(ids)
     kl.cycles_by_kit.want(ids)
+    patterns = [line for kid in ids for line in kl.pattern_by_kit.get(kid)]
+    cycles = [cycle for kid in ids for cycle in kl.cycles_by_kit.get(kid)]
+    kl.lines_by_cycle.want(cycle.id for cycle in cycles)
+    context.loader(PartKit).want(cycle.part_kit_id for cycle in cycles)
+    context.loader(Part).want(line.part_id for line in patterns)
     context.loader(Location).want(
         loc for kit in rows for loc in (kit.home_location_id, kit.line_location_id)
     )
-    kl.page = ids
 
 
 @strawberry.type(name="KanbanPatternLine", description="One part of a kanban kit's pattern, per cycle.")

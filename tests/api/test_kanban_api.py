@@ -214,3 +214,33 @@ def test_inventory_moves_stock_planners_define_viewers_read(
     variables = {"h": ids["home"], "l": ids["line"], "b": ids["bolt"]}
     assert error(viewer, create, variables)["extensions"]["code"] == "FORBIDDEN"
     assert "errors" not in gql(planner, create, variables)
+
+
+def test_the_list_costs_the_same_queries_for_2_kits_as_for_6(client: TestClient, engine: Engine) -> None:
+    from tests.api.test_lists import counting
+
+    ids = setup(client)
+    for _ in range(30):  # stock for six cycles and six fills
+        data(client, """mutation($p: ID!, $l: ID!) { createPartInventory(input: {partId: $p, locationId: $l,
+            autogenerateSerialNumber: true, quantity: 1}) { partInventory { id } } }""",
+             {"p": ids["motor"], "l": ids["stock"]})
+    data(client, """mutation($p: ID!, $l: ID!) { createPartInventory(input: {partId: $p, locationId: $l,
+        lotNumber: "BIG", quantity: 100}) { partInventory { id } } }""", {"p": ids["bolt"], "l": ids["stock"]})
+
+    def add_kits(n: int) -> None:
+        for _ in range(n):
+            kit = create_kit(client, ids)
+            for step in ("fillKanbanKit", "deliverKanbanKit", "emptyKanbanKit", "fillKanbanKit"):
+                data(client, f"mutation($id: ID!) {{ {step}(input: {{id: $id}}) {{ kanbanKit {{ id }} }} }}",
+                     {"id": kit["id"]})
+
+    query = f"{{ kanbanKits(sort: [ID_ASC]) {{ edges {{ node {{ {KIT_FIELDS} }} }} pageInfo {{ totalCount }} }} }}"
+    counts = []
+    for n in (2, 4):
+        add_kits(n)
+        with counting(engine) as statements:
+            page = data(client, query)["kanbanKits"]
+        assert page["pageInfo"]["totalCount"] == len(counts) * 2 + n if counts else n
+        assert all(len(e["node"]["cycles"]) == 2 for e in page["edges"])
+        counts.append(len([s for s in statements if s.lstrip().upper().startswith("SELECT")]))
+    assert counts[0] == counts[1], counts

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from kitwright.domain.errors import BadInput, NotFound
@@ -380,3 +380,28 @@ def test_line_stock_levels_are_replaced_and_checked(session: Session) -> None:
     assert [(r.part_id, r.min_quantity, r.max_quantity) for r in rows] == [(f.bolt.id, 2, 4)]
     session.rollback()
     assert session.scalar(select(func.count()).select_from(LineStockLevel)) == 1
+
+
+def test_replenishment_is_set_based_no_query_per_part(session: Session, engine: Engine) -> None:
+    """Deciding and filling costs the same SELECTs for 2 parts below their minimum as for 8."""
+    from tests.api.test_lists import counting
+
+    stock = helpers.location(session, "Stockroom")
+    home = helpers.location(session, "Kanban rack")
+    counts = []
+    for n in (2, 8):
+        line = helpers.location(session, f"Line {n}")
+        levels = []
+        for i in range(n):
+            part = helpers.part(session, f"P{n}-{i}", "LOT")
+            helpers.record(session, part, 10, lot_number=f"L{n}-{i}", location_id=stock.id)
+            levels.append(LevelEntry(part.id, 2, 5))
+        with UnitOfWork(session) as uow:
+            kanban.set_line_stock_levels(uow, location_id=line.id, home_location_id=home.id, levels=levels)
+        session.rollback()
+        with counting(engine) as statements, UnitOfWork(session) as uow:
+            outcome = kanban.replenish_line_location(uow, location_id=line.id)
+        assert len(outcome.created) == 1 and outcome.fills[0].shortages == []
+        assert kanban.line_position(session, line.id) == {level.part_id: 5 for level in levels}
+        counts.append(len([s for s in statements if s.lstrip().upper().startswith("SELECT")]))
+    assert counts[0] == counts[1], counts

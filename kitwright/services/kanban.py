@@ -32,7 +32,7 @@ from kitwright.domain.quantities import ZERO, from_units, normalize, parse_quant
 from kitwright.domain.tracking import TrackingType
 from kitwright.services import audit, kits
 from kitwright.services.ledger import record_change, snapshot
-from kitwright.services.uow import UnitOfWork, check_etag, check_updatable, register_constraint
+from kitwright.services.uow import MAX_ID, UnitOfWork, check_etag, check_updatable, register_constraint
 from kitwright.store.models import (
     KanbanCycle,
     KanbanCycleLine,
@@ -116,7 +116,7 @@ def _quantity(value: object, field: str) -> Decimal:
 
 
 def _pattern(uow: UnitOfWork, entries: Sequence[PatternEntry], field: str = "pattern") -> tuple[rules.PatternLine, ...]:
-    part_ids = sorted({e.part_id for e in entries})
+    part_ids = sorted({e.part_id for e in entries if 0 < e.part_id <= MAX_ID})
     tracking = {
         pid: TrackingType(t) for pid, t in uow.session.execute(
             select(Part.id, Part.tracking_type).where(Part.id.in_(part_ids))
@@ -144,7 +144,7 @@ def rules_problem(error: BadInput) -> Problem:
 
 
 def _lock_kanban(uow: UnitOfWork, ids: Iterable[int], *, field: str = "id") -> dict[int, KanbanKit]:
-    wanted = sorted(set(ids))
+    wanted = sorted({i for i in ids if 0 < i <= MAX_ID})
     if not wanted:
         return {}
     try:
@@ -503,7 +503,7 @@ def set_line_stock_levels(
     home = _location(uow, home_location_id, "homeLocationId") if levels else None
     if home is not None and home.id == line.id:
         raise BadInput("the home and the line location must differ", field="homeLocationId")
-    part_ids = sorted({entry.part_id for entry in levels})
+    part_ids = sorted({entry.part_id for entry in levels if 0 < entry.part_id <= MAX_ID})
     known = set(uow.session.scalars(select(Part.id).where(Part.id.in_(part_ids)))) if part_ids else set()
     problems = Problems()
     parsed: dict[int, tuple[Decimal, Decimal]] = {}

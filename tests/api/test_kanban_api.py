@@ -161,6 +161,8 @@ def test_bad_input_names_the_field_and_changes_nothing(client: TestClient, engin
     cases = [
         ({"pattern": []}, "BAD_USER_INPUT", "pattern"),
         ({"pattern": [{"partId": 999, "quantity": 1}]}, "BAD_USER_INPUT", "pattern[0].partId"),
+        ({"pattern": [{"partId": "9999999999999999999", "quantity": 1}]}, "BAD_USER_INPUT",
+         "pattern[0].partId"),
         ({"pattern": [{"partId": ids["bolt"], "quantity": 0}]}, "BAD_USER_INPUT", "pattern[0].quantity"),
         ({"pattern": [{"partId": ids["bolt"], "quantity": 1}], "h": 999}, "NOT_FOUND", "homeLocationId"),
     ]
@@ -174,6 +176,8 @@ def test_bad_input_names_the_field_and_changes_nothing(client: TestClient, engin
         ("mutation($id: ID!) { deliverKanbanKit(input: {id: $id}) { kanbanKit { id } } }", "BAD_USER_INPUT", "id"),
         ("mutation($id: ID!) { emptyKanbanKit(input: {id: $id}) { kanbanKit { id } } }", "BAD_USER_INPUT", "id"),
         ("mutation { fillKanbanKit(input: {id: 999}) { kanbanKit { id } } }", "NOT_FOUND", "id"),
+        ('mutation { emptyKanbanKit(input: {id: "9999999999999999999"}) { kanbanKit { id } } }',
+         "NOT_FOUND", "id"),
         ('mutation($id: ID!) { fillKanbanKit(input: {id: $id, etag: "stale"}) { kanbanKit { id } } }',
          "CONFLICT", "etag"),
         ("mutation($id: ID!) { replenishLineLocation(input: {locationId: $id}) { shortages { quantity } } }",

@@ -225,7 +225,10 @@ class LineLevel:
     home_location_id: int
 
 
-def check_level(minimum: Decimal, maximum: Decimal, field: str) -> None:
+def check_level(minimum: Decimal, maximum: Decimal, field: str,
+                tracking: TrackingType = TrackingType.UNTRACKED) -> None:
+    """0 <= min <= max, max > 0; whole units for a serial-tracked part (kits for it are sized
+    from these)."""
     problems = Problems()
     if minimum < ZERO:
         problems.add("minQuantity must not be negative", field=f"{field}.minQuantity")
@@ -233,6 +236,10 @@ def check_level(minimum: Decimal, maximum: Decimal, field: str) -> None:
         problems.add("maxQuantity must be greater than 0", field=f"{field}.maxQuantity")
     elif minimum > maximum:
         problems.add("minQuantity must not exceed maxQuantity", field=f"{field}.minQuantity")
+    if tracking is TrackingType.SERIAL:
+        for name, value in (("minQuantity", minimum), ("maxQuantity", maximum)):
+            if value != value.to_integral_value():
+                problems.add("a serial-tracked part is counted in whole units", field=f"{field}.{name}")
     problems.raise_if_any()
 
 

@@ -504,7 +504,10 @@ def set_line_stock_levels(
     if home is not None and home.id == line.id:
         raise BadInput("the home and the line location must differ", field="homeLocationId")
     part_ids = sorted({entry.part_id for entry in levels if 0 < entry.part_id <= MAX_ID})
-    known = set(uow.session.scalars(select(Part.id).where(Part.id.in_(part_ids)))) if part_ids else set()
+    known = {
+        pid: TrackingType(t) for pid, t in uow.session.execute(
+            select(Part.id, Part.tracking_type).where(Part.id.in_(part_ids)))
+    } if part_ids else {}
     problems = Problems()
     parsed: dict[int, tuple[Decimal, Decimal]] = {}
     for index, entry in enumerate(levels):
@@ -518,7 +521,7 @@ def set_line_stock_levels(
         try:
             low = _quantity(entry.min_quantity, f"{where}.minQuantity")
             high = _quantity(entry.max_quantity, f"{where}.maxQuantity")
-            rules.check_level(low, high, where)
+            rules.check_level(low, high, where, tracking=known[entry.part_id])
         except BadInput as error:
             problems.items.extend(error.details or [rules_problem(error)])
             continue

@@ -371,6 +371,7 @@ def test_line_stock_levels_are_replaced_and_checked(session: Session) -> None:
         ([(999, 1, 2)], "levels[0].partId"),
         ([(f.bolt.id, 1, 2), (f.bolt.id, 1, 3)], "levels[1].partId"),
         ([(f.bolt.id, "x", 2)], "levels[0].minQuantity"),
+        ([(f.motor.id, "0.5", 2)], "levels[0].minQuantity"),  # half a serial
     ):
         with pytest.raises(BadInput) as refused:
             set_levels(session, f, *levels)

@@ -164,6 +164,10 @@ def test_level_checks() -> None:
         with pytest.raises(BadInput) as refused:
             check_level(low, high, "levels[0]")
         assert refused.value.field == field
+    check_level(D("0.5"), D("2.5"), "levels[0]", tracking=LOT)
+    with pytest.raises(BadInput) as refused:
+        check_level(D(1), D("2.5"), "levels[0]", tracking=SERIAL)
+    assert refused.value.field == "levels[0].maxQuantity"
 
 
 def test_replenishment_creates_one_kit_per_home_for_low_parts_only() -> None:

@@ -47,6 +47,7 @@ def assert_invariants(engine: Engine) -> None:
         assert_kit_parts_hold_no_stock(session)
         assert_held_records_frozen(session)
         assert_audit_keeps_old_and_new(session)
+        assert_kanban_invariants(session)
 
 
 KIT_OPERATIONS = ("KIT_ISSUE", "KIT_SPLIT", "KIT_UNISSUE", "KIT_DELIVER", "KIT_STAGE", "KIT_RELEASE")
@@ -198,3 +199,60 @@ def assert_audit_keeps_old_and_new(session: object) -> None:
                 continue
             assert isinstance(change, list) and len(change) == 2, f"audit entry {entry.id}: {name} {change}"
             assert change[0] != change[1], f"audit entry {entry.id}: {name} did not change ({change})"
+def assert_kanban_invariants(session: object) -> None:
+    """Kanban kits (docs/kanban.md): consumption is the only thing that removes parts, returns
+    only move them; a kit holding stock has exactly one open cycle, whose kit is open; a cycle
+    never holds more than its pattern; a closed cycle's lines add up."""
+    from sqlalchemy.orm import Session
+
+    from kitwright.store.models import KanbanCycle, KanbanCycleLine, KanbanKit, KanbanPatternLine
+
+    assert isinstance(session, Session)
+    consumed: dict[int, Decimal] = {}
+    for entry in session.scalars(select(LedgerEntry).where(
+            LedgerEntry.operation.in_(("KANBAN_CONSUME", "KANBAN_RETURN")))):
+        change = _q(entry.after) - _q(entry.before)
+        if entry.operation == "KANBAN_RETURN":
+            assert change == ZERO, f"KANBAN_RETURN {entry.id} changed a quantity"
+        else:
+            assert change < ZERO, f"KANBAN_CONSUME {entry.id} did not remove quantity"
+            consumed[entry.part_id] = consumed.get(entry.part_id, ZERO) - change
+    recorded: dict[int, Decimal] = {}
+    cycles = {c.id: c for c in session.scalars(select(KanbanCycle))}
+    for line in session.scalars(select(KanbanCycleLine)):
+        recorded[line.part_id] = recorded.get(line.part_id, ZERO) + line.consumed_quantity
+        if cycles[line.kanban_cycle_id].emptied_at is not None:
+            assert line.consumed_quantity + line.returned_quantity == line.filled_quantity, (
+                f"cycle line {line.id}: consumed + returned != filled"
+            )
+    assert {p: q for p, q in consumed.items() if q} == {p: q for p, q in recorded.items() if q}, (
+        "the ledger's consumption and the cycles' consumption disagree"
+    )
+    kits = {k.id: k for k in session.scalars(select(KanbanKit))}
+    part_kits = {k.id: k for k in session.scalars(select(PartKit))}
+    open_cycles: dict[int, KanbanCycle] = {}
+    for cycle in cycles.values():
+        if cycle.emptied_at is None:
+            assert cycle.kanban_kit_id not in open_cycles, f"kanban kit {cycle.kanban_kit_id}: two open cycles"
+            open_cycles[cycle.kanban_kit_id] = cycle
+        else:
+            assert part_kits[cycle.part_kit_id].status not in OPEN_KIT_STATUSES, (
+                f"emptied cycle {cycle.id} still has an open kit"
+            )
+    pattern: dict[tuple[int, int], Decimal] = {
+        (row.kanban_kit_id, row.part_id): row.quantity for row in session.scalars(select(KanbanPatternLine))
+    }
+    items = {i.id: i for i in session.scalars(select(PartKitItem))}
+    for kit in kits.values():
+        assert kit.cycle_count == sum(
+            1 for c in cycles.values() if c.kanban_kit_id == kit.id and c.emptied_at is not None
+        ), f"kanban kit {kit.id}: cycle count disagrees with its history"
+        if kit.status in ("FILLED", "AT_LINE"):
+            assert kit.id in open_cycles, f"kanban kit {kit.id} is {kit.status} without an open cycle"
+    for kit_id, cycle in open_cycles.items():
+        for item in items.values():
+            if item.part_kit_id == cycle.part_kit_id:
+                assert item.quantity <= pattern.get((kit_id, item.part_id), ZERO), (
+                    f"kanban kit {kit_id}: cycle requests {item.quantity} of part {item.part_id}, "
+                    "more than its pattern"
+                )

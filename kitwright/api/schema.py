@@ -16,7 +16,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
-from kitwright.api import availability, bom, catalog, inventory, kits, locations, parts, runs, security
+from kitwright.api import availability, bom, catalog, inventory, kanban, kits, locations, parts, runs, security
 from kitwright.api.authorization import Authorization
 from kitwright.api.limits import Deadline, QueryCache, QueryCost, document_cache
 from kitwright.api.scalars import SCALARS
@@ -33,6 +33,8 @@ MUTATIONS.append(kits.Mutation)
 QUERIES.append(security.Query)
 QUERIES.extend([runs.Query, bom.Query])
 MUTATIONS.extend([runs.Mutation, bom.Mutation])
+QUERIES.append(kanban.Query)
+MUTATIONS.append(kanban.Mutation)
 
 MAX_DEPTH = 12
 MAX_TOKENS = 5000

@@ -136,6 +136,22 @@ def availability_export(
     export(database_url, output, as_of, supply_types, console)
 
 
+kanban_app = typer.Typer(help="Kanban kits (docs/kanban.md).", no_args_is_help=True)
+app.add_typer(kanban_app, name="kanban")
+
+
+@kanban_app.command("replenish")
+def kanban_replenish(
+    location: Annotated[int, typer.Option("--location", help="The line location's id.")],
+    source: Annotated[int | None, typer.Option("--source", help="Only fill from this location's subtree.")] = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Refill or create kanban kits for every part below its minimum at a line location."""
+    from kitwright.cli.kanban import replenish
+
+    replenish(database_url, location, source, console)
+
+
 from kitwright.cli.security import apikey_app, user_app  # noqa: E402 - commands below main's own
 
 app.add_typer(user_app, name="user")

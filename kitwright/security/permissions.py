@@ -38,6 +38,8 @@ class Permission(StrEnum):
     STAGE_PART_KIT_INVENTORY = "StagePartKitInventory"
     IMPORT_KIT_ITEMS = "ImportKitItems"
     MANAGE_RUNS = "ManageRuns"
+    MANAGE_KANBAN_KITS = "ManageKanbanKits"
+    CYCLE_KANBAN_KITS = "CycleKanbanKits"
     INSTALL_PART_INVENTORY = "InstallPartInventory"
     MANAGE_RULES = "ManageRules"
     MANAGE_ORDERS = "ManageOrders"
@@ -62,8 +64,10 @@ INVENTORY: frozenset[Permission] = VIEWER | {
     P.UPDATE_PART_KIT, P.ISSUE_ITEM_TO_KIT, P.MOVE_ITEM_TO_INVENTORY, P.FULFILL_PART_KIT,
     P.STAGE_PART_KIT_INVENTORY, P.IMPORT_KIT_ITEMS, P.INSTALL_PART_INVENTORY,
     P.MANAGE_ORDERS, P.PROCESS_ORDER_EVENTS,
+    P.MANAGE_KANBAN_KITS, P.CYCLE_KANBAN_KITS,
 }
-PLANNER: frozenset[Permission] = REQUESTER | {P.MANAGE_RUNS, P.MANAGE_PARTS, P.INSTALL_PART_INVENTORY}
+PLANNER: frozenset[Permission] = REQUESTER | {P.MANAGE_RUNS, P.MANAGE_PARTS, P.INSTALL_PART_INVENTORY,
+                                              P.MANAGE_KANBAN_KITS}
 ADMIN: frozenset[Permission] = frozenset(Permission)
 
 ROLES: dict[str, frozenset[Permission]] = {
@@ -143,6 +147,13 @@ ROOT_FIELD_PERMISSIONS: dict[str, Permission] = {
     "createOrUpdateMultipleMboms": P.MANAGE_RUNS,
     "createAbomForPartInventory": P.INSTALL_PART_INVENTORY, "updateAbomItem": P.INSTALL_PART_INVENTORY,
     "updateOrderSettings": P.MANAGE_SETTINGS,
+    # Kanban kits (docs/kanban.md): planners and inventory define kits and line levels; the
+    # inventory team moves the stock (fill, deliver, empty, replenish); viewers read.
+    "kanbanKit": P.VIEW_KITS, "kanbanKits": P.VIEW_KITS, "lineStockLevels": P.VIEW_KITS,
+    "createKanbanKit": P.MANAGE_KANBAN_KITS, "updateKanbanKit": P.MANAGE_KANBAN_KITS,
+    "setLineStockLevels": P.MANAGE_KANBAN_KITS,
+    "fillKanbanKit": P.CYCLE_KANBAN_KITS, "deliverKanbanKit": P.CYCLE_KANBAN_KITS,
+    "emptyKanbanKit": P.CYCLE_KANBAN_KITS, "replenishLineLocation": P.CYCLE_KANBAN_KITS,
 }
 
 

@@ -676,6 +676,28 @@ class AbomItem(Versioned, Base):
         ForeignKey("build_requirement.id", ondelete="SET NULL")
     )
     quantity: Mapped[Decimal] = mapped_column(Quantity)
+# --------------------------------------------------------------------------- kanban kits
+
+KANBAN_STATUSES = ("EMPTY", "FILLED", "AT_LINE", "EMPTIED")
+
+
+class KanbanKit(Versioned, Base):
+    """A reusable kit that cycles between its home and its line location (docs/kanban.md).
+    Each cycle's fill is an ordinary PartKit (`KanbanCycle.part_kit_id`)."""
+
+    __tablename__ = "kanban_kit"
+    __table_args__ = (
+        CheckConstraint("status IN ('EMPTY', 'FILLED', 'AT_LINE', 'EMPTIED')", name="status"),
+        CheckConstraint("cycle_count >= 0", name="cycle_count_not_negative"),
+        Index("ix_kanban_kit_line", "line_location_id", "status", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str | None] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(20), default="EMPTY")
+    home_location_id: Mapped[int] = mapped_column(ForeignKey("location.id"))
+    line_location_id: Mapped[int] = mapped_column(ForeignKey("location.id"))
+    cycle_count: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
 
@@ -706,3 +728,85 @@ class WebSession(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+class KanbanPatternLine(Base):
+    """One part of a kanban kit's pattern: `quantity` per cycle."""
+
+    __tablename__ = "kanban_pattern_line"
+    __table_args__ = (
+        UniqueConstraint("kanban_kit_id", "part_id", name="uq_kanban_pattern_line_part"),
+        CheckConstraint("quantity > 0", name="quantity_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kanban_kit_id: Mapped[int] = mapped_column(ForeignKey("kanban_kit.id", ondelete="CASCADE"))
+    part_id: Mapped[int] = mapped_column(ForeignKey("part.id"))
+    quantity: Mapped[Decimal] = mapped_column(Quantity)
+
+
+class KanbanCycle(Base):
+    """One cycle of a kanban kit: its kit (the fill), and when and by whom it was filled,
+    delivered and emptied. At most one cycle per kanban kit is open (not yet emptied)."""
+
+    __tablename__ = "kanban_cycle"
+    __table_args__ = (
+        UniqueConstraint("kanban_kit_id", "number", name="uq_kanban_cycle_number"),
+        UniqueConstraint("part_kit_id", name="uq_kanban_cycle_part_kit"),
+        Index(
+            "uq_kanban_cycle_open", "kanban_kit_id", unique=True,
+            sqlite_where=text("emptied_at IS NULL"), postgresql_where=text("emptied_at IS NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kanban_kit_id: Mapped[int] = mapped_column(ForeignKey("kanban_kit.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column(Integer)
+    part_kit_id: Mapped[int] = mapped_column(ForeignKey("part_kit.id"))
+    filled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    filled_by: Mapped[str | None] = mapped_column(String(200))
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    delivered_by: Mapped[str | None] = mapped_column(String(200))
+    emptied_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    emptied_by: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class KanbanCycleLine(Base):
+    """Per part of a cycle: the pattern, what was filled, consumed and returned."""
+
+    __tablename__ = "kanban_cycle_line"
+    __table_args__ = (
+        UniqueConstraint("kanban_cycle_id", "part_id", name="uq_kanban_cycle_line_part"),
+        CheckConstraint(
+            "filled_quantity >= 0 AND consumed_quantity >= 0 AND returned_quantity >= 0",
+            name="quantities_not_negative",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kanban_cycle_id: Mapped[int] = mapped_column(ForeignKey("kanban_cycle.id", ondelete="CASCADE"))
+    part_id: Mapped[int] = mapped_column(ForeignKey("part.id"))
+    part_kit_item_id: Mapped[int] = mapped_column(ForeignKey("part_kit_item.id"))
+    pattern_quantity: Mapped[Decimal] = mapped_column(Quantity)
+    filled_quantity: Mapped[Decimal] = mapped_column(Quantity, default=Decimal(0))
+    consumed_quantity: Mapped[Decimal] = mapped_column(Quantity, default=Decimal(0))
+    returned_quantity: Mapped[Decimal] = mapped_column(Quantity, default=Decimal(0))
+
+
+class LineStockLevel(Versioned, Base):
+    """Line-side min/max of a part at a line location; replenishment brings a part below its
+    minimum up to its maximum with kanban kits homed at `home_location_id`."""
+
+    __tablename__ = "line_stock_level"
+    __table_args__ = (
+        UniqueConstraint("location_id", "part_id", name="uq_line_stock_level_part"),
+        CheckConstraint("min_quantity >= 0 AND max_quantity > 0 AND min_quantity <= max_quantity",
+                        name="min_max"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    location_id: Mapped[int] = mapped_column(ForeignKey("location.id"))
+    part_id: Mapped[int] = mapped_column(ForeignKey("part.id"))
+    home_location_id: Mapped[int] = mapped_column(ForeignKey("location.id"))
+    min_quantity: Mapped[Decimal] = mapped_column(Quantity)
+    max_quantity: Mapped[Decimal] = mapped_column(Quantity)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -16,7 +16,18 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
-from kitwright.api import availability, bom, catalog, inventory, kanban, kits, locations, parts, runs, security
+from kitwright.api import (
+    availability,
+    bom,
+    catalog,
+    inventory,
+    kanban,
+    kits,
+    locations,
+    parts,
+    runs,
+    security,
+)
 from kitwright.api.authorization import Authorization
 from kitwright.api.limits import Deadline, QueryCache, QueryCost, document_cache
 from kitwright.api.scalars import SCALARS

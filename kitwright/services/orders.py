@@ -820,10 +820,10 @@ def process_order_events(uow: UnitOfWork, external_message_id: str, events: Sequ
         return _outcome_of(session, existing, True)
     resolved = _resolve_events(uow, events)
     message = OrderEventMessage(external_message_id=message_id, processed=False)
-    session.add(message)
     try:
         # The unique message id serialises a repeat sent concurrently: it waits here, then fails.
         with session.begin_nested():
+            session.add(message)
             session.flush()
     except IntegrityError:
         first = session.scalars(select(OrderEventMessage).where(

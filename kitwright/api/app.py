@@ -118,6 +118,9 @@ def create_app(engine: Engine | None = None, security: SecuritySettings | None =
     from kitwright.api.rest_kits import routes as kit_routes
 
     routes.extend(kit_routes(sessions))
+    from kitwright.api.rest_orders import routes as order_routes
+
+    routes.extend(order_routes(sessions))
     middleware = [
         Middleware(
             SessionMiddleware, secret_key=_session_key(sessions, security), session_cookie="kitwright_session",

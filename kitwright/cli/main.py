@@ -121,6 +121,18 @@ def availability_export(
     export(database_url, output, as_of, supply_types, console)
 
 
+orders_app = typer.Typer(help="Retail kit orders.", no_args_is_help=True)
+app.add_typer(orders_app, name="orders")
+
+
+@orders_app.command("reconcile")
+def orders_reconcile(database_url: DatabaseUrl = None) -> None:
+    """Process stored (unprocessed) order events that now form whole kits; list the stuck ones with their age."""
+    from kitwright.cli.orders import reconcile
+
+    reconcile(database_url, console)
+
+
 from kitwright.cli.security import apikey_app, user_app  # noqa: E402 - commands below main's own
 
 app.add_typer(user_app, name="user")

@@ -1175,3 +1175,100 @@ def get_order(session: Session, id: int) -> RetailOrder:
 
 def order_by_number(session: Session, number: str) -> RetailOrder | None:
     return session.scalars(select(RetailOrder).where(RetailOrder.order_number == number)).one_or_none()
+
+
+# --------------------------------------------------------------------------- the Manhattan document
+
+
+@dataclass(frozen=True)
+class DocumentEvent:
+    """One event of a warehouse document, with everything named as the warehouse names it:
+    items by part number, the order by number, lines by their numbers."""
+
+    event_type: object
+    item: str | None
+    quantity: object
+    order_number: str | None = None
+    order_line_number: str | None = None
+    release_number: str | None = None
+    release_line_number: str | None = None
+    package_id: str | None = None
+    short_reason_id: str | None = None
+    cancel_unfulfilled: bool = False
+
+
+def events_from_document(session: Session, rows: Sequence[DocumentEvent], *, field: str = "OrderEvent") -> list[NewEvent]:
+    """Name -> id for every event, a few queries for the whole document; unknown names are
+    NotFound naming the row's field."""
+    numbers = sorted({r.item for r in rows if r.item})
+    parts: dict[str, int] = {}
+    if numbers:
+        for part in session.scalars(select(Part).where(Part.part_number.in_(numbers)).order_by(Part.id)):
+            parts[part.part_number] = part.id  # the latest revision wins
+    order_numbers = sorted({r.order_number for r in rows if r.order_number})
+    order_ids: dict[str, int] = {}
+    for number, oid in session.execute(
+        select(RetailOrder.order_number, RetailOrder.id).where(RetailOrder.order_number.in_(order_numbers))
+    ):
+        order_ids[number] = oid
+    release_numbers = sorted({r.release_number for r in rows if r.release_number})
+    releases: dict[str, int] = {}
+    for number, rid in session.execute(
+        select(OrderRelease.release_number, OrderRelease.id).where(OrderRelease.release_number.in_(release_numbers))
+    ):
+        releases[number] = rid
+    order_lines: dict[tuple[int, str], int] = {}
+    if order_ids:
+        for row_id, row_order, row_number in session.execute(
+            select(OrderLine.id, OrderLine.order_id, OrderLine.line_number).where(OrderLine.order_id.in_(order_ids.values()))
+        ):
+            order_lines[(row_order, row_number)] = row_id
+    release_lines: dict[tuple[int, str], int] = {}
+    if releases:
+        for row_id, row_release, row_line in session.execute(
+            select(OrderReleaseLine.id, OrderReleaseLine.release_id, OrderReleaseLine.line_number)
+            .where(OrderReleaseLine.release_id.in_(releases.values()))
+        ):
+            release_lines[(row_release, str(row_line))] = row_id
+    missing = Problems()
+    events: list[NewEvent] = []
+    for index, row in enumerate(rows):
+        where = f"{field}[{index}]"
+        part_id = parts.get(row.item or "")
+        if part_id is None:
+            missing.add(f"item {row.item!r} does not exist", field=f"{where}.Item")
+        order_id = order_ids.get(row.order_number) if row.order_number else None
+        if row.order_number and order_id is None:
+            missing.add(f"order {row.order_number!r} does not exist", field=f"{where}.OrderId")
+        release_id = releases.get(row.release_number) if row.release_number else None
+        if row.release_number and release_id is None:
+            missing.add(f"release {row.release_number!r} does not exist", field=f"{where}.ReleaseId")
+        release_line_id = None
+        if row.release_line_number:
+            if release_id is None:
+                if not row.release_number:
+                    missing.add("a ReleaseLineId needs its ReleaseId", field=f"{where}.ReleaseId")
+            else:
+                release_line_id = release_lines.get((release_id, row.release_line_number))
+                if release_line_id is None:
+                    missing.add(f"release line {row.release_line_number!r} does not exist", field=f"{where}.ReleaseLineId")
+        order_line_id = None
+        if row.order_line_number and release_line_id is None:
+            # Without a release line the order line locates the event (with its order).
+            if order_id is not None:
+                order_line_id = order_lines.get((order_id, row.order_line_number))
+                if order_line_id is None:
+                    missing.add(f"order line {row.order_line_number!r} does not exist", field=f"{where}.OrderLineId")
+            elif not row.order_number:
+                missing.add("an OrderLineId needs its OrderId", field=f"{where}.OrderId")
+        events.append(NewEvent(
+            event_type=row.event_type, part_id=part_id, quantity=row.quantity, order_line_id=order_line_id,
+            release_line_id=release_line_id, order_id=order_id, package_id=row.package_id,
+            short_reason_id=row.short_reason_id, cancel_unfulfilled=row.cancel_unfulfilled,
+        ))
+    if missing:
+        first = missing.items[0]
+        raise NotFound(first.message if len(missing.items) == 1 else f"{len(missing.items)} unknown names: "
+                       + "; ".join(f"{p.field}: {p.message}" for p in missing.items[:20]),
+                       field=first.field, details=missing.items)
+    return events

@@ -17,7 +17,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import BigInteger, and_, func, select, type_coerce
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import flag_modified
@@ -36,7 +36,7 @@ from kitwright.domain.orders import (
     ReturnCondition,
     ReturnVerificationPolicy,
 )
-from kitwright.domain.quantities import ZERO, normalize, parse_quantity
+from kitwright.domain.quantities import ZERO, from_units, normalize, parse_quantity
 from kitwright.domain.status import PartInventoryStatus
 from kitwright.services.inventory import NewPartInventory, build_part_inventory
 from kitwright.services.ledger import record_change, snapshot
@@ -359,11 +359,9 @@ def _touch(record: PartInventory) -> None:
     flag_modified(record, "location_id")  # its etag changes with its status
 
 
-def _split_off(uow: UnitOfWork, origin: PartInventory, quantity: Decimal, operation: str,
-               how: str, **refs: Any) -> PartInventory:
-    before = snapshot(origin)
-    origin.quantity = normalize(origin.quantity - quantity)
-    record_change(uow, operation, origin, before, snapshot(origin), **refs)
+def _new_record(uow: UnitOfWork, origin: PartInventory, quantity: Decimal, how: str) -> PartInventory:
+    """A new record holding `quantity` split off `origin` (the caller has reduced the origin
+    and flushes; the new record keeps the origin's age so FIFO survives the round trip)."""
     new = PartInventory(
         part_id=origin.part_id, part_number=origin.part_number, location_id=origin.location_id,
         supplier_id=origin.supplier_id, unit_of_measure_id=origin.unit_of_measure_id, serial_number=None,
@@ -373,8 +371,6 @@ def _split_off(uow: UnitOfWork, origin: PartInventory, quantity: Decimal, operat
         origin_part_inventory_id=origin.id, created_at=origin.created_at, created_by_id=uow.actor.id,
     )
     uow.session.add(new)
-    uow.flush()
-    record_change(uow, operation, new, None, snapshot(new), link_change=True, **refs)
     return new
 
 
@@ -399,6 +395,32 @@ class AllocationResult:
     allocations: list[OrderAllocation] = field(default_factory=list)
 
 
+def _locked_pool(uow: UnitOfWork, condition: Any) -> tuple[
+    dict[int, PartInventory], dict[tuple[int, int], list[Candidate]], dict[tuple[int, int], Decimal]
+]:
+    """Lock the matching records (ascending id), re-read which are still available, and
+    return them, FIFO candidates per (site, part), and the pool they make."""
+    ids = list(uow.session.scalars(
+        select(PartInventory.id).join(Location, Location.id == PartInventory.location_id).where(condition)))
+    records = lock_records(uow, ids)
+    site_of: dict[int, int] = {}
+    if records:
+        # A fresh statement after the lock: what committed while we waited drops out.
+        for rid, site in uow.session.execute(
+            select(PartInventory.id, Location.site_id).join(Location, Location.id == PartInventory.location_id)
+            .where(PartInventory.id.in_(sorted(records)), condition)
+        ):
+            if site is not None:
+                site_of[rid] = site
+    pool: dict[tuple[int, int], Decimal] = defaultdict(lambda: ZERO)
+    by_key: dict[tuple[int, int], list[Candidate]] = defaultdict(list)
+    for record in sorted((records[rid] for rid in site_of), key=lambda r: (r.created_at, r.id)):
+        key = (site_of[record.id], record.part_id)
+        pool[key] += record.quantity
+        by_key[key].append(Candidate(record.id, record.quantity, record.serial_number is not None))
+    return records, by_key, pool
+
+
 def allocate_order(uow: UnitOfWork, id: int) -> AllocationResult:
     """allocateOrder: reserve component inventory for every line's unallocated and
     backordered kits, lines in order from one shared pool (domain.orders.plan_allocation)."""
@@ -419,58 +441,82 @@ def allocate_order(uow: UnitOfWork, id: int) -> AllocationResult:
     if not part_ids:
         uow.commit()
         return result
-    candidates_stmt = (
-        select(PartInventory.id)
-        .join(Location, Location.id == PartInventory.location_id)
-        .where(PartInventory.part_id.in_(part_ids), status_is(PartInventoryStatus.AVAILABLE.value),
-               Location.available_soon == False)  # noqa: E712
-    )
-    ids = list(uow.session.scalars(candidates_stmt))
-    records = lock_records(uow, ids)
-    # Re-read after the lock: what committed while we waited (allocated elsewhere) drops out.
-    still = select(PartInventory.id, Location.site_id).join(Location, Location.id == PartInventory.location_id).where(
-        PartInventory.id.in_(sorted(records)), status_is(PartInventoryStatus.AVAILABLE.value),
+    available = and_(
+        PartInventory.part_id.in_(part_ids), status_is(PartInventoryStatus.AVAILABLE.value),
         Location.available_soon == False,  # noqa: E712
-    ) if records else None
-    site_of: dict[int, int] = {rid: site for rid, site in uow.session.execute(still) if site is not None} if still is not None else {}
-    usable = sorted((records[rid] for rid in site_of), key=lambda r: (r.created_at, r.id))
-    pool: dict[tuple[int, int], Decimal] = defaultdict(lambda: ZERO)
-    by_key: dict[tuple[int, int], list[Candidate]] = defaultdict(list)
-    for record in usable:
-        key = (site_of[record.id], record.part_id)
-        pool[key] += record.quantity
-        by_key[key].append(Candidate(record.id, record.quantity, record.serial_number is not None))
-    plan = rules.plan_allocation(demands, pool, enable_kits=settings.enable_kits)
+    )
+    # An unlocked aggregate says where each line could go; then only the records at those
+    # (site, part) pairs are locked and the plan is made again on what the locks hold. If that
+    # differs from the plan on the aggregate (someone took stock meanwhile), the narrow locks
+    # are released (savepoint) and every candidate is locked instead: correct either way,
+    # and the common case locks a handful of rows instead of every site's.
+    units = type_coerce(func.sum(type_coerce(PartInventory.quantity, BigInteger)), BigInteger)
+    rough: dict[tuple[int, int], Decimal] = defaultdict(lambda: ZERO)
+    for site, part, total in uow.session.execute(
+        select(Location.site_id, PartInventory.part_id, units).join(Location, Location.id == PartInventory.location_id)
+        .where(available).group_by(Location.site_id, PartInventory.part_id)
+    ):
+        if site is not None:
+            rough[(site, part)] = from_units(int(total or 0))
+    guess = rules.plan_allocation(demands, rough, enable_kits=settings.enable_kits)
+    keys = {(a.site_id, part) for a in guess for part in ratios[a.line_id]}
+    plan: list[rules.Allocation] | None = None
+    if keys:
+        savepoint = uow.session.begin_nested()
+        narrow = and_(available, Location.site_id.in_(sorted({k[0] for k in keys})),
+                      PartInventory.part_id.in_(sorted({k[1] for k in keys})))
+        records, by_key, pool = _locked_pool(uow, narrow)
+        seen = dict(rough)
+        seen.update({k: pool.get(k, ZERO) for k in keys})
+        if rules.plan_allocation(demands, seen, enable_kits=settings.enable_kits) == guess:
+            plan = guess
+        else:
+            savepoint.rollback()
+    if plan is None:
+        records, by_key, pool = _locked_pool(uow, available)
+        plan = rules.plan_allocation(demands, pool, enable_kits=settings.enable_kits)
     used: dict[int, Decimal] = defaultdict(lambda: ZERO)
-    by_line = {line.id: line for line in lines}
+    chosen: list[tuple[rules.Allocation, dict[int, list[tuple[int, Decimal]]]]] = []
     for allocation in plan:
-        picks_by_part = {}
-        for part, ratio in ratios[allocation.line_id].items():
-            picks = rules.draw(ratio * allocation.kits, by_key[(allocation.site_id, part)], used)
-            picks_by_part[part] = picks
+        picks_by_part = {
+            part: rules.draw(ratio * allocation.kits, by_key[(allocation.site_id, part)], used)
+            for part, ratio in ratios[allocation.line_id].items()
+        }
         if any(not picks for picks in picks_by_part.values()):
             continue  # serial records that cannot make up the quantity: leave it backordered
-        row = OrderAllocation(order_id=order.id, order_line_id=allocation.line_id, site_id=allocation.site_id,
-                              kits=allocation.kits)
-        uow.session.add(row)
-        uow.flush()
-        refs = {"orderId": order.id, "orderLineId": by_line[allocation.line_id].id, "allocationId": row.id}
-        for part, picks in picks_by_part.items():
+        for picks in picks_by_part.values():
             for record_id, quantity in picks:
                 used[record_id] += quantity
+        chosen.append((allocation, picks_by_part))
+    rows = [OrderAllocation(order_id=order.id, order_line_id=a.line_id, site_id=a.site_id, kits=a.kits)
+            for a, _ in chosen]
+    uow.session.add_all(rows)
+    uow.flush()
+    # Splits are flushed together: one round trip for all new records, then their entries.
+    pending: list[tuple[PartInventory, bool, OrderAllocation, int, Decimal, dict[str, Any]]] = []
+    for row, (allocation, picks_by_part) in zip(rows, chosen, strict=True):
+        refs: dict[str, Any] = {"orderId": order.id, "orderLineId": allocation.line_id, "allocationId": row.id}
+        for part, picks in picks_by_part.items():
+            for record_id, quantity in picks:
                 record = records[record_id]
+                before = snapshot(record)
                 if quantity == record.quantity:
-                    before = snapshot(record)
                     _touch(record)
                     record_change(uow, "ORDER_ALLOCATE", record, before, snapshot(record), link_change=True, **refs)
-                    held = record
-                else:
-                    held = _split_off(uow, record, quantity, "ORDER_ALLOCATE", "ORDER_ALLOCATION", **refs)
-                uow.session.add(OrderAllocationInventory(
-                    allocation_id=row.id, order_line_id=allocation.line_id, part_id=part,
-                    part_inventory_id=held.id, quantity=normalize(quantity), released=False,
-                ))
-        result.allocations.append(row)
+                    pending.append((record, False, row, part, quantity, refs))
+                    continue
+                record.quantity = normalize(record.quantity - quantity)
+                record_change(uow, "ORDER_ALLOCATE", record, before, snapshot(record), **refs)
+                pending.append((_new_record(uow, record, quantity, "ORDER_ALLOCATION"), True, row, part, quantity, refs))
+    uow.flush()
+    for held, is_new, row, part, quantity, refs in pending:
+        if is_new:
+            record_change(uow, "ORDER_ALLOCATE", held, None, snapshot(held), link_change=True, **refs)
+        uow.session.add(OrderAllocationInventory(
+            allocation_id=row.id, order_line_id=row.order_line_id, part_id=part,
+            part_inventory_id=held.id, quantity=normalize(quantity), released=False,
+        ))
+    result.allocations.extend(rows)
     uow.commit()
     return result
 
@@ -719,16 +765,7 @@ def _unlink(uow: UnitOfWork, links: Sequence[OrderAllocationInventory], records:
             before = snapshot(record)
             record.quantity = normalize(record.quantity - got)
             record_change(uow, operation, record, before, snapshot(record), **refs)
-            new = PartInventory(
-                part_id=record.part_id, part_number=record.part_number, location_id=record.location_id,
-                supplier_id=record.supplier_id, unit_of_measure_id=record.unit_of_measure_id,
-                serial_number=None, lot_number=record.lot_number, quantity=got, cost=record.cost,
-                usage_type=record.usage_type, segment=record.segment, attributes=dict(record.attributes or {}),
-                on_order=False, expected_at=record.expected_at, received_at=record.received_at,
-                how_created="ORDER_RELEASE", origin_part_inventory_id=record.id, created_at=record.created_at,
-                created_by_id=uow.actor.id,
-            )
-            uow.session.add(new)
+            new = _new_record(uow, record, got, "ORDER_RELEASE")
             uow.flush()
             record_change(uow, operation, new, None, snapshot(new), **refs)
     if left > ZERO:

@@ -1,6 +1,6 @@
 """Retail kit orders: allocation in whole kits, order-event checks, return resolution.
 
-Pure rules (docs/retail-orders.md, docs/retail-kits rules restated there): the services fetch
+Pure rules (docs/retail-orders.md): the services fetch
 facts, lock rows, call these functions and persist what they decide.
 
 * Components are allocated, never the kit; each kit unit comes from ONE site.

@@ -256,13 +256,14 @@ def lock_order(uow: UnitOfWork, id: int, field: str = "id") -> RetailOrder:
     return order
 
 
-def lines_of(session: Session, order_ids: Iterable[int]) -> dict[int, list[OrderLine]]:
+def lines_of(session: Session, order_ids: Iterable[int], *, lock: bool = False) -> dict[int, list[OrderLine]]:
     found: dict[int, list[OrderLine]] = defaultdict(list)
     ids = sorted(set(order_ids))
     if ids:
-        for line in session.scalars(
-            select(OrderLine).where(OrderLine.order_id.in_(ids)).order_by(OrderLine.id).execution_options(**_FRESH)
-        ):
+        stmt = select(OrderLine).where(OrderLine.order_id.in_(ids)).order_by(OrderLine.id)
+        if lock:
+            stmt = stmt.with_for_update()
+        for line in session.scalars(stmt.execution_options(**_FRESH)):
             found[line.order_id].append(line)
     return found
 
@@ -426,7 +427,9 @@ def allocate_order(uow: UnitOfWork, id: int) -> AllocationResult:
     backordered kits, lines in order from one shared pool (domain.orders.plan_allocation)."""
     order = lock_order(uow, id)
     settings = read_settings(uow.session)
-    lines = lines_of(uow.session, [order.id])[order.id]
+    # Locked before their quantities are read: an event shorting or canceling kits of these
+    # lines waits, so the open kits computed here stay true until commit.
+    lines = lines_of(uow.session, [order.id], lock=True)[order.id]
     details = quantity_details(uow.session, lines)
     ratios = ratios_of(uow.session, lines)
     demands = []

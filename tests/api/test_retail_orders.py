@@ -425,3 +425,20 @@ def test_a_viewer_cannot_change_orders(client: TestClient, client_for: Callable[
     assert failure["extensions"]["code"] == "FORBIDDEN"
     assert data(viewer, "{ orders { edges { node { id } } pageInfo { totalCount } } }")["orders"]["pageInfo"][
         "totalCount"] == 0
+
+
+def test_events_naming_no_line_are_for_a_regular_item_of_the_order(client: TestClient) -> None:
+    shop, table, chair, kit = dining(client, {"DC1": (10, 40)})
+    order = shop.release(shop.allocate(shop.order("ORD-1", {"partId": kit, "quantity": 1},
+                                                  {"partId": chair, "quantity": 2})))
+    outcome = shop.events("M1", {"eventType": "PICK", "orderId": order["id"], "partId": chair, "quantity": 2})
+    assert outcome["processed"]
+    assert (detail(shop.get(order), 1)["picked"], detail(shop.get(order), 0)["picked"]) == (2, 0)
+    failure = error(client, """mutation($input: ProcessOrderEventsInput!) { processOrderEvents(input: $input) {
+        processed } }""", {"input": {"externalMessageId": "M2", "events": [
+        {"eventType": "PICK", "orderId": order["id"], "partId": table, "quantity": 1}]}})
+    assert failure["extensions"]["field"] == "events[0].partId"
+    by_line = shop.events("M3", {"eventType": "PICK", "orderLineId": order["lines"][0]["id"], "partId": table,
+                                 "quantity": 1}, {"eventType": "PICK", "orderLineId": order["lines"][0]["id"],
+                                                  "partId": chair, "quantity": 4})
+    assert by_line["processed"] and detail(shop.get(order), 0)["picked"] == 1

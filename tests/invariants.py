@@ -48,6 +48,7 @@ def assert_invariants(engine: Engine) -> None:
         assert_held_records_frozen(session)
         assert_audit_keeps_old_and_new(session)
         assert_kanban_invariants(session)
+        assert_order_invariants(session)
 
 
 KIT_OPERATIONS = ("KIT_ISSUE", "KIT_SPLIT", "KIT_UNISSUE", "KIT_DELIVER", "KIT_STAGE", "KIT_RELEASE")
@@ -256,3 +257,34 @@ def assert_kanban_invariants(session: object) -> None:
                     f"kanban kit {kit_id}: cycle requests {item.quantity} of part {item.part_id}, "
                     "more than its pattern"
                 )
+def assert_order_invariants(session: object) -> None:
+    """Retail orders (docs/retail-orders.md): an allocation link holds exactly its record;
+    a held record is ALLOCATED and held once; allocation moves never create or consume
+    quantity; a line never ships or cancels more than it ordered."""
+    from sqlalchemy.orm import Session
+
+    from kitwright.store.models import OrderAllocationInventory, OrderLine
+
+    assert isinstance(session, Session)
+    records = {r.id: r for r in session.scalars(select(PartInventory))}
+    holders: set[int] = set()
+    for link in session.scalars(select(OrderAllocationInventory)):
+        if link.released:
+            continue
+        record = records[link.part_inventory_id]
+        assert record.quantity == link.quantity, f"allocated record {record.id} holds {record.quantity}, link {link.quantity}"
+        assert record.status == "ALLOCATED", f"allocated record {record.id} is {record.status}"
+        assert record.id not in holders, f"record {record.id} allocated twice"
+        holders.add(record.id)
+    for record in records.values():
+        if record.status == "ALLOCATED":
+            assert record.id in holders, f"record {record.id} is ALLOCATED without a holding line"
+    delta: dict[int, Decimal] = {}
+    for entry in session.scalars(
+        select(LedgerEntry).where(LedgerEntry.operation.in_(("ORDER_ALLOCATE", "ORDER_UNALLOCATE")))
+    ):
+        delta[entry.part_id] = delta.get(entry.part_id, ZERO) + _q(entry.after) - _q(entry.before)
+    unbalanced = {part: d for part, d in delta.items() if d != ZERO}
+    assert not unbalanced, f"allocation moves created or consumed quantity: {unbalanced}"
+    for line in session.scalars(select(OrderLine)):
+        assert 0 <= line.shipped_quantity + line.canceled_quantity <= line.quantity, f"order line {line.id}"

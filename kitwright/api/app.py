@@ -189,7 +189,9 @@ def create_app(engine: Engine | None = None, security: SecuritySettings | None =
 
     set_password_hash_slots(security.password_hash_slots)
     from kitwright.api.edge import EdgeMiddleware
+    from kitwright.api.rest_orders import routes as order_routes
 
+    routes.extend(order_routes(sessions))
     middleware = [
         Middleware(EdgeMiddleware, settings=security),
         Middleware(

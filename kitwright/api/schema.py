@@ -24,6 +24,7 @@ from kitwright.api import (
     kanban,
     kits,
     locations,
+    orders,
     parts,
     runs,
     security,
@@ -46,6 +47,8 @@ QUERIES.extend([runs.Query, bom.Query])
 MUTATIONS.extend([runs.Mutation, bom.Mutation])
 QUERIES.append(kanban.Query)
 MUTATIONS.append(kanban.Mutation)
+QUERIES.append(orders.Query)
+MUTATIONS.append(orders.Mutation)
 
 MAX_DEPTH = 12
 MAX_TOKENS = 5000

@@ -150,6 +150,16 @@ def kanban_replenish(
     from kitwright.cli.kanban import replenish
 
     replenish(database_url, location, source, console)
+orders_app = typer.Typer(help="Retail kit orders.", no_args_is_help=True)
+app.add_typer(orders_app, name="orders")
+
+
+@orders_app.command("reconcile")
+def orders_reconcile(database_url: DatabaseUrl = None) -> None:
+    """Process stored (unprocessed) order events that now form whole kits; list the stuck ones with their age."""
+    from kitwright.cli.orders import reconcile
+
+    reconcile(database_url, console)
 
 
 from kitwright.cli.security import apikey_app, user_app  # noqa: E402 - commands below main's own

@@ -1,6 +1,6 @@
 """The status of an inventory record is derived from facts, never set by hand.
 
-Precedence, first match wins: SCRAPPED, INSTALLED, KITTED, ON_ORDER, WIP, UNAVAILABLE,
+Precedence, first match wins: SCRAPPED, INSTALLED, KITTED, ALLOCATED, ON_ORDER, WIP, UNAVAILABLE,
 AVAILABLE. `store.queries.status_expression` is the same rule as SQL (for filters); a
 property test holds the two equal.
 """
@@ -15,6 +15,7 @@ from decimal import Decimal
 class PartInventoryStatus(enum.StrEnum):
     AVAILABLE = "AVAILABLE"
     KITTED = "KITTED"
+    ALLOCATED = "ALLOCATED"
     INSTALLED = "INSTALLED"
     WIP = "WIP"
     ON_ORDER = "ON_ORDER"
@@ -29,6 +30,7 @@ class StatusFacts:
     on_order: bool = False
     scrapped: bool = False
     kitted: bool = False  # issued to a kit that is not closed
+    allocated: bool = False  # held by a retail order line (docs/retail-orders.md)
     installed: bool = False  # linked to a build requirement
     wip: bool = False
 
@@ -40,6 +42,8 @@ def derive_status(facts: StatusFacts) -> PartInventoryStatus:
         return PartInventoryStatus.INSTALLED
     if facts.kitted:
         return PartInventoryStatus.KITTED
+    if facts.allocated:
+        return PartInventoryStatus.ALLOCATED
     if facts.on_order:
         return PartInventoryStatus.ON_ORDER
     if facts.wip:

@@ -106,7 +106,7 @@ ROOT_FIELD_PERMISSIONS: dict[str, Permission] = {
     "kitAvailability": P.VIEW_AVAILABILITY, "kitAvailabilityFeed": P.VIEW_AVAILABILITY,
     "run": P.VIEW_RUNS, "runs": P.VIEW_RUNS,
     "rule": P.VIEW_RULES, "rules": P.VIEW_RULES,
-    "order": P.VIEW_ORDERS, "orders": P.VIEW_ORDERS,
+    "order": P.VIEW_ORDERS, "orders": P.VIEW_ORDERS, "orderSettings": P.VIEW_ORDERS,
     # Query: security
     "me": P.VIEW_SELF,
     "auditEntries": P.VIEW_AUDIT,
@@ -136,7 +136,7 @@ ROOT_FIELD_PERMISSIONS: dict[str, Permission] = {
     "createOrder": P.MANAGE_ORDERS, "allocateOrder": P.MANAGE_ORDERS, "releaseOrder": P.MANAGE_ORDERS,
     "createReturnOrder": P.MANAGE_ORDERS, "recordReturnVerification": P.MANAGE_ORDERS,
     "resolveReturnLine": P.MANAGE_ORDERS,
-    "processOrderEvents": P.PROCESS_ORDER_EVENTS,
+    "processOrderEvents": P.PROCESS_ORDER_EVENTS, "reconcileOrderEvents": P.PROCESS_ORDER_EVENTS,
     # Runs, mBOM and aBOM (docs/runs.md)
     "buildRequirement": P.VIEW_RUNS, "abomItem": P.VIEW_RUNS,
     "mbomItem": P.VIEW_RUNS, "mbomItems": P.VIEW_RUNS, "mbomTree": P.VIEW_RUNS,

@@ -14,7 +14,7 @@ Supply types come from ONE place: `supply_type_expression` builds its SQL CASE b
 and Python cannot drift (a test also runs both over every combination).
 
 Committed inventory never counts: records whose derived status (`models.status_is`,
-the same expression the API shows) is KITTED, INSTALLED or SCRAPPED are excluded in SQL, so
+the same expression the API shows) is KITTED, ALLOCATED (held by a retail order line), INSTALLED or SCRAPPED are excluded in SQL, so
 kits, builds and later allocations are excluded as soon as that expression knows them.
 Records without a location have no site and are not supply of any site.
 """
@@ -55,7 +55,7 @@ from kitwright.store.models import Location, Part, PartComponent, PartInventory,
 from kitwright.store.queries import combine_sum, exact_sum
 
 # Derived statuses that are committed to demand and never count as supply.
-COMMITTED_STATUSES = ("KITTED", "INSTALLED", "SCRAPPED")
+COMMITTED_STATUSES = ("KITTED", "ALLOCATED", "INSTALLED", "SCRAPPED")
 
 MAX_SITES = 10_000
 MAX_ATTRIBUTE_VALUES = 1_000

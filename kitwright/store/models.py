@@ -363,6 +363,33 @@ class PartKitInventory(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
+class OrderAllocationInventory(Base):
+    """An inventory record held by a retail order line's allocation (docs/retail-orders.md):
+    `quantity` equals the record's quantity while held. Released when the kits ship, are
+    shorted or canceled. Declared here because the derived status (ALLOCATED) needs it."""
+
+    __tablename__ = "order_allocation_inventory"
+    __table_args__ = (
+        CheckConstraint("quantity >= 0", name="quantity_not_negative"),
+        Index(
+            "uq_order_allocation_inventory_held",
+            "part_inventory_id",
+            unique=True,
+            sqlite_where=text("released = 0"),
+            postgresql_where=text("released = false"),
+        ),
+        Index("ix_order_allocation_inventory_allocation", "allocation_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    allocation_id: Mapped[int] = mapped_column(ForeignKey("order_allocation.id", ondelete="CASCADE"))
+    order_line_id: Mapped[int] = mapped_column(Integer, index=True)
+    part_id: Mapped[int] = mapped_column(Integer)
+    part_inventory_id: Mapped[int] = mapped_column(ForeignKey("part_inventory.id", ondelete="CASCADE"))
+    quantity: Mapped[Decimal] = mapped_column(Quantity)
+    released: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
 def location_available_ids() -> Select[Any]:
     return select(Location.id).where(Location.inventory_available == True)  # noqa: E712
 
@@ -400,6 +427,18 @@ def kitted_expression() -> ColumnElement[bool]:
 # The runs tables as plain names (their models are declared further down).
 _abom_table = table("abom_item", column("part_inventory_id"), column("parent_part_inventory_id"))
 _run_table = table("run", column("part_inventory_id"), column("status"))
+
+
+def allocated_expression() -> ColumnElement[bool]:
+    """Held by a retail order line: an unreleased allocation link."""
+    return (
+        select(OrderAllocationInventory.id)
+        .where(
+            OrderAllocationInventory.part_inventory_id == PartInventory.id,
+            OrderAllocationInventory.released == False,  # noqa: E712
+        )
+        .exists()
+    )
 
 
 def installed_expression() -> ColumnElement[bool]:
@@ -444,6 +483,7 @@ def status_rules(*, per_row: bool = False) -> list[tuple[str, ColumnElement[bool
         ("SCRAPPED", PartInventory.scrapped == True, PartInventory.scrapped == False),  # noqa: E712
         ("INSTALLED", installed_expression(), ~installed_expression()),
         ("KITTED", kitted_expression(), ~kitted_expression()),
+        ("ALLOCATED", allocated_expression(), ~allocated_expression()),
         ("ON_ORDER", PartInventory.on_order == True, PartInventory.on_order == False),  # noqa: E712
         ("WIP", wip_expression(), ~wip_expression()),
         (
@@ -809,4 +849,223 @@ class LineStockLevel(Versioned, Base):
     home_location_id: Mapped[int] = mapped_column(ForeignKey("location.id"))
     min_quantity: Mapped[Decimal] = mapped_column(Quantity)
     max_quantity: Mapped[Decimal] = mapped_column(Quantity)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+# --------------------------------------------------------------------------- retail orders
+# docs/retail-orders.md. Kit quantities (order lines, allocations, release stages, returns)
+# are whole kits, stored as integers; component quantities are exact decimals.
+
+
+class OrderSettings(Versioned, Base):
+    """The one row of order settings (id 1)."""
+
+    __tablename__ = "order_settings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    partial_kit_supported: Mapped[bool] = mapped_column(Boolean, default=False)
+    enable_kits: Mapped[bool] = mapped_column(Boolean, default=False)
+    return_verification_policy: Mapped[str] = mapped_column(String(20), default="RETURN_ORDER")
+    backorder_short_reasons: Mapped[list[str]] = mapped_column(JSON, default=list)
+
+
+class RetailOrder(Versioned, Base):
+    __tablename__ = "retail_order"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    order_number: Mapped[str] = mapped_column(String(200), unique=True)
+    exchange_for_return_id: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+
+
+class OrderLine(Base):
+    """One line: `quantity` kits (or units of a regular item) of `part`.
+
+    Counters in kits: canceled, shipped, shorted. Allocated, released, in-progress, picked,
+    packed and backordered are derived from allocations and release lines."""
+
+    __tablename__ = "order_line"
+    __table_args__ = (
+        UniqueConstraint("order_id", "line_number", name="uq_order_line_number"),
+        CheckConstraint("quantity > 0", name="quantity_positive"),
+        CheckConstraint("canceled_quantity + shipped_quantity <= quantity", name="not_over_closed"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("retail_order.id", ondelete="CASCADE"), index=True)
+    line_number: Mapped[str] = mapped_column(String(50))
+    part_id: Mapped[int] = mapped_column(ForeignKey("part.id"))
+    quantity: Mapped[int] = mapped_column(Integer)
+    canceled_quantity: Mapped[int] = mapped_column(Integer, default=0)
+    shipped_quantity: Mapped[int] = mapped_column(Integer, default=0)
+    shorted_quantity: Mapped[int] = mapped_column(Integer, default=0)
+    returned_quantity: Mapped[int] = mapped_column(Integer, default=0)
+    allocation_attempted: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_kit: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class OrderLineComponent(Base):
+    __tablename__ = "order_line_component"
+    __table_args__ = (CheckConstraint("quantity > 0", name="quantity_positive"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    order_line_id: Mapped[int] = mapped_column(ForeignKey("order_line.id", ondelete="CASCADE"), index=True)
+    part_id: Mapped[int] = mapped_column(ForeignKey("part.id"))
+    quantity: Mapped[Decimal] = mapped_column(Quantity)
+
+
+class OrderAllocation(Base):
+    """`kits` whole kits of a line allocated at one site; `release_id` once released."""
+
+    __tablename__ = "order_allocation"
+    __table_args__ = (CheckConstraint("kits >= 0", name="kits_not_negative"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("retail_order.id", ondelete="CASCADE"), index=True)
+    order_line_id: Mapped[int] = mapped_column(ForeignKey("order_line.id", ondelete="CASCADE"), index=True)
+    site_id: Mapped[int] = mapped_column(Integer)
+    kits: Mapped[int] = mapped_column(Integer)
+    release_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class OrderRelease(Base):
+    __tablename__ = "order_release"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("retail_order.id", ondelete="CASCADE"), index=True)
+    site_id: Mapped[int] = mapped_column(Integer)
+    release_number: Mapped[str] = mapped_column(String(250), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class OrderReleaseLine(Base):
+    """One component of a kit line in a release; the stage counters are in kits and equal on
+    every component line of the same kit line and release (events move whole kits)."""
+
+    __tablename__ = "order_release_line"
+    __table_args__ = (
+        UniqueConstraint("release_id", "line_number", name="uq_order_release_line_number"),
+        CheckConstraint(
+            "released >= 0 AND in_progress >= 0 AND picked >= 0 AND packed >= 0", name="stages_not_negative"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    release_id: Mapped[int] = mapped_column(ForeignKey("order_release.id", ondelete="CASCADE"), index=True)
+    line_number: Mapped[int] = mapped_column(Integer)
+    order_line_id: Mapped[int] = mapped_column(ForeignKey("order_line.id", ondelete="CASCADE"), index=True)
+    part_id: Mapped[int] = mapped_column(ForeignKey("part.id"))
+    ratio: Mapped[Decimal] = mapped_column(Quantity)
+    quantity: Mapped[Decimal] = mapped_column(Quantity)
+    kits: Mapped[int] = mapped_column(Integer)
+    released: Mapped[int] = mapped_column(Integer, default=0)
+    in_progress: Mapped[int] = mapped_column(Integer, default=0)
+    picked: Mapped[int] = mapped_column(Integer, default=0)
+    packed: Mapped[int] = mapped_column(Integer, default=0)
+    shipped: Mapped[int] = mapped_column(Integer, default=0)
+    shorted: Mapped[int] = mapped_column(Integer, default=0)
+    canceled: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class OrderEventMessage(Base):
+    """A warehouse message, once per external message id (idempotent intake)."""
+
+    __tablename__ = "order_event_message"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    external_message_id: Mapped[str] = mapped_column(String(250), unique=True)
+    processed: Mapped[bool] = mapped_column(Boolean, default=False)
+    reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class UnprocessedOrderEvent(Base):
+    """An event of a message that failed a check, stored unchanged on its release line;
+    `processed_at` is set when the reconciler processes it."""
+
+    __tablename__ = "unprocessed_order_event"
+    __table_args__ = (Index("ix_unprocessed_order_event_open", "processed_at", "order_line_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("order_event_message.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    event_type: Mapped[str] = mapped_column(String(20))
+    order_line_id: Mapped[int] = mapped_column(Integer)
+    release_id: Mapped[int | None] = mapped_column(Integer)
+    release_line_id: Mapped[int | None] = mapped_column(Integer)
+    part_id: Mapped[int] = mapped_column(Integer)
+    quantity: Mapped[Decimal] = mapped_column(Quantity)
+    package_id: Mapped[str | None] = mapped_column(String(250))
+    short_reason_id: Mapped[str | None] = mapped_column(String(250))
+    cancel_unfulfilled: Mapped[bool] = mapped_column(Boolean, default=False)
+    reason: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class Invoice(Base):
+    """One per package shipped (SALE), or per resolved return line (RETURN)."""
+
+    __tablename__ = "invoice"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("retail_order.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(10))
+    package_id: Mapped[str | None] = mapped_column(String(250))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class InvoiceLine(Base):
+    __tablename__ = "invoice_line"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoice.id", ondelete="CASCADE"), index=True)
+    order_line_id: Mapped[int] = mapped_column(Integer)
+    return_line_id: Mapped[int | None] = mapped_column(Integer)
+    quantity: Mapped[int] = mapped_column(Integer)
+
+
+class ReturnOrder(Base):
+    __tablename__ = "return_order"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("retail_order.id", ondelete="CASCADE"), index=True)
+    exchange_type: Mapped[str | None] = mapped_column(String(10))
+    exchange_order_id: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class ReturnLine(Base):
+    """One returned line (kits of an order line), or an unexpected item (`unexpected`)."""
+
+    __tablename__ = "return_line"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    return_order_id: Mapped[int] = mapped_column(ForeignKey("return_order.id", ondelete="CASCADE"), index=True)
+    order_line_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    part_id: Mapped[int] = mapped_column(ForeignKey("part.id"))
+    quantity: Mapped[int] = mapped_column(Integer)
+    condition: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(20), default="OPEN")
+    quantity_variance: Mapped[bool] = mapped_column(Boolean, default=False)
+    condition_variance: Mapped[bool] = mapped_column(Boolean, default=False)
+    unexpected: Mapped[bool] = mapped_column(Boolean, default=False)
+    invoiced_quantity: Mapped[int] = mapped_column(Integer, default=0)
+    canceled_quantity: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class ReturnVerification(Base):
+    """Verified units of a part on a return line; `part_inventory_id` the stock they went to."""
+
+    __tablename__ = "return_verification"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    return_line_id: Mapped[int] = mapped_column(ForeignKey("return_line.id", ondelete="CASCADE"), index=True)
+    part_id: Mapped[int] = mapped_column(Integer)
+    quantity: Mapped[Decimal] = mapped_column(Quantity)
+    condition: Mapped[str] = mapped_column(String(20))
+    part_inventory_id: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -20,6 +20,8 @@ from kitwright.domain.text import clean_attributes, clean_text
         (StatusFacts(Decimal(1), False), S.UNAVAILABLE),
         (StatusFacts(Decimal(1), True, on_order=True), S.ON_ORDER),
         (StatusFacts(Decimal(1), True, kitted=True, on_order=True), S.KITTED),
+        (StatusFacts(Decimal(1), True, allocated=True, on_order=True), S.ALLOCATED),
+        (StatusFacts(Decimal(1), True, kitted=True, allocated=True), S.KITTED),
         (StatusFacts(Decimal(1), True, kitted=True, installed=True), S.INSTALLED),
         (StatusFacts(Decimal(1), True, scrapped=True, installed=True), S.SCRAPPED),
     ],

@@ -1,0 +1,150 @@
+"""Retail order races on PostgreSQL, released together by a barrier (threads, and separate
+processes as separate server workers would be).
+
+1. Many orders for the last kits: exactly as many orders win as there are kits; nothing is
+   allocated twice; availability ends at 0.
+2. The same external message id sent concurrently: processed once.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import threading
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, func, select
+
+from kitwright.domain.errors import KitwrightError
+from kitwright.services import availability, orders
+from kitwright.services.orders import NewEvent, NewLine
+from kitwright.services.uow import UnitOfWork
+from kitwright.store.db import make_engine, make_sessionmaker
+from kitwright.store.models import OrderAllocation, OrderAllocationInventory, OrderEventMessage
+from tests import helpers
+from tests.invariants import assert_invariants
+
+
+def _allocate(url: str, order_id: int, barrier: Any) -> str:
+    engine = make_engine(url, pool_size=1, max_overflow=0)
+    try:
+        with make_sessionmaker(engine)() as session:
+            barrier.wait(timeout=60)
+            try:
+                with UnitOfWork(session) as uow:
+                    result = orders.allocate_order(uow, order_id)
+                return "won" if result.allocations else "backordered"
+            except KitwrightError as error:
+                return f"{type(error).__name__}:{error.field}"
+    finally:
+        engine.dispose()
+
+
+def _events(url: str, message: str, table_line: int, part_id: int, barrier: Any) -> str:
+    engine = make_engine(url, pool_size=1, max_overflow=0)
+    try:
+        with make_sessionmaker(engine)() as session:
+            barrier.wait(timeout=60)
+            with UnitOfWork(session) as uow:
+                outcome = orders.process_order_events(
+                    uow, message, [NewEvent("PICK", part_id, 1, release_line_id=table_line)]
+                )
+            return "duplicate" if outcome.duplicate else ("processed" if outcome.processed else "stored")
+    finally:
+        engine.dispose()
+
+
+TARGETS = {"allocate": _allocate, "events": _events}
+
+
+def _process_main(target: str, args: tuple[Any, ...], results: Any) -> None:
+    results.put(TARGETS[target](*args))
+
+
+def _run(mode: str, target: str, argss: list[tuple[Any, ...]], url: str) -> list[str]:
+    function = TARGETS[target]
+    if mode == "threads":
+        barrier: Any = threading.Barrier(len(argss))
+        outcomes: list[str] = []
+        lock = threading.Lock()
+
+        def run(args: tuple[Any, ...]) -> None:
+            result = function(url, *args, barrier)
+            with lock:
+                outcomes.append(result)
+
+        threads = [threading.Thread(target=run, args=(args,)) for args in argss]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+        assert len(outcomes) == len(argss), "a worker hung"
+        return outcomes
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Barrier(len(argss))
+    results = context.Queue()
+    processes = [context.Process(target=_process_main, args=(target, (url, *args, barrier), results))
+                 for args in argss]
+    for process in processes:
+        process.start()
+    outcomes = [results.get(timeout=180) for _ in processes]
+    for process in processes:
+        process.join(timeout=60)
+        assert process.exitcode == 0
+    return outcomes
+
+
+@pytest.mark.parametrize("mode", ["threads", "processes"])
+def test_many_orders_for_the_last_kits_never_oversell(pg_engine: Engine, postgres_url: str, mode: str) -> None:
+    workers, kits = 10, 4
+    with make_sessionmaker(pg_engine)() as session:
+        table = helpers.part(session, "Table")
+        chair = helpers.part(session, "Chair")
+        dining = helpers.part(session, "DiningSet", components=[(table.id, Decimal(1)), (chair.id, Decimal(4))])
+        dc1, dc2 = helpers.location(session, "DC1"), helpers.location(session, "DC2")
+        # 4 kits in all: 3 at DC1 (spread over two records each), 1 at DC2.
+        for site, t, c in ((dc1, 2, 8), (dc1, 1, 4), (dc2, 1, 4)):
+            helpers.record(session, table, t, location_id=site.id)
+            helpers.record(session, chair, c, location_id=site.id)
+        order_ids = []
+        for n in range(workers):
+            with UnitOfWork(session) as uow:
+                order_ids.append(orders.create_order(uow, f"RACE-{n}", [NewLine("1", dining.id, 1)]).id)
+        dining_id = dining.id
+    outcomes = _run(mode, "allocate", [(order_id,) for order_id in order_ids], postgres_url)
+    assert outcomes.count("won") == kits, outcomes
+    assert outcomes.count("backordered") == workers - kits, outcomes
+    with make_sessionmaker(pg_engine)() as session:
+        assert session.scalar(select(func.sum(OrderAllocation.kits))) == kits
+        held = session.scalars(select(OrderAllocationInventory.part_inventory_id)).all()
+        assert len(held) == len(set(held))
+        assert availability.get_kit_availability(session, dining_id).network.on_hand == 0
+    assert_invariants(pg_engine)
+
+
+@pytest.mark.parametrize("mode", ["threads", "processes"])
+def test_the_same_message_sent_concurrently_is_processed_once(pg_engine: Engine, postgres_url: str, mode: str) -> None:
+    workers = 6
+    with make_sessionmaker(pg_engine)() as session:
+        with UnitOfWork(session) as uow:
+            orders.update_order_settings(uow, {"partial_kit_supported": True})
+        table = helpers.part(session, "Table")
+        site = helpers.location(session, "DC1")
+        helpers.record(session, table, 5, location_id=site.id)
+        with UnitOfWork(session) as uow:
+            order_id = orders.create_order(uow, "ORD", [NewLine("1", table.id, 5)]).id
+        with UnitOfWork(session) as uow:
+            orders.allocate_order(uow, order_id)
+        with UnitOfWork(session) as uow:
+            (release,) = orders.release_order(uow, order_id)
+        from kitwright.store.models import OrderReleaseLine
+        line_id = session.scalar(select(OrderReleaseLine.id).where(OrderReleaseLine.release_id == release.id))
+        table_id = table.id
+    outcomes = _run(mode, "events", [("MSG-1", line_id, table_id)] * workers, postgres_url)
+    assert sorted(outcomes) == ["duplicate"] * (workers - 1) + ["processed"], outcomes
+    with make_sessionmaker(pg_engine)() as session:
+        assert session.scalar(select(func.count()).select_from(OrderEventMessage)) == 1
+        lines = orders.lines_of(session, [order_id])[order_id]
+        assert orders.quantity_details(session, lines)[lines[0].id].picked == 1
+    assert_invariants(pg_engine)

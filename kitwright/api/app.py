@@ -23,6 +23,7 @@ from kitwright.api.context import Context
 from kitwright.api.errors import format_error
 from kitwright.api.rest import MAX_BODY, BodyRejected, bad_request, json_response, read_json
 from kitwright.api.schema import schema
+from kitwright.api.uploads import is_multipart, read_multipart_operations
 from kitwright.security.settings import SecuritySettings
 from kitwright.services.uow import Actor
 from kitwright.store.db import make_engine, make_sessionmaker
@@ -52,10 +53,21 @@ class GraphQLEndpoint:
             return bad_request("send queries with POST", status=405)
         if request.method != "POST":
             return bad_request("use GET for GraphiQL or POST for queries", status=405)
+        form = None
         try:
-            payload = await read_json(request, MAX_BODY)
+            if is_multipart(request):  # a file upload (api.uploads)
+                payload, form = await read_multipart_operations(request)
+            else:
+                payload = await read_json(request, MAX_BODY)
         except BodyRejected as rejected:
             return rejected.response
+        try:
+            return await self._answer(request, payload)
+        finally:
+            if form is not None:
+                await form.close()
+
+    async def _answer(self, request: Request, payload: Any) -> Response:
         if not isinstance(payload, dict):
             return bad_request("the request body must be a JSON object")
         query = payload.get("query")
@@ -118,6 +130,9 @@ def create_app(engine: Engine | None = None, security: SecuritySettings | None =
     from kitwright.api.rest_kits import routes as kit_routes
 
     routes.extend(kit_routes(sessions))
+    from kitwright.api.rest_imports import routes as import_routes
+
+    routes.extend(import_routes(sessions))
     middleware = [
         Middleware(
             SessionMiddleware, secret_key=_session_key(sessions, security), session_cookie="kitwright_session",

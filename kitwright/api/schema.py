@@ -18,7 +18,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
-from kitwright.api import availability, catalog, imports, inventory, kits, locations, parts, security
+from kitwright.api import actions, availability, catalog, imports, inventory, kits, locations, parts, security
 from kitwright.api.authorization import Authorization
 from kitwright.api.scalars import SCALARS
 from kitwright.domain.errors import KitwrightError
@@ -33,6 +33,8 @@ QUERIES.append(kits.Query)
 MUTATIONS.append(kits.Mutation)
 QUERIES.append(security.Query)
 MUTATIONS.append(imports.Mutation)
+QUERIES.append(actions.Query)
+MUTATIONS.append(actions.Mutation)
 
 MAX_DEPTH = 12
 MAX_TOKENS = 5000

@@ -3,8 +3,8 @@
 docs/importers.md describes the file and its rules; `domain.kit_item_import` decides what each
 row means. This module reads the file (streaming), fetches the facts in a few set-based
 queries (kits and their items locked in ascending id order, parts by part number), asks the
-domain for the changes, and writes them in bulk inside the caller's unit of work: all rows
-or none.
+domain for the changes, runs the PARTKITITEM actions on them (services.actions), and writes
+them in bulk inside the caller's unit of work: all rows or none.
 """
 
 from __future__ import annotations
@@ -164,6 +164,7 @@ def import_kit_items(
     existing = _existing(uow, kit_ids)
     changes = plan.plan_kit_item_import(rows, parts, kit_ids, existing, problems)
     del rows, parts
+    _run_actions(uow, changes, problems)
     if progress is not None:
         progress("check", len(changes), len(changes))
     raise_problems(problems)
@@ -176,6 +177,19 @@ def import_kit_items(
     _write(uow, created, updated, (i.id for items in existing.values() for i in items), progress)
     uow.commit()
     return result
+
+
+def _run_actions(uow: UnitOfWork, changes: Sequence[plan.ItemChange], problems: Problems) -> None:
+    """PARTKITITEM actions on every created and updated item; a blocking one fails its row."""
+    from kitwright.services import actions
+
+    rows: list[tuple[str, int | None, dict[str, Any] | None, dict[str, Any] | None]] = []
+    for change in changes:
+        new = {"id": change.item_id, "partKitId": change.kit_id, "partId": change.part_id,
+               "quantity": change.quantity}
+        old = None if change.created else {**new, "quantity": change.old_quantity}
+        rows.append(("CREATE" if change.created else "UPDATE", change.row, old, new))
+    actions.check_rows(uow.session, "PARTKITITEM", rows, problems)
 
 
 def _write(

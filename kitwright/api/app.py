@@ -130,9 +130,11 @@ def create_app(engine: Engine | None = None, security: SecuritySettings | None =
     from kitwright.api.rest_kits import routes as kit_routes
 
     routes.extend(kit_routes(sessions))
+    from kitwright.api.rest_imports import plant_routes
     from kitwright.api.rest_imports import routes as import_routes
 
     routes.extend(import_routes(sessions))
+    routes.extend(plant_routes(sessions))
     middleware = [
         Middleware(
             SessionMiddleware, secret_key=_session_key(sessions, security), session_cookie="kitwright_session",

@@ -95,3 +95,46 @@ def routes(sessions: sessionmaker[Session]) -> list[Route]:
         Route("/api/import/kit-items", post_kit_items, methods=["POST"]),
         Route("/api/import/kit-items/template", template, methods=["GET"]),
     ]
+
+
+def plant_routes(sessions: sessionmaker[Session]) -> list[Route]:
+    """`POST /api/import/{suppliers|parts|locations|part-inventory}` (multipart field `file`,
+    `?dryRun=true`): 200 `{kind, count, createdCount, dryRun, ids}` or 400 with every problem."""
+    from kitwright.services.plant_import import LOADERS
+
+    def run(kind: str, stream: IO[bytes], filename: str | None, dry_run: bool, actor: Actor) -> dict[str, Any]:
+        with sessions() as session, UnitOfWork(session, actor) as uow:
+            result = LOADERS[kind](uow, stream, filename=filename, dry_run=dry_run)
+        return {"kind": result.kind, "count": result.count, "createdCount": result.created_count,
+                "dryRun": result.dry_run, "ids": [str(i) for i in result.ids]}
+
+    async def post(request: Request) -> Response:
+        kind = request.path_params["kind"]
+        if kind not in LOADERS:
+            return bad_request(f"unknown import {kind[:40]!r}; one of {', '.join(LOADERS)}", status=404)
+        dry_run = dry_run_flag(request)
+        if dry_run is None:
+            return bad_request("dryRun must be true or false", field="dryRun")
+        if not is_multipart(request):
+            return bad_request("send the file as multipart/form-data in the field 'file'", field="file")
+        try:
+            form = await read_form(request)
+        except BodyRejected as rejected:
+            return rejected.response
+        try:
+            upload = form.get("file")
+            if not isinstance(upload, UploadFile):
+                return bad_request("the multipart field 'file' must hold the CSV or XLSX file", field="file")
+            try:
+                body = await run_in_threadpool(run, kind, upload.file, upload.filename, dry_run,
+                                               request_actor(request))
+            except KitwrightError as error:
+                return error_response(error)
+            except Exception:
+                log.exception("POST /api/import/%s failed", kind)
+                return internal_error()
+            return json_response(body)
+        finally:
+            await form.close()
+
+    return [Route("/api/import/{kind}", post, methods=["POST"])]

@@ -94,17 +94,40 @@ def kit_items(file: FileArg, dry_run: DryRun = False, database_url: DatabaseUrl 
 
 @import_app.command("template")
 def template(
-    kind: Annotated[str, typer.Argument(help="kit-items")],
+    kind: Annotated[str, typer.Argument(help="kit-items, suppliers, parts, locations or part-inventory")],
     output: Annotated[Path, typer.Option("--output", "-o", help="File to write (.csv or .xlsx).")],
 ) -> None:
     """Write an empty template to fill in."""
     from kitwright.services import import_kit_items as kit_items_service
+    from kitwright.services.plant_import import TEMPLATES
 
-    if kind != "kit-items":
-        console.print(f"[red]unknown template {kind!r}; one of: kit-items[/red]")
+    headers = {"kit-items": kit_items_service.TEMPLATE_HEADER, **TEMPLATES}
+    if kind not in headers:
+        console.print(f"[red]unknown template {kind!r}; one of: {', '.join(headers)}[/red]")
         raise typer.Exit(2)
     if output.suffix.lower() == ".xlsx":
-        output.write_bytes(kit_items_service.template_xlsx())
+        output.write_bytes(kit_items_service.template_xlsx(headers[kind]))
     else:
-        output.write_text(kit_items_service.template_csv(), encoding="utf-8", newline="")
+        output.write_text(",".join(headers[kind]) + "\r\n", encoding="utf-8", newline="")
     console.print(f"[green]template written to {output}[/green]")
+
+
+def _plant_command(kind: str, help_text: str) -> None:
+    def command(file: FileArg, dry_run: DryRun = False, database_url: DatabaseUrl = None) -> None:
+        from kitwright.services.plant_import import LOADERS
+
+        def describe(result: Any) -> str:
+            return f"{result.count} {result.kind} rows ({result.created_count} created)"
+
+        run_import(file, database_url, dry_run, LOADERS[kind], describe)
+
+    command.__doc__ = help_text
+    import_app.command(kind)(command)
+
+
+_plant_command("suppliers", "Create suppliers: column name (or Supplier, Vendor).")
+_plant_command("parts", "Create parts: part_number, revision, description, tracking_type, unit_of_measure, cost.")
+_plant_command("locations", "Create locations: name, parent (a path Site/Room/… or a unique name), type, "
+               "description, inventory_available; parents may be rows above.")
+_plant_command("part-inventory", "Create inventory (rows without id) or update it (rows with id): part_number, "
+               "revision, location, serial_number, lot_number, quantity, supplier, cost, autogenerate_*.")

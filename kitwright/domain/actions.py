@@ -146,8 +146,13 @@ class Trip:
     blocked: bool
 
 
+_PLAIN = (bool, int, float, str, type(None))
+
+
 def cel_value(value: Any) -> Any:
     """Python -> what CEL receives: quantities as doubles, ids as ints, maps and lists deep."""
+    if type(value) in _PLAIN:
+        return value
     if isinstance(value, Decimal):
         return float(value)
     if isinstance(value, Mapping):
@@ -180,6 +185,10 @@ def evaluate(
     deadline = time.monotonic() + budget_seconds
     trips: list[Trip] = []
     context = cel.Context({"user": cel_value(user), "target": target})
+    # Converting values into the context is most of the cost: set only what the rules read.
+    used: set[str] = set()
+    for rule in rules:
+        used.update(rule.program.variables())
     for n, change in enumerate(changes):
         applicable = by_event.get(change.event)
         if not applicable:
@@ -189,10 +198,14 @@ def evaluate(
                               f"checking the actions took longer than {budget_seconds:g} s; nothing was changed",
                               True))
             return trips
-        new = cel_value(change.new) if change.new is not None else None
-        old = cel_value(change.old) if change.old is not None else None
-        context.update({"new": new, "old": old, "object": new if new is not None else old,
-                        "event": change.event})
+        values: dict[str, Any] = {"event": change.event}
+        if "new" in used or "object" in used:
+            values["new"] = cel_value(change.new) if change.new is not None else None
+        if "old" in used or "object" in used:
+            values["old"] = cel_value(change.old) if change.old is not None else None
+        if "object" in used:
+            values["object"] = values["new"] if values["new"] is not None else values["old"]
+        context.update(values)
         for rule in applicable:
             try:
                 result = rule.program.execute(context)

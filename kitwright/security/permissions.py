@@ -158,6 +158,8 @@ ROUTE_PERMISSIONS: dict[tuple[str, str], Permission] = {
     ("POST", "/api/items"): P.MANAGE_PARTS,
     ("POST", "/api/import/kit-items"): P.IMPORT_KIT_ITEMS,
     ("GET", "/api/import/kit-items/template"): P.VIEW_KITS,
+    # Plant loading (suppliers, parts, locations, part inventory): inventory team and admins.
+    ("POST", "/api/import/{kind}"): P.CREATE_PART_INVENTORY,
     ("POST", "/api/order-events"): P.PROCESS_ORDER_EVENTS,
     ("GET", "/audit"): P.VIEW_AUDIT,
 }

@@ -289,6 +289,8 @@ def check_rows(
 
 @event.listens_for(Session, "before_flush")
 def _run_actions(session: Session, _flush: UOWTransaction, _instances: Any) -> None:
+    if session.info.get("kitwright_actions_checked"):
+        return  # a bulk writer ran check_rows on every row it is flushing
     pending: dict[Target, list[tuple[Event, Any]]] = defaultdict(list)
     for kind, objects in ((Event.CREATE, session.new), (Event.UPDATE, session.dirty),
                           (Event.DELETE, session.deleted)):

@@ -263,7 +263,7 @@ def template_csv() -> str:
     return ",".join(TEMPLATE_HEADER) + "\r\n"
 
 
-def template_xlsx() -> bytes:
+def template_xlsx(header: Sequence[str] = TEMPLATE_HEADER) -> bytes:
     import io
 
     from openpyxl import Workbook
@@ -271,8 +271,8 @@ def template_xlsx() -> bytes:
     book = Workbook()
     sheet = book.active
     assert sheet is not None
-    sheet.title = "Kit Items"
-    sheet.append(TEMPLATE_HEADER)
+    sheet.title = "Import"
+    sheet.append(list(header))
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()

@@ -124,3 +124,24 @@ def test_cli(tmp_path: Path, engine: Engine) -> None:
     template = tmp_path / "t.xlsx"
     assert runner.invoke(cli, ["import", "template", "kit-items", "-o", str(template)]).exit_code == 0
     assert template.read_bytes()[:2] == b"PK"
+
+
+def test_plant_loading_over_rest_and_cli(client: TestClient, client_for: Callable[[str], TestClient],
+                                         engine: Engine, tmp_path: Path) -> None:
+    tree = b"Location,Parent\nPlant,\nRoom 1,Plant\nRack,Plant/Room 1\n"
+    dry = client.post("/api/import/locations?dryRun=true", files={"file": ("l.csv", tree)})
+    assert dry.status_code == 200 and dry.json()["count"] == 3 and dry.json()["dryRun"] is True
+    done = client.post("/api/import/locations", files={"file": ("l.csv", tree)})
+    assert done.status_code == 200 and len(done.json()["ids"]) == 3
+    again = client.post("/api/import/locations", files={"file": ("l.csv", tree)})
+    assert again.status_code == 400
+    assert [d["row"] for d in again.json()["errors"][0]["extensions"]["details"]] == [2, 3, 4]
+    assert client.post("/api/import/planets", files={"file": ("l.csv", tree)}).status_code == 404
+    assert client_for("viewer").post("/api/import/suppliers", files={"file": ("s.csv", b"name\nA\n")}).status_code == 403
+    suppliers = tmp_path / "s.csv"
+    suppliers.write_text("Supplier\nAcme\n")
+    url = engine.url.render_as_string(hide_password=False)
+    result = CliRunner().invoke(cli, ["import", "suppliers", str(suppliers), "--database-url", url])
+    assert result.exit_code == 0 and "1 suppliers rows (1 created)" in result.output
+    repeated = CliRunner().invoke(cli, ["import", "suppliers", str(suppliers), "--database-url", url])
+    assert repeated.exit_code == 1 and "exists" in repeated.output

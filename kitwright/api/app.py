@@ -28,6 +28,7 @@ from kitwright.api.errors import format_error
 from kitwright.api.limits import TooSlow
 from kitwright.api.rest import BodyRejected, bad_request, error_response, json_response, read_json
 from kitwright.api.schema import schema
+from kitwright.api.uploads import is_multipart, read_multipart_operations
 from kitwright.domain.errors import BadInput
 from kitwright.security.settings import SecuritySettings
 from kitwright.services.uow import Actor
@@ -59,10 +60,21 @@ class GraphQLEndpoint:
             return bad_request("send queries with POST", status=405)
         if request.method != "POST":
             return bad_request("use GET for GraphiQL or POST for queries", status=405)
+        form = None
         try:
-            payload = await read_json(request, self.security.max_body_bytes)
+            if is_multipart(request):  # a file upload (api.uploads)
+                payload, form = await read_multipart_operations(request)
+            else:
+                payload = await read_json(request, self.security.max_body_bytes)
         except BodyRejected as rejected:
             return rejected.response
+        try:
+            return await self._answer(request, payload)
+        finally:
+            if form is not None:
+                await form.close()
+
+    async def _answer(self, request: Request, payload: Any) -> Response:
         actor = request_actor(request)
         if isinstance(payload, list):
             return await self.handle_batch(request, payload, actor)
@@ -192,6 +204,11 @@ def create_app(engine: Engine | None = None, security: SecuritySettings | None =
     from kitwright.api.rest_orders import routes as order_routes
 
     routes.extend(order_routes(sessions))
+    from kitwright.api.rest_imports import plant_routes
+    from kitwright.api.rest_imports import routes as import_routes
+
+    routes.extend(import_routes(sessions))
+    routes.extend(plant_routes(sessions))
     middleware = [
         Middleware(EdgeMiddleware, settings=security),
         Middleware(

@@ -109,6 +109,11 @@ class EdgeMiddleware:
                 return
 
         limit = self.settings.max_body_bytes
+        path = scope.get("path", "")
+        if headers.get("content-type", "").startswith("multipart/form-data") and (
+            path == "/graphql" or path.startswith("/api/import/")
+        ):
+            limit = self.settings.max_upload_bytes  # spreadsheets, spooled to disk (api.uploads)
         too_big = _error(413, "BAD_USER_INPUT", f"request body larger than {limit} bytes")
         declared = headers.get("content-length")
         if declared is not None and (not (declared.isascii() and declared.isdigit()) or int(declared) > limit):

@@ -17,9 +17,11 @@ from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
 from kitwright.api import (
+    actions,
     availability,
     bom,
     catalog,
+    imports,
     inventory,
     kanban,
     kits,
@@ -49,6 +51,9 @@ QUERIES.append(kanban.Query)
 MUTATIONS.append(kanban.Mutation)
 QUERIES.append(orders.Query)
 MUTATIONS.append(orders.Mutation)
+MUTATIONS.append(imports.Mutation)
+QUERIES.append(actions.Query)
+MUTATIONS.append(actions.Mutation)
 
 MAX_DEPTH = 12
 MAX_TOKENS = 5000

@@ -167,6 +167,10 @@ from kitwright.cli.security import apikey_app, user_app  # noqa: E402 - commands
 app.add_typer(user_app, name="user")
 app.add_typer(apikey_app, name="apikey")
 
+from kitwright.cli.imports import import_app  # noqa: E402
+
+app.add_typer(import_app, name="import")
+
 
 @app.command()
 def version() -> None:

@@ -210,11 +210,20 @@ def remaining_quantity(requested: Decimal, kitted: Decimal) -> Decimal:
     return max(requested - kitted, ZERO)
 
 
-def check_item_quantity(requested: Decimal, kitted: Decimal) -> None:
-    """createPartKitItem / updatePartKitItem: an item never holds more than it requests."""
+def check_item_quantity(
+    requested: Decimal, kitted: Decimal, *, tracking: TrackingType | None = None
+) -> None:
+    """createPartKitItem / updatePartKitItem / the Kit Items importer: an item never holds
+    more than it requests, and a serial-tracked part is requested in whole units."""
     problems = Problems()
     if requested <= ZERO:
         problems.add("quantity must be greater than 0", field="quantity")
+    elif tracking is TrackingType.SERIAL and requested != requested.to_integral_value():
+        problems.add(
+            f"quantity {requested} is not a whole number; a serial-tracked part is requested "
+            "in whole units",
+            field="quantity",
+        )
     elif requested < kitted:
         problems.add(
             f"quantity {requested} is less than the {kitted} already kitted; "

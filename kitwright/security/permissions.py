@@ -57,6 +57,7 @@ VIEWER: frozenset[Permission] = frozenset({
 REQUESTER: frozenset[Permission] = VIEWER | {
     P.CREATE_PART_KIT, P.UPDATE_PART_KIT, P.DELETE_PART_KIT,
     P.CREATE_PART_KIT_ITEM, P.UPDATE_PART_KIT_ITEM, P.DELETE_PART_KIT_ITEM,
+    P.IMPORT_KIT_ITEMS,  # requesters add kit items by the hundred from a spreadsheet
 }
 INVENTORY: frozenset[Permission] = VIEWER | {
     P.MANAGE_PARTS, P.MANAGE_LOCATIONS, P.MANAGE_CATALOG,
@@ -177,6 +178,9 @@ ROUTE_PERMISSIONS: dict[tuple[str, str], Permission] = {
     ("GET", "/api/kits/{id}/pick-list.csv"): P.VIEW_KITS,
     ("POST", "/api/items"): P.MANAGE_PARTS,
     ("POST", "/api/import/kit-items"): P.IMPORT_KIT_ITEMS,
+    ("GET", "/api/import/kit-items/template"): P.VIEW_KITS,
+    # Plant loading (suppliers, parts, locations, part inventory): inventory team and admins.
+    ("POST", "/api/import/{kind}"): P.CREATE_PART_INVENTORY,
     ("POST", "/api/order-events"): P.PROCESS_ORDER_EVENTS,
     ("GET", "/audit"): P.VIEW_AUDIT,
 }

@@ -49,6 +49,7 @@ class SecuritySettings:
     # Proxies whose X-Forwarded-For is believed (peer addresses); none by default.
     trusted_proxies: tuple[str, ...] = ()
     max_body_bytes: int = 1_000_000
+    max_upload_bytes: int = 64 * 1024 * 1024
     max_query_cost: int = 50_000
     request_seconds: float = 30.0
     query_cache_bytes: int = 32 * 1024 * 1024
@@ -78,6 +79,7 @@ class SecuritySettings:
             redis_url=os.environ.get("KITWRIGHT_REDIS_URL") or None,
             trusted_proxies=_names("KITWRIGHT_TRUSTED_PROXIES"),
             max_body_bytes=int(_number("KITWRIGHT_MAX_BODY_BYTES", 1_000_000)),
+            max_upload_bytes=int(_number("KITWRIGHT_MAX_UPLOAD_BYTES", 64 * 1024 * 1024)),
             max_query_cost=int(_number("KITWRIGHT_MAX_QUERY_COST", 50_000)),
             request_seconds=_number("KITWRIGHT_REQUEST_SECONDS", 30.0),
             query_cache_bytes=int(_number("KITWRIGHT_QUERY_CACHE_BYTES", 32 * 1024 * 1024)),

@@ -466,7 +466,7 @@ def create_part_kit_item(
     kit_access.authorize(uow, kit, KitAction.EDIT, "partKitId")
     part = uow.get(Part, part_id, field="partId")
     q = _quantity(quantity)
-    rules.check_item_quantity(q, ZERO)
+    rules.check_item_quantity(q, ZERO, tracking=TrackingType(part.tracking_type))
     item = PartKitItem(part_kit_id=kit.id, part_id=part.id, quantity=q)
     uow.session.add(item)
     uow.commit()
@@ -482,7 +482,8 @@ def update_part_kit_item(uow: UnitOfWork, id: int, etag: str, changes: Mapping[s
         if changes["quantity"] is None:
             raise BadInput("quantity must be a number", field="quantity")
         q = _quantity(changes["quantity"])
-        rules.check_item_quantity(q, kitted_by_item(uow.session, [item.id])[item.id])
+        tracking = TrackingType(uow.session.scalars(select(Part.tracking_type).where(Part.id == item.part_id)).one())
+        rules.check_item_quantity(q, kitted_by_item(uow.session, [item.id])[item.id], tracking=tracking)
         item.quantity = q
     flag_modified(item, "quantity")
     uow.commit()

@@ -180,3 +180,8 @@ def check_etag(row: Versioned, etag: str | None, *, required: bool = True) -> No
             "(stale etag); fetch it again",
             field="etag",
         )
+
+
+# Actions run on every flush of every unit of work (services.actions registers the listener);
+# imported last because it builds on the names above.
+from kitwright.services import actions as _actions  # noqa: E402, F401

@@ -1069,3 +1069,28 @@ class ReturnVerification(Base):
     condition: Mapped[str] = mapped_column(String(20))
     part_inventory_id: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Rule(Versioned, Base):
+    """An action (validation rule, docs/actions.md): when `code` (a CEL condition) is true for
+    a change of `target` on `event_type`, the change is refused (severity BLOCK) or let
+    through with a warning in the audit trail (WARN). Enabled rules run in `position` order."""
+
+    __tablename__ = "rule"
+    __table_args__ = (
+        CheckConstraint("event_type IN ('CREATE', 'UPDATE', 'DELETE')", name="event_type"),
+        CheckConstraint("severity IN ('BLOCK', 'WARN')", name="severity"),
+        Index("ix_rule_target_event", "target", "event_type", "enabled", "position", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    target: Mapped[str] = mapped_column(String(30))
+    event_type: Mapped[str] = mapped_column(String(10))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    severity: Mapped[str] = mapped_column(String(10), default="BLOCK")
+    code: Mapped[str] = mapped_column(Text)
+    message: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))

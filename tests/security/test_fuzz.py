@@ -25,6 +25,8 @@ SCALARS = {
         st.text(max_size=8).map(nodes.String),
     ),
     "JSONObject": st.just(nodes.Object([])),
+    # A query's literal is never a file: the upload fields must refuse it as bad input.
+    "Upload": st.text(max_size=8).map(nodes.String),
 }
 FUZZ = settings(max_examples=60, deadline=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])

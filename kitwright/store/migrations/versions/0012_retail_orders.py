@@ -1,7 +1,7 @@
 """retail orders: orders, allocations, releases, order events, invoices, returns (docs/retail-orders.md)
 
 Revision ID: 0012
-Revises: 0010
+Revises: 0011
 
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import kitwright.store.types
 
 revision = '0012'
-down_revision = '0010'
+down_revision = '0011'
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,169 @@
+"""Actions (validation rules) over GraphQL: `rules`, `rule`, `createRule`, `updateRule`,
+`deleteRule` (docs/actions.md)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import strawberry
+from strawberry.types.unset import UNSET
+
+from kitwright.api.context import Info
+from kitwright.api.inventory import DeletePayload
+from kitwright.api.relay import (
+    BooleanFilter,
+    Connection,
+    IDFilter,
+    StringFilter,
+    connection,
+    enum_filter,
+    filters_dict,
+    input_changes,
+    page_request,
+    sort_enum,
+    sort_values,
+)
+from kitwright.api.scalars import parse_id
+from kitwright.domain.actions import Event, Severity, Target
+from kitwright.services import actions
+from kitwright.store.models import Rule
+
+RuleTargetEnum = strawberry.enum(Target, name="RuleTarget", description="What a rule watches.")
+RuleEventEnum = strawberry.enum(Event, name="RuleEventType", description="The change a rule watches.")
+RuleSeverityEnum = strawberry.enum(
+    Severity, name="RuleSeverity",
+    description="BLOCK refuses the change; WARN lets it through and records a warning in the audit trail.",
+)
+
+
+@strawberry.type(
+    name="Rule",
+    description=(
+        "An action: when `code` (a CEL condition over new, old, object, user, event, target) is "
+        "true for a change of `target` on `eventType`, the change is refused (BLOCK) or warned "
+        "about (WARN) with `message` (default: the title). Runs on every path, in `order`."
+    ),
+)
+class RuleType:
+    id: strawberry.ID
+    title: str
+    code: str
+    message: str | None
+    enabled: bool
+    created_at: datetime
+
+    @strawberry.field
+    def target(self, root: strawberry.Parent[Rule]) -> RuleTargetEnum:  # type: ignore[valid-type]
+        return Target(root.target)
+
+    @strawberry.field
+    def event_type(self, root: strawberry.Parent[Rule]) -> RuleEventEnum:  # type: ignore[valid-type]
+        return Event(root.event_type)
+
+    @strawberry.field
+    def severity(self, root: strawberry.Parent[Rule]) -> RuleSeverityEnum:  # type: ignore[valid-type]
+        return Severity(root.severity)
+
+    @strawberry.field(description="Rules run in ascending order (then id).")
+    def order(self, root: strawberry.Parent[Rule]) -> int:
+        return root.position
+
+    @strawberry.field(name="_etag")
+    def etag(self, root: strawberry.Parent[Rule]) -> str:
+        return root.etag
+
+
+@strawberry.input
+class RulesInputFilters:
+    id: IDFilter | None = UNSET
+    title: StringFilter | None = UNSET
+    target: enum_filter(RuleTargetEnum, "RuleTargetFilter") | None = UNSET  # type: ignore[valid-type]
+    event_type: enum_filter(RuleEventEnum, "RuleEventTypeFilter") | None = UNSET  # type: ignore[valid-type]
+    enabled: BooleanFilter | None = UNSET
+
+
+RuleSortEnum = sort_enum("RuleSortEnum", actions.RULE_SORTS)
+
+
+@strawberry.input
+class CreateRuleInput:
+    title: str
+    target: RuleTargetEnum  # type: ignore[valid-type]
+    event_type: RuleEventEnum  # type: ignore[valid-type]
+    code: str = strawberry.field(description="A CEL condition; true means the rule trips.")
+    enabled: bool = True
+    order: int = 0
+    severity: RuleSeverityEnum = Severity.BLOCK  # type: ignore[valid-type]
+    message: str | None = None
+
+
+@strawberry.input
+class UpdateRuleInput:
+    id: strawberry.ID
+    etag: str
+    title: str | None = UNSET
+    target: RuleTargetEnum | None = UNSET  # type: ignore[valid-type]
+    event_type: RuleEventEnum | None = UNSET  # type: ignore[valid-type]
+    code: str | None = UNSET
+    enabled: bool | None = UNSET
+    order: int | None = UNSET
+    severity: RuleSeverityEnum | None = UNSET  # type: ignore[valid-type]
+    message: str | None = UNSET
+
+
+@strawberry.type
+class RulePayload:
+    rule: RuleType
+
+
+@strawberry.type
+class Query:
+    @strawberry.field
+    def rule(self, info: Info, id: strawberry.ID) -> RuleType:
+        return actions.get_rule(info.context.session, parse_id(id))  # type: ignore[return-value]
+
+    @strawberry.field
+    def rules(
+        self, info: Info, filters: RulesInputFilters | None = None,
+        sort: list[RuleSortEnum | None] | None = None,  # type: ignore[valid-type]
+        first: int | None = None, after: str | None = None, last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[RuleType]:
+        page = actions.list_rules(
+            info.context.session, filters_dict(filters), sort_values(sort) or None,
+            page_request(first, after, last, before),
+        )
+        return connection(page)
+
+
+def _value(value: Any) -> Any:
+    return getattr(value, "value", value)
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation(description="A rule whose code does not compile is refused.")
+    def create_rule(self, info: Info, input: CreateRuleInput) -> RulePayload:
+        with info.context.uow() as uow:
+            rule = actions.create_rule(
+                uow, title=input.title, target=_value(input.target), event_type=_value(input.event_type),
+                code=input.code, enabled=input.enabled, position=input.order,
+                severity=_value(input.severity), message=input.message,
+            )
+        return RulePayload(rule=rule)  # type: ignore[arg-type]
+
+    @strawberry.mutation
+    def update_rule(self, info: Info, input: UpdateRuleInput) -> RulePayload:
+        changes = input_changes(input)
+        if "order" in changes:
+            changes["position"] = changes.pop("order")
+        with info.context.uow() as uow:
+            rule = actions.update_rule(uow, parse_id(input.id), input.etag, changes)
+        return RulePayload(rule=rule)  # type: ignore[arg-type]
+
+    @strawberry.mutation
+    def delete_rule(self, info: Info, id: strawberry.ID, etag: str) -> DeletePayload:
+        with info.context.uow() as uow:
+            deleted = actions.delete_rule(uow, parse_id(id), etag)
+        return DeletePayload(id=strawberry.ID(str(deleted)))

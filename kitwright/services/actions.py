@@ -1,0 +1,334 @@
+"""Actions (validation rules, docs/actions.md): saving them, and running them on every change.
+
+Rules run in one place for every path. A session `before_flush` listener sees each part,
+location, inventory record, kit and kit item the flush will create, update or delete, and runs
+the enabled rules for its target and event inside the same transaction, before anything is
+written: a blocking rule raises BadInput and the unit of work rolls back. GraphQL, REST, web
+pages and the CLI all write through units of work, so none of them can skip the rules. Bulk
+paths that write with set-based SQL (the importers) call `check_rows` with every row instead,
+so each failing row is reported with the rule's message.
+
+Enabled rules are read once per transaction (one query) and their compiled programs are
+cached by code text (domain.actions).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import event, inspect, select
+from sqlalchemy.orm import Session, UOWTransaction
+from sqlalchemy.orm.base import NO_VALUE as _NO_VALUE
+
+from kitwright.domain import actions as rules
+from kitwright.domain.actions import Change, CompiledRule, Event, Severity, Target
+from kitwright.domain.errors import BadInput, NotFound, Problems
+from kitwright.services.uow import UnitOfWork, check_etag, check_updatable, current_actor
+from kitwright.store.models import (
+    AuditEntry,
+    Location,
+    Part,
+    PartInventory,
+    PartKit,
+    PartKitItem,
+    Rule,
+    utcnow,
+)
+from kitwright.store.queries import Page, PageRequest, query_page
+
+MODELS: dict[type[Any], Target] = {
+    Part: Target.PART,
+    Location: Target.LOCATION,
+    PartInventory: Target.PARTINVENTORY,
+    PartKit: Target.PARTKIT,
+    PartKitItem: Target.PARTKITITEM,
+}
+RULE_UPDATABLE = {"title", "target", "event_type", "enabled", "position", "severity", "code", "message"}
+_CACHE_KEY = "kitwright_rules"
+_SKIPPED = frozenset({"etag", "password_hash"})
+
+
+# --------------------------------------------------------------------------- saving rules
+
+
+def _position(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 1_000_000:
+        raise BadInput("order must be a whole number from 0 to 1000000", field="order")
+    return value
+
+
+def create_rule(
+    uow: UnitOfWork, *, title: str, target: str, event_type: str, code: str,
+    enabled: bool = True, position: int = 0, severity: str = Severity.BLOCK.value,
+    message: str | None = None,
+) -> Rule:
+    problems = Problems()
+    values: dict[str, Any] = {}
+    for name, check in (
+        ("title", lambda: rules.check_title(title)),
+        ("target", lambda: rules.enum_value(Target, target, "target")),
+        ("event_type", lambda: rules.enum_value(Event, event_type, "eventType")),
+        ("severity", lambda: rules.enum_value(Severity, severity, "severity")),
+        ("position", lambda: _position(position)),
+        ("message", lambda: rules.check_message(message)),
+        ("code", lambda: (rules.compile_condition(code), code.strip())[1]),
+    ):
+        try:
+            values[name] = check()
+        except BadInput as error:
+            problems.add(error.message, field=error.field)
+    problems.raise_if_any()
+    rule = Rule(enabled=bool(enabled), created_by_id=uow.actor.id, **values)
+    uow.session.add(rule)
+    forget_rules(uow.session)
+    uow.commit()
+    return rule
+
+
+def update_rule(uow: UnitOfWork, id: int, etag: str, changes: Mapping[str, Any]) -> Rule:
+    check_updatable(changes, RULE_UPDATABLE)
+    rule = uow.get(Rule, id, lock=True)
+    check_etag(rule, etag)
+    for name, value in changes.items():
+        if value is None and name != "message":
+            raise BadInput(f"{name} must not be null", field=name)
+    if "title" in changes:
+        rule.title = rules.check_title(changes["title"])
+    if "target" in changes:
+        rule.target = rules.enum_value(Target, changes["target"], "target")
+    if "event_type" in changes:
+        rule.event_type = rules.enum_value(Event, changes["event_type"], "eventType")
+    if "severity" in changes:
+        rule.severity = rules.enum_value(Severity, changes["severity"], "severity")
+    if "position" in changes:
+        rule.position = _position(changes["position"])
+    if "message" in changes:
+        rule.message = rules.check_message(changes["message"])
+    if "enabled" in changes:
+        rule.enabled = bool(changes["enabled"])
+    if "code" in changes:
+        rules.compile_condition(changes["code"])
+        rule.code = str(changes["code"]).strip()
+    forget_rules(uow.session)
+    uow.commit()
+    return rule
+
+
+def delete_rule(uow: UnitOfWork, id: int, etag: str) -> int:
+    rule = uow.get(Rule, id, lock=True)
+    check_etag(rule, etag)
+    uow.session.delete(rule)
+    forget_rules(uow.session)
+    uow.commit()
+    return id
+
+
+def get_rule(session: Session, id: int) -> Rule:
+    rule = session.get(Rule, id) if 0 < id < 2**31 else None
+    if rule is None:
+        raise NotFound(f"Rule {id} does not exist", field="id")
+    return rule
+
+
+RULE_COLUMNS = {
+    "id": Rule.id, "title": Rule.title, "target": Rule.target, "eventType": Rule.event_type,
+    "enabled": Rule.enabled, "order": Rule.position, "severity": Rule.severity,
+}
+RULE_SORTS = {"ID": Rule.id, "ORDER": Rule.position, "TITLE": Rule.title}
+
+
+def list_rules(
+    session: Session, filters: Mapping[str, Mapping[str, Any]] | None = None,
+    sort: list[str] | None = None, page: PageRequest = PageRequest(),
+) -> Page[Rule]:
+    return query_page(session, select(Rule), filters=filters, sort=sort or ["ORDER_ASC", "ID_ASC"],
+                      page=page, columns=RULE_COLUMNS, sorts=RULE_SORTS, id_column=Rule.id)
+
+
+# --------------------------------------------------------------------------- running rules
+
+
+def forget_rules(session: Session) -> None:
+    session.info.pop(_CACHE_KEY, None)
+
+
+def enabled_rules(session: Session) -> list[CompiledRule]:
+    """The enabled rules, compiled, in order; read once per transaction."""
+    cached = session.info.get(_CACHE_KEY)
+    if cached is not None:
+        return list(cached)
+    with session.no_autoflush:
+        rows = session.execute(
+            select(Rule.id, Rule.title, Rule.target, Rule.event_type, Rule.severity, Rule.message, Rule.code)
+            .where(Rule.enabled == True)  # noqa: E712
+            .order_by(Rule.position, Rule.id)
+        ).all()
+    compiled: list[CompiledRule] = []
+    for id, title, target, event_type, severity, message, code in rows:
+        try:
+            program = rules.compile_condition(code)
+        except BadInput as error:  # saved by an older version, or edited in the database
+            raise BadInput(f"action {id} ({title}) cannot run: {error.message}", field=f"rule:{id}") from None
+        compiled.append(CompiledRule(id, title, target, event_type, severity, message, program))
+    session.info[_CACHE_KEY] = compiled
+    return list(compiled)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_on_end(session: Session, transaction: Any) -> None:
+    # Another transaction may see other rules: read them afresh.
+    if getattr(transaction, "parent", None) is None:
+        forget_rules(session)
+
+
+def _user(session: Session) -> dict[str, Any]:
+    actor = session.info.get("actor") or current_actor.get()
+    return {"id": actor.id, "name": actor.name, "role": actor.role}
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def _values(obj: Any) -> dict[str, Any]:
+    """An object's columns as the flush will write them (camelCase, as the API names them)."""
+    state = inspect(obj)
+    values: dict[str, Any] = {}
+    for attr in state.mapper.column_attrs:
+        if attr.key in _SKIPPED:
+            continue
+        value = state.dict.get(attr.key, _NO_VALUE)
+        if value is _NO_VALUE:
+            value = state.attrs[attr.key].loaded_value
+        if value is not _NO_VALUE:
+            values[_camel(attr.key)] = value
+    return values
+
+
+def _stored(session: Session, model: type[Any], ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+    """The rows as stored before this flush, read by id: the old values of updates and
+    deletes (an object's own history is not reliable once an attribute was flagged modified)."""
+    mapper = inspect(model)
+    attrs = [a for a in mapper.column_attrs if a.key not in _SKIPPED]
+    found: dict[int, dict[str, Any]] = {}
+    for start in range(0, len(ids), 5000):
+        statement = select(*(a.columns[0] for a in attrs)).where(
+            mapper.primary_key[0].in_(ids[start:start + 5000]))
+        for row in session.execute(statement):
+            record = {_camel(a.key): value for a, value in zip(attrs, row, strict=True)}
+            found[record["id"]] = record
+    return found
+
+
+def _enrich(session: Session, target: str, records: Iterable[Mapping[str, Any] | None]) -> None:
+    """Add the part (and kit) a record points at, with one query each for all records."""
+    wanted = [r for r in records if isinstance(r, dict)]
+    if target not in (Target.PARTKITITEM, Target.PARTINVENTORY) or not wanted:
+        return
+    part_ids = sorted({r["partId"] for r in wanted if r.get("partId") is not None})
+    kit_ids = sorted({r["partKitId"] for r in wanted if r.get("partKitId") is not None})
+    parts: dict[int, dict[str, Any]] = {}
+    kits: dict[int, dict[str, Any]] = {}
+    with session.no_autoflush:
+        for start in range(0, len(part_ids), 5000):
+            for id, number, revision, tracking in session.execute(
+                select(Part.id, Part.part_number, Part.revision, Part.tracking_type)
+                .where(Part.id.in_(part_ids[start:start + 5000]))
+            ):
+                parts[id] = {"id": id, "partNumber": number, "revision": revision, "trackingType": tracking}
+        for start in range(0, len(kit_ids), 5000):
+            for id, status in session.execute(
+                select(PartKit.id, PartKit.status).where(PartKit.id.in_(kit_ids[start:start + 5000]))
+            ):
+                kits[id] = {"id": id, "status": status}
+    for record in wanted:
+        record["part"] = parts.get(record.get("partId"))  # type: ignore[arg-type]
+        if target == Target.PARTKITITEM:
+            record["partKit"] = kits.get(record.get("partKitId"))  # type: ignore[arg-type]
+
+
+def _record_warnings(session: Session, trips: Sequence[rules.Trip], target: str) -> None:
+    actor = session.info.get("actor") or current_actor.get()
+    for trip in trips:
+        if trip.blocked:
+            continue
+        record = trip.change.new or trip.change.old or {}
+        session.add(AuditEntry(
+            at=utcnow(), actor_id=actor.id, actor=actor.name[:200], action="WARN", target_type="Rule",
+            target_id=trip.rule.id,
+            changes={"message": trip.message[:500], "target": target, "event": trip.change.event,
+                     "objectId": record.get("id"), "row": trip.change.row},
+        ))
+
+
+def check_rows(
+    session: Session,
+    target: str,
+    rows: Sequence[tuple[str, int | None, dict[str, Any] | None, dict[str, Any] | None]],
+    problems: Problems,
+) -> None:
+    """For bulk writers: run the rules on `(event, row, old, new)` changes; every blocking
+    trip becomes a problem on its row, warnings go to the audit trail."""
+    active = [r for r in enabled_rules(session) if r.target == target]
+    if not active or not rows:
+        return
+    events = {r.event for r in active}
+    relevant = [row for row in rows if row[0] in events]
+    _enrich(session, target, [r[2] for r in relevant] + [r[3] for r in relevant])
+    # A bulk import may check 100,000 rows: its bound grows with the rows (1 ms each).
+    budget = rules.DEFAULT_BUDGET_SECONDS + len(relevant) / 1000
+    trips = rules.evaluate(active, target, (Change(e, old, new, row) for e, row, old, new in relevant),
+                           _user(session), budget_seconds=budget)
+    for trip in trips:
+        if trip.blocked:
+            problems.add(trip.message, row=trip.change.row, column=f"rule:{trip.rule.id}")
+    if not any(trip.blocked for trip in trips):
+        _record_warnings(session, trips, target)
+
+
+@event.listens_for(Session, "before_flush")
+def _run_actions(session: Session, _flush: UOWTransaction, _instances: Any) -> None:
+    if session.info.get("kitwright_actions_checked"):
+        return  # a bulk writer ran check_rows on every row it is flushing
+    pending: dict[Target, list[tuple[Event, Any]]] = defaultdict(list)
+    for kind, objects in ((Event.CREATE, session.new), (Event.UPDATE, session.dirty),
+                          (Event.DELETE, session.deleted)):
+        for obj in objects:
+            target = MODELS.get(type(obj))
+            if target is None:
+                continue
+            if kind is Event.UPDATE and not session.is_modified(obj, include_collections=False):
+                continue
+            pending[target].append((kind, obj))
+    active = enabled_rules(session) if pending else []
+    if not active:
+        return
+    watched = {(r.target, r.event) for r in active}
+    found: dict[str, list[Change]] = defaultdict(list)
+    with session.no_autoflush:
+        for target, changed in pending.items():
+            changed = [(kind, obj) for kind, obj in changed if (target.value, kind.value) in watched]
+            if not changed:
+                continue
+            model = next(m for m, t in MODELS.items() if t is target)
+            ids = sorted({obj.id for kind, obj in changed if kind is not Event.CREATE and obj.id is not None})
+            stored = _stored(session, model, ids) if ids else {}
+            for kind, obj in changed:
+                old = None if kind is Event.CREATE else stored.get(obj.id)
+                new = None if kind is Event.DELETE else _values(obj)
+                found[target.value].append(Change(kind.value, old, new))
+    user = _user(session)
+    blocking: list[rules.Trip] = []
+    for name, changes in found.items():
+        mine = [r for r in active if r.target == name]
+        if not mine:
+            continue
+        _enrich(session, name, [c.old for c in changes] + [c.new for c in changes])
+        trips = rules.evaluate(mine, name, changes, user)
+        blocking.extend(t for t in trips if t.blocked)
+        if not any(t.blocked for t in trips):
+            _record_warnings(session, trips, name)
+    rules.raise_blocking(blocking)

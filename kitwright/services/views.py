@@ -95,8 +95,7 @@ def part_choices(session: Session, limit: int = 1000) -> list[Choice]:
 class KitCard:
     kit: PartKit
     items: int
-    requested: Decimal
-    kitted: Decimal
+    kitted_in_full: int  # items holding all they ask for
     assignee: str | None
     location: str | None
 
@@ -109,23 +108,22 @@ def kit_board(
     page = list_part_kits(session, filters, ["ID_ASC"], PageRequest(first=BOARD_LIMIT))
     kits = page.rows
     ids = [k.id for k in kits]
-    units = type_coerce(func.sum(type_coerce(PartKitItem.quantity, BigInteger)), BigInteger)
-    totals = {kit_id: (int(n), from_units(int(u or 0))) for kit_id, n, u in session.execute(
-        select(PartKitItem.part_kit_id, func.count(), units).where(PartKitItem.part_kit_id.in_(ids))
-        .group_by(PartKitItem.part_kit_id))} if ids else {}
-    issued_units = type_coerce(func.sum(type_coerce(PartKitInventory.issued_quantity, BigInteger)), BigInteger)
-    issued = {kit_id: from_units(int(u or 0)) for kit_id, u in session.execute(
-        select(PartKitInventory.part_kit_id, issued_units)
-        .where(PartKitInventory.part_kit_id.in_(ids), PartKitInventory.released == False)  # noqa: E712
-        .group_by(PartKitInventory.part_kit_id))} if ids else {}
+    rows = session.execute(
+        select(PartKitItem.id, PartKitItem.part_kit_id, PartKitItem.quantity).where(PartKitItem.part_kit_id.in_(ids))
+    ).all() if ids else []
+    kitted = kitted_by_item(session, (r[0] for r in rows))
+    totals: dict[int, tuple[int, int]] = {}
+    for item_id, kit_id, requested in rows:
+        n, done = totals.get(kit_id, (0, 0))
+        totals[kit_id] = (n + 1, done + (rules.remaining_quantity(requested, kitted[item_id]) <= ZERO))
     users = user_names(session, (k.assigned_to_id for k in kits))
     places = location_names(session, (k.current_location_id or k.delivery_location_id for k in kits))
     board: dict[PartKitStatus, list[KitCard]] = {status: [] for status in PartKitStatus}
     for kit in sorted(kits, key=lambda k: (k.priority is None, k.priority or 0, k.created_at, k.id)):
-        n, requested = totals.get(kit.id, (0, ZERO))
+        n, done = totals.get(kit.id, (0, 0))
         where = kit.current_location_id or kit.delivery_location_id
         board[PartKitStatus(kit.status)].append(KitCard(
-            kit, n, requested, issued.get(kit.id, ZERO),
+            kit, n, done,
             users.get(kit.assigned_to_id) if kit.assigned_to_id else None,
             places.get(where) if where else None,
         ))

@@ -106,7 +106,10 @@ def plain(error: KitwrightError) -> str:
     if line:
         # "items[2].quantity must …" -> "Line 3: the quantity must …"
         words = FIELD_WORDS.get(line[2], line[2])
-        text = f"Line {int(line[1]) + 1}: " + text.replace(error.field or "", words, 1)
+        text = text.replace(error.field or "", words, 1)
+        if text.startswith(line[2] + " "):
+            text = words + text[len(line[2]):]
+        text = f"Line {int(line[1]) + 1}: " + text
     elif error.field and text.startswith(error.field + " "):
         text = FIELD_WORDS.get(error.field, error.field) + text[len(error.field):]
     text = text[:1].upper() + text[1:]

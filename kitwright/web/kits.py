@@ -6,6 +6,7 @@ is guarded by the same permission (security.permissions); docs/web.md describes 
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -98,12 +99,14 @@ def routes(sessions: sessionmaker[Session]) -> list[Route]:
             values = form.get(name)
             return values[0] if values else None
 
+        lines: list[int] = []  # the form line of each item sent to the service
         try:
             items: list[tuple[int, object]] = []
             parts, amounts = form.get("partId", []), form.get("quantity", [])
             for index, (part, amount) in enumerate(zip(parts, amounts, strict=False)):
                 if not part.strip() and not amount.strip():
                     continue
+                lines.append(index)
                 part_id = required_int(part, f"a part on line {index + 1}", f"items[{index}].partId")
                 if not amount.strip():
                     raise BadInput(f"Enter a quantity on line {index + 1}", field=f"items[{index}].quantity")
@@ -128,6 +131,9 @@ def routes(sessions: sessionmaker[Session]) -> list[Route]:
 
             kit_id = await run.write(request, create)
         except KitwrightError as error:
+            at = re.match(r"items\[(\d+)\](\..+)$", error.field or "")
+            if at and int(at[1]) < len(lines):
+                error.field = f"items[{lines[int(at[1])]}]{at[2]}"
             return await new_kit_form(request, status=400, message=plain(error), values=form, field=error.field)
         flash(request, f"Kit {kit_id} created with {len(items)} item{'s' if len(items) != 1 else ''}.")
         return redirect(f"/kits/{kit_id}")
@@ -236,6 +242,10 @@ def routes(sessions: sessionmaker[Session]) -> list[Route]:
                 scan.issue_scanned(uow, kit_id=kit_id, code=code, quantity=amount)))
         except KitwrightError as error:
             ok, text = False, plain(error)
+            cleaned = code.strip()
+            if cleaned and cleaned not in text:
+                # The box is empty again after a scan: say which code the message is about.
+                text = f"“{cleaned[:200]}”: {text}"
         if not is_htmx(request):
             flash(request, text, "ok" if ok else "error")
             return redirect(f"/kits/{kit_id}#scan")

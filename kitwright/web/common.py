@@ -97,11 +97,17 @@ FIELD_WORDS = {
 }
 
 
+MODEL_NAMES = {"PartKitItem": "kit item", "PartKit": "kit", "PartInventory": "inventory record",
+               "Part": "part", "Location": "location", "User": "user"}
+MODEL_WORDS = re.compile(r"\b(" + "|".join(sorted(MODEL_NAMES, key=len, reverse=True)) + r") (\d+)\b")
+
+
 def plain(error: KitwrightError) -> str:
     """The service's message, which is already written for people, with a hint for conflicts."""
     text = error.message
     if error.code == "CONFLICT":
         return "Someone changed this while you were looking at it. The page now shows the latest; try again."
+    text = MODEL_WORDS.sub(lambda m: MODEL_NAMES[m[1]] + " " + m[2], text)
     line = re.match(r"items\[(\d+)\]\.(\w+)$", error.field or "")
     if line:
         # "items[2].quantity must …" -> "Line 3: the quantity must …"

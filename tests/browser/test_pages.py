@@ -216,3 +216,21 @@ def test_no_serious_accessibility_violation_on_any_page(as_role: AsRole) -> None
         assert page.evaluate("document.documentElement.scrollWidth") <= 1024, path
     page.goto("/kits/2")
     screenshot(page, "kit-1024")
+
+
+def test_keyboard_only_skip_link_then_scan_box_then_actions(as_role: AsRole) -> None:
+    page = as_role("admin")
+    page.goto("/kits/1")
+    expect(page.get_by_label("Serial or lot number")).to_be_focused()  # ready for the scanner
+    page.keyboard.press("Tab")
+    expect(page.locator("#scan-qty")).to_be_focused()
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("button", name="Issue")).to_be_focused()
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("button", name="Fulfil oldest first")).to_be_focused()
+    page.goto("/kits")
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("link", name="Skip to content")).to_be_focused()
+    page.keyboard.press("Enter")
+    page.keyboard.press("Tab")
+    expect(page.get_by_label("Assigned to")).to_be_focused()

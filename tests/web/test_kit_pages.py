@@ -130,7 +130,7 @@ def test_a_new_kit_with_a_bad_line_is_refused_naming_the_line(app: Starlette, en
     assert row_counts(engine) == before
     answer = client.post("/kits", data={"csrf_token": csrf, "status": "REQUESTED",
                                         "partId": ["", "", "999999"], "quantity": ["", "", "1"]})
-    assert "Line 3: Part 999999 does not exist." in answer.text
+    assert "Line 3: part 999999 does not exist." in answer.text
     answer = client.post("/kits", data={"csrf_token": csrf, "status": "REQUESTED", "partId": [""], "quantity": [""]})
     assert "Add at least one item" in answer.text
     assert row_counts(engine) == before
@@ -162,3 +162,15 @@ def test_unknown_pages_say_so_in_words(bench: TestClient) -> None:
     assert bench.get("/static/..%2F..%2Fetc%2Fpasswd").status_code in (403, 404)
     assert bench.get("/static/base.html").status_code == 404
     assert bench.get("/static/kitwright.css").status_code == 200
+
+
+def test_board_filters_narrow_the_columns(bench: TestClient) -> None:
+    def kits_shown(query: str) -> list[str]:
+        return re.findall(r'id="kit-(\d+)"', bench.get("/kits" + query).text)
+
+    assert kits_shown("") == ["1", "2"]
+    assert kits_shown("?status=REQUESTED") == ["1"]
+    assert kits_shown("?locationId=6") == ["1", "2"]  # both are bound for Line 1
+    assert kits_shown("?locationId=5") == []
+    assert kits_shown("?mine=1") == []  # nothing is assigned to the signed-in person
+    assert kits_shown("?runId=7") == []

@@ -155,7 +155,7 @@ def count_queries(engine: sa.Engine, scenario: Scenario, explain: bool, query: s
                   headers: dict[str, str]) -> tuple[int, list[str]]:
     from starlette.testclient import TestClient
 
-    from kitwright.api.app import create_app
+    from kitwright.app import create_app
 
     statements: list[tuple[str, Any]] = []
 

@@ -122,6 +122,11 @@ def _wants_page(method: str, path: str, headers: dict[str, str]) -> bool:
     return path != "/graphql" or "text/html" in headers.get("accept", "")
 
 
+def _is_form_post(method: str, path: str) -> bool:
+    """A web page's form: refusals come back as a page in words, not JSON."""
+    return method == "POST" and path not in ("/graphql", "/auth/token") and not path.startswith("/api/")
+
+
 class SecurityMiddleware:
     def __init__(self, app: ASGIApp, sessions: sessionmaker[Session], settings: SecuritySettings) -> None:
         self.app = app
@@ -226,7 +231,8 @@ class SecurityMiddleware:
         if not allowed(actor.role, actor.permissions, needed):
             what = f"the {needed} permission" if needed else "an admin"
             await forbidden(f"{method} {path} needs {what}; {actor.name} has role {actor.role}",
-                            html=_wants_page(method, path, headers))(scope, receive, send)
+                            html=_wants_page(method, path, headers) or _is_form_post(method, path))(
+                scope, receive, send)
             return
         await self._forward(actor, scope, receive, send)
 

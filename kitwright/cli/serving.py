@@ -14,7 +14,7 @@ import socket
 import uvicorn
 from uvicorn.supervisors import Multiprocess
 
-APP = "kitwright.api.app:app_from_env"
+APP = "kitwright.app:app_from_env"
 
 
 class NoDelayConfig(uvicorn.Config):

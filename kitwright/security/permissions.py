@@ -183,6 +183,23 @@ ROUTE_PERMISSIONS: dict[tuple[str, str], Permission] = {
     ("POST", "/api/import/{kind}"): P.CREATE_PART_INVENTORY,
     ("POST", "/api/order-events"): P.PROCESS_ORDER_EVENTS,
     ("GET", "/audit"): P.VIEW_AUDIT,
+    # Web pages (web.pages, web.kits, web.availability): each action as its GraphQL mutation.
+    ("GET", "/static/{name}"): P.VIEW_SELF,
+    ("GET", "/inventory/{id}"): P.VIEW_INVENTORY,
+    ("GET", "/parts/{id}"): P.VIEW_INVENTORY,
+    ("GET", "/kits"): P.VIEW_KITS,
+    ("GET", "/kits/new"): P.CREATE_PART_KIT,
+    ("POST", "/kits"): P.CREATE_PART_KIT,
+    ("GET", "/kits/{id}"): P.VIEW_KITS,
+    ("GET", "/kits/{id}/pick-list"): P.VIEW_KITS,
+    ("POST", "/kits/{id}/status"): P.UPDATE_PART_KIT,
+    ("POST", "/kits/{id}/fulfil"): P.FULFILL_PART_KIT,
+    ("POST", "/kits/{id}/items"): P.CREATE_PART_KIT_ITEM,
+    ("POST", "/kits/{id}/scan"): P.ISSUE_ITEM_TO_KIT,
+    ("POST", "/kits/{id}/return"): P.MOVE_ITEM_TO_INVENTORY,
+    ("POST", "/kits/{id}/stage"): P.STAGE_PART_KIT_INVENTORY,
+    ("GET", "/availability"): P.VIEW_AVAILABILITY,
+    ("GET", "/availability/{id}"): P.VIEW_AVAILABILITY,
 }
 # Reachable without credentials.
 PUBLIC_ROUTES: frozenset[tuple[str, str]] = frozenset({

@@ -333,7 +333,10 @@ def create_part_kit(
     uow: UnitOfWork, *, run_id: int | None = None, assigned_to_id: int | None = None,
     staging_location_id: int | None = None, delivery_location_id: int | None = None,
     status: PartKitStatus | str = PartKitStatus.DRAFT, priority: int | None = None,
+    items: Sequence[tuple[int, object]] = (),
 ) -> PartKit:
+    """A new kit, and its `items` (part id, quantity) in the same unit of work: a bad item
+    leaves no kit behind."""
     new_status = _status(status)
     kit_access.authorize_create(uow, new_status)
     kit = PartKit(created_by_id=uow.actor.id, run_id=_run_id(uow, run_id), priority=_priority(priority))
@@ -347,6 +350,16 @@ def create_part_kit(
     )
     _set_status(kit, new_status)
     uow.session.add(kit)
+    if items:
+        uow.flush()
+        for index, (part_id, quantity) in enumerate(items):
+            part = uow.get(Part, part_id, field=f"items[{index}].partId")
+            q = parse_quantity(quantity, field=f"items[{index}].quantity")
+            try:
+                rules.check_item_quantity(q, ZERO)
+            except BadInput as error:
+                raise BadInput(error.message, field=f"items[{index}].quantity") from None
+            uow.session.add(PartKitItem(part_kit_id=kit.id, part_id=part.id, quantity=q))
     uow.commit()
     return kit
 

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import Engine, func, select
 from starlette.testclient import TestClient
 
-from kitwright.api.app import create_app
+from kitwright.app import create_app
 from kitwright.security.settings import SecuritySettings
 from kitwright.services import auth
 from kitwright.services.uow import UnitOfWork

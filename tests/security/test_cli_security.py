@@ -9,7 +9,7 @@ from sqlalchemy import select
 from starlette.testclient import TestClient
 from typer.testing import CliRunner
 
-from kitwright.api.app import create_app
+from kitwright.app import create_app
 from kitwright.cli.main import app as cli
 from kitwright.security.settings import SecuritySettings
 from kitwright.store.db import make_engine, make_sessionmaker

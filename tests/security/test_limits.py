@@ -7,8 +7,8 @@ import pytest
 from sqlalchemy import Engine
 from starlette.testclient import TestClient
 
-from kitwright.api.app import create_app
 from kitwright.api.schema import MAX_ALIASES, MAX_DEPTH
+from kitwright.app import create_app
 from kitwright.security.settings import SecuritySettings
 from tests.conftest import api_key_for
 from tests.security.operations import row_counts

@@ -16,8 +16,8 @@ from sqlalchemy import Engine
 from starlette.testclient import TestClient
 
 from kitwright.api import schema as schema_module
-from kitwright.api.app import create_app
 from kitwright.api.limits import DEFAULT_PAGE, UNPAGED_LIST, ByteLRU, query_cost
+from kitwright.app import create_app
 from kitwright.security.settings import SecuritySettings
 from kitwright.services import auth
 from kitwright.services.ratelimit import DatabaseRateLimiter, RedisRateLimiter

@@ -11,7 +11,7 @@ from sqlalchemy import Engine
 from starlette.testclient import TestClient
 from typer.testing import CliRunner
 
-from kitwright.api.app import create_app
+from kitwright.app import create_app
 from kitwright.cli.main import app as cli
 from kitwright.cli.main import serve_banner
 from kitwright.security.settings import SecuritySettings

@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
-from kitwright.api.app import create_app
+from kitwright.app import create_app
 from kitwright.security.settings import SecuritySettings
 from kitwright.services import auth
 from kitwright.services.uow import UnitOfWork

@@ -191,6 +191,11 @@ def create_app(engine: Engine | None = None, security: SecuritySettings | None =
     from kitwright.web.pages import routes as web_routes
 
     routes.extend(web_routes(sessions))
+    from kitwright.web.availability import routes as availability_routes
+    from kitwright.web.kits import routes as kit_page_routes
+
+    routes.extend(kit_page_routes(sessions))
+    routes.extend(availability_routes(sessions))
     from kitwright.api.rest_items import routes as item_routes
 
     routes.extend(item_routes(sessions))

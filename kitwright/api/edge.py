@@ -27,7 +27,9 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
-PAGE_CSP = ("default-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+# Pages load htmx and their own script from /static and talk back to the same origin.
+PAGE_CSP = ("default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self' 'unsafe-inline'; "
+            "img-src 'self' data:; "
             "form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
 # GraphiQL is a page of scripts and styles from unpkg.com talking to /graphql.
 GRAPHIQL_CSP = ("default-src 'none'; script-src 'self' 'unsafe-inline' https://unpkg.com; "

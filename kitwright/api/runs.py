@@ -250,7 +250,7 @@ def _cache_runs(info: Info, rows: list[Run]) -> None:
 
 
 # --------------------------------------------------------------------------- PartInventory fields
-# Resolvers that api.inventory.PartInventoryType delegates to (seed 001's `runs`, ION's aBOM).
+# Resolvers that api.inventory.PartInventoryType delegates to (ION's `runs` field and aBOM).
 
 
 def record_runs(info: Info, record_id: int) -> list[RunType]:

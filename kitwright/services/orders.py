@@ -5,7 +5,7 @@ The rules live in `domain.orders`; this module fetches facts, locks, applies the
 writes the ledger. Lock order everywhere: the order row, then release lines (ascending id),
 then inventory records (ascending id). Allocated inventory is split off into records held by
 an `OrderAllocationInventory` link, so its derived status is ALLOCATED and it leaves
-availability, FIFO fulfilment and every other demand at once (design rule 3).
+availability, FIFO fulfilment and every other demand at once (docs/rules.md#r3).
 """
 
 from __future__ import annotations

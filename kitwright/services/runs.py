@@ -708,7 +708,7 @@ def list_runs(
 
 
 def runs_of_records(session: Session, record_ids: Iterable[int]) -> dict[int, list[int]]:
-    """Runs related to each record (seed 001's `runs`): the run building it, the runs it is
+    """Runs related to each record (ION's `runs` field): the run building it, the runs it is
     installed for, and the runs whose open kits hold it. One UNION query for all records."""
     wanted = sorted(set(record_ids))
     out: dict[int, list[int]] = {i: [] for i in wanted}

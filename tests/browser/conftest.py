@@ -117,8 +117,12 @@ def browser(playwright_instance: Playwright) -> Iterator[Browser]:
     launched.close()
 
 
-def sign_in(browser: Browser, server: Server, role: str, width: int = 1280) -> Page:
-    context = browser.new_context(viewport={"width": width, "height": 900}, base_url=server.url)
+def sign_in(browser: Browser, server: Server, role: str, width: int = 1280, *, bypass_csp: bool = True) -> Page:
+    # bypass_csp lets the tests inject axe-core; test_pages_scripts_run_under_the_real_csp
+    # checks the pages' own scripts with the policy enforced.
+    context = browser.new_context(
+        viewport={"width": width, "height": 900}, base_url=server.url, bypass_csp=bypass_csp
+    )
     page = context.new_page()
     page.goto("/signin")
     page.get_by_label("Name").fill(role)

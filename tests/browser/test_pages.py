@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from playwright.sync_api import Browser, Page, expect
 
-from tests.browser.conftest import Server, axe_violations, screenshot
+from tests.browser.conftest import Server, axe_violations, screenshot, sign_in
 
 AsRole = Callable[..., Page]
 
@@ -26,7 +26,7 @@ def scan(page: Page, code: str) -> None:
 
 
 def test_sign_in_refuses_a_wrong_password_in_words(browser: Browser, server: Server) -> None:
-    context = browser.new_context(base_url=server.url)
+    context = browser.new_context(base_url=server.url, bypass_csp=True)
     page = context.new_page()
     page.goto("/kits")
     expect(page).to_have_url(re.compile(r"/signin\?next="))
@@ -234,3 +234,15 @@ def test_keyboard_only_skip_link_then_scan_box_then_actions(as_role: AsRole) -> 
     page.keyboard.press("Enter")
     page.keyboard.press("Tab")
     expect(page.get_by_label("Assigned to")).to_be_focused()
+
+
+def test_pages_scripts_run_under_the_real_csp(browser: Browser, server: Server) -> None:
+    """htmx and the page script load from /static under the policy every page is sent with."""
+    page = sign_in(browser, server, "inventory", bypass_csp=False)
+    refused: list[str] = []
+    page.on("console", lambda message: refused.append(message.text) if "Content Security Policy" in message.text else None)
+    page.goto("/kits")
+    page.wait_for_load_state("load")
+    assert page.evaluate("typeof window.htmx") == "object"
+    assert refused == []
+    page.context.close()

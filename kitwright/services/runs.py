@@ -52,7 +52,8 @@ register_constraint("ck_run_quantity_positive", "quantity", "quantity must be gr
 register_constraint("ck_abom_item_quantity_positive", "quantity", "quantity must be greater than 0")
 
 # Ledger operations written here. INSTALL / INSTALL_SPLIT / UNINSTALL only move quantity (rule 1).
-RUN_OPERATIONS = ("RUN_START", "RUN_COMPLETE", "RUN_CANCEL", "INSTALL", "INSTALL_SPLIT", "UNINSTALL")
+RUN_OPERATIONS = ("RUN_START", "RUN_COMPLETE", "RUN_CANCEL", "INSTALL", "INSTALL_SPLIT", "UNINSTALL",
+                  "UNIT_TO_STOCK")
 RUN_UPDATABLE = {"title", "status", "location_id", "procedure_id"}
 OPEN_RUN = [s.value for s in RunStatus if s.is_open]
 OPEN_KIT = [s.value for s in OPEN_STATUSES]
@@ -545,6 +546,35 @@ def uninstall_part_inventory(
             "parentPartInventoryId": abom.parent_part_inventory_id}
     uow.session.delete(abom)
     _ledger(uow, "UNINSTALL", record, before, snapshot(record), **refs)
+    uow.commit()
+    return record
+
+
+def move_unit_to_inventory(
+    uow: UnitOfWork, *, part_inventory_id: int, location_id: int | None, quantity: object | None = None,
+    etag: str | None = None,
+) -> PartInventory:
+    """moveItemToInventory with no kit item: a completed run's unit goes back to stock at
+    `location_id` (whole), ready to be kitted and installed into a higher-level assembly.
+    What is installed in it moves with it (services.installed)."""
+    target = _location(uow, location_id, "locationId")
+    record = kits.lock_records(uow, [part_inventory_id]).get(part_inventory_id)
+    if record is None:
+        raise NotFound(f"PartInventory {part_inventory_id} does not exist", field="partInventoryId")
+    check_etag(record, etag, required=False)
+    run = uow.session.scalars(
+        select(Run).where(Run.part_inventory_id == record.id).order_by(Run.id.desc()).limit(1)
+    ).one_or_none()
+    status = kits.fresh_statuses(uow.session, [record.id])[record.id]
+    rules.check_unit_to_stock(
+        record.id, run.id if run else None, RunStatus(run.status) if run else None, status.value, target,
+        None if quantity is None else parse_quantity(quantity, field="quantity"), record.quantity,
+    )
+    assert run is not None
+    before = snapshot(record)
+    record.location_id = target
+    kits._touch(record)
+    _ledger(uow, "UNIT_TO_STOCK", record, before, snapshot(record), runId=run.id)
     uow.commit()
     return record
 

@@ -15,7 +15,16 @@ from sqlalchemy.orm import Session
 from kitwright.domain.errors import BadInput
 from kitwright.services import inventory, kits, runs
 from kitwright.services.uow import UnitOfWork
-from kitwright.store.models import AbomItem, BuildRequirement, LedgerEntry, Part, PartInventory, PartKit, Run
+from kitwright.store.models import (
+    AbomItem,
+    BuildRequirement,
+    LedgerEntry,
+    Part,
+    PartInventory,
+    PartKit,
+    PartKitItem,
+    Run,
+)
 from tests import helpers
 
 
@@ -182,3 +191,90 @@ def test_unit_to_stock_refusals_name_the_field_and_change_nothing(session: Sessi
         assert counts(session) == before
     assert fresh(session, PartInventory, done.part_inventory_id).location_id == plant["cell"].id
     assert Decimal(fresh(session, PartInventory, done.part_inventory_id).quantity) == 1
+
+
+def kitted_run(session: Session, plant: dict[str, Any]) -> tuple[Run, BuildRequirement, PartKit]:
+    """A started CORE run with its 2 screws kitted and installed (one record of 2)."""
+    run = helpers.run(session, plant["core"], status="IN_PROGRESS", location_id=plant["cell"].id)
+    with UnitOfWork(session) as uow:
+        kit = runs.create_kit_for_run(uow, run_id=run.id).kit
+    session.rollback()
+    req = session.scalars(select(BuildRequirement).where(BuildRequirement.run_id == run.id)).one()
+    [line] = kits.pick_list(session, kit.id)
+    with UnitOfWork(session) as uow:
+        runs.install_part_inventory(uow, build_requirement_id=req.id, part_inventory_id=line.record_id)
+    return run, req, kit
+
+
+def test_partial_uninstall_splits_the_installed_record(session: Session, plant: dict[str, Any]) -> None:
+    run, req, kit = kitted_run(session, plant)
+    [node] = runs.installed_in(session, fresh(session, Run, run.id).part_inventory_id)
+    item_id = session.scalars(select(AbomItem.id).where(AbomItem.part_inventory_id == node.part_inventory_id)).one()
+    with UnitOfWork(session) as uow:
+        out = runs.uninstall_part_inventory(uow, abom_item_id=item_id, quantity="0.5",
+                                            location_id=plant["shelf"].id)
+    out = fresh(session, PartInventory, out.id)
+    installed = fresh(session, PartInventory, node.part_inventory_id)
+    assert (out.how_created, out.origin_part_inventory_id) == ("PARTIAL_UNINSTALL", installed.id)
+    assert (out.quantity, out.status, out.location_id) == (Decimal("0.5"), "KITTED", plant["shelf"].id)
+    assert (installed.quantity, installed.status) == (Decimal("1.5"), "INSTALLED")
+    assert fresh(session, AbomItem, item_id).quantity == Decimal("1.5")
+    assert runs.installed_by_requirement(session, [req.id])[req.id] == Decimal("1.5")
+    [item] = session.scalars(select(PartKitItem).where(PartKitItem.part_kit_id == kit.id)).all()
+    assert kits.kitted_by_item(session, [item.id])[item.id] == 2  # the kit item still holds both parts
+    assert operations(session, out.id) == ["UNINSTALL"] and operations(session, installed.id)[-1] == "INSTALL_SPLIT"
+    # The rest, by record id, whole: the install is gone.
+    with UnitOfWork(session) as uow:
+        runs.uninstall_part_inventory(uow, part_inventory_id=installed.id, quantity="1.5")
+    assert fresh(session, PartInventory, installed.id).status == "KITTED"
+    assert runs.installed_by_requirement(session, [req.id])[req.id] == 0
+
+
+def test_bad_partial_uninstalls_name_the_field_and_change_nothing(session: Session, plant: dict[str, Any]) -> None:
+    run, _req, _kit = kitted_run(session, plant)
+    [node] = runs.installed_in(session, fresh(session, Run, run.id).part_inventory_id)
+    item_id = session.scalars(select(AbomItem.id).where(AbomItem.part_inventory_id == node.part_inventory_id)).one()
+    root = fresh(session, Run, run.id).part_inventory_id
+    with UnitOfWork(session) as uow:
+        root_item = runs.create_abom_for_part_inventory(uow, id=root, etag=fresh(session, PartInventory, root).etag)
+    cases: list[tuple[dict[str, Any], str]] = [
+        ({"abom_item_id": item_id, "quantity": "3"}, "quantity"),
+        ({"abom_item_id": item_id, "quantity": "0"}, "quantity"),
+        ({"abom_item_id": item_id, "quantity": "-1"}, "quantity"),
+        ({"abom_item_id": item_id, "part_inventory_id": node.part_inventory_id}, "partInventoryId"),
+        ({}, "partInventoryId"),
+        ({"abom_item_id": 999_999}, "abomItemId"),
+        ({"abom_item_id": root_item.id}, "abomItemId"),
+        ({"part_inventory_id": plant["stock"].id, "quantity": "1"}, "partInventoryId"),
+    ]
+    before = counts(session)
+    for kwargs, field in cases:
+        with pytest.raises(Exception) as caught, UnitOfWork(session) as uow:
+            runs.uninstall_part_inventory(uow, **kwargs)
+        assert getattr(caught.value, "field", None) == field, (kwargs, caught.value)
+        assert counts(session) == before
+    assert fresh(session, AbomItem, item_id).quantity == 2
+
+
+def test_a_serial_uninstalls_whole(session: Session, plant: dict[str, Any]) -> None:
+    core_run, _ = build(session, plant["core"], plant["cell"].id)
+    to_stock(session, core_run.part_inventory_id, plant["shelf"].id)
+    sub_run = helpers.run(session, plant["sub"], status="IN_PROGRESS", location_id=plant["cell"].id)
+    with UnitOfWork(session) as uow:
+        runs.create_kit_for_run(uow, run_id=sub_run.id)
+    session.rollback()
+    req = session.scalars(select(BuildRequirement).where(BuildRequirement.run_id == sub_run.id,
+                                                         BuildRequirement.part_id == plant["core"].id)).one()
+    with UnitOfWork(session) as uow:
+        runs.install_part_inventory(uow, build_requirement_id=req.id, part_inventory_id=core_run.part_inventory_id)
+    with pytest.raises(BadInput) as caught, UnitOfWork(session) as uow:
+        runs.uninstall_part_inventory(uow, part_inventory_id=core_run.part_inventory_id, quantity="0.5")
+    assert caught.value.field == "quantity"
+    with UnitOfWork(session) as uow:
+        runs.uninstall_part_inventory(uow, part_inventory_id=core_run.part_inventory_id, quantity="1",
+                                      location_id=plant["shelf"].id)
+    core = fresh(session, PartInventory, core_run.part_inventory_id)
+    assert (core.status, core.location_id) == ("KITTED", plant["shelf"].id)
+    # Its own screws came along to the shelf.
+    assert {fresh(session, PartInventory, n.part_inventory_id).location_id
+            for n in runs.installed_in(session, core.id)} == {plant["shelf"].id}

@@ -406,6 +406,17 @@ def update_part_kit(uow: UnitOfWork, id: int, etag: str, changes: Mapping[str, A
         value = _location(uow, changes["delivery_location_id"], "deliveryLocationId")
         delivery_changed = value != kit.delivery_location_id
         kit.delivery_location_id = value
+    apply_status(uow, kit, old, new, staging_changed=staging_changed, delivery_changed=delivery_changed)
+    flag_modified(kit, "status")
+    uow.commit()
+    return kit
+
+
+def apply_status(uow: UnitOfWork, kit: PartKit, old: PartKitStatus, new: PartKitStatus, *,
+                 staging_changed: bool = False, delivery_changed: bool = False) -> None:
+    """Set a locked kit's status and apply what it does to the records it holds (the domain's
+    plan: DELIVERED moves them, closing releases them; installed records never move). Used by
+    updatePartKit and by a run that closes its kits (services.runs)."""
     effect = rules.status_change_effects(
         old, new, delivery_location_id=kit.delivery_location_id,
         staging_location_id=kit.staging_location_id,
@@ -440,8 +451,6 @@ def update_part_kit(uow: UnitOfWork, id: int, etag: str, changes: Mapping[str, A
                 _ledger(uow, "KIT_RELEASE" if effect.release_held else operation, record, before,
                         snapshot(record), **refs)
     flag_modified(kit, "status")
-    uow.commit()
-    return kit
 
 
 def delete_part_kit(uow: UnitOfWork, id: int, etag: str) -> int:

@@ -263,6 +263,11 @@ def update_run(uow: UnitOfWork, id: int, etag: str, changes: Mapping[str, Any]) 
     if "status" in changes and changes["status"] is None:
         raise BadInput("status must not be null", field="status")
     new = rules.parse_run_status(changes["status"]) if "status" in changes else old
+    # Closing a run closes its open kits: locked now, in id order (run, kits, then records).
+    closing = list(uow.session.scalars(
+        select(PartKit).where(PartKit.run_id == run.id, PartKit.status.in_(OPEN_KIT)).order_by(PartKit.id)
+        .with_for_update().execution_options(**_FRESH)
+    )) if new is not old and not new.is_open else []
     if "title" in changes:
         title = (changes["title"] or "").strip()
         if not title or len(title) > 300:
@@ -290,6 +295,10 @@ def update_run(uow: UnitOfWork, id: int, etag: str, changes: Mapping[str, Any]) 
             run.completed_at = utcnow() if new is RunStatus.COMPLETED else None
             _ledger(uow, "RUN_COMPLETE" if new is RunStatus.COMPLETED else "RUN_CANCEL", unit, before,
                     snapshot(unit), runId=run.id)
+        # COMPLETED releases what was not installed (installed records stay INSTALLED).
+        kit_status = PartKitStatus.COMPLETED if new is RunStatus.COMPLETED else PartKitStatus.CANCELED
+        for kit in closing:
+            kits.apply_status(uow, kit, PartKitStatus(kit.status), kit_status)
     flag_modified(run, "status")
     uow.commit()
     return run

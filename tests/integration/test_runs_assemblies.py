@@ -278,3 +278,48 @@ def test_a_serial_uninstalls_whole(session: Session, plant: dict[str, Any]) -> N
     # Its own screws came along to the shelf.
     assert {fresh(session, PartInventory, n.part_inventory_id).location_id
             for n in runs.installed_in(session, core.id)} == {plant["shelf"].id}
+
+
+def test_completing_a_run_closes_its_open_kits_and_releases_what_was_not_installed(
+    session: Session, plant: dict[str, Any]
+) -> None:
+    run, req, kit = kitted_run(session, plant)
+    # A second kit of the same run with an extra screw (more than the run needs), never installed.
+    with UnitOfWork(session) as uow:
+        extra = kits.create_part_kit(uow, run_id=run.id, status="REQUESTED", items=[(plant["screw"].id, 3)])
+    with UnitOfWork(session) as uow:
+        kits.fulfill_part_kit(uow, id=extra.id)
+    [spare] = kits.pick_list(session, extra.id)
+    assert fresh(session, PartInventory, spare.record_id).status == "KITTED"
+    with UnitOfWork(session) as uow:
+        runs.update_run(uow, run.id, fresh(session, Run, run.id).etag, {"status": "COMPLETED"})
+    assert {fresh(session, PartKit, k.id).status for k in (kit, extra)} == {"COMPLETED"}
+    assert fresh(session, PartInventory, spare.record_id).status == "AVAILABLE"
+    assert operations(session, spare.record_id)[-1] == "KIT_RELEASE"
+    [node] = runs.installed_in(session, fresh(session, Run, run.id).part_inventory_id)
+    assert fresh(session, PartInventory, node.part_inventory_id).status == "INSTALLED"
+    assert runs.installed_by_requirement(session, [req.id])[req.id] == 2
+
+
+def test_canceling_a_run_cancels_its_open_kits(session: Session, plant: dict[str, Any]) -> None:
+    run = helpers.run(session, plant["core"], status="IN_PROGRESS", location_id=plant["cell"].id)
+    with UnitOfWork(session) as uow:
+        kit = runs.create_kit_for_run(uow, run_id=run.id).kit
+    with UnitOfWork(session) as uow:
+        done = kits.create_part_kit(uow, run_id=run.id, status="REQUESTED", items=[(plant["screw"].id, 1)])
+    with UnitOfWork(session) as uow:
+        kits.update_part_kit(uow, done.id, fresh(session, PartKit, done.id).etag, {"status": "COMPLETED"})
+    completed_etag = fresh(session, PartKit, done.id).etag
+    [line] = kits.pick_list(session, kit.id)
+    with UnitOfWork(session) as uow:
+        runs.update_run(uow, run.id, fresh(session, Run, run.id).etag, {"status": "CANCELED"})
+    assert fresh(session, PartKit, kit.id).status == "CANCELED"
+    assert fresh(session, PartInventory, line.record_id).status == "AVAILABLE"
+    assert fresh(session, PartKit, done.id).etag == completed_etag  # a closed kit is left alone
+    # A refused completion closes nothing.
+    other = helpers.run(session, plant["core"], status="IN_PROGRESS", location_id=plant["cell"].id)
+    with UnitOfWork(session) as uow:
+        open_kit = runs.create_kit_for_run(uow, run_id=other.id).kit
+    with pytest.raises(BadInput), UnitOfWork(session) as uow:
+        runs.update_run(uow, other.id, fresh(session, Run, other.id).etag, {"status": "COMPLETED"})
+    assert fresh(session, PartKit, open_kit.id).status == "IN_PROGRESS"

@@ -117,3 +117,18 @@ def test_the_kanban_cycle_itself_still_runs(session: Session, cycle: dict[str, A
     assert old is not None and old.status == "COMPLETED"
     with pytest.raises(Conflict), UnitOfWork(session) as uow:
         kits.update_part_kit(uow, old.id, old.etag, {"status": "IN_PROGRESS"})
+
+
+def test_over_the_api_the_refusal_is_a_conflict_naming_the_kanban_kit(
+    session: Session, cycle: dict[str, Any], client: Any
+) -> None:
+    from tests.api.gql import error
+
+    kit, item = cycle["kit"], cycle["item"]
+    err = error(client, """mutation($input: UpdatePartKitInput!) { updatePartKit(input: $input) { partKit { id } } }""",
+                {"input": {"id": kit.id, "etag": kit.etag, "status": "CANCELED"}})
+    assert (err["extensions"]["code"], err["extensions"]["field"]) == ("CONFLICT", "id")
+    assert f"kanban kit {cycle['kanban'].id}" in err["message"]
+    err = error(client, """mutation($input: InventoryToKitInput!) { moveItemToInventory(input: $input) {
+        partInventory { id } } }""", {"input": {"partInventoryId": cycle["held"], "partKitItemId": item.id}})
+    assert (err["extensions"]["code"], err["extensions"]["field"]) == ("CONFLICT", "partKitItemId")

@@ -16,6 +16,10 @@ It WRITES (parts, mBOM lines, runs, kits, installs): point it at a database of i
    records), built with the services; then "what is in it" from the top and "where is it
    installed" from the bottom, `services.runs.installed_in / installed_where` beside the same
    recursive CTE sent raw through psycopg, median of `--tree-repeats`.
+3. A unit moving with what is installed in it: the top unit of the tree sent back to stock
+   (`services.runs.move_unit_to_inventory`, which moves the 36 records installed in it and
+   writes their FOLLOW_UNIT entries), alternating between two locations, median of
+   `--move-repeats`; beside it one recursive-CTE UPDATE of the same rows in raw SQL.
 """
 
 from __future__ import annotations
@@ -76,6 +80,16 @@ TREE_UP = """
         FROM abom_item a JOIN t ON a.part_inventory_id = t.parent
         WHERE a.parent_part_inventory_id IS NOT NULL AND t.depth < 64)
     SELECT * FROM t ORDER BY depth, id
+"""
+
+MOVE_TREE = """
+    WITH RECURSIVE t(child, depth) AS (
+        SELECT part_inventory_id, 1 FROM abom_item WHERE parent_part_inventory_id = %(start)s
+      UNION ALL
+        SELECT a.part_inventory_id, t.depth + 1 FROM abom_item a JOIN t ON a.parent_part_inventory_id = t.child
+        WHERE t.depth < 64)
+    UPDATE part_inventory SET location_id = %(location)s
+    WHERE id IN (SELECT child FROM t UNION ALL SELECT %(start)s)
 """
 
 
@@ -193,6 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fanout", type=int, default=5)
     parser.add_argument("--tree-repeats", type=int, default=200)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--move-repeats", type=int, default=20)
     args = parser.parse_args(argv)
     engine = make_engine(args.database_url)
     if engine.dialect.name != "postgresql":
@@ -235,6 +250,32 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         raw_conn.close()
     assert (down_n, up_n) == (raw_down_n, raw_up_n), (down_n, up_n, raw_down_n, raw_up_n)
+    with engine.connect() as conn:
+        places = list(conn.execute(sa.text(
+            "SELECT id FROM location WHERE inventory_available AND NOT archived ORDER BY id LIMIT 2")).scalars())
+    moves: list[float] = []
+    with make_sessionmaker(engine)() as session:
+        for n in range(args.move_repeats):
+            start = time.perf_counter()
+            with UnitOfWork(session) as uow:
+                runs.move_unit_to_inventory(uow, part_inventory_id=top, location_id=places[(n + 1) % 2])
+            moves.append(time.perf_counter() - start)
+        moved = [r.location_id for r in session.scalars(sa.select(PartInventory).where(
+            PartInventory.id.in_([node.part_inventory_id for node in runs.installed_in(session, top)])))]
+        assert set(moved) == {places[args.move_repeats % 2]}, moved
+    raw_moves: list[float] = []
+    raw_conn = engine.raw_connection()
+    try:
+        cursor = raw_conn.cursor()
+        for n in range(args.move_repeats):
+            start = time.perf_counter()
+            cursor.execute(MOVE_TREE, {"start": top, "location": places[n % 2]})
+            raw_conn.rollback()
+            raw_moves.append(time.perf_counter() - start)
+    finally:
+        raw_conn.close()
+    print(f"a unit moving with {down_n} installed records: service {statistics.median(moves) * 1000:.1f} ms, "
+          f"raw SQL {statistics.median(raw_moves) * 1000:.1f} ms")
     print(f"what is in it (depth {args.depth}, {down_n} installs): service {down_ms:.2f} ms, raw SQL {raw_down_ms:.2f} ms")
     print(f"where is it installed ({up_n} levels up): service {up_ms:.2f} ms, raw SQL {raw_up_ms:.2f} ms")
     return 0

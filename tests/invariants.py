@@ -49,6 +49,7 @@ def assert_invariants(engine: Engine) -> None:
         assert_audit_keeps_old_and_new(session)
         assert_kanban_invariants(session)
         assert_order_invariants(session)
+        assert_installed_follows_root_unit(session)
 
 
 KIT_OPERATIONS = ("KIT_ISSUE", "KIT_SPLIT", "KIT_UNISSUE", "KIT_DELIVER", "KIT_STAGE", "KIT_RELEASE")
@@ -288,3 +289,25 @@ def assert_order_invariants(session: object) -> None:
     assert not unbalanced, f"allocation moves created or consumed quantity: {unbalanced}"
     for line in session.scalars(select(OrderLine)):
         assert 0 <= line.shipped_quantity + line.canceled_quantity <= line.quantity, f"order line {line.id}"
+
+
+def assert_installed_follows_root_unit(session: Session) -> None:
+    """An installed record stands where its root unit stands (the top of its install chain,
+    to any depth): installed stock follows its unit (docs/runs.md)."""
+    from kitwright.store.models import AbomItem
+
+    parent_of: dict[int, int | None] = dict(session.execute(
+        select(AbomItem.part_inventory_id, AbomItem.parent_part_inventory_id)
+        .where(AbomItem.parent_part_inventory_id.is_not(None))
+    ).all())
+    location: dict[int, int | None] = dict(session.execute(select(PartInventory.id, PartInventory.location_id)).all())
+    for record_id in parent_of:
+        root, seen = record_id, {record_id}
+        while root in parent_of:
+            root = parent_of[root]
+            assert root not in seen, f"install cycle through record {root}"
+            seen.add(root)
+        assert location[record_id] == location[root], (
+            f"installed record {record_id} is at location {location[record_id]}, its root unit {root} "
+            f"at {location[root]}"
+        )

@@ -30,7 +30,8 @@ from kitwright.api.relay import (
 )
 from kitwright.api.scalars import DecimalScalar, parse_id
 from kitwright.domain import kits as rules
-from kitwright.services import kits
+from kitwright.domain.errors import BadInput
+from kitwright.services import kits, runs
 from kitwright.store.models import Location, Part, PartKit, PartKitItem, User
 
 if TYPE_CHECKING:
@@ -254,7 +255,11 @@ class UpdatePartKitItemInput:
 @strawberry.input(description="Issue inventory to a kit item, or move it back.")
 class InventoryToKitInput:
     part_inventory_id: strawberry.ID
-    part_kit_item_id: strawberry.ID
+    part_kit_item_id: strawberry.ID | None = strawberry.field(
+        default=None,
+        description="The kit item holding the record (required to issue). moveItemToInventory "
+        "without it brings a completed run's unit back to stock at locationId.",
+    )
     quantity: DecimalScalar | None = strawberry.field(  # type: ignore[valid-type]
         default=None,
         description="Lot / untracked: how much (default: all the item still needs / all issued). "
@@ -469,16 +474,24 @@ class Mutation:
     )
     def issue_item_to_kit(self, info: Info, input: InventoryToKitInput) -> PartInventoryPayload:
         with info.context.uow() as uow:
-            record = kits.issue_item_to_kit(uow, **_inventory_to_kit(input))
+            record = kits.issue_item_to_kit(uow, **_inventory_to_kit(input, required=True))
         return PartInventoryPayload(part_inventory=record)  # type: ignore[arg-type]
 
     @strawberry.mutation(
         description="Return a held record, or a quantity of it, to available stock. Returns the "
-        "stock record (a new PARTIAL_UNKIT record when partial)."
+        "stock record (a new PARTIAL_UNKIT record when partial). Without partKitItemId: bring a "
+        "completed run's unit back to stock at locationId, with what is installed in it."
     )
     def move_item_to_inventory(self, info: Info, input: InventoryToKitInput) -> PartInventoryPayload:
         with info.context.uow() as uow:
-            record = kits.move_item_to_inventory(uow, **_inventory_to_kit(input))
+            if input.part_kit_item_id is None:
+                record = runs.move_unit_to_inventory(
+                    uow, part_inventory_id=parse_id(input.part_inventory_id, field="partInventoryId"),
+                    location_id=optional_id(input.location_id, "locationId"),
+                    quantity=None if input.quantity is None else Decimal(input.quantity), etag=input.etag,
+                )
+            else:
+                record = kits.move_item_to_inventory(uow, **_inventory_to_kit(input))
         return PartInventoryPayload(part_inventory=record)  # type: ignore[arg-type]
 
     @strawberry.mutation(
@@ -517,10 +530,12 @@ class Mutation:
         return PartKitPayload(part_kit=kit)  # type: ignore[arg-type]
 
 
-def _inventory_to_kit(input: InventoryToKitInput) -> dict[str, Any]:
+def _inventory_to_kit(input: InventoryToKitInput, *, required: bool = False) -> dict[str, Any]:
+    if input.part_kit_item_id is None and required:
+        raise BadInput("partKitItemId is required", field="partKitItemId")
     return {
         "part_inventory_id": parse_id(input.part_inventory_id, field="partInventoryId"),
-        "part_kit_item_id": parse_id(input.part_kit_item_id, field="partKitItemId"),
+        "part_kit_item_id": parse_id(input.part_kit_item_id or "", field="partKitItemId"),
         "quantity": None if input.quantity is None else Decimal(input.quantity),
         "etag": input.etag,
         "location_id": optional_id(input.location_id, "locationId"),

@@ -393,7 +393,14 @@ class InstallPartInventoryInput:
 
 @strawberry.input
 class UninstallPartInventoryInput:
-    part_inventory_id: strawberry.ID
+    part_inventory_id: strawberry.ID | None = strawberry.field(
+        default=None, description="The installed record (or name its install by abomItemId)."
+    )
+    abom_item_id: strawberry.ID | None = strawberry.field(default=None, description="The install's aBOM item.")
+    quantity: DecimalScalar | None = strawberry.field(  # type: ignore[valid-type]
+        default=None, description="Lot / untracked: how much to take out (default: all). Less than installed "
+        "splits the record (PARTIAL_UNINSTALL)."
+    )
     etag: str | None = None
     location_id: strawberry.ID | None = strawberry.field(default=None, description="Where it goes (default: stays).")
 
@@ -532,11 +539,15 @@ class Mutation:
             )
         return InstallPayload(part_inventory=done.record, abom_item=done.abom_item)  # type: ignore[arg-type]
 
-    @strawberry.mutation(description="Reverse an install: KITTED again while its kit is open, else AVAILABLE.")
+    @strawberry.mutation(
+        description="Reverse an install, or part of it: KITTED again while its kit is open, else AVAILABLE. "
+        "Returns the record taken out (a new PARTIAL_UNINSTALL record when partial)."
+    )
     def uninstall_part_inventory(self, info: Info, input: UninstallPartInventoryInput) -> PartInventoryPayload:
         with info.context.uow() as uow:
             record = runs.uninstall_part_inventory(
-                uow, part_inventory_id=parse_id(input.part_inventory_id, field="partInventoryId"),
+                uow, part_inventory_id=optional_id(input.part_inventory_id, "partInventoryId"),
+                abom_item_id=optional_id(input.abom_item_id, "abomItemId"), quantity=input.quantity,
                 etag=input.etag, location_id=optional_id(input.location_id, "locationId"),
             )
         return PartInventoryPayload(part_inventory=record)  # type: ignore[arg-type]

@@ -283,3 +283,38 @@ def check_uninstall(record_id: int, installed: bool, run_status: RunStatus | Non
             "the run that installed it is COMPLETED; its as-built record is final", field="partInventoryId"
         )
     problems.raise_if_any()
+
+
+def check_unit_to_stock(
+    record_id: int, run_id: int | None, run_status: RunStatus | None, status: str,
+    location_id: int | None, quantity: Decimal | None, held: Decimal,
+) -> None:
+    """moveItemToInventory without a kit item: a unit a run has built goes back to stock as a
+    whole, to a named location, so a higher-level run can kit and install it (docs/runs.md)."""
+    problems = Problems()
+    if run_id is None:
+        problems.add(f"inventory {record_id} is no unit a run built; name the kit item it is held by",
+                     field="partKitItemId")
+    elif run_status is not RunStatus.COMPLETED:
+        problems.add(f"run {run_id} building inventory {record_id} is {run_status.value if run_status else '?'}; "
+                     "only a completed run's unit goes back to stock", field="partInventoryId")
+    elif status != "AVAILABLE":
+        problems.add(f"inventory {record_id} is {status}; only an available built unit goes back to stock",
+                     field="partInventoryId")
+    if location_id is None:
+        problems.add("name the stock location the unit goes to", field="locationId")
+    if quantity is not None and quantity != held:
+        problems.add(f"a built unit goes back whole ({held})", field="quantity")
+    problems.raise_if_any()
+
+
+def check_partial_uninstall(record_id: int, tracking: TrackingType, installed: Decimal, quantity: Decimal) -> None:
+    """Uninstalling `quantity` of an install: more than 0, at most what is installed, whole
+    serials only."""
+    if quantity <= ZERO:
+        raise BadInput("quantity must be greater than 0", field="quantity")
+    if quantity > installed:
+        raise BadInput(f"quantity {quantity} is more than inventory {record_id} has installed ({installed})",
+                       field="quantity")
+    if tracking is TrackingType.SERIAL and quantity != installed:
+        raise BadInput("a serial is uninstalled whole", field="quantity")

@@ -137,6 +137,9 @@ def update_part_inventory(
     check_etag(record, etag)
     if "quantity" in changes and record.status == "INSTALLED":  # an install holds exactly its quantity
         raise BadInput(f"inventory {id} is installed; change the aBOM item instead", field="quantity")
+    if changes.get("location_id", record.location_id) != record.location_id and record.status == "INSTALLED":
+        raise BadInput(f"inventory {id} is installed; it moves with the unit it is installed in",
+                       field="locationId")
     before = snapshot(record)
     frozen_before = _frozen_values(record)
     part = uow.get(Part, record.part_id)

@@ -65,6 +65,9 @@ class _Within(UnitOfWork):
     the kit services commit their own unit of work, here they must only flush, so the kit
     change and the kanban change commit, or roll back, together."""
 
+    # The kit services change a kanban cycle's kit only for such a unit of work.
+    changes_kanban_cycles = True
+
     def __init__(self, outer: UnitOfWork) -> None:
         super().__init__(outer.session, outer.actor)
 

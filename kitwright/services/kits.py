@@ -60,6 +60,7 @@ from kitwright.services.ledger import record_change, snapshot
 from kitwright.services.locations import subtree_ids
 from kitwright.services.uow import UnitOfWork, check_etag, check_updatable, register_constraint
 from kitwright.store.models import (
+    KanbanCycle,
     Location,
     Part,
     PartInventory,
@@ -130,7 +131,33 @@ def lock_kit(uow: UnitOfWork, id: int, *, field: str = "id", shared: bool = Fals
         raise _deadlock_as_conflict(exc) from None
     if kit is None:
         raise NotFound(f"PartKit {id} does not exist", field=field)
+    if not getattr(uow, "changes_kanban_cycles", False):
+        refuse_kanban_kits(uow.session, [kit.id], field=field)
     return kit
+
+
+def kanban_kits_of(session: Session, kit_ids: Iterable[int]) -> dict[int, int]:
+    """part kit id -> the kanban kit whose cycle it is, for those of `kit_ids` that are."""
+    wanted = sorted(set(kit_ids))
+    if not wanted:
+        return {}
+    rows = session.execute(
+        select(KanbanCycle.part_kit_id, KanbanCycle.kanban_kit_id).where(KanbanCycle.part_kit_id.in_(wanted))
+    )
+    return {int(part_kit_id): int(kanban_id) for part_kit_id, kanban_id in rows}
+
+
+def refuse_kanban_kits(session: Session, kit_ids: Iterable[int], *, field: str = "id") -> None:
+    """A kanban cycle's kit changes only through the kanban use cases (docs/kanban.md): they fill,
+    deliver and empty it in step with the cycle's record. Those call the kit services with a unit
+    of work whose `changes_kanban_cycles` is true; every other caller is refused."""
+    found = kanban_kits_of(session, kit_ids)
+    if found:
+        kit_id, kanban_id = min(found.items())
+        raise Conflict(
+            f"kit {kit_id} is a cycle of kanban kit {kanban_id}; change it through the kanban "
+            "mutations (fillKanbanKit, deliverKanbanKit, emptyKanbanKit)", field=field,
+        )
 
 
 def _lock_item(
@@ -406,6 +433,17 @@ def update_part_kit(uow: UnitOfWork, id: int, etag: str, changes: Mapping[str, A
         value = _location(uow, changes["delivery_location_id"], "deliveryLocationId")
         delivery_changed = value != kit.delivery_location_id
         kit.delivery_location_id = value
+    apply_status(uow, kit, old, new, staging_changed=staging_changed, delivery_changed=delivery_changed)
+    flag_modified(kit, "status")
+    uow.commit()
+    return kit
+
+
+def apply_status(uow: UnitOfWork, kit: PartKit, old: PartKitStatus, new: PartKitStatus, *,
+                 staging_changed: bool = False, delivery_changed: bool = False) -> None:
+    """Set a locked kit's status and apply what it does to the records it holds (the domain's
+    plan: DELIVERED moves them, closing releases them; installed records never move). Used by
+    updatePartKit and by a run that closes its kits (services.runs)."""
     effect = rules.status_change_effects(
         old, new, delivery_location_id=kit.delivery_location_id,
         staging_location_id=kit.staging_location_id,
@@ -440,8 +478,6 @@ def update_part_kit(uow: UnitOfWork, id: int, etag: str, changes: Mapping[str, A
                 _ledger(uow, "KIT_RELEASE" if effect.release_held else operation, record, before,
                         snapshot(record), **refs)
     flag_modified(kit, "status")
-    uow.commit()
-    return kit
 
 
 def delete_part_kit(uow: UnitOfWork, id: int, etag: str) -> int:

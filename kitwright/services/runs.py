@@ -52,7 +52,8 @@ register_constraint("ck_run_quantity_positive", "quantity", "quantity must be gr
 register_constraint("ck_abom_item_quantity_positive", "quantity", "quantity must be greater than 0")
 
 # Ledger operations written here. INSTALL / INSTALL_SPLIT / UNINSTALL only move quantity (rule 1).
-RUN_OPERATIONS = ("RUN_START", "RUN_COMPLETE", "RUN_CANCEL", "INSTALL", "INSTALL_SPLIT", "UNINSTALL")
+RUN_OPERATIONS = ("RUN_START", "RUN_COMPLETE", "RUN_CANCEL", "INSTALL", "INSTALL_SPLIT", "UNINSTALL",
+                  "UNIT_TO_STOCK")
 RUN_UPDATABLE = {"title", "status", "location_id", "procedure_id"}
 OPEN_RUN = [s.value for s in RunStatus if s.is_open]
 OPEN_KIT = [s.value for s in OPEN_STATUSES]
@@ -262,6 +263,11 @@ def update_run(uow: UnitOfWork, id: int, etag: str, changes: Mapping[str, Any]) 
     if "status" in changes and changes["status"] is None:
         raise BadInput("status must not be null", field="status")
     new = rules.parse_run_status(changes["status"]) if "status" in changes else old
+    # Closing a run closes its open kits: locked now, in id order (run, kits, then records).
+    closing = list(uow.session.scalars(
+        select(PartKit).where(PartKit.run_id == run.id, PartKit.status.in_(OPEN_KIT)).order_by(PartKit.id)
+        .with_for_update().execution_options(**_FRESH)
+    )) if new is not old and not new.is_open else []
     if "title" in changes:
         title = (changes["title"] or "").strip()
         if not title or len(title) > 300:
@@ -289,6 +295,10 @@ def update_run(uow: UnitOfWork, id: int, etag: str, changes: Mapping[str, Any]) 
             run.completed_at = utcnow() if new is RunStatus.COMPLETED else None
             _ledger(uow, "RUN_COMPLETE" if new is RunStatus.COMPLETED else "RUN_CANCEL", unit, before,
                     snapshot(unit), runId=run.id)
+        # COMPLETED releases what was not installed (installed records stay INSTALLED).
+        kit_status = PartKitStatus.COMPLETED if new is RunStatus.COMPLETED else PartKitStatus.CANCELED
+        for kit in closing:
+            kits.apply_status(uow, kit, PartKitStatus(kit.status), kit_status)
     flag_modified(run, "status")
     uow.commit()
     return run
@@ -523,20 +533,35 @@ def _run_of(uow: UnitOfWork, abom: AbomItem | None) -> Run | None:
 
 
 def uninstall_part_inventory(
-    uow: UnitOfWork, *, part_inventory_id: int, etag: str | None = None, location_id: int | None = None,
+    uow: UnitOfWork, *, part_inventory_id: int | None = None, abom_item_id: int | None = None,
+    quantity: object | None = None, etag: str | None = None, location_id: int | None = None,
 ) -> PartInventory:
-    """Reverse an install: the record is no longer in the unit; it is KITTED again if its kit is
-    still open, else AVAILABLE (where it stands, or at `location_id`)."""
-    run = _run_of(uow, _installation(uow.session, part_inventory_id))
+    """Reverse an install, named by the installed record or its aBOM item. Whole (the default):
+    the record is no longer in the unit; it is KITTED again if its kit is still open, else
+    AVAILABLE (where it stands, or at `location_id`). `quantity` less than installed splits the
+    record: a new PARTIAL_UNINSTALL record takes that quantity out (staying with the kit item
+    while the kit is open) and the install keeps the rest. Returns the record taken out."""
+    record_id = _uninstall_target(uow, part_inventory_id, abom_item_id)
+    run = _run_of(uow, _installation(uow.session, record_id))
     target = _location(uow, location_id, "locationId")
-    records, _link, _kit = _lock_record_and_kit(uow, part_inventory_id, [])
-    record = records.get(part_inventory_id)
+    records, link, _kit = _lock_record_and_kit(uow, record_id, [])
+    record = records.get(record_id)
     if record is None:
-        raise NotFound(f"PartInventory {part_inventory_id} does not exist", field="partInventoryId")
+        raise NotFound(f"PartInventory {record_id} does not exist", field="partInventoryId")
     check_etag(record, etag, required=False)
     abom = _installation(uow.session, record.id)
     rules.check_uninstall(record.id, abom is not None, RunStatus(run.status) if run else None)
     assert abom is not None
+    if abom_item_id is not None and abom.id != abom_item_id:
+        raise Conflict("the install changed while uninstalling; try again", field="abomItemId")
+    if quantity is not None:
+        q = parse_quantity(quantity, field="quantity")
+        part = uow.get(Part, record.part_id)
+        rules.check_partial_uninstall(record.id, TrackingType(part.tracking_type), abom.quantity, q)
+        if q < abom.quantity:
+            stock = _split_uninstall(uow, abom, record, link, q, target, run, keep_kit_link=True)
+            uow.commit()
+            return stock
     before = snapshot(record)
     if target is not None:
         record.location_id = target
@@ -545,6 +570,83 @@ def uninstall_part_inventory(
             "parentPartInventoryId": abom.parent_part_inventory_id}
     uow.session.delete(abom)
     _ledger(uow, "UNINSTALL", record, before, snapshot(record), **refs)
+    uow.commit()
+    return record
+
+
+def _uninstall_target(uow: UnitOfWork, part_inventory_id: int | None, abom_item_id: int | None) -> int:
+    """The installed record named by exactly one of its id and its install's aBOM item."""
+    if (part_inventory_id is None) == (abom_item_id is None):
+        raise BadInput("name the install: abomItemId or partInventoryId (one of them)", field="partInventoryId")
+    if part_inventory_id is not None:
+        return part_inventory_id
+    assert abom_item_id is not None
+    item = uow.get(AbomItem, abom_item_id, field="abomItemId")
+    if item.parent_part_inventory_id is None:
+        raise BadInput(f"aBOM item {item.id} is a unit's root, not an install", field="abomItemId")
+    return item.part_inventory_id
+
+
+def _split_uninstall(
+    uow: UnitOfWork, item: AbomItem, record: PartInventory, link: PartKitInventory | None, back: Decimal,
+    location_id: int | None, run: Run | None, *, keep_kit_link: bool,
+) -> PartInventory:
+    """Take `back` out of an install into a new PARTIAL_UNINSTALL record (at `location_id`, or
+    where the installed record stands); the install and its record keep the rest. With
+    `keep_kit_link` the new record stays with the kit item (so the item still holds what it was
+    issued); otherwise it leaves the kit as stock."""
+    refs = {"runId": run.id if run else None, "buildRequirementId": item.build_requirement_id,
+            "parentPartInventoryId": item.parent_part_inventory_id}
+    before = snapshot(record)
+    record.quantity = normalize(record.quantity - back)
+    _ledger(uow, "INSTALL_SPLIT", record, before, snapshot(record), **refs)
+    stock = PartInventory(
+        part_id=record.part_id, part_number=record.part_number, location_id=location_id or record.location_id,
+        supplier_id=record.supplier_id, unit_of_measure_id=record.unit_of_measure_id,
+        lot_number=record.lot_number, quantity=normalize(back), cost=record.cost, usage_type=record.usage_type,
+        segment=record.segment, attributes=dict(record.attributes or {}), on_order=False,
+        received_at=record.received_at, how_created="PARTIAL_UNINSTALL", origin_part_inventory_id=record.id,
+        created_at=record.created_at, created_by_id=uow.actor.id,
+    )
+    uow.session.add(stock)
+    item.quantity = normalize(item.quantity - back)
+    uow.flush()
+    if link is not None:
+        link.issued_quantity = normalize(link.issued_quantity - back)
+        if keep_kit_link:
+            uow.session.add(PartKitInventory(
+                part_kit_id=link.part_kit_id, part_kit_item_id=link.part_kit_item_id,
+                part_inventory_id=stock.id, issued_quantity=normalize(back), released=False,
+            ))
+    _ledger(uow, "UNINSTALL", stock, None, snapshot(stock), **refs)
+    return stock
+
+
+def move_unit_to_inventory(
+    uow: UnitOfWork, *, part_inventory_id: int, location_id: int | None, quantity: object | None = None,
+    etag: str | None = None,
+) -> PartInventory:
+    """moveItemToInventory with no kit item: a completed run's unit goes back to stock at
+    `location_id` (whole), ready to be kitted and installed into a higher-level assembly.
+    What is installed in it moves with it (services.installed)."""
+    target = _location(uow, location_id, "locationId")
+    record = kits.lock_records(uow, [part_inventory_id]).get(part_inventory_id)
+    if record is None:
+        raise NotFound(f"PartInventory {part_inventory_id} does not exist", field="partInventoryId")
+    check_etag(record, etag, required=False)
+    run = uow.session.scalars(
+        select(Run).where(Run.part_inventory_id == record.id).order_by(Run.id.desc()).limit(1)
+    ).one_or_none()
+    status = kits.fresh_statuses(uow.session, [record.id])[record.id]
+    rules.check_unit_to_stock(
+        record.id, run.id if run else None, RunStatus(run.status) if run else None, status.value, target,
+        None if quantity is None else parse_quantity(quantity, field="quantity"), record.quantity,
+    )
+    assert run is not None
+    before = snapshot(record)
+    record.location_id = target
+    kits._touch(record)
+    _ledger(uow, "UNIT_TO_STOCK", record, before, snapshot(record), runId=run.id)
     uow.commit()
     return record
 
@@ -606,26 +708,7 @@ def update_abom_item(uow: UnitOfWork, id: int, etag: str, changes: Mapping[str, 
         return item
     records, link, _kit = _lock_record_and_kit(uow, item.part_inventory_id, [])
     record = records[item.part_inventory_id]
-    back = normalize(item.quantity - q)
-    refs = {"runId": run.id if run else None, "buildRequirementId": item.build_requirement_id,
-            "parentPartInventoryId": item.parent_part_inventory_id}
-    before = snapshot(record)
-    record.quantity = normalize(record.quantity - back)
-    _ledger(uow, "INSTALL_SPLIT", record, before, snapshot(record), **refs)
-    stock = PartInventory(
-        part_id=record.part_id, part_number=record.part_number, location_id=record.location_id,
-        supplier_id=record.supplier_id, unit_of_measure_id=record.unit_of_measure_id,
-        lot_number=record.lot_number, quantity=back, cost=record.cost, usage_type=record.usage_type,
-        segment=record.segment, attributes=dict(record.attributes or {}), on_order=False,
-        received_at=record.received_at, how_created="PARTIAL_UNINSTALL", origin_part_inventory_id=record.id,
-        created_at=record.created_at, created_by_id=uow.actor.id,
-    )
-    uow.session.add(stock)
-    if link is not None:
-        link.issued_quantity = normalize(link.issued_quantity - back)
-    item.quantity = q
-    uow.flush()
-    _ledger(uow, "UNINSTALL", stock, None, snapshot(stock), **refs)
+    _split_uninstall(uow, item, record, link, normalize(item.quantity - q), None, run, keep_kit_link=False)
     uow.commit()
     return item
 

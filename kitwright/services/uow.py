@@ -16,7 +16,10 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from kitwright.domain.errors import BadInput, Conflict, NotFound
-from kitwright.services import audit  # noqa: F401 - registers the audit trail's flush listener
+from kitwright.services import (
+    audit,  # noqa: F401 - registers the audit trail's flush listener
+    installed,  # registers the listener noting moved records
+)
 from kitwright.store.db import sqlite_write_lock
 from kitwright.store.models import Base, Versioned
 
@@ -104,6 +107,7 @@ class UnitOfWork:
             self.session.rollback()
         self._stack.enter_context(sqlite_write_lock())
         self.session.begin()
+        installed.forget_moves(self.session)
         # The audit trail (services.audit) names this actor for every change flushed.
         self.session.info["actor"] = self.actor
         return self
@@ -119,6 +123,7 @@ class UnitOfWork:
                 self.session.rollback()
         finally:
             self.session.info.pop("actor", None)
+            installed.forget_moves(self.session)
             self._stack.close()
 
     def flush(self) -> None:
@@ -131,6 +136,8 @@ class UnitOfWork:
 
     def commit(self) -> None:
         self.flush()
+        # What is installed in a moved unit moves with it (services.installed).
+        installed.follow_units(self.session, self.actor.id, self.actor.name)
         try:
             self.session.commit()
         except IntegrityError as error:

@@ -180,6 +180,15 @@ def test_kit_install_and_complete_a_run_over_the_api(session: Session, client: T
     done = data(client, """mutation($input: UpdateRunInput!) { updateRun(input: $input) { run { status partInventory { status } } } }""",
                 {"input": {"id": 1, "etag": etag, "status": "COMPLETED"}})
     assert done["updateRun"]["run"] == {"status": "COMPLETED", "partInventory": {"status": "AVAILABLE"}}
+    # moveItemToInventory with no kit item brings the built unit back to stock, with its contents.
+    to_stock = """mutation($input: InventoryToKitInput!) { moveItemToInventory(input: $input) {
+        partInventory { id status location { id } installedItems { abomItem { partInventory { location { id } } } } } } }"""
+    where = data(client, "{ locations(first: 1) { edges { node { id } } } }")["locations"]["edges"][0]["node"]["id"]
+    nowhere = error(client, to_stock, {"input": {"partInventoryId": unit}})
+    assert (nowhere["extensions"]["code"], nowhere["extensions"]["field"]) == ("BAD_USER_INPUT", "locationId")
+    moved = data(client, to_stock, {"input": {"partInventoryId": unit, "locationId": where}})["moveItemToInventory"]
+    assert moved["partInventory"]["status"] == "AVAILABLE" and moved["partInventory"]["location"] == {"id": where}
+    assert {n["abomItem"]["partInventory"]["location"]["id"] for n in moved["partInventory"]["installedItems"]} == {where}
     # The built avionics unit is stock now: the drone run (2) kits it like any part.
     start = data(client, RUN_VIEW, {"id": 2})["run"]
     data(client, """mutation($input: UpdateRunInput!) { updateRun(input: $input) { run { id } } }""",

@@ -83,3 +83,14 @@ def test_a_blocking_mbom_rule_refuses_create_mbom_item(session: Session, client:
     assert _count(session, MbomItem) == 1
     data(client, CREATE_MBOM_ITEM, {"input": {"partId": other, "parentId": assembly, "quantity": 100}})
     assert _count(session, MbomItem) == 2
+
+
+def test_a_build_requirement_rule_refuses_the_run_that_would_take_it(session: Session, client: TestClient) -> None:
+    assembly, _ = _assembly(client)
+    _rule(client, "BUILDREQUIREMENT", "CREATE", 'new.part.partNumber == "BOLT-1" && new.quantity > 10.0',
+          "no run needs more than 10 bolts")
+    refused = error(client, CREATE_RUN, {"input": {"title": "big", "partId": assembly, "quantity": 6}})
+    assert refused["message"] == "no run needs more than 10 bolts"
+    assert _count(session, Run) == 0 and _count(session, BuildRequirement) == 0
+    data(client, CREATE_RUN, {"input": {"title": "small", "partId": assembly, "quantity": 5}})
+    assert _count(session, BuildRequirement) == 1

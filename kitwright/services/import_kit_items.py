@@ -100,7 +100,7 @@ def read_rows(
 
 
 def _lock_kits(uow: UnitOfWork, ids: Iterable[int]) -> set[int]:
-    """Lock the named kits that exist, ascending id (design rule 6: one global order)."""
+    """Lock the named kits that exist, ascending id (docs/rules.md#r6: one global order)."""
     found: set[int] = set()
     try:
         for batch in chunks(sorted(set(ids))):
@@ -248,7 +248,6 @@ def _write(
             audit.append({
                 "at": now, "actor_id": actor_id, "actor": actor_name, "action": "UPDATE",
                 "target_type": "PartKitItem", "target_id": change.item_id,
-                # [old, new] per changed field only, as every UPDATE entry (docs/kit-rules.md).
                 "changes": {"quantity": [str(change.old_quantity), str(change.quantity)]},
             })
         done += len(batch)

@@ -1,4 +1,5 @@
-"""Imports over GraphQL: `importKitItems(file: Upload!, dryRun: Boolean)` (docs/importers.md).
+"""Imports over GraphQL: `importKitItems(file: Upload!, dryRun: Boolean)` and
+`importPlant(kind: PlantImportKind!, file: Upload!, dryRun: Boolean)` (docs/importers.md).
 
 The file arrives by the GraphQL multipart request convention (api.uploads); the service does
 the rest. On any problem the error's `extensions.details` lists every `{row, column, message}`.
@@ -6,6 +7,7 @@ the rest. On any problem the error's `extensions.details` lists every `{row, col
 
 from __future__ import annotations
 
+import enum
 from typing import IO, Any
 
 import strawberry
@@ -16,6 +18,7 @@ from kitwright.api.context import Info
 from kitwright.api.kits import PartKitType
 from kitwright.domain.errors import BadInput
 from kitwright.services.import_kit_items import import_kit_items
+from kitwright.services.plant_import import LOADERS
 from kitwright.store.models import PartKit
 
 
@@ -37,6 +40,25 @@ class KitItemImportPayload:
     updated_count: int
     dry_run: bool
     part_kits: list[PartKitType] = strawberry.field(description="The kits the import touched.")
+
+
+@strawberry.enum(name="PlantImportKind", description="What a plant-loading file holds.")
+class PlantImportKind(enum.Enum):
+    SUPPLIERS = "suppliers"
+    LOCATIONS = "locations"
+    PARTS = "parts"
+    PART_INVENTORY = "part-inventory"
+
+
+@strawberry.type(description="What a plant-loading import changed (or, with dryRun, would change).")
+class PlantImportPayload:
+    kind: str
+    count: int = strawberry.field(description="Rows imported: objects created plus objects updated.")
+    created_count: int
+    updated_count: int
+    dry_run: bool
+    ids: list[strawberry.ID] = strawberry.field(
+        description="The ids created or updated, in that order (empty on a dry run).")
 
 
 @strawberry.type
@@ -63,4 +85,24 @@ class Mutation:
         return KitItemImportPayload(
             count=result.count, created_count=result.created_count,
             updated_count=result.updated_count, dry_run=result.dry_run, part_kits=kits,
+        )
+
+    @strawberry.mutation(
+        description=(
+            "Plant loading: create (or update) suppliers, locations, parts with their mBOM lines, "
+            "or part inventory from a CSV or XLSX file; the columns of each kind are in "
+            "docs/importers.md. All or nothing: on any problem nothing changes and "
+            "extensions.details lists every {row, column, message}. dryRun checks without writing."
+        )
+    )
+    def import_plant(
+        self, info: Info, kind: PlantImportKind, file: Upload, dry_run: bool | None = False
+    ) -> PlantImportPayload:
+        stream, filename = upload_file(file)
+        with info.context.uow() as uow:
+            result = LOADERS[kind.value](uow, stream, filename=filename, dry_run=bool(dry_run))
+        return PlantImportPayload(
+            kind=result.kind, count=result.count, created_count=result.created_count,
+            updated_count=result.updated_count, dry_run=result.dry_run,
+            ids=[strawberry.ID(str(i)) for i in result.ids],
         )

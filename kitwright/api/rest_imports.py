@@ -99,13 +99,15 @@ def routes(sessions: sessionmaker[Session]) -> list[Route]:
 
 def plant_routes(sessions: sessionmaker[Session]) -> list[Route]:
     """`POST /api/import/{suppliers|parts|locations|part-inventory}` (multipart field `file`,
-    `?dryRun=true`): 200 `{kind, count, createdCount, dryRun, ids}` or 400 with every problem."""
+    `?dryRun=true`): 200 `{kind, count, createdCount, updatedCount, dryRun, ids}` or 400 with
+    every problem."""
     from kitwright.services.plant_import import LOADERS
 
     def run(kind: str, stream: IO[bytes], filename: str | None, dry_run: bool, actor: Actor) -> dict[str, Any]:
         with sessions() as session, UnitOfWork(session, actor) as uow:
             result = LOADERS[kind](uow, stream, filename=filename, dry_run=dry_run)
         return {"kind": result.kind, "count": result.count, "createdCount": result.created_count,
+                "updatedCount": result.updated_count,
                 "dryRun": result.dry_run, "ids": [str(i) for i in result.ids]}
 
     async def post(request: Request) -> Response:

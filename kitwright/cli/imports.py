@@ -117,7 +117,8 @@ def _plant_command(kind: str, help_text: str) -> None:
         from kitwright.services.plant_import import LOADERS
 
         def describe(result: Any) -> str:
-            return f"{result.count} {result.kind} rows ({result.created_count} created)"
+            return (f"{result.count} {result.kind} rows ({result.created_count} created, "
+                    f"{result.updated_count} updated)")
 
         run_import(file, database_url, dry_run, LOADERS[kind], describe)
 

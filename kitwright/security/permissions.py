@@ -130,6 +130,7 @@ ROOT_FIELD_PERMISSIONS: dict[str, Permission] = {
     "issueItemToKit": P.ISSUE_ITEM_TO_KIT, "moveItemToInventory": P.MOVE_ITEM_TO_INVENTORY,
     "fulfillPartKit": P.FULFILL_PART_KIT, "stagePartKitInventory": P.STAGE_PART_KIT_INVENTORY,
     "importKitItems": P.IMPORT_KIT_ITEMS,
+    "importPlant": P.CREATE_PART_INVENTORY,  # as POST /api/import/{kind}
     # Mutation: runs, rules, orders (mapped ahead)
     "createRun": P.MANAGE_RUNS, "updateRun": P.MANAGE_RUNS, "createKitForRun": P.MANAGE_RUNS,
     "installPartInventory": P.INSTALL_PART_INVENTORY, "uninstallPartInventory": P.INSTALL_PART_INVENTORY,

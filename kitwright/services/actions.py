@@ -27,13 +27,17 @@ from kitwright.domain.actions import Change, CompiledRule, Event, Severity, Targ
 from kitwright.domain.errors import BadInput, NotFound, Problems
 from kitwright.services.uow import UnitOfWork, check_etag, check_updatable, current_actor
 from kitwright.store.models import (
+    AbomItem,
     AuditEntry,
+    BuildRequirement,
     Location,
+    MbomItem,
     Part,
     PartInventory,
     PartKit,
     PartKitItem,
     Rule,
+    Run,
     utcnow,
 )
 from kitwright.store.queries import Page, PageRequest, query_page
@@ -44,7 +48,14 @@ MODELS: dict[type[Any], Target] = {
     PartInventory: Target.PARTINVENTORY,
     PartKit: Target.PARTKIT,
     PartKitItem: Target.PARTKITITEM,
+    Run: Target.RUN,
+    MbomItem: Target.MBOMITEM,
+    BuildRequirement: Target.BUILDREQUIREMENT,
+    AbomItem: Target.ABOMITEM,
 }
+# Targets whose objects also carry `part` (and an mBOM line its `parent`) for conditions.
+_WITH_PART = frozenset({Target.PARTKITITEM, Target.PARTINVENTORY, Target.RUN, Target.MBOMITEM,
+                        Target.BUILDREQUIREMENT})
 RULE_UPDATABLE = {"title", "target", "event_type", "enabled", "position", "severity", "code", "message"}
 _CACHE_KEY = "kitwright_rules"
 _SKIPPED = frozenset({"etag", "password_hash"})
@@ -188,6 +199,11 @@ def _user(session: Session) -> dict[str, Any]:
     return {"id": actor.id, "name": actor.name, "role": actor.role}
 
 
+def camel(name: str) -> str:
+    """A column's name as conditions see it (the API's camelCase)."""
+    return _camel(name)
+
+
 def _camel(name: str) -> str:
     head, *rest = name.split("_")
     return head + "".join(part.title() for part in rest)
@@ -208,6 +224,11 @@ def _values(obj: Any) -> dict[str, Any]:
     return values
 
 
+def values_of(obj: Any) -> dict[str, Any]:
+    """An object's columns as a condition sees them (for bulk writers' `old` values)."""
+    return _values(obj)
+
+
 def _stored(session: Session, model: type[Any], ids: Sequence[int]) -> dict[int, dict[str, Any]]:
     """The rows as stored before this flush, read by id: the old values of updates and
     deletes (an object's own history is not reliable once an attribute was flagged modified)."""
@@ -226,9 +247,9 @@ def _stored(session: Session, model: type[Any], ids: Sequence[int]) -> dict[int,
 def _enrich(session: Session, target: str, records: Iterable[Mapping[str, Any] | None]) -> None:
     """Add the part (and kit) a record points at, with one query each for all records."""
     wanted = [r for r in records if isinstance(r, dict)]
-    if target not in (Target.PARTKITITEM, Target.PARTINVENTORY) or not wanted:
+    if target not in _WITH_PART or not wanted:
         return
-    part_ids = sorted({r["partId"] for r in wanted if r.get("partId") is not None})
+    part_ids = sorted({r[key] for r in wanted for key in ("partId", "parentId") if r.get(key) is not None})
     kit_ids = sorted({r["partKitId"] for r in wanted if r.get("partKitId") is not None})
     parts: dict[int, dict[str, Any]] = {}
     kits: dict[int, dict[str, Any]] = {}
@@ -245,7 +266,11 @@ def _enrich(session: Session, target: str, records: Iterable[Mapping[str, Any] |
             ):
                 kits[id] = {"id": id, "status": status}
     for record in wanted:
-        record["part"] = parts.get(record.get("partId"))  # type: ignore[arg-type]
+        # An importer gives `part` itself for a part the same file creates (no id yet).
+        if record.get("partId") is not None or "part" not in record:
+            record["part"] = parts.get(record.get("partId"))  # type: ignore[arg-type]
+        if target == Target.MBOMITEM and (record.get("parentId") is not None or "parent" not in record):
+            record["parent"] = parts.get(record.get("parentId"))  # type: ignore[arg-type]
         if target == Target.PARTKITITEM:
             record["partKit"] = kits.get(record.get("partKitId"))  # type: ignore[arg-type]
 
@@ -287,6 +312,49 @@ def check_rows(
             problems.add(trip.message, row=trip.change.row, column=f"rule:{trip.rule.id}")
     if not any(trip.blocked for trip in trips):
         _record_warnings(session, trips, target)
+
+
+def check_bulk_update(session: Session, model: type[Any], where: Any, values: Mapping[str, Any],
+                      *, event: Event = Event.UPDATE) -> None:
+    """For a set-based UPDATE (or DELETE) of the rows of `model` matching `where`, which the
+    flush never sees: run the target's rules on every such row, old values as stored and new
+    ones with `values` (column names) applied; a blocking trip refuses the whole statement.
+    The rows are read as plain tuples, 5000 at a time by id, and only when a rule watches."""
+    target = MODELS[model]
+    active = [r for r in enabled_rules(session) if r.target == target and r.event == event]
+    if not active:
+        return
+    mapper = inspect(model)
+    attrs = [a for a in mapper.column_attrs if a.key not in _SKIPPED]
+    key = mapper.primary_key[0]
+    applied = {_camel(name): value for name, value in values.items()}
+    user = _user(session)
+    last = 0
+    trips: list[rules.Trip] = []
+    with session.no_autoflush:
+        while True:
+            rows = session.execute(
+                select(*(a.columns[0] for a in attrs)).where(where, key > last).order_by(key).limit(5000)
+            ).all()
+            if not rows:
+                break
+            olds = [{_camel(a.key): value for a, value in zip(attrs, row, strict=True)} for row in rows]
+            last = olds[-1]["id"]
+            news = None if event is Event.DELETE else [{**old, **applied} for old in olds]
+            changes = [Change(event.value, old, None if news is None else news[n])
+                       for n, old in enumerate(olds)]
+            _enrich(session, target, [*olds, *(news or [])])
+            if news and "partNumber" in applied:
+                # A rename: the part as read is still unflushed; show its new number.
+                for record in news:
+                    if record.get("part"):
+                        record["part"] = {**record["part"], "partNumber": applied["partNumber"]}
+            found = rules.evaluate(active, target, changes, user, budget_seconds=rules.DEFAULT_BUDGET_SECONDS)
+            trips.extend(found)
+            if any(t.blocked for t in found):
+                break
+    rules.raise_blocking([t for t in trips if t.blocked][:100])
+    _record_warnings(session, trips, target)
 
 
 @event.listens_for(Session, "before_flush")

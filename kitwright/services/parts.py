@@ -15,6 +15,7 @@ from kitwright.domain.kit_definitions import check_may_become_kit, normalize_kit
 from kitwright.domain.quantities import parse_quantity
 from kitwright.domain.text import LONG, clean_text
 from kitwright.domain.tracking import TrackingType
+from kitwright.services import actions
 from kitwright.services.uow import UnitOfWork, check_etag, check_updatable
 from kitwright.store.models import Part, PartComponent, PartInventory, UnitOfMeasure
 from kitwright.store.queries import Page, PageRequest, query_page
@@ -86,7 +87,10 @@ def update_part(uow: UnitOfWork, id: int, etag: str, changes: Mapping[str, Any])
     problems.raise_if_any()
     if "part_number" in changes:
         part.part_number = clean_text(changes["part_number"], field="partNumber", required=True) or ""
-        # Serial uniqueness is per part number: records carry a copy of it.
+        # Serial uniqueness is per part number: records carry a copy of it. The flush never
+        # sees this statement, so the PARTINVENTORY UPDATE actions are run on its rows here.
+        actions.check_bulk_update(uow.session, PartInventory, PartInventory.part_id == part.id,
+                                  {"part_number": part.part_number})
         uow.session.execute(
             update(PartInventory)
             .where(PartInventory.part_id == part.id)

@@ -12,6 +12,8 @@ Column names of ION's own templates are accepted beside ours (`Part Number`, `Lo
 
 from __future__ import annotations
 
+import itertools
+import re
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -19,10 +21,11 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import IO, Any
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import delete, select, tuple_
 from sqlalchemy.orm import Session
 
 from kitwright.config import settings
+from kitwright.domain.bom import check_mbom_quantity, cycle_message, find_cycle
 from kitwright.domain.errors import BadInput, Problems
 from kitwright.domain.numbering import render_number
 from kitwright.domain.quantities import ONE, ZERO, parse_quantity
@@ -30,10 +33,20 @@ from kitwright.domain.text import LONG, clean_text
 from kitwright.domain.tracking import Identity, TrackingType, check_identity, clean_number
 from kitwright.importers.tabular import MAX_ROWS, Column, Row, Table
 from kitwright.services import actions
+from kitwright.services.bom import reachable_edges
 from kitwright.services.import_kit_items import CHUNK, Progress, chunks, raise_problems
 from kitwright.services.ledger import record_change, snapshot
 from kitwright.services.uow import UnitOfWork
-from kitwright.store.models import Location, NumberSequence, Part, PartInventory, Supplier, UnitOfMeasure
+from kitwright.store.models import (
+    Location,
+    MbomItem,
+    MbomItemReferenceDesignator,
+    NumberSequence,
+    Part,
+    PartInventory,
+    Supplier,
+    UnitOfMeasure,
+)
 
 
 @dataclass(frozen=True)
@@ -43,6 +56,9 @@ class PlantImport:
     created_count: int
     dry_run: bool
     ids: list[int]
+    updated_count: int = 0
+    mbom_line_count: int = 0  # parts only: mBOM lines created or updated
+    mbom_created_count: int = 0
 
 
 def _read(source: IO[bytes], columns: Sequence[Column], problems: Problems, filename: str | None,
@@ -107,36 +123,71 @@ def _write_checked(uow: UnitOfWork) -> None:
 
 # --------------------------------------------------------------------------- suppliers
 
-SUPPLIER_COLUMNS = [Column("name", aliases=("supplier", "supplier_name", "vendor", "vendor_name"))]
+SUPPLIER_COLUMNS = [
+    Column("id", required=False, aliases=("supplier_id",)),
+    Column("name", aliases=("supplier", "supplier_name", "vendor", "vendor_name")),
+]
 
 
 def import_suppliers(uow: UnitOfWork, source: IO[bytes], *, filename: str | None = None,
                      dry_run: bool = False, progress: Progress | None = None) -> PlantImport:
+    """Create suppliers; a row with `id` renames that supplier; a row naming an existing
+    supplier (without `id`) leaves it as it is and counts as updated, so a file loads twice."""
     problems = Problems()
     rows = _read(source, SUPPLIER_COLUMNS, problems, filename, progress)
     names: dict[str, int] = {}
-    found: list[tuple[int, str]] = []
+    found: list[tuple[int, str, int | None]] = []
     for row in rows:
         name = _cell(row, "name", problems, lambda v: clean_text(_text(v), field="name", required=True))
+        raw_id = (_text(row.values.get("id")) or "").strip()
+        if raw_id and not (raw_id.isdigit() and 0 < int(raw_id) < 2**31):
+            problems.add(f"no supplier {raw_id[:20]!r}", row=row.number, column="id")
+            continue
         if name is None:
             continue
         if name.lower() in names:
             problems.add(f"duplicate of row {names[name.lower()]}", row=row.number, column="name")
             continue
         names[name.lower()] = row.number
-        found.append((row.number, name))
-    existing: set[str] = set()
-    for batch in chunks(sorted({n for _, n in found})):
-        existing.update(uow.session.scalars(select(Supplier.name).where(Supplier.name.in_(batch))))
-    for number, name in found:
-        if name in existing:
-            problems.add(f"supplier {name!r} exists", row=number, column="name")
+        found.append((row.number, name, int(raw_id) if raw_id else None))
+    existing: dict[str, int] = {}
+    for batch in chunks(sorted({n for _, n, _ in found})):
+        existing.update(_rows(uow.session.execute(select(Supplier.name, Supplier.id).where(Supplier.name.in_(batch)))))
+    by_id: dict[int, Supplier] = {}
+    for id_batch in chunks(sorted({i for _, _, i in found if i is not None})):
+        by_id.update({s.id: s for s in uow.session.scalars(
+            select(Supplier).where(Supplier.id.in_(id_batch)).order_by(Supplier.id).with_for_update())})
+    creates: list[str] = []
+    renames: list[tuple[Supplier, str]] = []
+    kept: list[int] = []
+    seen_ids: dict[int, int] = {}
+    for number, name, id in found:
+        if id is None:
+            if name in existing:
+                kept.append(existing[name])
+            else:
+                creates.append(name)
+            continue
+        supplier = by_id.get(id)
+        if supplier is None:
+            problems.add(f"no supplier {id}", row=number, column="id")
+        elif id in seen_ids:
+            problems.add(f"supplier {id} is also on row {seen_ids[id]}", row=number, column="id")
+        elif name in existing and existing[name] != id:
+            problems.add(f"another supplier is named {name!r}", row=number, column="name")
+        else:
+            renames.append((supplier, name))
+        seen_ids[id] = number
+    count = len(creates) + len(renames) + len(kept)
     if not _finish(uow, problems, dry_run):
-        return PlantImport("suppliers", len(found), len(found), dry_run, [])
-    objects = [Supplier(name=name) for _, name in found]
+        return PlantImport("suppliers", count, len(creates), dry_run, [], len(renames) + len(kept))
+    objects = [Supplier(name=name) for name in creates]
     uow.session.add_all(objects)
+    for supplier, name in renames:
+        supplier.name = name
     uow.commit()
-    return PlantImport("suppliers", len(objects), len(objects), False, [o.id for o in objects])
+    return PlantImport("suppliers", count, len(objects), False,
+                       [o.id for o in objects] + [s.id for s, _ in renames] + kept, len(renames) + len(kept))
 
 
 # --------------------------------------------------------------------------- parts
@@ -148,7 +199,15 @@ PART_COLUMNS = [
     Column("tracking_type", required=False, aliases=("tracking", "trackingtype")),
     Column("unit_of_measure", required=False, aliases=("uom", "unit_of_measurement", "unit")),
     Column("cost", required=False, aliases=("unit_cost",)),
+    # An mBOM line: this part is a component of the parent, `quantity` per one parent.
+    Column("parent_part_number", required=False, aliases=("parent", "parent_part", "assembly")),
+    Column("parent_revision", required=False, aliases=("parent_rev",)),
+    Column("quantity", required=False, aliases=("qty", "mbom_quantity", "quantity_per")),
+    Column("reference_designators", required=False,
+           aliases=("reference_designator", "refdes", "ref_des", "designators")),
 ]
+_PART_FIELDS = ("description", "tracking_type", "cost", "uom")
+_DESIGNATOR_SPLIT = re.compile(r"[,;\s]+")
 
 
 def _tracking(value: Any) -> TrackingType:
@@ -161,66 +220,265 @@ def _tracking(value: Any) -> TrackingType:
         raise BadInput("must be SERIAL, LOT or UNTRACKED (blank: UNTRACKED)") from None
 
 
+def _designators(value: Any) -> list[str] | None:
+    text = _text(value)
+    if text is None or not text.strip():
+        return None
+    found = [d for d in _DESIGNATOR_SPLIT.split(text.strip()) if d]
+    if any(len(d) > 100 for d in found):
+        raise BadInput("a reference designator is 1 to 100 characters")
+    twice = sorted({d for d in found if found.count(d) > 1})
+    if twice:
+        raise BadInput(f"{', '.join(twice)} given twice")
+    return found
+
+
+@dataclass
+class _PartRow:
+    row: int
+    key: tuple[str, str]
+    values: dict[str, Any]  # the part's fields given on the row (blank cells left out)
+    parent: tuple[str, str | None] | None  # (part number, revision or None: latest)
+    quantity: Decimal | None
+    designators: list[str] | None
+
+
+@dataclass
+class _Line:
+    row: int
+    part: Part
+    parent: Part
+    quantity: Decimal
+    designators: list[str] | None
+    item: MbomItem | None = None
+
+
 def import_parts(uow: UnitOfWork, source: IO[bytes], *, filename: str | None = None,
                  dry_run: bool = False, progress: Progress | None = None) -> PlantImport:
+    """Create parts, update the ones whose part number and revision exist (the cells given
+    change: description, tracking type, unit, cost), and, with `parent_part_number`, create or
+    update the mBOM line making the row's part a component of that parent (docs/importers.md).
+    A part may appear on several rows (once per assembly it goes into)."""
     problems = Problems()
     rows = _read(source, PART_COLUMNS, problems, filename, progress)
-    parsed: list[tuple[Row, dict[str, Any]]] = []
-    seen: dict[tuple[str, str], int] = {}
+    session = uow.session
+    parsed: list[_PartRow] = []
+    first: dict[tuple[str, str], _PartRow] = {}  # the row that defines each part's fields
+    plain: dict[tuple[str, str], int] = {}
     for row in rows:
         before = len(problems.items)
-        values = {
-            "part_number": _cell(row, "part_number", problems,
-                                 lambda v: clean_text(_text(v), field="part_number", required=True)),
-            "revision": _cell(row, "revision", problems,
-                              lambda v: clean_text(_text(v), field="revision", max_length=50) or ""),
-            "description": _cell(row, "description", problems,
-                                 lambda v: clean_text(_text(v), field="description", max_length=LONG, multiline=True)),
-            "tracking_type": _cell(row, "tracking_type", problems, lambda v: _tracking(v).value),
-            "cost": _cell(row, "cost", problems,
-                          lambda v: None if v is None else parse_quantity(v, field="cost")),
-            "uom": _cell(row, "unit_of_measure", problems, lambda v: clean_text(_text(v), field="uom")),
-        }
+        number = _cell(row, "part_number", problems,
+                       lambda v: clean_text(_text(v), field="part_number", required=True))
+        revision = _cell(row, "revision", problems,
+                         lambda v: clean_text(_text(v), field="revision", max_length=50) or "")
+        values: dict[str, Any] = {}
+        for column, key, check in (
+            ("description", "description",
+             lambda v: clean_text(_text(v), field="description", max_length=LONG, multiline=True)),
+            ("tracking_type", "tracking_type", lambda v: _tracking(v).value),
+            ("cost", "cost", lambda v: parse_quantity(v, field="cost")),
+            ("unit_of_measure", "uom", lambda v: clean_text(_text(v), field="uom")),
+        ):
+            if row.values.get(column) is not None:
+                values[key] = _cell(row, column, problems, check)
+        parent: tuple[str, str | None] | None = None
+        parent_number = _cell(row, "parent_part_number", problems,
+                              lambda v: clean_text(_text(v), field="parent_part_number"))
+        parent_revision = _cell(row, "parent_revision", problems,
+                                lambda v: clean_text(_text(v), field="parent_revision", max_length=50))
+        quantity = designators = None
+        if parent_number:
+            parent = (parent_number, parent_revision)
+            quantity = _cell(row, "quantity", problems,
+                             lambda v: check_mbom_quantity(ONE if v is None else v, field="quantity"))
+            designators = _cell(row, "reference_designators", problems, _designators)
+        else:
+            for column in ("parent_revision", "quantity", "reference_designators"):
+                if row.values.get(column) is not None:
+                    problems.add("applies to an mBOM line only: give parent_part_number", row=row.number,
+                                 column=column)
         if len(problems.items) > before:
             continue
-        key = (values["part_number"], values["revision"])
-        if key in seen:
-            problems.add(f"duplicate of row {seen[key]}", row=row.number, column="part_number")
-            continue
-        seen[key] = row.number
-        parsed.append((row, values))
+        entry = _PartRow(row.number, (number, revision), values, parent, quantity, designators)
+        if entry.parent is None:
+            # A part on several rows is a part going into several assemblies: only one row
+            # may name it without a parent.
+            if entry.key in plain:
+                problems.add(f"duplicate of row {plain[entry.key]}", row=row.number, column="part_number")
+                continue
+            plain[entry.key] = row.number
+        earlier = first.get(entry.key)
+        if earlier is None:
+            first[entry.key] = entry
+        else:
+            for key, value in entry.values.items():
+                if key in earlier.values and earlier.values[key] != value:
+                    column = "unit_of_measure" if key == "uom" else key
+                    problems.add(f"differs from row {earlier.row} for the same part", row=row.number,
+                                 column=column)
+                earlier.values.setdefault(key, value)
+        parsed.append(entry)
     units: dict[str, int] = {}
-    for batch in chunks(sorted({v["uom"] for _, v in parsed if v["uom"]})):
-        units.update(_rows(uow.session.execute(
+    for batch in chunks(sorted({e.values["uom"] for e in first.values() if e.values.get("uom")})):
+        units.update(_rows(session.execute(
             select(UnitOfMeasure.name, UnitOfMeasure.id).where(UnitOfMeasure.name.in_(batch)))))
-    existing: set[tuple[str, str]] = set()
-    for batch in chunks(sorted(seen)):
-        existing.update(_rows(uow.session.execute(select(Part.part_number, Part.revision).where(
-            tuple_(Part.part_number, Part.revision).in_(batch)))))
-    for row, values in parsed:
-        if (values["part_number"], values["revision"]) in existing:
-            problems.add(f"part {values['part_number']} rev {values['revision']!r} exists", row=row.number,
-                         column="part_number")
-        if values["uom"] and values["uom"] not in units:
-            problems.add(f"no unit of measure named {values['uom']!r}", row=row.number, column="unit_of_measure")
-    objects = [Part(part_number=v["part_number"], revision=v["revision"], description=v["description"],
-                    tracking_type=v["tracking_type"], cost=v["cost"], is_digital=False,
-                    unit_of_measure_id=units.get(v["uom"] or "")) for _, v in parsed]
-    actions.check_rows(uow.session, "PART", [
-        ("CREATE", row.number, None, {"partNumber": v["part_number"], "revision": v["revision"],
-                                      "description": v["description"], "trackingType": v["tracking_type"],
-                                      "cost": v["cost"]}) for row, v in parsed], problems)
-    if not _finish(uow, problems, dry_run):
-        return PlantImport("parts", len(objects), len(objects), dry_run, [])
-    uow.session.add_all(objects)
+    # Existing parts: the rows' own, and every revision of each parent part number named.
+    by_number: dict[str, list[Part]] = defaultdict(list)
+    existing: dict[tuple[str, str], Part] = {}
+    for batch in chunks(sorted(first)):
+        for part in session.scalars(select(Part).where(tuple_(Part.part_number, Part.revision).in_(batch))
+                                    .order_by(Part.id).with_for_update()):
+            existing[(part.part_number, part.revision)] = part
+    parent_numbers = sorted({e.parent[0] for e in parsed if e.parent})
+    for batch in chunks(parent_numbers):
+        for part in session.scalars(select(Part).where(Part.part_number.in_(batch)).order_by(Part.id)):
+            by_number[part.part_number].append(part)
+    with_inventory: set[int] = set()
+    changing = sorted(p.id for k, p in existing.items()
+                      if first[k].values.get("tracking_type", p.tracking_type) != p.tracking_type)
+    for batch in chunks(changing):
+        with_inventory.update(session.scalars(
+            select(PartInventory.part_id).where(PartInventory.part_id.in_(batch)).distinct()))
+    creates: list[tuple[_PartRow, Part]] = []
+    updates: list[tuple[_PartRow, Part, dict[str, Any]]] = []
+    for part_key, entry in first.items():
+        uom = entry.values.get("uom")
+        if uom and uom not in units:
+            problems.add(f"no unit of measure named {uom!r}", row=entry.row, column="unit_of_measure")
+            continue
+        fields = {k: v for k, v in entry.values.items() if k != "uom"}
+        if uom:
+            fields["unit_of_measure_id"] = units[uom]
+        stored = existing.get(part_key)
+        if stored is None:
+            fields.setdefault("tracking_type", TrackingType.UNTRACKED.value)
+            new_part = Part(part_number=part_key[0], revision=part_key[1], is_digital=False, **fields)
+            creates.append((entry, new_part))
+            by_number[part_key[0]].append(new_part)  # created last: the latest revision
+            continue
+        part = stored
+        if fields.get("tracking_type", part.tracking_type) != part.tracking_type and part.id in with_inventory:
+            problems.add("tracking_type cannot change while the part has inventory records", row=entry.row,
+                         column="tracking_type")
+            continue
+        updates.append((entry, part, {k: v for k, v in fields.items() if getattr(part, k) != v}))
+    new_parts = {id(p): p for _, p in creates}
+    everything = {**existing, **{(p.part_number, p.revision): p for _, p in creates}}
+    lines: list[_Line] = []
+    seen_lines: dict[tuple[int, int], int] = {}
+    for entry in parsed:
+        if entry.parent is None or entry.key not in everything:
+            continue
+        number, revision = entry.parent
+        candidates = by_number.get(number, [])
+        parent_part = candidates[-1] if candidates and revision is None else next(
+            (p for p in candidates if p.revision == revision), None)
+        if parent_part is None:
+            rev = "" if revision is None else f" rev {revision!r}"
+            problems.add(f"no part {number}{rev} (it must exist or be on a row of this file)", row=entry.row,
+                         column="parent_part_number" if not candidates else "parent_revision")
+            continue
+        part = everything[entry.key]
+        if parent_part is part:
+            problems.add("a part cannot be a component of itself", row=entry.row, column="parent_part_number")
+            continue
+        pair = (id(parent_part), id(part))
+        if pair in seen_lines:
+            problems.add(f"the same mBOM line as row {seen_lines[pair]}", row=entry.row,
+                         column="parent_part_number")
+            continue
+        seen_lines[pair] = entry.row
+        assert entry.quantity is not None
+        lines.append(_Line(entry.row, part, parent_part, entry.quantity, entry.designators))
+    # Cycles: parts this file creates get stand-in ids (negative: they have no lines yet).
+    stand_in = {id(p): -(n + 1) for n, p in enumerate(new_parts.values())}
+
+    def key_of(part: Part) -> int:
+        return stand_in.get(id(part), part.id)
+
+    edges = [(key_of(line.parent), key_of(line.part)) for line in lines]
+    if edges:
+        uow.lock_many(Part, sorted({p for p, _ in edges if p > 0}))
+        below = reachable_edges(session, [c for _, c in edges if c > 0])
+        cycle = find_cycle(below, edges)
+        if cycle is not None:
+            names = {key_of(p): p.part_number for p in [*everything.values(), *(line.parent for line in lines)]}
+            missing = sorted({p for p in cycle if p not in names})
+            for batch in chunks(missing):
+                names.update(_rows(session.execute(select(Part.id, Part.part_number).where(Part.id.in_(batch)))))
+            on_cycle = set(itertools.pairwise(cycle))
+            for line, edge in zip(lines, edges, strict=True):
+                if edge in on_cycle:
+                    problems.add(cycle_message(cycle, names), row=line.row, column="parent_part_number")
+    known = [(key_of(line.parent), key_of(line.part)) for line in lines if line.part.id and line.parent.id]
+    stored_lines: dict[tuple[int, int], MbomItem] = {}
+    for batch in chunks(sorted(known)):
+        for item in session.scalars(select(MbomItem).where(tuple_(MbomItem.parent_id, MbomItem.part_id).in_(batch))
+                                    .order_by(MbomItem.id).with_for_update()):
+            stored_lines[(item.parent_id, item.part_id)] = item
+    for line in lines:
+        line.item = stored_lines.get((key_of(line.parent), key_of(line.part)))
+
+    def part_view(part: Part, fields: dict[str, Any] | None = None) -> dict[str, Any]:
+        values = {"id": part.id, "partNumber": part.part_number, "revision": part.revision,
+                  "description": part.description, "trackingType": part.tracking_type, "cost": part.cost,
+                  "unitOfMeasureId": part.unit_of_measure_id}
+        for k, v in (fields or {}).items():
+            values[actions.camel(k)] = v
+        return values
+
+    actions.check_rows(session, "PART", [
+        *(("CREATE", e.row, None, {**part_view(p), "id": None}) for e, p in creates),
+        *(("UPDATE", e.row, actions.values_of(p), {**actions.values_of(p), **part_view(p, f)})
+          for e, p, f in updates),
+    ], problems)
+
+    def line_view(line: _Line) -> dict[str, Any]:
+        return {"id": line.item.id if line.item else None, "partId": line.part.id, "parentId": line.parent.id,
+                "quantity": line.quantity, "madeOnAssembly": line.item.made_on_assembly if line.item else False,
+                "part": part_view(line.part), "parent": part_view(line.parent)}
+
+    actions.check_rows(session, "MBOMITEM", [
+        ("UPDATE", line.row, actions.values_of(line.item), line_view(line)) if line.item is not None
+        else ("CREATE", line.row, None, line_view(line)) for line in lines], problems)
+    raise_problems(problems)
+    created_lines = sum(1 for line in lines if line.item is None)
+    result_count = len(creates) + len(updates)
+    if dry_run:
+        return PlantImport("parts", result_count, len(creates), True, [], len(updates),
+                           len(lines), created_lines)
+    session.add_all([p for _, p in creates])
+    for _, part, fields in updates:
+        for k, v in fields.items():
+            setattr(part, k, v)
+    _write_checked(uow)
+    for line in lines:
+        if line.item is None:
+            line.item = MbomItem(parent_id=line.parent.id, part_id=line.part.id, quantity=line.quantity,
+                                 made_on_assembly=False)
+            session.add(line.item)
+        else:
+            line.item.quantity = line.quantity
+    _write_checked(uow)
+    replaced = sorted(line.item.id for line in lines if line.designators is not None and line.item is not None)
+    for batch in chunks(replaced):
+        session.execute(delete(MbomItemReferenceDesignator)
+                        .where(MbomItemReferenceDesignator.mbom_item_id.in_(batch))
+                        .execution_options(synchronize_session=False))
+    session.add_all([MbomItemReferenceDesignator(mbom_item_id=line.item.id, value=value)
+                     for line in lines if line.designators and line.item is not None
+                     for value in line.designators])
     _write_checked(uow)
     uow.commit()
-    return PlantImport("parts", len(objects), len(objects), False, [o.id for o in objects])
+    return PlantImport("parts", result_count, len(creates), False,
+                       [p.id for _, p in creates] + [p.id for _, p, _ in updates], len(updates),
+                       len(lines), created_lines)
 
 
 # --------------------------------------------------------------------------- locations
 
 LOCATION_COLUMNS = [
+    Column("id", required=False, aliases=("location_id",)),
     Column("name", aliases=("location", "location_name")),
     Column("parent", required=False, aliases=("parent_location", "parent_path", "parent_name")),
     Column("type", required=False, aliases=("location_type",)),
@@ -289,6 +547,9 @@ class _Tree:
 
 def import_locations(uow: UnitOfWork, source: IO[bytes], *, filename: str | None = None,
                      dry_run: bool = False, progress: Progress | None = None) -> PlantImport:
+    """Create locations, or update one: a row with `id`, or whose name exists under the same
+    parent (the cells given change: type, description, inventory_available; with `id`, the
+    name too). Moving a location to another parent is not done by import."""
     problems = Problems()
     rows = _read(source, LOCATION_COLUMNS, problems, filename, progress)
     names: set[str] = set()
@@ -298,7 +559,14 @@ def import_locations(uow: UnitOfWork, source: IO[bytes], *, filename: str | None
             if text:
                 names.update(p.strip() for p in text.strip("/").split("/") if p.strip())
     tree = _Tree(uow.session, names)
+    by_id: dict[int, Location] = {}
+    for batch in chunks(sorted({int(v) for r in rows if (v := (_text(r.values.get("id")) or "").strip()).isdigit()
+                                and int(v) < 2**31})):
+        by_id.update({loc.id: loc for loc in uow.session.scalars(
+            select(Location).where(Location.id.in_(batch)).order_by(Location.id).with_for_update())})
     created: list[_Node] = []
+    updates: list[tuple[int, int, dict[str, Any]]] = []  # (row, location id, changes)
+    updated_rows: dict[int, int] = {}
     for row in rows:
         before = len(problems.items)
         name = _cell(row, "name", problems, lambda v: clean_text(_text(v), field="name", required=True))
@@ -306,6 +574,13 @@ def import_locations(uow: UnitOfWork, source: IO[bytes], *, filename: str | None
         description = _cell(row, "description", problems,
                             lambda v: clean_text(_text(v), field="description", max_length=LONG, multiline=True))
         available = _cell(row, "inventory_available", problems, _flag(True))
+        target: Location | None = None
+        raw_id = (_text(row.values.get("id")) or "").strip()
+        if raw_id:
+            target = by_id.get(int(raw_id)) if raw_id.isdigit() else None
+            if target is None:
+                problems.add(f"no location {raw_id[:20]!r}", row=row.number, column="id")
+                continue
         parent: _Node | None = None
         parent_text = _text(row.values.get("parent"))
         if parent_text and parent_text.strip():
@@ -316,20 +591,62 @@ def import_locations(uow: UnitOfWork, source: IO[bytes], *, filename: str | None
                 continue
         if len(problems.items) > before or name is None:
             continue
-        if tree.children.get((tree.key_of(parent), name)):
+        same = tree.children.get((tree.key_of(parent), name), [])
+        if target is None and len(same) == 1 and same[0].row is None and same[0].id is not None:
+            target_id: int | None = same[0].id  # the natural key: this name under this parent
+        elif target is not None:
+            target_id = target.id
+            if parent_text and parent_text.strip() and (parent.id if parent else None) != target.parent_id:
+                problems.add("moving a location to another parent is not done by import (updateLocation "
+                             "does it)", row=row.number, column="parent")
+                continue
+            clash = [n for n in tree.children.get((target.parent_id, name), []) if n.id != target.id]
+            if clash:
+                problems.add(f"another location is named {name!r} there", row=row.number, column="name")
+                continue
+        else:
+            target_id = None
+        if target_id is not None:
+            if target_id in updated_rows:
+                problems.add(f"location {target_id} is also on row {updated_rows[target_id]}", row=row.number,
+                             column="id" if target is not None else "name")
+                continue
+            updated_rows[target_id] = row.number
+            changes: dict[str, Any] = {"name": name} if target is not None else {}
+            for column, value in (("type", kind), ("description", description),
+                                  ("inventory_available", available)):
+                if row.values.get(column) is not None:
+                    changes[column] = value
+            updates.append((row.number, target_id, changes))
+            continue
+        if same:
             where = f"under {parent.name!r}" if parent else "at the top"
-            problems.add(f"a location {name!r} exists {where}", row=row.number, column="name")
+            problems.add(f"a location {name!r} is also on row {same[0].row} {where}" if same[0].row is not None
+                         else f"{len(same)} locations named {name!r} exist {where}; give the id", row=row.number,
+                         column="name")
             continue
         node = _Node(name, parent, row=row.number)
         node.location = Location(name=name, type=kind, description=description,
                                  inventory_available=bool(available), available_soon=False)
         tree.add(node)
         created.append(node)
+    missing = sorted({id for _, id, _ in updates} - set(by_id))
+    for batch in chunks(missing):
+        by_id.update({loc.id: loc for loc in uow.session.scalars(
+            select(Location).where(Location.id.in_(batch)).order_by(Location.id).with_for_update())})
     actions.check_rows(uow.session, "LOCATION", [
-        ("CREATE", n.row, None, {"name": n.name, "parentId": n.parent.id if n.parent else None})
-        for n in created], problems)
+        *(("CREATE", n.row, None, {"name": n.name, "parentId": n.parent.id if n.parent else None})
+          for n in created),
+        *(("UPDATE", number, actions.values_of(by_id[id]),
+           {**actions.values_of(by_id[id]), **{actions.camel(k): v for k, v in changes.items()}})
+          for number, id, changes in updates),
+    ], problems)
+    count = len(created) + len(updates)
     if not _finish(uow, problems, dry_run):
-        return PlantImport("locations", len(created), len(created), dry_run, [])
+        return PlantImport("locations", count, len(created), dry_run, [], len(updates))
+    for _number, id, changes in updates:
+        for column, value in changes.items():
+            setattr(by_id[id], column, value)
     # Write level by level: a child needs its parent's id (and path).
     paths: dict[int, tuple[str, int | None]] = {}
     for batch in chunks(sorted(i for i in tree.nodes)):
@@ -353,7 +670,8 @@ def import_locations(uow: UnitOfWork, source: IO[bytes], *, filename: str | None
         pending = [n for n in pending if n.id is None]
     _write_checked(uow)
     uow.commit()
-    return PlantImport("locations", len(created), len(created), False, [n.id for n in created if n.id])
+    return PlantImport("locations", count, len(created), False,
+                       [n.id for n in created if n.id] + [id for _, id, _ in updates], len(updates))
 
 
 # --------------------------------------------------------------------------- part inventory

@@ -133,15 +133,21 @@ def test_plant_loading_over_rest_and_cli(client: TestClient, client_for: Callabl
     assert dry.status_code == 200 and dry.json()["count"] == 3 and dry.json()["dryRun"] is True
     done = client.post("/api/import/locations", files={"file": ("l.csv", tree)})
     assert done.status_code == 200 and len(done.json()["ids"]) == 3
+    # Loading the same tree again finds every location by name under its parent: updates.
     again = client.post("/api/import/locations", files={"file": ("l.csv", tree)})
-    assert again.status_code == 400
-    assert [d["row"] for d in again.json()["errors"][0]["extensions"]["details"]] == [2, 3, 4]
+    assert again.status_code == 200 and (again.json()["createdCount"], again.json()["updatedCount"]) == (0, 3)
+    bad = client.post("/api/import/locations", files={"file": ("l.csv", b"Location,Parent\nX,Nowhere\nY,Mars\n")})
+    assert bad.status_code == 400
+    assert [d["row"] for d in bad.json()["errors"][0]["extensions"]["details"]] == [2, 3]
     assert client.post("/api/import/planets", files={"file": ("l.csv", tree)}).status_code == 404
     assert client_for("viewer").post("/api/import/suppliers", files={"file": ("s.csv", b"name\nA\n")}).status_code == 403
     suppliers = tmp_path / "s.csv"
     suppliers.write_text("Supplier\nAcme\n")
     url = engine.url.render_as_string(hide_password=False)
     result = CliRunner().invoke(cli, ["import", "suppliers", str(suppliers), "--database-url", url])
-    assert result.exit_code == 0 and "1 suppliers rows (1 created)" in result.output
+    assert result.exit_code == 0 and "1 suppliers rows (1 created, 0 updated)" in result.output
     repeated = CliRunner().invoke(cli, ["import", "suppliers", str(suppliers), "--database-url", url])
-    assert repeated.exit_code == 1 and "exists" in repeated.output
+    assert repeated.exit_code == 0 and "(0 created, 1 updated)" in repeated.output
+    suppliers.write_text("id,name\nabc,Acme\n")
+    refused = CliRunner().invoke(cli, ["import", "suppliers", str(suppliers), "--database-url", url])
+    assert refused.exit_code == 1 and "no supplier" in refused.output

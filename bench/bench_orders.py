@@ -82,8 +82,12 @@ def run_services(url: str, planned: list[list[tuple[int, int]]], seed: int) -> d
         for order_id in allocated:
             with UnitOfWork(session) as uow:
                 timed(times["release"], lambda uow=uow, order_id=order_id: orders.release_order(uow, order_id))
-        groups: dict[tuple[int, int], list[OrderReleaseLine]] = defaultdict(list)
-        for row in session.scalars(sa.select(OrderReleaseLine).order_by(OrderReleaseLine.id)):
+        # Plain rows: ORM objects expire at every commit and would be read again one by one.
+        groups: dict[tuple[int, int], list[Any]] = defaultdict(list)
+        for row in session.execute(sa.select(
+            OrderReleaseLine.id, OrderReleaseLine.release_id, OrderReleaseLine.order_line_id,
+            OrderReleaseLine.part_id, OrderReleaseLine.quantity,
+        ).order_by(OrderReleaseLine.id)):
             groups[(row.release_id, row.order_line_id)].append(row)
         messages = pack(list(groups.values()), seed)
         processed = 0

@@ -42,9 +42,18 @@ def _free_port() -> int:
 
 
 def _worker_pids(server: subprocess.Popen[bytes]) -> set[int]:
-    """The server's child processes (uvicorn's workers), read from /proc."""
+    """uvicorn's worker processes, read from /proc: the children it spawned, not the
+    multiprocessing resource tracker beside them."""
     children = Path(f"/proc/{server.pid}/task/{server.pid}/children")
-    return {int(pid) for pid in children.read_text().split()} if children.exists() else set()
+    workers = set()
+    for pid in children.read_text().split() if children.exists() else []:
+        try:
+            command = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue  # gone meanwhile
+        if b"spawn_main" in command:
+            workers.add(int(pid))
+    return workers
 
 
 @pytest.mark.slow

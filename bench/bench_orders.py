@@ -4,8 +4,8 @@ beside the same work written as raw SQL (docs/retail-orders.md, bench/README-ord
     .venv/bin/python bench/bench_orders.py \
         --database-url postgresql://postgres@127.0.0.1:5432/kitwright_orders --orders 1000
 
-Two copies of the retail data set (bench/generate_retail.py: 100 sites, kits of 5 components)
-are generated: one is driven through the services (ORM, row locks in id order, splits, ledger
+Two copies of the retail data set (bench/generate_retail.py: 100 sites; kits of 2-6 components,
+kit k keeping 2 + k % 5 of the six the generator makes) are generated: one is driven through the services (ORM, row locks in id order, splits, ledger
 entries, all checks), the other through hand-written SQL doing the same reservations and
 shipments without ledger or checks. Orders have 1-3 kit lines of 1-3 kits; default settings
 (each line whole from one site). Every allocated order is released; every release line group
@@ -82,8 +82,12 @@ def run_services(url: str, planned: list[list[tuple[int, int]]], seed: int) -> d
         for order_id in allocated:
             with UnitOfWork(session) as uow:
                 timed(times["release"], lambda uow=uow, order_id=order_id: orders.release_order(uow, order_id))
-        groups: dict[tuple[int, int], list[OrderReleaseLine]] = defaultdict(list)
-        for row in session.scalars(sa.select(OrderReleaseLine).order_by(OrderReleaseLine.id)):
+        # Plain rows: ORM objects expire at every commit and would be read again one by one.
+        groups: dict[tuple[int, int], list[Any]] = defaultdict(list)
+        for row in session.execute(sa.select(
+            OrderReleaseLine.id, OrderReleaseLine.release_id, OrderReleaseLine.order_line_id,
+            OrderReleaseLine.part_id, OrderReleaseLine.quantity,
+        ).order_by(OrderReleaseLine.id)):
             groups[(row.release_id, row.order_line_id)].append(row)
         messages = pack(list(groups.values()), seed)
         processed = 0
@@ -258,6 +262,16 @@ def run_raw(url: str, planned: list[list[tuple[int, int]]], seed: int) -> dict[s
     return times
 
 
+def trim_components(engine: sa.Engine, pool: int) -> None:
+    """Kits of 2-6 components: kit k (part pool + k) keeps its first 2 + k % 5 components
+    (the generator numbers component j of kit k as (k - 1) * 6 + j)."""
+    with engine.begin() as conn:
+        conn.execute(sa.text(
+            "DELETE FROM part_component WHERE id - (part_id - :pool - 1) * 6 > 2 + (part_id - :pool) % 5"),
+            {"pool": pool})
+        conn.exec_driver_sql("ANALYZE part_component")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--database-url", required=True, help="PostgreSQL; a second database '<name>_raw' is made too")
@@ -273,7 +287,8 @@ def main() -> None:
         engine = make_engine(url)
         upgrade(engine)
         console.print(f"generating {url}")
-        generate(engine, kits=args.kits, sites=args.sites, components=5, pool=args.pool)
+        generate(engine, kits=args.kits, sites=args.sites, components=6, pool=args.pool)
+        trim_components(engine, args.pool)
         engine.dispose()
     planned = plan_orders(args.orders, args.kits, args.pool, args.seed)
     service = run_services(args.database_url, planned, args.seed)

@@ -209,6 +209,11 @@ def _camel(name: str) -> str:
     return head + "".join(part.title() for part in rest)
 
 
+def values_of(obj: Any) -> dict[str, Any]:
+    """An object's columns as `check_rows` takes them (for bulk writers)."""
+    return _values(obj)
+
+
 def _values(obj: Any) -> dict[str, Any]:
     """An object's columns as the flush will write them (camelCase, as the API names them)."""
     state = inspect(obj)

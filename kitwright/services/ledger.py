@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from kitwright.services.uow import UnitOfWork
-from kitwright.store.models import LedgerEntry, PartInventory
+from kitwright.store.models import LedgerEntry, PartInventory, utcnow
 from kitwright.store.queries import Page, PageRequest, query_page
 
 # The fields of a record that replaying the ledger must reproduce. The record's copy of its
@@ -61,6 +61,32 @@ def record_change(
     )
     uow.session.add(entry)
     return entry
+
+
+def entry_values(
+    uow: UnitOfWork,
+    operation: str,
+    record_id: int,
+    part_id: int,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+    **references: Any,
+) -> dict[str, Any]:
+    """One entry as column values, for writers that insert many entries in one statement
+    (`write_entries`); the same entry `record_change` adds."""
+    return {
+        "at": utcnow(), "actor_id": uow.actor.id, "actor": uow.actor.name, "operation": operation,
+        "part_inventory_id": record_id, "part_id": part_id,
+        "location_id": (after or before or {}).get("location_id"),
+        "references": {k: v for k, v in references.items() if v is not None},
+        "before": before, "after": after,
+    }
+
+
+def write_entries(uow: UnitOfWork, entries: list[dict[str, Any]]) -> None:
+    """Insert entries in one statement, in list order (ids ascend as the changes happened)."""
+    if entries:
+        uow.session.execute(insert(LedgerEntry), entries)
 
 
 LEDGER_COLUMNS = {

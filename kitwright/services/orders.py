@@ -17,7 +17,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, and_, func, select, type_coerce
+from sqlalchemy import BigInteger, Table, and_, bindparam, func, insert, select, type_coerce, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import flag_modified
@@ -38,8 +38,9 @@ from kitwright.domain.orders import (
 )
 from kitwright.domain.quantities import ZERO, from_units, normalize, parse_quantity
 from kitwright.domain.status import PartInventoryStatus
+from kitwright.services import actions
 from kitwright.services.inventory import NewPartInventory, build_part_inventory
-from kitwright.services.ledger import record_change, snapshot
+from kitwright.services.ledger import entry_values, record_change, snapshot, write_entries
 from kitwright.services.uow import UnitOfWork, check_etag, get, register_constraint
 from kitwright.store.models import (
     Invoice,
@@ -61,6 +62,7 @@ from kitwright.store.models import (
     ReturnOrder,
     ReturnVerification,
     UnprocessedOrderEvent,
+    new_etag,
     status_is,
     utcnow,
 )
@@ -635,6 +637,15 @@ def _resolve_events(uow: UnitOfWork, events: Sequence[NewEvent]) -> list[_Resolv
         select(OrderLine).where(OrderLine.id.in_(sorted(line_ids))))} if line_ids else {}
     part_ids = sorted({e.part_id for e in events if e.part_id is not None})
     known_parts = set(session.scalars(select(Part.id).where(Part.id.in_(part_ids)))) if part_ids else set()
+    # Events naming neither line: the order's first regular line of the item (one query).
+    by_order = sorted({e.order_id for e in events
+                       if e.release_line_id is None and e.order_line_id is None and e.order_id is not None})
+    regular: dict[tuple[int, int], OrderLine] = {}
+    if by_order:
+        for candidate in session.scalars(select(OrderLine).where(
+            OrderLine.order_id.in_(by_order), OrderLine.is_kit == False,  # noqa: E712
+        ).order_by(OrderLine.id)):
+            regular.setdefault((candidate.order_id, candidate.part_id), candidate)
     resolved: list[_Resolved] = []
     for index, event in enumerate(events):
         where = f"events[{index}]"
@@ -666,10 +677,7 @@ def _resolve_events(uow: UnitOfWork, events: Sequence[NewEvent]) -> list[_Resolv
                 continue
         elif event.order_id is not None:
             # Neither line named: a regular item of the order (retail rules).
-            line = session.scalars(select(OrderLine).where(
-                OrderLine.order_id == event.order_id, OrderLine.part_id == event.part_id,
-                OrderLine.is_kit == False,  # noqa: E712
-            ).order_by(OrderLine.id)).first()
+            line = regular.get((event.order_id, event.part_id))
             if line is None:
                 problems.add("the order has no regular line for this item", field=f"{where}.partId")
                 continue
@@ -738,10 +746,72 @@ def _evaluate(groups: Sequence[_Group], states: Mapping[tuple[int, int], GroupSt
     return results, failures
 
 
+@dataclass
+class _Split:
+    """A record split off a held one, waiting for the message's single flush for its id
+    before its ledger entry is written."""
+
+    record: PartInventory
+    operation: str
+    refs: dict[str, Any]
+
+
+@dataclass
+class _Writes:
+    """The inventory changes of one message, gathered in memory and written set-based: one
+    UPDATE of the records (an executemany), one INSERT of the ledger entries. The records are
+    locked FOR UPDATE, so the version check of an ORM update per row adds nothing."""
+
+    snapshots: dict[int, dict[str, Any]] = field(default_factory=dict)
+    records: dict[int, PartInventory] = field(default_factory=dict)
+    entries: list[dict[str, Any]] = field(default_factory=list)
+    splits: list[_Split] = field(default_factory=list)
+
+    def quantity(self, record: PartInventory) -> Decimal:
+        held = self.snapshots.get(record.id)
+        return Decimal(held["quantity"]) if held is not None else record.quantity
+
+    def change(self, uow: UnitOfWork, record: PartInventory, quantity: Decimal, operation: str,
+               refs: dict[str, Any]) -> None:
+        """`record` now holds `quantity` (unchanged: a status-driving link moved)."""
+        before = self.snapshots.get(record.id) or snapshot(record)
+        after = dict(before, quantity=str(normalize(quantity)))
+        self.snapshots[record.id] = after
+        self.records[record.id] = record
+        self.entries.append(entry_values(uow, operation, record.id, record.part_id, before, after, **refs))
+
+    def write(self, uow: UnitOfWork) -> None:
+        session = uow.session
+        if self.records:
+            problems = Problems()
+            olds = {rid: actions.values_of(record) for rid, record in self.records.items()}
+            actions.check_rows(session, "PARTINVENTORY", [
+                ("UPDATE", rid, old, dict(old, quantity=Decimal(self.snapshots[rid]["quantity"])))
+                for rid, old in olds.items()], problems)
+            problems.raise_if_any()
+            table = PartInventory.__table__
+            assert isinstance(table, Table)
+            session.execute(
+                update(table).where(table.c.id == bindparam("rid"))
+                .values(quantity=bindparam("qty", type_=table.c.quantity.type), etag=bindparam("tag")),
+                [{"rid": rid, "qty": Decimal(self.snapshots[rid]["quantity"]), "tag": new_etag()}
+                 for rid in sorted(self.records)])
+            for record in self.records.values():
+                session.expire(record)
+        if self.splits:
+            session.flush()
+            for split in self.splits:
+                self.entries.append(entry_values(uow, split.operation, split.record.id, split.record.part_id,
+                                                 None, snapshot(split.record), **split.refs))
+        write_entries(uow, self.entries)
+
+
 def _unlink(uow: UnitOfWork, links: Sequence[OrderAllocationInventory], records: Mapping[int, PartInventory],
-            part: int, quantity: Decimal, operation: str, consume: bool, **refs: Any) -> None:
+            part: int, quantity: Decimal, operation: str, consume: bool, writes: _Writes,
+            **refs: Any) -> None:
     """Take `quantity` of `part` out of the held links, oldest link first: shipped (the record
-    is consumed) or released back to stock (unallocated)."""
+    is consumed) or released back to stock (unallocated). The record changes are gathered in
+    `writes`, so the whole message writes them in one statement per table."""
     left = quantity
     for link in links:
         if left <= ZERO:
@@ -752,51 +822,56 @@ def _unlink(uow: UnitOfWork, links: Sequence[OrderAllocationInventory], records:
         got = min(left, link.quantity)
         left -= got
         if consume:
-            before = snapshot(record)
-            record.quantity = normalize(record.quantity - got)
             link.quantity = normalize(link.quantity - got)
             if link.quantity == ZERO:
                 link.released = True
-            record_change(uow, operation, record, before, snapshot(record), **refs)
+            writes.change(uow, record, writes.quantity(record) - got, operation, refs)
         elif got == link.quantity:
-            before = snapshot(record)
             link.released = True
-            _touch(record)
-            record_change(uow, operation, record, before, snapshot(record), link_change=True, **refs)
+            writes.change(uow, record, writes.quantity(record), operation, refs)
         else:
             link.quantity = normalize(link.quantity - got)
-            before = snapshot(record)
-            record.quantity = normalize(record.quantity - got)
-            record_change(uow, operation, record, before, snapshot(record), **refs)
-            new = _new_record(uow, record, got, "ORDER_RELEASE")
-            uow.flush()
-            record_change(uow, operation, new, None, snapshot(new), **refs)
+            writes.change(uow, record, writes.quantity(record) - got, operation, refs)
+            writes.splits.append(_Split(_new_record(uow, record, got, "ORDER_RELEASE"), operation, refs))
     if left > ZERO:
         raise Conflict("the allocation holds less than the event needs; fetch the order again")
 
 
+def _held_links(session: Session, keys: Iterable[tuple[int, int]]
+                ) -> dict[tuple[int, int], list[OrderAllocationInventory]]:
+    """The held links of every (release, order line) group, oldest first: one query."""
+    wanted = set(keys)
+    found: dict[tuple[int, int], list[OrderAllocationInventory]] = defaultdict(list)
+    if not wanted:
+        return found
+    for link, release_id in session.execute(
+        select(OrderAllocationInventory, OrderAllocation.release_id)
+        .join(OrderAllocation, OrderAllocation.id == OrderAllocationInventory.allocation_id)
+        .where(OrderAllocation.release_id.in_(sorted({r for r, _ in wanted})),
+               OrderAllocationInventory.order_line_id.in_(sorted({line for _, line in wanted})),
+               OrderAllocationInventory.released == False)  # noqa: E712
+        .order_by(OrderAllocationInventory.id).execution_options(**_FRESH)
+    ):
+        if release_id is not None and (release_id, link.order_line_id) in wanted:
+            found[(release_id, link.order_line_id)].append(link)
+    return found
+
+
 def _apply(uow: UnitOfWork, groups: Sequence[_Group], results: Sequence[GroupResult],
            rows: Mapping[tuple[int, int], list[OrderReleaseLine]], ratios: Mapping[int, Mapping[int, Decimal]],
-           settings: Settings) -> list[Invoice]:
+           settings: Settings, message_id: int | None) -> list[Invoice]:
+    """Apply checked groups in a fixed number of statements, whatever their number: the held
+    links and records are read (and locked) once, every change is made on the loaded objects,
+    and one flush sends each table's updates and inserts as a batch (then invoice lines and
+    the ledger entries of split records, which need the ids that flush assigns)."""
     session = uow.session
-    moving = [(g, r) for g, r in zip(groups, results, strict=True)
-              if r.event_type in (OrderEventType.SHIP, OrderEventType.SHORT) or r.cancel]
-    links_by_group: dict[tuple[int, int], list[OrderAllocationInventory]] = {}
-    record_ids: set[int] = set()
-    for group, _ in moving:
-        release_id, line_id, _t = group.key
-        assert release_id is not None
-        links = list(session.scalars(
-            select(OrderAllocationInventory)
-            .join(OrderAllocation, OrderAllocation.id == OrderAllocationInventory.allocation_id)
-            .where(OrderAllocation.release_id == release_id, OrderAllocationInventory.order_line_id == line_id,
-                   OrderAllocationInventory.released == False)  # noqa: E712
-            .order_by(OrderAllocationInventory.id).execution_options(**_FRESH)
-        ))
-        links_by_group[(release_id, line_id)] = links
-        record_ids.update(link.part_inventory_id for link in links)
-    records = lock_records(uow, record_ids)
-    invoices: dict[str, Invoice] = {}
+    moving = {(g.key[0], g.key[1]) for g, r in zip(groups, results, strict=True)
+              if g.key[0] is not None and (r.event_type in (OrderEventType.SHIP, OrderEventType.SHORT) or r.cancel)}
+    links_by_group = _held_links(session, moving)
+    records = lock_records(uow, (link.part_inventory_id for links in links_by_group.values() for link in links))
+    invoices: dict[str, int] = {}  # package -> order
+    invoice_lines: list[tuple[str, int, int]] = []
+    writes = _Writes()
     for group, result in zip(groups, results, strict=True):
         release_id, line_id, event_type = group.key
         assert release_id is not None
@@ -819,26 +894,46 @@ def _apply(uow: UnitOfWork, groups: Sequence[_Group], results: Sequence[GroupRes
         if event_type is OrderEventType.SHIP:
             line.shipped_quantity += result.kits
             for part, ratio in ratios[line_id].items():
-                _unlink(uow, links, records, part, ratio * result.kits, "ORDER_SHIP", True, **refs)
+                _unlink(uow, links, records, part, ratio * result.kits, "ORDER_SHIP", True, writes, **refs)
             for package, kits in sorted(result.packages.items()):
-                invoice = invoices.get(package)
-                if invoice is None:
-                    invoice = Invoice(order_id=line.order_id, kind="SALE", package_id=package)
-                    session.add(invoice)
-                    session.flush()
-                    invoices[package] = invoice
-                session.add(InvoiceLine(invoice_id=invoice.id, order_line_id=line.id, quantity=kits))
+                invoices.setdefault(package, line.order_id)
+                invoice_lines.append((package, line.id, kits))
         if event_type is OrderEventType.SHORT:
             line.shorted_quantity += result.kits
             for part, ratio in ratios[line_id].items():
-                _unlink(uow, links, records, part, ratio * result.kits, "ORDER_UNALLOCATE", False, **refs)
+                _unlink(uow, links, records, part, ratio * result.kits, "ORDER_UNALLOCATE", False, writes, **refs)
             if result.short_reason_id not in settings.backorder_short_reasons:
                 line.canceled_quantity += result.kits
         if result.cancel:
             line.canceled_quantity += result.cancel
             for part, ratio in ratios[line_id].items():
-                _unlink(uow, links, records, part, ratio * result.cancel, "ORDER_UNALLOCATE", False, **refs)
-    return list(invoices.values())
+                _unlink(uow, links, records, part, ratio * result.cancel, "ORDER_UNALLOCATE", False, writes, **refs)
+    writes.write(uow)
+    made = _invoices(uow, message_id, invoices)
+    if invoice_lines:
+        session.execute(insert(InvoiceLine), [
+            {"invoice_id": made[package].id, "order_line_id": line_id, "quantity": kits}
+            for package, line_id, kits in invoice_lines])
+    return list(made.values())
+
+
+def _invoices(uow: UnitOfWork, message_id: int | None, packages: Mapping[str, int]) -> dict[str, Invoice]:
+    """One SALE invoice per package. A message inserts them in one statement and reads them
+    back by its id (no RETURNING per row); the reconciler, with no message, adds them."""
+    session = uow.session
+    if not packages:
+        return {}
+    if message_id is None:
+        made = {package: Invoice(order_id=order_id, kind="SALE", package_id=package)
+                for package, order_id in sorted(packages.items())}
+        session.add_all(made.values())
+        session.flush()
+        return made
+    session.execute(insert(Invoice), [
+        {"order_id": order_id, "kind": "SALE", "package_id": package, "message_id": message_id,
+         "created_at": utcnow()} for package, order_id in sorted(packages.items())])
+    return {invoice.package_id or "": invoice for invoice in session.scalars(
+        select(Invoice).where(Invoice.message_id == message_id).order_by(Invoice.id))}
 
 
 def process_order_events(uow: UnitOfWork, external_message_id: str, events: Sequence[NewEvent]) -> EventOutcome:
@@ -883,30 +978,34 @@ def process_order_events(uow: UnitOfWork, external_message_id: str, events: Sequ
     if failures:
         first_reason = next(iter(failures.values()))
         message.reason = first_reason
-        stored = []
+        values = []
         for position, group in enumerate(groups):
             own = failures.get(position)
             reason = own or f"another event of the message failed: {first_reason}"
             for item in group.events:
-                stored.append(_store(message.id, item, reason))
-        stored.sort(key=lambda s: s.position)
-        session.add_all(stored)
+                values.append(_store(message.id, item, reason))
+        # One INSERT for the whole message, read back in one SELECT (no RETURNING per row).
+        session.execute(insert(UnprocessedOrderEvent), sorted(values, key=lambda v: int(v["position"])))
+        stored = list(session.scalars(select(UnprocessedOrderEvent).where(
+            UnprocessedOrderEvent.message_id == message.id).order_by(UnprocessedOrderEvent.position)))
         uow.commit()
         return EventOutcome(message, False, stored)
-    invoices = _apply(uow, groups, results, rows, ratios, settings)
+    invoices = _apply(uow, groups, results, rows, ratios, settings, message.id)
     message.processed = True
     uow.commit()
     return EventOutcome(message, True, [], invoices=invoices)
 
 
-def _store(message_id: int, item: _Resolved, reason: str) -> UnprocessedOrderEvent:
+def _store(message_id: int, item: _Resolved, reason: str) -> dict[str, Any]:
+    """An event stored unchanged, as column values for the message's single INSERT."""
     fact = item.fact
-    return UnprocessedOrderEvent(
-        message_id=message_id, position=item.index, event_type=fact.event_type.value, order_line_id=item.line.id,
-        release_id=item.release_id, release_line_id=item.release_line_id, part_id=fact.part_id,
-        quantity=fact.quantity, package_id=fact.package_id, short_reason_id=fact.short_reason_id,
-        cancel_unfulfilled=fact.cancel_unfulfilled, reason=reason[:2000],
-    )
+    return {
+        "message_id": message_id, "position": item.index, "event_type": fact.event_type.value,
+        "order_line_id": item.line.id, "release_id": item.release_id, "release_line_id": item.release_line_id,
+        "part_id": fact.part_id, "quantity": fact.quantity, "package_id": fact.package_id,
+        "short_reason_id": fact.short_reason_id, "cancel_unfulfilled": fact.cancel_unfulfilled,
+        "reason": reason[:2000], "created_at": utcnow(),
+    }
 
 
 @dataclass
@@ -958,7 +1057,7 @@ def reconcile_order_events(uow: UnitOfWork, now: datetime | None = None) -> Reco
                 age = int((moment - event.created_at).total_seconds())
                 stuck.append(StuckEvent(event, max(age, 0), failures[0]))
             continue
-        _apply(uow, [group], results, rows, ratios, settings)
+        _apply(uow, [group], results, rows, ratios, settings, None)
         assert release_id is not None
         state = states[(release_id, line_id)]
         state.take(event_type, results[0].kits)

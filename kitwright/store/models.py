@@ -1019,6 +1019,10 @@ class Invoice(Base):
     kind: Mapped[str] = mapped_column(String(10))
     package_id: Mapped[str | None] = mapped_column(String(250))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # The order-event message that shipped it: a message's invoices are inserted in one
+    # statement and read back by it.
+    message_id: Mapped[int | None] = mapped_column(
+        ForeignKey("order_event_message.id", ondelete="SET NULL"), index=True)
 
 
 class InvoiceLine(Base):

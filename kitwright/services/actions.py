@@ -210,7 +210,7 @@ def _camel(name: str) -> str:
 
 
 def values_of(obj: Any) -> dict[str, Any]:
-    """An object's columns as `check_rows` takes them (for bulk writers)."""
+    """An object's columns as a condition sees them (`check_rows` of bulk writers, their `old` values)."""
     return _values(obj)
 
 
@@ -227,11 +227,6 @@ def _values(obj: Any) -> dict[str, Any]:
         if value is not _NO_VALUE:
             values[_camel(attr.key)] = value
     return values
-
-
-def values_of(obj: Any) -> dict[str, Any]:
-    """An object's columns as a condition sees them (for bulk writers' `old` values)."""
-    return _values(obj)
 
 
 def _stored(session: Session, model: type[Any], ids: Sequence[int]) -> dict[int, dict[str, Any]]:

@@ -248,7 +248,8 @@ def _write(
             audit.append({
                 "at": now, "actor_id": actor_id, "actor": actor_name, "action": "UPDATE",
                 "target_type": "PartKitItem", "target_id": change.item_id,
-                "changes": {"quantity": [str(change.old_quantity), str(change.quantity)], "imported": True},
+                # [old, new] per changed field only (the audit invariant, docs/kit-rules.md)
+                "changes": {"quantity": [str(change.old_quantity), str(change.quantity)]},
             })
         done += len(batch)
         if progress is not None:

@@ -716,6 +716,10 @@ class AbomItem(Versioned, Base):
         ForeignKey("build_requirement.id", ondelete="SET NULL")
     )
     quantity: Mapped[Decimal] = mapped_column(Quantity)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+
+
 # --------------------------------------------------------------------------- kanban kits
 
 KANBAN_STATUSES = ("EMPTY", "FILLED", "AT_LINE", "EMPTIED")

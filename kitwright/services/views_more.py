@@ -107,8 +107,10 @@ def run_view(session: Session, run_id: int) -> RunView:
         for line in kit_view(session, kit.id).lines:
             held_ids += [h.record_id for h in line.held]
     records = records_by_id(session, [*(n.part_inventory_id for n in nodes), run.part_inventory_id, *held_ids])
+    installed_ids = {n.part_inventory_id for n in nodes}
     for rid in held_ids:
-        kitted[records[rid].part_id].append(records[rid])
+        if rid not in installed_ids:  # an installed record stays linked to its kit for the trace
+            kitted[records[rid].part_id].append(records[rid])
     parts = parts_by_id(session, [run.part_id, *(r.part_id for r in reqs), *(r.part_id for r in records.values())])
     return RunView(
         run, parts[run.part_id], records.get(run.part_inventory_id or 0),
@@ -140,7 +142,8 @@ class PartBuild:
 
 
 def part_build(session: Session, part_id: int, run_limit: int = 50) -> PartBuild:
-    tree = bom.mbom_tree(session, part_id)
+    # Each line under its parent (depth first), not level by level
+    tree = sorted(bom.mbom_tree(session, part_id), key=lambda t: [int(i) for i in t.path.split("/")])
     used = session.execute(
         select(Part, MbomItem.quantity).join(MbomItem, MbomItem.parent_id == Part.id)
         .where(MbomItem.part_id == part_id).order_by(Part.part_number, Part.id)
@@ -159,6 +162,8 @@ class OrderView:
     order: RetailOrder
     lines: list[tuple[OrderLine, Part | None, orders.QuantityDetail]]
     unprocessed: list[UnprocessedOrderEvent]
+    line_numbers: dict[int, str]  # order line id -> its line number
+    part_numbers: dict[int, str]  # the events' parts (components of a kit line)
 
 
 def order_list(session: Session, limit: int = 200) -> list[tuple[RetailOrder, int]]:
@@ -176,7 +181,10 @@ def order_view(session: Session, order_id: int) -> OrderView:
         select(UnprocessedOrderEvent).where(UnprocessedOrderEvent.order_line_id.in_([line.id for line in lines]))
         .order_by(UnprocessedOrderEvent.id)
     )) if lines else []
-    return OrderView(order, [(line, parts.get(line.part_id), details[line.id]) for line in lines], events)
+    event_parts = parts_by_id(session, (e.part_id for e in events))
+    return OrderView(order, [(line, parts.get(line.part_id), details[line.id]) for line in lines], events,
+                     {line.id: line.line_number for line in lines},
+                     {i: p.part_number for i, p in event_parts.items()})
 
 
 # --------------------------------------------------------------------------- kanban

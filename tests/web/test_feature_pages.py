@@ -65,7 +65,9 @@ def upload(client: TestClient, body: bytes, mode: str, *, htmx: bool = False, na
     token = form_token(client.get("/imports").text) if csrf is None else csrf
     headers = {"HX-Request": "true", "X-CSRF-Token": token} if htmx else {}
     url = "/imports/kit-items" if htmx else f"/imports/kit-items?csrf_token={token}"
-    return client.post(url, files={"file": (name, body, "text/csv")}, data={"mode": mode}, headers=headers)
+    answer: httpx.Response = client.post(url, files={"file": (name, body, "text/csv")}, data={"mode": mode},
+                                         headers=headers)
+    return answer
 
 
 def item_count(engine: Engine) -> int:

@@ -258,11 +258,11 @@ def test_orders_show_kit_quantities_and_unprocessed_events(planner: TestClient, 
     listing = planner.get("/orders").text
     assert f'href="/orders/{order_id}">WEB-1<' in listing
     page = planner.get(f"/orders/{order_id}").text
-    cells = re.search(r"<td>1</td><td><a[^>]*>DINING-SET</a> <span class=\"status\">kit</span></td>(.*?)</tr>",
+    cells = re.search(r"<td class=\"nowrap\">1 · <a[^>]*>DINING-SET</a> <span class=\"status\">kit</span></td>(.*?)</tr>",
                       page, re.S)
     assert cells
     assert re.findall(r'<td class="num">(\d+)</td>', cells[1])[:7] == ["1", "0", "0", "0", "1", "0", "0"]
-    assert "Pick" in page and "not yet" in page
+    assert "Pick" in page and "not yet" in page and ">TABLE-OAK</a>" in page
     assert planner.get("/orders/999999").status_code == 404
 
 

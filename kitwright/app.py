@@ -196,6 +196,9 @@ def create_app(engine: Engine | None = None, security: SecuritySettings | None =
 
     routes.extend(kit_page_routes(sessions))
     routes.extend(availability_routes(sessions))
+    from kitwright.web.features import routes as feature_routes
+
+    routes.extend(feature_routes(sessions))
     from kitwright.api.rest_items import routes as item_routes
 
     routes.extend(item_routes(sessions))

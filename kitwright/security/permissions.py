@@ -201,6 +201,17 @@ ROUTE_PERMISSIONS: dict[tuple[str, str], Permission] = {
     ("POST", "/kits/{id}/stage"): P.STAGE_PART_KIT_INVENTORY,
     ("GET", "/availability"): P.VIEW_AVAILABILITY,
     ("GET", "/availability/{id}"): P.VIEW_AVAILABILITY,
+    # Web pages (web.features): imports, runs, orders, kanban kits.
+    ("GET", "/imports"): P.IMPORT_KIT_ITEMS,
+    ("POST", "/imports/kit-items"): P.IMPORT_KIT_ITEMS,
+    ("GET", "/runs"): P.VIEW_RUNS,
+    ("GET", "/runs/{id}"): P.VIEW_RUNS,
+    ("POST", "/runs/{id}/status"): P.MANAGE_RUNS,
+    ("POST", "/runs/{id}/kit"): P.MANAGE_RUNS,
+    ("POST", "/runs/{id}/install"): P.INSTALL_PART_INVENTORY,
+    ("GET", "/orders"): P.VIEW_ORDERS,
+    ("GET", "/orders/{id}"): P.VIEW_ORDERS,
+    ("GET", "/kanban"): P.VIEW_KITS,
 }
 # Reachable without credentials.
 PUBLIC_ROUTES: frozenset[tuple[str, str]] = frozenset({

@@ -23,7 +23,7 @@ from kitwright.domain.errors import BadInput, Conflict, Problem, Problems
 from kitwright.domain.tracking import TrackingType
 from kitwright.importers import tabular
 from kitwright.importers.tabular import MAX_ROWS, Column
-from kitwright.services.kits import kitted_by_item, refuse_kanban_kits
+from kitwright.services.kits import kitted_by_item
 from kitwright.services.uow import UnitOfWork
 from kitwright.store.models import AuditEntry, Part, PartKit, PartKitItem, new_etag, utcnow
 
@@ -100,7 +100,7 @@ def read_rows(
 
 
 def _lock_kits(uow: UnitOfWork, ids: Iterable[int]) -> set[int]:
-    """Lock the named kits that exist, ascending id (docs/rules.md#r6: one global order)."""
+    """Lock the named kits that exist, ascending id (design rule 6: one global order)."""
     found: set[int] = set()
     try:
         for batch in chunks(sorted(set(ids))):
@@ -108,7 +108,6 @@ def _lock_kits(uow: UnitOfWork, ids: Iterable[int]) -> set[int]:
             found.update(uow.session.scalars(stmt))
     except OperationalError:
         raise Conflict("a concurrent change locked the same kits; try again") from None
-    refuse_kanban_kits(uow.session, found, field="kitId")
     return found
 
 
@@ -249,6 +248,7 @@ def _write(
             audit.append({
                 "at": now, "actor_id": actor_id, "actor": actor_name, "action": "UPDATE",
                 "target_type": "PartKitItem", "target_id": change.item_id,
+                # [old, new] per changed field only (the audit invariant, docs/kit-rules.md)
                 "changes": {"quantity": [str(change.old_quantity), str(change.quantity)]},
             })
         done += len(batch)

@@ -18,7 +18,7 @@ from starlette.routing import Route
 
 from kitwright.domain.errors import KitwrightError
 from kitwright.domain.status import PartInventoryStatus
-from kitwright.services import inventory, views
+from kitwright.services import inventory, views, views_more
 from kitwright.store.queries import PageRequest
 from kitwright.web.common import Runner, optional_int, page, plain, templates
 
@@ -94,10 +94,10 @@ def routes(sessions: sessionmaker[Session]) -> list[Route]:
     async def part_page(request: Request) -> Response:
         part_id = int(request.path_params["id"])
         try:
-            view = await run.read(lambda s: views.part_view(s, part_id))
+            view, build = await run.read(lambda s: (views.part_view(s, part_id), views_more.part_build(s, part_id)))
         except KitwrightError as error:
             return page(request, "error.html", status=404, message=plain(error))
-        return page(request, "part.html", view=view)
+        return page(request, "part.html", view=view, build=build)
 
     async def static(request: Request) -> Response:
         name = request.path_params["name"]

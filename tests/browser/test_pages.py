@@ -26,7 +26,7 @@ def scan(page: Page, code: str) -> None:
 
 
 def test_sign_in_refuses_a_wrong_password_in_words(browser: Browser, server: Server) -> None:
-    context = browser.new_context(base_url=server.url, bypass_csp=True)
+    context = browser.new_context(base_url=server.url)
     page = context.new_page()
     page.goto("/kits")
     expect(page).to_have_url(re.compile(r"/signin\?next="))
@@ -70,8 +70,8 @@ def test_the_whole_kit_flow_in_a_browser(as_role: AsRole) -> None:
     bench.goto(f"/kits/{kit_id}")
     box = bench.get_by_label("Serial or lot number")
     expect(box).to_be_focused()
-    scan(bench, "FC-0002")
-    expect(bench.locator("#scan-message")).to_have_text("Issued FC-100 serial FC-0002 to the kit.")
+    scan(bench, "FC-0003")
+    expect(bench.locator("#scan-message")).to_have_text("Issued FC-100 serial FC-0003 to the kit.")
     expect(box).to_be_focused()
     expect(box).to_have_value("")
     expect(bench.locator("#kit-status-badge")).to_have_text("In progress")
@@ -90,7 +90,7 @@ def test_the_whole_kit_flow_in_a_browser(as_role: AsRole) -> None:
     bench.get_by_role("button", name="Fulfil oldest first").click()
     expect(bench.get_by_role("status")).to_contain_text("Issued 2 records, oldest first. Short: FC-100 needs 1 more.")
     assert kitted_cells(bench) == ["2", "100"]
-    expect(bench.locator("#kit-live")).to_contain_text("serial FC-0003")
+    expect(bench.locator("#kit-live")).to_contain_text("serial FC-0004")
     expect(bench.locator("#kit-live")).to_contain_text("lot L-2026-01")
     screenshot(bench, "kit-fulfilled")
 
@@ -125,7 +125,7 @@ def test_the_whole_kit_flow_in_a_browser(as_role: AsRole) -> None:
     expect(bench.get_by_label("Serial or lot number")).to_have_count(0)
 
     # The record's page tells the story.
-    bench.goto("/inventory?serialNumber=FC-0002")
+    bench.goto("/inventory?serialNumber=FC-0003")
     bench.get_by_role("link", name=re.compile(r"^\d+$")).first.click()
     expect(bench.locator("#history ~ table")).to_contain_text("Kit issue")
     expect(bench.locator("main")).to_contain_text("Line 1")
@@ -166,7 +166,7 @@ def test_each_role_sees_only_the_actions_it_may_take(as_role: AsRole) -> None:
         # Hidden is not enough: the server refuses what the role may not do, and nothing changes.
         token = page.locator("input[name=csrf_token]").first.get_attribute("value") or ""
         if not bench_work:
-            for action, form in (("fulfil", {}), ("scan", {"code": "FC-0003"})):
+            for action, form in (("fulfil", {}), ("scan", {"code": "FC-0004"})):
                 answer = page.request.post(f"/kits/1/{action}", form={"csrf_token": token, **form},
                                            max_redirects=0)
                 assert answer.status == 403, (role, action)

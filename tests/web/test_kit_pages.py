@@ -54,9 +54,9 @@ def kit_status(engine: Engine, kit_id: int) -> str:
 
 
 def test_scan_without_javascript_redirects_with_one_message(bench: TestClient, engine: Engine) -> None:
-    answer = bench.post("/kits/1/scan", data={"csrf_token": token(bench), "code": "FC-0002"})
+    answer = bench.post("/kits/1/scan", data={"csrf_token": token(bench), "code": "FC-0003"})
     assert answer.status_code == 303 and answer.headers["location"] == "/kits/1#scan"
-    assert message(bench) == "ok: Issued FC-100 serial FC-0002 to the kit."
+    assert message(bench) == "ok: Issued FC-100 serial FC-0003 to the kit."
     assert kit_status(engine, 1) == "IN_PROGRESS"
 
 
@@ -82,7 +82,7 @@ def test_fulfil_reports_shortages_then_deliver_and_complete(bench: TestClient, e
     bench.post("/kits/1/status", data={"csrf_token": csrf, "etag": etag, "status": "DELIVERED"})
     assert message(bench).startswith("ok: Kit 1 delivered")
     with make_sessionmaker(engine)() as session:
-        held = session.scalars(select(PartInventory).where(PartInventory.serial_number == "FC-0002")).one()
+        held = session.scalars(select(PartInventory).where(PartInventory.serial_number == "FC-0003")).one()
         assert held.location_id == 6  # Line 1, the delivery location
     # The old etag is stale now: a plain-words conflict, nothing changes.
     bench.post("/kits/1/status", data={"csrf_token": csrf, "etag": etag, "status": "COMPLETED"})
@@ -104,7 +104,7 @@ BAD_FORMS: list[tuple[str, dict[str, str]]] = [
     ("/kits/1/scan", {"code": "\x00"}),
     ("/kits/1/scan", {"code": "L-2026-01", "quantity": "-3"}),
     ("/kits/999999/fulfil", {}),
-    ("/kits/999999/scan", {"code": "FC-0002"}),
+    ("/kits/999999/scan", {"code": "FC-0003"}),
 ]
 
 
@@ -139,7 +139,7 @@ def test_a_new_kit_with_a_bad_line_is_refused_naming_the_line(app: Starlette, en
 def test_forms_without_the_csrf_token_are_refused(bench: TestClient, engine: Engine) -> None:
     before = row_counts(engine)
     for path in ("/kits/1/fulfil", "/kits/1/scan", "/kits"):
-        assert bench.post(path, data={"code": "FC-0002"}).status_code == 403
+        assert bench.post(path, data={"code": "FC-0003"}).status_code == 403
     assert row_counts(engine) == before
 
 
@@ -168,9 +168,10 @@ def test_board_filters_narrow_the_columns(bench: TestClient) -> None:
     def kits_shown(query: str) -> list[str]:
         return re.findall(r'id="kit-(\d+)"', bench.get("/kits" + query).text)
 
-    assert kits_shown("") == ["1", "2"]
+    assert kits_shown("") == ["1", "2", "3"]  # 3: the demo run's kit
     assert kits_shown("?status=REQUESTED") == ["1"]
-    assert kits_shown("?locationId=6") == ["1", "2"]  # both are bound for Line 1
+    assert kits_shown("?locationId=6") == ["1", "2", "3"]  # all are bound for Line 1
+    assert kits_shown("?runId=1") == ["3"]
     assert kits_shown("?locationId=5") == []
     assert kits_shown("?mine=1") == []  # nothing is assigned to the signed-in person
     assert kits_shown("?runId=7") == []

@@ -25,12 +25,25 @@ class NoDelayConfig(uvicorn.Config):
         return sock
 
 
+def make_config(
+    *, host: str, port: int, workers: int, log_level: str = "info",
+    ssl_certfile: str | None = None, ssl_keyfile: str | None = None,
+) -> NoDelayConfig:
+    return NoDelayConfig(
+        APP, factory=True, host=host, port=port, workers=workers, log_level=log_level,
+        ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile,
+        # X-Forwarded-For is honoured by the app only from KITWRIGHT_TRUSTED_PROXIES
+        # (api.edge); uvicorn's own default would trust 127.0.0.1.
+        proxy_headers=False,
+    )
+
+
 def run(
     *, host: str, port: int, workers: int, log_level: str = "info",
     ssl_certfile: str | None = None, ssl_keyfile: str | None = None,
 ) -> None:
-    config = NoDelayConfig(
-        APP, factory=True, host=host, port=port, workers=workers, log_level=log_level,
+    config = make_config(
+        host=host, port=port, workers=workers, log_level=log_level,
         ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile,
     )
     if workers > 1:

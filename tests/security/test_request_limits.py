@@ -201,16 +201,17 @@ def test_forwarded_addresses_count_only_from_trusted_proxies(engine: Engine) -> 
 
 
 def test_serve_leaves_forwarded_headers_to_the_app(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
-    import uvicorn
     from typer.testing import CliRunner
 
+    from kitwright.cli import serving
     from kitwright.cli.main import app as cli
 
     seen: dict[str, Any] = {}
-    monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: seen.update(kwargs))
+    monkeypatch.setattr(serving, "run", lambda **kwargs: seen.update(kwargs))
     result = CliRunner().invoke(cli, ["serve", "--database-url", f"sqlite:///{tmp_path / 'k.db'}"])
     assert result.exit_code == 0, result.output
-    assert seen["proxy_headers"] is False
+    config = serving.make_config(**seen)
+    assert config.proxy_headers is False
 
 
 # -- rate limits shared by processes and hosts ----------------------------------------------------

@@ -23,7 +23,7 @@ from kitwright.domain.errors import BadInput, Conflict, Problem, Problems
 from kitwright.domain.tracking import TrackingType
 from kitwright.importers import tabular
 from kitwright.importers.tabular import MAX_ROWS, Column
-from kitwright.services.kits import kitted_by_item
+from kitwright.services.kits import kitted_by_item, refuse_kanban_kits
 from kitwright.services.uow import UnitOfWork
 from kitwright.store.models import AuditEntry, Part, PartKit, PartKitItem, new_etag, utcnow
 
@@ -108,6 +108,7 @@ def _lock_kits(uow: UnitOfWork, ids: Iterable[int]) -> set[int]:
             found.update(uow.session.scalars(stmt))
     except OperationalError:
         raise Conflict("a concurrent change locked the same kits; try again") from None
+    refuse_kanban_kits(uow.session, found, field="kitId")
     return found
 
 

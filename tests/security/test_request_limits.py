@@ -9,6 +9,7 @@ import sys
 import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -113,7 +114,10 @@ def stream_to(app: Any, path: str, chunk: bytes, count: int, secret: str) -> tup
     async def run() -> None:
         await app(scope, receive, send)
 
-    anyio.run(run)
+    # A thread of its own: the browser tests' sync Playwright may have left an event loop
+    # running in this worker's main thread.
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(anyio.run, run).result()
     return status, pulled
 
 

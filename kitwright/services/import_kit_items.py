@@ -100,7 +100,7 @@ def read_rows(
 
 
 def _lock_kits(uow: UnitOfWork, ids: Iterable[int]) -> set[int]:
-    """Lock the named kits that exist, ascending id (design rule 6: one global order)."""
+    """Lock the named kits that exist, ascending id (docs/rules.md#r6: one global order)."""
     found: set[int] = set()
     try:
         for batch in chunks(sorted(set(ids))):

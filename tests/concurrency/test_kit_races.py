@@ -11,7 +11,6 @@ barrier. Exact winner counts, then the invariant check (rules 1-4, kit rules inc
 
 from __future__ import annotations
 
-import multiprocessing
 import threading
 from collections.abc import Callable
 from decimal import Decimal
@@ -26,6 +25,7 @@ from kitwright.services.uow import UnitOfWork
 from kitwright.store.db import make_engine, make_sessionmaker
 from kitwright.store.models import PartInventory, PartKitInventory
 from tests import helpers
+from tests.concurrency.race import race
 from tests.invariants import assert_invariants
 
 WORKERS = 8
@@ -60,45 +60,11 @@ def _fulfil(url: str, kit_id: int, barrier: Any) -> str:
     return _outcome(lambda uow: kits.fulfill_part_kit(uow, id=kit_id), url, barrier)
 
 
-def _process_main(target: str, args: tuple[Any, ...], results: Any) -> None:
-    function = {"issue": _issue, "fulfil": _fulfil}[target]
-    results.put(function(*args))
+TARGETS = {"issue": _issue, "fulfil": _fulfil}
 
 
 def _run(mode: str, target: str, argss: list[tuple[Any, ...]], url: str) -> list[str]:
-    """Run one worker per args tuple, released together; `mode` threads or processes."""
-    function = {"issue": _issue, "fulfil": _fulfil}[target]
-    if mode == "threads":
-        barrier: Any = threading.Barrier(len(argss))
-        outcomes: list[str] = []
-        lock = threading.Lock()
-
-        def run(args: tuple[Any, ...]) -> None:
-            result = function(url, *args, barrier)
-            with lock:
-                outcomes.append(result)
-
-        threads = [threading.Thread(target=run, args=(args,)) for args in argss]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=120)
-        assert len(outcomes) == len(argss), "a worker hung"
-        return outcomes
-    context = multiprocessing.get_context("spawn")
-    barrier = context.Barrier(len(argss))
-    results = context.Queue()
-    processes = [
-        context.Process(target=_process_main, args=(target, (url, *args, barrier), results))
-        for args in argss
-    ]
-    for process in processes:
-        process.start()
-    outcomes = [results.get(timeout=180) for _ in processes]
-    for process in processes:
-        process.join(timeout=60)
-        assert process.exitcode == 0
-    return outcomes
+    return race(mode, TARGETS[target], argss, url)
 
 
 def _kits_with_items(session: Any, part: Any, n: int, quantity: Any) -> list[int]:

@@ -8,8 +8,6 @@ processes as separate server workers would be).
 
 from __future__ import annotations
 
-import multiprocessing
-import threading
 from decimal import Decimal
 from typing import Any
 
@@ -23,6 +21,7 @@ from kitwright.services.uow import UnitOfWork
 from kitwright.store.db import make_engine, make_sessionmaker
 from kitwright.store.models import OrderAllocation, OrderAllocationInventory, OrderEventMessage
 from tests import helpers
+from tests.concurrency.race import race
 from tests.invariants import assert_invariants
 
 
@@ -58,41 +57,8 @@ def _events(url: str, message: str, table_line: int, part_id: int, barrier: Any)
 TARGETS = {"allocate": _allocate, "events": _events}
 
 
-def _process_main(target: str, args: tuple[Any, ...], results: Any) -> None:
-    results.put(TARGETS[target](*args))
-
-
 def _run(mode: str, target: str, argss: list[tuple[Any, ...]], url: str) -> list[str]:
-    function = TARGETS[target]
-    if mode == "threads":
-        barrier: Any = threading.Barrier(len(argss))
-        outcomes: list[str] = []
-        lock = threading.Lock()
-
-        def run(args: tuple[Any, ...]) -> None:
-            result = function(url, *args, barrier)
-            with lock:
-                outcomes.append(result)
-
-        threads = [threading.Thread(target=run, args=(args,)) for args in argss]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=120)
-        assert len(outcomes) == len(argss), "a worker hung"
-        return outcomes
-    context = multiprocessing.get_context("spawn")
-    barrier = context.Barrier(len(argss))
-    results = context.Queue()
-    processes = [context.Process(target=_process_main, args=(target, (url, *args, barrier), results))
-                 for args in argss]
-    for process in processes:
-        process.start()
-    outcomes = [results.get(timeout=180) for _ in processes]
-    for process in processes:
-        process.join(timeout=60)
-        assert process.exitcode == 0
-    return outcomes
+    return race(mode, TARGETS[target], argss, url)
 
 
 @pytest.mark.parametrize("mode", ["threads", "processes"])

@@ -31,7 +31,7 @@ from kitwright.api.schema import schema
 from kitwright.api.uploads import is_multipart, read_multipart_operations
 from kitwright.domain.errors import BadInput
 from kitwright.security.settings import SecuritySettings
-from kitwright.services.uow import Actor
+from kitwright.services.actor import Actor
 from kitwright.store.db import make_engine, make_sessionmaker
 
 log = logging.getLogger("kitwright.api")

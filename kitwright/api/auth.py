@@ -42,8 +42,8 @@ from kitwright.domain.errors import KitwrightError, Unauthenticated
 from kitwright.security.permissions import PUBLIC_ROUTES, ROUTE_PERMISSIONS, Permission, allowed
 from kitwright.security.settings import SecuritySettings
 from kitwright.services import auth
+from kitwright.services.actor import ANONYMOUS, Actor, current_actor
 from kitwright.services.ratelimit import make_limiter
-from kitwright.services.uow import ANONYMOUS, Actor, current_actor
 
 log = logging.getLogger("kitwright.security")
 

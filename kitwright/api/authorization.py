@@ -18,7 +18,7 @@ from strawberry.extensions import SchemaExtension
 
 from kitwright.domain.errors import BadInput, Forbidden, Unauthenticated
 from kitwright.security.permissions import allowed, field_permission
-from kitwright.services.uow import Actor
+from kitwright.services.actor import Actor
 
 INTROSPECTION_FIELDS = frozenset({"__schema", "__type"})
 

@@ -10,7 +10,8 @@ import strawberry
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from kitwright.services.uow import SYSTEM, Actor, UnitOfWork
+from kitwright.services.actor import SYSTEM, Actor
+from kitwright.services.uow import UnitOfWork
 from kitwright.store.models import Base
 
 M = TypeVar("M", bound=Base)

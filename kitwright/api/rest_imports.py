@@ -24,7 +24,8 @@ from kitwright.api.rest import BodyRejected, bad_request, error_response, json_r
 from kitwright.api.uploads import is_multipart, read_form
 from kitwright.domain.errors import KitwrightError
 from kitwright.services import import_kit_items as kit_items
-from kitwright.services.uow import Actor, UnitOfWork
+from kitwright.services.actor import Actor
+from kitwright.services.uow import UnitOfWork
 
 log = logging.getLogger("kitwright.api")
 

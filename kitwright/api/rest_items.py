@@ -24,8 +24,9 @@ from kitwright.api.auth import request_actor
 from kitwright.api.rest import BodyRejected, error_response, json_response, read_json
 from kitwright.domain.errors import BadInput, KitwrightError, Problems
 from kitwright.domain.quantities import normalize
+from kitwright.services.actor import Actor
 from kitwright.services.items import save_item_document
-from kitwright.services.uow import Actor, UnitOfWork
+from kitwright.services.uow import UnitOfWork
 
 log = logging.getLogger("kitwright.api")
 

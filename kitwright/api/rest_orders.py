@@ -24,7 +24,8 @@ from kitwright.api.auth import request_actor
 from kitwright.api.rest import BodyRejected, error_response, json_response, read_json
 from kitwright.domain.errors import BadInput, KitwrightError, Problems
 from kitwright.services import orders
-from kitwright.services.uow import Actor, UnitOfWork
+from kitwright.services.actor import Actor
+from kitwright.services.uow import UnitOfWork
 
 log = logging.getLogger("kitwright.api")
 

@@ -18,7 +18,8 @@ from sqlalchemy.orm import Session
 from kitwright.domain.errors import KitwrightError
 from kitwright.security.permissions import ROLES
 from kitwright.security.settings import SecuritySettings
-from kitwright.services.uow import SYSTEM, Actor, UnitOfWork
+from kitwright.services.actor import SYSTEM, Actor
+from kitwright.services.uow import UnitOfWork
 
 user_app = typer.Typer(help="Users: people and machine accounts, each with a role.", no_args_is_help=True)
 apikey_app = typer.Typer(help="API keys: a client id and a secret, shown once.", no_args_is_help=True)

@@ -25,7 +25,8 @@ from sqlalchemy.orm.base import NO_VALUE as _NO_VALUE
 from kitwright.domain import actions as rules
 from kitwright.domain.actions import Change, CompiledRule, Event, Severity, Target
 from kitwright.domain.errors import BadInput, NotFound, Problems
-from kitwright.services.uow import UnitOfWork, check_etag, check_updatable, current_actor
+from kitwright.services.actor import current_actor
+from kitwright.services.uow import UnitOfWork, check_etag, check_updatable
 from kitwright.store.models import (
     AbomItem,
     AuditEntry,

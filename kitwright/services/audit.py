@@ -1,10 +1,13 @@
 """The audit trail: every change of users, API keys, kits, kit items, rules, runs, parts and
 locations names who made it.
 
-One session listener writes it, so no service can forget: after each flush, each new, changed
-or deleted row of an audited table becomes one `audit_entry` with the acting user or key (the
+The unit of work attaches the audit's listeners to its own session (`watch`, called by
+`UnitOfWork.__enter__`), so no service can forget: after each flush, each new, changed or
+deleted row of an audited table becomes one `audit_entry` with the acting user or key (the
 unit of work's actor) and the changed fields. Secrets are never copied: hash columns read
-"(changed)". Inventory records are not audited here: the ledger already holds their changes.
+"(changed)". Every table is either in `AUDITED_TABLES` or in `UNAUDITED_TABLES` with the reason
+it is left out (tests/integration/test_audit_trail.py checks both lists against the schema);
+inventory records, for one, are not audited here: the ledger already holds their changes.
 Rows changed by bulk SQL (not through the ORM) are not seen by the listener.
 
 An UPDATE entry holds `[old, new]` for every field that changed and nothing else; a CREATE
@@ -18,16 +21,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from types import MappingProxyType
+from typing import Any, Final
 
 from sqlalchemy import event, insert, inspect, select
 from sqlalchemy.orm import Session, UOWTransaction
 from sqlalchemy.orm.base import NO_VALUE
 
+from kitwright.services.actor import current_actor
 from kitwright.store.models import AuditEntry, utcnow
 from kitwright.store.queries import Page, PageRequest, query_page
 
-AUDITED_TABLES: dict[str, str] = {
+# Table -> the target type its audit entries name.
+AUDITED_TABLES: Final[Mapping[str, str]] = MappingProxyType({
     "app_user": "User",
     "api_key": "ApiKey",
     "part_kit": "PartKit",
@@ -36,7 +42,42 @@ AUDITED_TABLES: dict[str, str] = {
     "run": "Run",
     "part": "Part",
     "location": "Location",
-}
+    "kanban_kit": "KanbanKit",
+    "line_stock_level": "LineStockLevel",
+})
+_LEDGER = "its changes move stock, and the ledger records each move (services.ledger)"
+_ORDERS = "an order document written from order events, each kept as received in order_event_message"
+_NOT_YET = "reference data, not audited yet"
+# Table -> why its changes are not audited here.
+UNAUDITED_TABLES: Final[Mapping[str, str]] = MappingProxyType({
+    "part_inventory": _LEDGER,
+    "part_kit_inventory": _LEDGER,
+    "order_allocation_inventory": _LEDGER,
+    "abom_item": _LEDGER + "; it also names who installed it",
+    "kanban_cycle": _LEDGER + "; it also names who filled, delivered and emptied it",
+    "kanban_cycle_line": _LEDGER,
+    "return_verification": _LEDGER,
+    "ledger_entry": "the ledger itself, append-only",
+    "audit_entry": "the audit trail itself, append-only",
+    "order_event_message": "the order events as received, append-only",
+    "unprocessed_order_event": "the queue of order events still to process",
+    "retail_order": _ORDERS, "order_line": _ORDERS, "order_line_component": _ORDERS,
+    "order_allocation": _ORDERS, "order_release": _ORDERS, "order_release_line": _ORDERS,
+    "invoice": _ORDERS, "invoice_line": _ORDERS, "return_order": _ORDERS, "return_line": _ORDERS,
+    "unit_of_measure": _NOT_YET,
+    "supplier": _NOT_YET,
+    "part_component": _NOT_YET,
+    "mbom_item": _NOT_YET,
+    "mbom_item_reference_designator": _NOT_YET,
+    "order_settings": "one row of settings, not audited yet",
+    "kanban_pattern_line": "the lines of a kanban kit's pattern, not audited yet",
+    "build_requirement": "a run's needs, from its mBOM; not audited yet",
+    "number_sequence": "a counter handing out numbers",
+    "access_token": "a short-lived credential: its hash and expiry",
+    "web_session": "a sign-in session: its hash and expiry",
+    "app_secret": "keys the service generates, never shown",
+    "rate_limit_bucket": "request counters",
+})
 SECRET_COLUMNS = frozenset({"password_hash", "secret_hash", "token_hash"})
 SKIPPED_COLUMNS = frozenset({"etag"})
 
@@ -99,7 +140,18 @@ def _unknown(obj: Any, deleted: bool) -> list[str]:
     return [key for key in _columns(obj) if state.committed_state.get(key, None) is NO_VALUE]
 
 
-@event.listens_for(Session, "before_flush")
+WATCHED = "kitwright_audited"
+
+
+def watch(session: Session) -> None:
+    """Audit every flush of `session` from now on (once per session; the unit of work calls it)."""
+    if session.info.get(WATCHED):
+        return
+    event.listen(session, "before_flush", _read_forgotten_values)
+    event.listen(session, "after_flush", _audit_after_flush)
+    session.info[WATCHED] = True
+
+
 def _read_forgotten_values(session: Session, _flush: UOWTransaction, _instances: object) -> None:
     """Read the stored values the after-flush diff will need, one SELECT per table (the rows
     are the ones being written, so the services already hold their locks)."""
@@ -130,13 +182,10 @@ def _known(session: Session, obj: Any) -> dict[str, Any]:
 def _actor(session: Session) -> tuple[int | None, str]:
     actor = session.info.get("actor")
     if actor is None:
-        from kitwright.services.uow import current_actor
-
         actor = current_actor.get()
     return actor.id, actor.name
 
 
-@event.listens_for(Session, "after_flush")
 def _audit_after_flush(session: Session, _flush: UOWTransaction) -> None:
     rows: list[dict[str, Any]] = []
     found: list[tuple[str, Any, dict[str, Any]]] = []

@@ -29,7 +29,8 @@ from sqlalchemy.orm import Session
 
 from kitwright.domain.errors import BadInput, NotFound, Unauthenticated
 from kitwright.security.permissions import ADMIN_ROLE, ROLES, role_permissions
-from kitwright.services.uow import SYSTEM, Actor, UnitOfWork
+from kitwright.services.actor import SYSTEM, Actor
+from kitwright.services.uow import UnitOfWork
 from kitwright.store.models import AccessToken, ApiKey, User, WebSession, utcnow
 
 KEY_SECRET_PREFIX = "kws_"

@@ -14,8 +14,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from kitwright.services import catalog, inventory, kits, locations, parts
+from kitwright.services.actor import SYSTEM, Actor
 from kitwright.services.inventory import NewPartInventory
-from kitwright.services.uow import SYSTEM, Actor, UnitOfWork
+from kitwright.services.uow import UnitOfWork
 from kitwright.store.models import BuildRequirement, Location, Part, PartKitInventory, PartKitItem
 
 

@@ -30,7 +30,7 @@ from kitwright.domain.kits import PartKitStatus, Shortage
 from kitwright.domain.kits import current_location_id as kit_current_location_id
 from kitwright.domain.quantities import ZERO, from_units, normalize, parse_quantity
 from kitwright.domain.tracking import TrackingType
-from kitwright.services import audit, kits
+from kitwright.services import kits
 from kitwright.services.ledger import record_change, snapshot
 from kitwright.services.uow import MAX_ID, UnitOfWork, check_etag, check_updatable, register_constraint
 from kitwright.store.models import (
@@ -52,8 +52,6 @@ from kitwright.store.queries import Page, PageRequest, query_page
 register_constraint("uq_kanban_cycle_open", "id", "the kanban kit already has an open cycle")
 register_constraint("uq_line_stock_level_part", "levels", "a level for this part at this location exists")
 register_constraint("uq_kanban_pattern_line_part", "pattern", "a part appears twice in the pattern")
-audit.AUDITED_TABLES.setdefault("kanban_kit", "KanbanKit")
-audit.AUDITED_TABLES.setdefault("line_stock_level", "LineStockLevel")
 
 # Ledger operations written here (the kit service writes its own KIT_* entries).
 KANBAN_OPERATIONS = ("KANBAN_CONSUME", "KANBAN_RETURN")

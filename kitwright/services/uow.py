@@ -4,9 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from contextlib import ExitStack
-from contextvars import ContextVar
-from dataclasses import dataclass
-from dataclasses import field as dataclass_field
 from types import TracebackType
 from typing import TypeVar
 
@@ -16,10 +13,8 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from kitwright.domain.errors import BadInput, Conflict, NotFound
-from kitwright.services import (
-    audit,  # noqa: F401 - registers the audit trail's flush listener
-    installed,  # registers the listener noting moved records
-)
+from kitwright.services import audit, installed  # installed: registers the listener noting moved records
+from kitwright.services.actor import Actor, current_actor
 from kitwright.store.db import sqlite_write_lock
 from kitwright.store.models import Base, Versioned
 
@@ -27,30 +22,6 @@ T = TypeVar("T", bound=Base)
 
 MAX_ID = 2**31 - 1
 
-
-@dataclass(frozen=True)
-class Actor:
-    """Who acts: a user, or an API key on behalf of its user.
-
-    `id` is the user's id; `name` is what the ledger and the audit record ("alice", or
-    "alice via key kw_3f9a…"). `role` and `permissions` are the rights in force for this
-    request (services.auth computes them; a key never holds more than its user has now).
-    """
-
-    id: int | None
-    name: str
-    role: str | None = None
-    permissions: frozenset[str] = dataclass_field(default_factory=frozenset)
-    api_key_id: int | None = None
-    authenticated: bool = True
-
-
-SYSTEM = Actor(id=1, name="system", role="admin")
-ANONYMOUS = Actor(id=None, name="anonymous", authenticated=False)
-
-# The actor of the request being served (set by the API's authentication middleware), used by
-# units of work opened without an explicit actor. Outside a request it is SYSTEM (CLI, demo).
-current_actor: ContextVar[Actor] = ContextVar("kitwright_actor", default=SYSTEM)
 
 # Constraint name -> (field, message) so a violation caught by the database reads like the
 # same rule checked in Python.
@@ -108,7 +79,8 @@ class UnitOfWork:
         self._stack.enter_context(sqlite_write_lock())
         self.session.begin()
         installed.forget_moves(self.session)
-        # The audit trail (services.audit) names this actor for every change flushed.
+        # Every change flushed in this unit of work is audited (services.audit), naming this actor.
+        audit.watch(self.session)
         self.session.info["actor"] = self.actor
         return self
 

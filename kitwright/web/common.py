@@ -23,7 +23,8 @@ from kitwright import __version__
 from kitwright.domain.errors import KitwrightError
 from kitwright.domain.quantities import normalize
 from kitwright.security.permissions import Permission, allowed
-from kitwright.services.uow import ANONYMOUS, Actor, UnitOfWork
+from kitwright.services.actor import ANONYMOUS, Actor
+from kitwright.services.uow import UnitOfWork
 
 T = TypeVar("T")
 

@@ -24,7 +24,7 @@ from starlette.routing import Route
 from kitwright import __version__
 from kitwright.api.auth import current_web_session
 from kitwright.services import auth
-from kitwright.services.uow import current_actor
+from kitwright.services.actor import current_actor
 from kitwright.web.pages import templates
 
 CSRF_COOKIE = "csrftoken"

@@ -9,9 +9,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from kitwright.services import kits
+from kitwright.services import audit, kits
 from kitwright.services.uow import UnitOfWork
-from kitwright.store.models import AuditEntry, PartKit, PartKitItem
+from kitwright.store.models import AuditEntry, Base, Location, PartKit, PartKitItem
 from tests import helpers
 
 
@@ -92,3 +92,34 @@ def test_deleting_a_kit_records_each_item(session: Session) -> None:
     [kit_deleted] = [e for e in entries(session, "PartKit", kit.id) if e.action == "DELETE"]
     assert kit_deleted.changes["status"] == "DRAFT"
     assert session.scalars(select(PartKitItem)).all() == []
+
+
+def test_every_table_is_audited_or_excluded_with_a_reason() -> None:
+    tables = set(Base.metadata.tables)
+    audited, excluded = set(audit.AUDITED_TABLES), set(audit.UNAUDITED_TABLES)
+    assert audited <= tables, f"audited names that are not tables: {sorted(audited - tables)}"
+    assert excluded <= tables, f"excluded names that are not tables: {sorted(excluded - tables)}"
+    assert not audited & excluded
+    assert tables - audited - excluded == set(), "audit these tables or say in UNAUDITED_TABLES why not"
+    assert all(reason.strip() for reason in audit.UNAUDITED_TABLES.values())
+    models = {mapper.class_.__tablename__: mapper.class_.__name__ for mapper in Base.registry.mappers}
+    assert {table: models[table] for table in audited} == dict(audit.AUDITED_TABLES)
+
+
+def test_the_unit_of_work_audits_its_own_session_and_nothing_else(session: Session) -> None:
+    """Auditing is attached by the unit of work, not by importing a module: a flush outside a
+    unit of work writes no audit entry, and the same session is audited once inside one."""
+    plain = Session(bind=session.get_bind())
+    try:
+        plain.add(Location(name="outside a unit of work"))
+        plain.commit()
+        assert plain.scalars(select(AuditEntry).where(AuditEntry.target_type == "Location")).all() == []
+    finally:
+        plain.close()
+    with UnitOfWork(session) as uow:
+        uow.session.add(Location(name="inside one"))
+        uow.commit()
+    with UnitOfWork(session) as uow:  # a second unit of work on the session: still one entry
+        uow.session.add(Location(name="and again"))
+        uow.commit()
+    assert [e.action for e in entries(session, "Location")] == ["CREATE", "CREATE"]

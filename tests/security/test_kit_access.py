@@ -22,7 +22,8 @@ from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from kitwright.services import auth, kits
-from kitwright.services.uow import SYSTEM, Actor, UnitOfWork
+from kitwright.services.actor import SYSTEM, Actor
+from kitwright.services.uow import UnitOfWork
 from kitwright.store.db import make_sessionmaker
 from kitwright.store.models import LedgerEntry, Part, PartInventory, PartKit, PartKitInventory, PartKitItem
 from tests import helpers

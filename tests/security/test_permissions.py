@@ -17,8 +17,8 @@ from starlette.testclient import TestClient
 from kitwright.api.authorization import authorize_root_field
 from kitwright.domain.errors import Forbidden, Unauthenticated
 from kitwright.security.permissions import ROLES, ROOT_FIELD_PERMISSIONS, role_permissions
+from kitwright.services.actor import ANONYMOUS
 from kitwright.services.auth import actor_for
-from kitwright.services.uow import ANONYMOUS
 from kitwright.store.models import User
 from tests.security.operations import NoValue, operation, root_fields, row_counts
 

@@ -21,7 +21,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 from strawberry.http.ides import get_graphql_ide_html
 
-from kitwright.api.auth import SecurityMiddleware, request_actor, token_routes, too_many
+from kitwright.api.auth import request_actor, token_routes, too_many
 from kitwright.api.batch import batch_limit, check_batch_size, read_operation, run_batch
 from kitwright.api.context import Context
 from kitwright.api.errors import format_error
@@ -30,9 +30,11 @@ from kitwright.api.rest import BodyRejected, bad_request, error_response, json_r
 from kitwright.api.schema import schema
 from kitwright.api.uploads import is_multipart, read_multipart_operations
 from kitwright.domain.errors import BadInput
+from kitwright.guard import SecurityMiddleware
 from kitwright.security.settings import SecuritySettings
 from kitwright.services.actor import Actor
 from kitwright.store.db import make_engine, make_sessionmaker
+from kitwright.web.session import set_csrf_cookie
 
 log = logging.getLogger("kitwright.api")
 
@@ -53,8 +55,6 @@ class GraphQLEndpoint:
                 csrf = request.scope.get("session", {}).get("csrf")
                 if isinstance(csrf, str):
                     # GraphiQL sends this cookie back as X-CSRFToken (cookie-authenticated POSTs).
-                    from kitwright.web.signin import set_csrf_cookie
-
                     set_csrf_cookie(page, csrf, https_only=self.security.https_only)
                 return page
             return bad_request("send queries with POST", status=405)
@@ -174,7 +174,7 @@ async def health(request: Request) -> Response:
 
 
 def create_app(engine: Engine | None = None, security: SecuritySettings | None = None) -> Starlette:
-    """The service. Every request is authenticated and checked (api.auth, api.authorization);
+    """The service. Every request is authenticated and checked (kitwright.guard, api.authorization);
     `security` defaults to the KITWRIGHT_* environment (security.settings)."""
     engine = engine or make_engine()
     security = security or SecuritySettings.from_env()

@@ -9,6 +9,7 @@ from typing import Any
 import strawberry
 from strawberry.types.unset import UNSET
 
+from kitwright.api.authorization import needs
 from kitwright.api.context import Info
 from kitwright.api.inventory import DeletePayload
 from kitwright.api.relay import (
@@ -26,6 +27,7 @@ from kitwright.api.relay import (
 )
 from kitwright.api.scalars import parse_id
 from kitwright.domain.actions import Event, Severity, Target
+from kitwright.security.permissions import P
 from kitwright.services import actions
 from kitwright.store.models import Rule
 
@@ -119,11 +121,11 @@ class RulePayload:
 
 @strawberry.type
 class Query:
-    @strawberry.field
+    @strawberry.field(permission_classes=needs(P.VIEW_RULES))
     def rule(self, info: Info, id: strawberry.ID) -> RuleType:
         return actions.get_rule(info.context.session, parse_id(id))  # type: ignore[return-value]
 
-    @strawberry.field
+    @strawberry.field(permission_classes=needs(P.VIEW_RULES))
     def rules(
         self, info: Info, filters: RulesInputFilters | None = None,
         sort: list[RuleSortEnum | None] | None = None,  # type: ignore[valid-type]
@@ -143,7 +145,7 @@ def _value(value: Any) -> Any:
 
 @strawberry.type
 class Mutation:
-    @strawberry.mutation(description="A rule whose code does not compile is refused.")
+    @strawberry.mutation(permission_classes=needs(P.MANAGE_RULES), description="A rule whose code does not compile is refused.")
     def create_rule(self, info: Info, input: CreateRuleInput) -> RulePayload:
         with info.context.uow() as uow:
             rule = actions.create_rule(
@@ -153,7 +155,7 @@ class Mutation:
             )
         return RulePayload(rule=rule)  # type: ignore[arg-type]
 
-    @strawberry.mutation
+    @strawberry.mutation(permission_classes=needs(P.MANAGE_RULES))
     def update_rule(self, info: Info, input: UpdateRuleInput) -> RulePayload:
         changes = input_changes(input)
         if "order" in changes:
@@ -162,7 +164,7 @@ class Mutation:
             rule = actions.update_rule(uow, parse_id(input.id), input.etag, changes)
         return RulePayload(rule=rule)  # type: ignore[arg-type]
 
-    @strawberry.mutation
+    @strawberry.mutation(permission_classes=needs(P.MANAGE_RULES))
     def delete_rule(self, info: Info, id: strawberry.ID, etag: str) -> DeletePayload:
         with info.context.uow() as uow:
             deleted = actions.delete_rule(uow, parse_id(id), etag)

@@ -12,6 +12,7 @@ from decimal import Decimal
 
 import strawberry
 
+from kitwright.api.authorization import needs
 from kitwright.api.context import Info
 from kitwright.api.inventory import PartInventoryPayload
 from kitwright.api.locations import LocationType
@@ -20,6 +21,7 @@ from kitwright.api.relay import Connection, Edge, PageInfo, optional_id
 from kitwright.api.scalars import DecimalScalar, parse_id
 from kitwright.domain import availability as domain
 from kitwright.domain.errors import BadInput
+from kitwright.security.permissions import P
 from kitwright.services import availability, inventory
 from kitwright.store.models import Location, Part
 from kitwright.store.queries import DEFAULT_PAGE, MAX_PAGE, decode_cursor, encode_cursor
@@ -190,7 +192,7 @@ class ReceivePartInventoryInput:
 
 @strawberry.type
 class Query:
-    @strawberry.field(
+    @strawberry.field(permission_classes=needs(P.VIEW_AVAILABILITY),
         description="Availability of a kit (or a regular part) per site and network, on hand and future, "
         "with each component's publish figures. Sites: siteIds, else every site holding supply of a component."
     )
@@ -211,7 +213,7 @@ class Query:
         )
         return KitAvailabilityType.of(result, day, info)
 
-    @strawberry.field(
+    @strawberry.field(permission_classes=needs(P.VIEW_AVAILABILITY),
         description="The publish feed: every kit's figures, kits in id order. Forward pagination "
         "(first, after); figures of a page are computed with two set-based queries."
     )
@@ -259,7 +261,7 @@ class Query:
 
 @strawberry.type
 class Mutation:
-    @strawberry.mutation(description="Turn an on-order record into on-hand stock (writes a ledger entry).")
+    @strawberry.mutation(permission_classes=needs(P.RECEIVE_PART_INVENTORY), description="Turn an on-order record into on-hand stock (writes a ledger entry).")
     def receive_part_inventory(self, info: Info, input: ReceivePartInventoryInput) -> PartInventoryPayload:
         with info.context.uow() as uow:
             record = inventory.receive_part_inventory(

@@ -11,6 +11,7 @@ from typing import Any
 import strawberry
 from strawberry.types.unset import UNSET
 
+from kitwright.api.authorization import needs
 from kitwright.api.context import Context, Info
 from kitwright.api.inventory import DeletePayload
 from kitwright.api.kit_loaders import GroupLoader
@@ -30,6 +31,7 @@ from kitwright.api.relay import (
 from kitwright.api.scalars import DecimalScalar, parse_id
 from kitwright.domain import bom as rules
 from kitwright.domain.errors import BadInput
+from kitwright.security.permissions import P
 from kitwright.services import bom
 from kitwright.store.models import MbomItem, MbomItemReferenceDesignator, Part
 
@@ -191,13 +193,13 @@ class ReferenceDesignatorPayload:
 
 @strawberry.type
 class Query:
-    @strawberry.field
+    @strawberry.field(permission_classes=needs(P.VIEW_RUNS))
     def mbom_item(self, info: Info, id: strawberry.ID) -> MbomItemType:
         from kitwright.services.uow import get
 
         return get(info.context.session, MbomItem, parse_id(id))  # type: ignore[return-value]
 
-    @strawberry.field
+    @strawberry.field(permission_classes=needs(P.VIEW_RUNS))
     def mbom_items(
         self, info: Info, filters: MbomItemsInputFilters | None = None,
         sort: list[MbomItemSortEnum | None] | None = None,  # type: ignore[valid-type]
@@ -212,7 +214,7 @@ class Query:
         info.context.loader(Part).want(p for r in page.rows for p in (r.part_id, r.parent_id))
         return connection(page)
 
-    @strawberry.field(description="A part's whole mBOM to any depth (one recursive query).")
+    @strawberry.field(permission_classes=needs(P.VIEW_RUNS), description="A part's whole mBOM to any depth (one recursive query).")
     def mbom_tree(self, info: Info, part_id: strawberry.ID) -> list[MbomTreeLineType]:
         session = info.context.session
         from kitwright.services.uow import get
@@ -234,7 +236,7 @@ class Query:
 
 @strawberry.type
 class Mutation:
-    @strawberry.mutation(description="Add a component to an assembly; a cycle is refused.")
+    @strawberry.mutation(permission_classes=needs(P.MANAGE_RUNS), description="Add a component to an assembly; a cycle is refused.")
     def create_mbom_item(self, info: Info, input: CreateMbomItemInput) -> MbomItemPayload:
         with info.context.uow() as uow:
             item = bom.create_mbom_item(
@@ -245,19 +247,19 @@ class Mutation:
             )
         return MbomItemPayload(mbom_item=item)  # type: ignore[arg-type]
 
-    @strawberry.mutation
+    @strawberry.mutation(permission_classes=needs(P.MANAGE_RUNS))
     def update_mbom_item(self, info: Info, input: UpdateMbomItemInput) -> MbomItemPayload:
         with info.context.uow() as uow:
             item = bom.update_mbom_item(uow, parse_id(input.id), input.etag, input_changes(input))
         return MbomItemPayload(mbom_item=item)  # type: ignore[arg-type]
 
-    @strawberry.mutation(description="Runs already created keep their requirements.")
+    @strawberry.mutation(permission_classes=needs(P.MANAGE_RUNS), description="Runs already created keep their requirements.")
     def delete_mbom_item(self, info: Info, id: strawberry.ID, etag: str) -> DeletePayload:
         with info.context.uow() as uow:
             deleted = bom.delete_mbom_item(uow, parse_id(id), etag)
         return DeletePayload(id=strawberry.ID(str(deleted)))
 
-    @strawberry.mutation
+    @strawberry.mutation(permission_classes=needs(P.MANAGE_RUNS))
     def create_mbom_item_reference_designator(
         self, info: Info, input: CreateReferenceDesignatorInput
     ) -> ReferenceDesignatorPayload:
@@ -267,13 +269,13 @@ class Mutation:
             )
         return ReferenceDesignatorPayload(mbom_item_reference_designator=row)  # type: ignore[arg-type]
 
-    @strawberry.mutation
+    @strawberry.mutation(permission_classes=needs(P.MANAGE_RUNS))
     def delete_mbom_item_reference_designator(self, info: Info, id: strawberry.ID, etag: str) -> DeletePayload:
         with info.context.uow() as uow:
             deleted = bom.delete_reference_designator(uow, parse_id(id), etag)
         return DeletePayload(id=strawberry.ID(str(deleted)))
 
-    @strawberry.mutation(
+    @strawberry.mutation(permission_classes=needs(P.MANAGE_RUNS),
         description="Create or update many mBOM lines from depth or level rows: all or nothing; "
         "row problems come back in errorMessages."
     )

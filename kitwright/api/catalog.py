@@ -13,6 +13,7 @@ from kitwright.api.attributes import (
     attribute_list,
     attribute_triples,
 )
+from kitwright.api.authorization import needs
 from kitwright.api.context import Info
 from kitwright.api.relay import (
     Connection,
@@ -26,6 +27,7 @@ from kitwright.api.relay import (
     sort_values,
 )
 from kitwright.api.scalars import parse_id
+from kitwright.security.permissions import P
 from kitwright.services import catalog
 from kitwright.services.uow import get
 from kitwright.store.models import Supplier, UnitOfMeasure
@@ -143,11 +145,11 @@ class UpdateSupplierPayload:
 
 @strawberry.type
 class Query:
-    @strawberry.field
+    @strawberry.field(permission_classes=needs(P.VIEW_INVENTORY))
     def unit_of_measure(self, info: Info, id: strawberry.ID) -> UnitOfMeasureType:
         return get(info.context.session, UnitOfMeasure, parse_id(id))  # type: ignore[return-value]
 
-    @strawberry.field
+    @strawberry.field(permission_classes=needs(P.VIEW_INVENTORY))
     def units_of_measure(
         self, info: Info, filters: UnitsOfMeasureInputFilters | None = None,
         sort: list[UnitOfMeasureSortEnum | None] | None = None,  # type: ignore[valid-type]
@@ -160,7 +162,7 @@ class Query:
         )
         return connection(page)
 
-    @strawberry.field(description="ION's name for unitsOfMeasure, filtered and sorted by `type` (the name).")
+    @strawberry.field(permission_classes=needs(P.VIEW_INVENTORY), description="ION's name for unitsOfMeasure, filtered and sorted by `type` (the name).")
     def units_of_measurement(
         self, info: Info, filters: UnitsOfMeasurementInputFilters | None = None,
         sort: list[UnitOfMeasurementSortEnum | None] | None = None,  # type: ignore[valid-type]
@@ -173,11 +175,11 @@ class Query:
         )
         return connection(page)
 
-    @strawberry.field
+    @strawberry.field(permission_classes=needs(P.VIEW_INVENTORY))
     def supplier(self, info: Info, id: strawberry.ID) -> SupplierType:
         return get(info.context.session, Supplier, parse_id(id))  # type: ignore[return-value]
 
-    @strawberry.field
+    @strawberry.field(permission_classes=needs(P.VIEW_INVENTORY))
     def suppliers(
         self, info: Info, filters: SuppliersInputFilters | None = None,
         sort: list[SupplierSortEnum | None] | None = None,  # type: ignore[valid-type]
@@ -193,13 +195,13 @@ class Query:
 
 @strawberry.type
 class Mutation:
-    @strawberry.mutation
+    @strawberry.mutation(permission_classes=needs(P.MANAGE_CATALOG))
     def create_unit_of_measure(self, info: Info, input: CreateUnitOfMeasureInput) -> CreateUnitOfMeasurePayload:
         with info.context.uow() as uow:
             unit = catalog.create_unit_of_measure(uow, name=input.name, abbreviation=input.abbreviation)
         return CreateUnitOfMeasurePayload(unit_of_measure=unit)  # type: ignore[arg-type]
 
-    @strawberry.mutation(description="ION's name for createUnitOfMeasure.")
+    @strawberry.mutation(permission_classes=needs(P.MANAGE_CATALOG), description="ION's name for createUnitOfMeasure.")
     def create_unit_of_measurement(
         self, info: Info, input: CreateUnitOfMeasurementInput
     ) -> CreateUnitOfMeasurementPayload:
@@ -207,7 +209,7 @@ class Mutation:
             unit = catalog.create_unit_of_measure(uow, name=input.type, abbreviation=input.abbreviation)
         return CreateUnitOfMeasurementPayload(unit_of_measurement=unit)  # type: ignore[arg-type]
 
-    @strawberry.mutation
+    @strawberry.mutation(permission_classes=needs(P.MANAGE_CATALOG))
     def create_supplier(self, info: Info, input: CreateSupplierInput) -> CreateSupplierPayload:
         with info.context.uow() as uow:
             supplier = catalog.create_supplier(
@@ -215,7 +217,7 @@ class Mutation:
             )
         return CreateSupplierPayload(supplier=supplier)  # type: ignore[arg-type]
 
-    @strawberry.mutation
+    @strawberry.mutation(permission_classes=needs(P.MANAGE_CATALOG))
     def update_supplier(self, info: Info, input: UpdateSupplierInput) -> UpdateSupplierPayload:
         with info.context.uow() as uow:
             supplier = catalog.update_supplier(

@@ -14,9 +14,11 @@ import strawberry
 from sqlalchemy import select
 from strawberry.file_uploads import Upload
 
+from kitwright.api.authorization import needs
 from kitwright.api.context import Info
 from kitwright.api.kits import PartKitType
 from kitwright.domain.errors import BadInput
+from kitwright.security.permissions import P
 from kitwright.services.import_kit_items import import_kit_items
 from kitwright.services.plant_import import LOADERS
 from kitwright.store.models import PartKit
@@ -63,7 +65,7 @@ class PlantImportPayload:
 
 @strawberry.type
 class Mutation:
-    @strawberry.mutation(
+    @strawberry.mutation(permission_classes=needs(P.IMPORT_KIT_ITEMS),
         description=(
             "Create or update kit items from a CSV or XLSX file with the columns kit_id, "
             "part_number, revision (blank: latest), quantity. All or nothing: on any problem "
@@ -87,7 +89,7 @@ class Mutation:
             updated_count=result.updated_count, dry_run=result.dry_run, part_kits=kits,
         )
 
-    @strawberry.mutation(
+    @strawberry.mutation(permission_classes=needs(P.CREATE_PART_INVENTORY),
         description=(
             "Plant loading: create (or update) suppliers, locations, parts with their mBOM lines, "
             "or part inventory from a CSV or XLSX file; the columns of each kind are in "

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 from strawberry.types.unset import UNSET
 
+from kitwright.api.authorization import needs
 from kitwright.api.catalog import SupplierType, UnitOfMeasureType
 from kitwright.api.context import Info
 from kitwright.api.enums import PartInventoryStatus, TrackingType
@@ -33,6 +34,7 @@ from kitwright.api.relay import (
 )
 from kitwright.api.scalars import DecimalScalar, JSONObject, parse_id
 from kitwright.domain.status import PartInventoryStatus as Status
+from kitwright.security.permissions import P
 from kitwright.services import inventory, ledger
 from kitwright.store.models import LedgerEntry, Location, Part, PartInventory, Supplier, UnitOfMeasure
 
@@ -301,11 +303,11 @@ def _prime(info: Info, rows: list[PartInventory]) -> None:
 
 @strawberry.type
 class Query:
-    @strawberry.field
+    @strawberry.field(permission_classes=needs(P.VIEW_INVENTORY))
     def part_inventory(self, info: Info, id: strawberry.ID) -> PartInventoryType:
         return inventory.get_part_inventory(info.context.session, parse_id(id))  # type: ignore[return-value]
 
-    @strawberry.field
+    @strawberry.field(permission_classes=needs(P.VIEW_INVENTORY))
     def part_inventories(
         self, info: Info, filters: PartInventoriesInputFilters | None = None,
         sort: list[PartInventorySortEnum | None] | None = None,  # type: ignore[valid-type]
@@ -319,7 +321,7 @@ class Query:
         _prime(info, page.rows)
         return connection(page)
 
-    @strawberry.field(description="The append-only history of every inventory record.")
+    @strawberry.field(permission_classes=needs(P.VIEW_INVENTORY), description="The append-only history of every inventory record.")
     def ledger_entries(
         self, info: Info, filters: LedgerEntriesInputFilters | None = None,
         sort: list[LedgerEntrySortEnum | None] | None = None,  # type: ignore[valid-type]
@@ -335,7 +337,7 @@ class Query:
 
 @strawberry.type
 class Mutation:
-    @strawberry.mutation
+    @strawberry.mutation(permission_classes=needs(P.CREATE_PART_INVENTORY))
     def create_part_inventory(self, info: Info, input: CreatePartInventoryInput) -> PartInventoryPayload:
         new = inventory.NewPartInventory(
             part_id=parse_id(input.part_id, field="partId"),
@@ -358,14 +360,14 @@ class Mutation:
             record = inventory.create_part_inventory(uow, new)
         return PartInventoryPayload(part_inventory=record)  # type: ignore[arg-type]
 
-    @strawberry.mutation
+    @strawberry.mutation(permission_classes=needs(P.UPDATE_PART_INVENTORY))
     def update_part_inventory(self, info: Info, input: UpdatePartInventoryInput) -> PartInventoryPayload:
         changes = input_changes(input, ids=("part_id", "location_id", "supplier_id", "unit_of_measure_id"))
         with info.context.uow() as uow:
             record = inventory.update_part_inventory(uow, parse_id(input.id), input.etag, changes)
         return PartInventoryPayload(part_inventory=record)  # type: ignore[arg-type]
 
-    @strawberry.mutation
+    @strawberry.mutation(permission_classes=needs(P.DELETE_PART_INVENTORY))
     def delete_part_inventory(self, info: Info, id: strawberry.ID, etag: str) -> DeletePayload:
         with info.context.uow() as uow:
             deleted = inventory.delete_part_inventory(uow, parse_id(id), etag)

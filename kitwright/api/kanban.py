@@ -11,6 +11,7 @@ from typing import Any
 import strawberry
 from strawberry.types.unset import UNSET
 
+from kitwright.api.authorization import needs
 from kitwright.api.context import Context, Info
 from kitwright.api.inventory import PartInventoryType
 from kitwright.api.kit_loaders import GroupLoader
@@ -34,6 +35,7 @@ from kitwright.api.relay import (
 from kitwright.api.scalars import DecimalScalar, parse_id
 from kitwright.domain import kanban as rules
 from kitwright.domain.quantities import ZERO
+from kitwright.security.permissions import P
 from kitwright.services import kanban
 from kitwright.store.models import (
     KanbanCycle,
@@ -429,11 +431,11 @@ def _shortages(info: Info, fills: list[kanban.FillOutcome]) -> list[KanbanShorta
 
 @strawberry.type
 class Query:
-    @strawberry.field
+    @strawberry.field(permission_classes=needs(P.VIEW_KITS))
     def kanban_kit(self, info: Info, id: strawberry.ID) -> KanbanKitType:
         return kanban.get_kanban_kit(info.context.session, parse_id(id))  # type: ignore[return-value]
 
-    @strawberry.field
+    @strawberry.field(permission_classes=needs(P.VIEW_KITS))
     def kanban_kits(
         self, info: Info, filters: KanbanKitsInputFilters | None = None,
         sort: list[KanbanKitSortEnum | None] | None = None,  # type: ignore[valid-type]
@@ -445,7 +447,7 @@ class Query:
         prime(info.context, page.rows)
         return connection(page)
 
-    @strawberry.field
+    @strawberry.field(permission_classes=needs(P.VIEW_KITS))
     def line_stock_levels(
         self, info: Info, filters: LineStockLevelsInputFilters | None = None,
         sort: list[LineStockLevelSortEnum | None] | None = None,  # type: ignore[valid-type]
@@ -463,7 +465,7 @@ class Query:
 
 @strawberry.type
 class Mutation:
-    @strawberry.mutation(description="A reusable kit with a pattern (at least one part), a home and a line.")
+    @strawberry.mutation(permission_classes=needs(P.MANAGE_KANBAN_KITS), description="A reusable kit with a pattern (at least one part), a home and a line.")
     def create_kanban_kit(self, info: Info, input: CreateKanbanKitInput) -> KanbanKitPayload:
         with info.context.uow() as uow:
             kit = kanban.create_kanban_kit(
@@ -474,7 +476,7 @@ class Mutation:
             )
         return KanbanKitPayload(kanban_kit=kit)  # type: ignore[arg-type]
 
-    @strawberry.mutation(description="Name any time; locations and pattern only between cycles.")
+    @strawberry.mutation(permission_classes=needs(P.MANAGE_KANBAN_KITS), description="Name any time; locations and pattern only between cycles.")
     def update_kanban_kit(self, info: Info, input: UpdateKanbanKitInput) -> KanbanKitPayload:
         changes: dict[str, Any] = {}
         if input.name is not UNSET:
@@ -489,7 +491,7 @@ class Mutation:
             kit = kanban.update_kanban_kit(uow, parse_id(input.id), input.etag, changes)
         return KanbanKitPayload(kanban_kit=kit)  # type: ignore[arg-type]
 
-    @strawberry.mutation(
+    @strawberry.mutation(permission_classes=needs(P.CYCLE_KANBAN_KITS),
         description="Fill to the pattern, oldest inventory first (the kit fulfilment of fulfillPartKit): "
         "opens a cycle, or tops up a short one. Partial fills are allowed; what is missing comes back."
     )
@@ -505,13 +507,13 @@ class Mutation:
             part_inventories=outcome.issued,  # type: ignore[arg-type]
         )
 
-    @strawberry.mutation(description="Send a FILLED kit to its line location (its stock moves there).")
+    @strawberry.mutation(permission_classes=needs(P.CYCLE_KANBAN_KITS), description="Send a FILLED kit to its line location (its stock moves there).")
     def deliver_kanban_kit(self, info: Info, input: DeliverKanbanKitInput) -> KanbanKitPayload:
         with info.context.uow() as uow:
             kit = kanban.deliver_kanban_kit(uow, id=parse_id(input.id), etag=input.etag)
         return KanbanKitPayload(kanban_kit=kit)  # type: ignore[arg-type]
 
-    @strawberry.mutation(
+    @strawberry.mutation(permission_classes=needs(P.CYCLE_KANBAN_KITS),
         description="Close the cycle: consumption per part leaves inventory (oldest first); the rest "
         "returns to stock at home."
     )
@@ -525,7 +527,7 @@ class Mutation:
                                                  consumption=consumption)
         return EmptyKanbanKitPayload(kanban_kit=kit, cycle=cycle)  # type: ignore[arg-type]
 
-    @strawberry.mutation(description="Replace a line location's min/max levels per part.")
+    @strawberry.mutation(permission_classes=needs(P.MANAGE_KANBAN_KITS), description="Replace a line location's min/max levels per part.")
     def set_line_stock_levels(self, info: Info, input: SetLineStockLevelsInput) -> SetLineStockLevelsPayload:
         levels = [
             kanban.LevelEntry(parse_id(level.part_id, field=f"levels[{i}].partId"),
@@ -539,7 +541,7 @@ class Mutation:
             )
         return SetLineStockLevelsPayload(line_stock_levels=rows)  # type: ignore[arg-type]
 
-    @strawberry.mutation(
+    @strawberry.mutation(permission_classes=needs(P.CYCLE_KANBAN_KITS),
         description="For every part below its minimum at the line: refill the line's kanban kits and "
         "create kits for the rest, up to (never above) each maximum."
     )

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 from strawberry.types.unset import UNSET
 
+from kitwright.api.authorization import needs
 from kitwright.api.context import Info
 from kitwright.api.inventory import DeletePayload, PartInventoryPayload, PartInventoryType
 from kitwright.api.kit_loaders import IssuedInventory, kit_loaders, prime_items, prime_kits
@@ -31,6 +32,7 @@ from kitwright.api.relay import (
 from kitwright.api.scalars import DecimalScalar, parse_id
 from kitwright.domain import kits as rules
 from kitwright.domain.errors import BadInput
+from kitwright.security.permissions import P
 from kitwright.services import kits, runs
 from kitwright.store.models import Location, Part, PartKit, PartKitItem, User
 
@@ -349,11 +351,11 @@ def _changes(data: object) -> dict[str, Any]:
 
 @strawberry.type
 class Query:
-    @strawberry.field
+    @strawberry.field(permission_classes=needs(P.VIEW_KITS))
     def part_kit(self, info: Info, id: strawberry.ID) -> PartKitType:
         return kits.get_part_kit(info.context.session, parse_id(id))  # type: ignore[return-value]
 
-    @strawberry.field
+    @strawberry.field(permission_classes=needs(P.VIEW_KITS))
     def part_kits(
         self, info: Info, filters: PartKitsInputFilters | None = None,
         sort: list[PartKitSortEnum | None] | None = None,  # type: ignore[valid-type]
@@ -369,11 +371,11 @@ class Query:
         prime_kits(info.context, page.rows)
         return connection(page)
 
-    @strawberry.field
+    @strawberry.field(permission_classes=needs(P.VIEW_KITS))
     def part_kit_item(self, info: Info, id: strawberry.ID) -> PartKitItemType:
         return kits.get_part_kit_item(info.context.session, parse_id(id))  # type: ignore[return-value]
 
-    @strawberry.field
+    @strawberry.field(permission_classes=needs(P.VIEW_KITS))
     def part_kit_items(
         self, info: Info, filters: PartKitItemsInputFilters | None = None,
         sort: list[PartKitItemSortEnum | None] | None = None,  # type: ignore[valid-type]
@@ -385,7 +387,7 @@ class Query:
         prime_items(info.context, page.rows)
         return connection(page)
 
-    @strawberry.field(
+    @strawberry.field(permission_classes=needs(P.VIEW_KITS),
         description="For all REQUESTED and IN_PROGRESS kits in priority order: what could be "
         "fulfilled now from available stock, and what is missing per part."
     )
@@ -421,7 +423,7 @@ class Query:
 
 @strawberry.type
 class Mutation:
-    @strawberry.mutation
+    @strawberry.mutation(permission_classes=needs(P.CREATE_PART_KIT))
     def create_part_kit(self, info: Info, input: CreatePartKitInput) -> PartKitPayload:
         with info.context.uow() as uow:
             kit = kits.create_part_kit(
@@ -435,19 +437,19 @@ class Mutation:
             )
         return PartKitPayload(part_kit=kit)  # type: ignore[arg-type]
 
-    @strawberry.mutation
+    @strawberry.mutation(permission_classes=needs(P.UPDATE_PART_KIT))
     def update_part_kit(self, info: Info, input: UpdatePartKitInput) -> PartKitPayload:
         with info.context.uow() as uow:
             kit = kits.update_part_kit(uow, parse_id(input.id), input.etag, _changes(input))
         return PartKitPayload(part_kit=kit)  # type: ignore[arg-type]
 
-    @strawberry.mutation(description="Refused while the kit holds inventory.")
+    @strawberry.mutation(permission_classes=needs(P.DELETE_PART_KIT), description="Refused while the kit holds inventory.")
     def delete_part_kit(self, info: Info, id: strawberry.ID, etag: str) -> DeletePayload:
         with info.context.uow() as uow:
             deleted = kits.delete_part_kit(uow, parse_id(id), etag)
         return DeletePayload(id=strawberry.ID(str(deleted)))
 
-    @strawberry.mutation
+    @strawberry.mutation(permission_classes=needs(P.CREATE_PART_KIT_ITEM))
     def create_part_kit_item(self, info: Info, input: CreatePartKitItemInput) -> PartKitItemPayload:
         with info.context.uow() as uow:
             item = kits.create_part_kit_item(
@@ -456,19 +458,19 @@ class Mutation:
             )
         return PartKitItemPayload(part_kit_item=item)  # type: ignore[arg-type]
 
-    @strawberry.mutation(description="The quantity never goes below what is kitted.")
+    @strawberry.mutation(permission_classes=needs(P.UPDATE_PART_KIT_ITEM), description="The quantity never goes below what is kitted.")
     def update_part_kit_item(self, info: Info, input: UpdatePartKitItemInput) -> PartKitItemPayload:
         with info.context.uow() as uow:
             item = kits.update_part_kit_item(uow, parse_id(input.id), input.etag, input_changes(input))
         return PartKitItemPayload(part_kit_item=item)  # type: ignore[arg-type]
 
-    @strawberry.mutation(description="Refused while the item holds inventory.")
+    @strawberry.mutation(permission_classes=needs(P.DELETE_PART_KIT_ITEM), description="Refused while the item holds inventory.")
     def delete_part_kit_item(self, info: Info, id: strawberry.ID, etag: str) -> DeletePayload:
         with info.context.uow() as uow:
             deleted = kits.delete_part_kit_item(uow, parse_id(id), etag)
         return DeletePayload(id=strawberry.ID(str(deleted)))
 
-    @strawberry.mutation(
+    @strawberry.mutation(permission_classes=needs(P.ISSUE_ITEM_TO_KIT),
         description="Issue a record (serial: whole; lot / untracked: a quantity) to a kit item. "
         "Returns the record the item now holds (a new PARTIAL_KIT record when partial)."
     )
@@ -477,7 +479,7 @@ class Mutation:
             record = kits.issue_item_to_kit(uow, **_inventory_to_kit(input, required=True))
         return PartInventoryPayload(part_inventory=record)  # type: ignore[arg-type]
 
-    @strawberry.mutation(
+    @strawberry.mutation(permission_classes=needs(P.MOVE_ITEM_TO_INVENTORY),
         description="Return a held record, or a quantity of it, to available stock. Returns the "
         "stock record (a new PARTIAL_UNKIT record when partial). Without partKitItemId: bring a "
         "completed run's unit back to stock at locationId, with what is installed in it."
@@ -494,7 +496,7 @@ class Mutation:
                 record = kits.move_item_to_inventory(uow, **_inventory_to_kit(input))
         return PartInventoryPayload(part_inventory=record)  # type: ignore[arg-type]
 
-    @strawberry.mutation(
+    @strawberry.mutation(permission_classes=needs(P.FULFILL_PART_KIT),
         description="Fill every open item, oldest inventory first across the whole kit. Partial "
         "fulfilment is allowed; what is missing comes back as shortages."
     )
@@ -518,7 +520,7 @@ class Mutation:
             part_inventories=[record for _, record in result.issued],  # type: ignore[misc]
         )
 
-    @strawberry.mutation(
+    @strawberry.mutation(permission_classes=needs(P.STAGE_PART_KIT_INVENTORY),
         description="Stage Inventory: move all of the kit's inventory (or a closed kit's released "
         "inventory) to one location."
     )

@@ -7,6 +7,7 @@ from datetime import datetime
 import strawberry
 from strawberry.types.unset import UNSET
 
+from kitwright.api.authorization import needs
 from kitwright.api.context import Info
 from kitwright.api.relay import (
     BooleanFilter,
@@ -23,6 +24,7 @@ from kitwright.api.relay import (
     sort_values,
 )
 from kitwright.api.scalars import parse_id
+from kitwright.security.permissions import P
 from kitwright.services import locations
 from kitwright.services.uow import get
 from kitwright.store.models import Location
@@ -110,11 +112,11 @@ class DeleteLocationPayload:
 
 @strawberry.type
 class Query:
-    @strawberry.field
+    @strawberry.field(permission_classes=needs(P.VIEW_INVENTORY))
     def location(self, info: Info, id: strawberry.ID) -> LocationType:
         return get(info.context.session, Location, parse_id(id))  # type: ignore[return-value]
 
-    @strawberry.field
+    @strawberry.field(permission_classes=needs(P.VIEW_INVENTORY))
     def locations(
         self, info: Info, filters: LocationsInputFilters | None = None,
         sort: list[LocationSortEnum | None] | None = None,  # type: ignore[valid-type]
@@ -131,7 +133,7 @@ class Query:
 
 @strawberry.type
 class Mutation:
-    @strawberry.mutation
+    @strawberry.mutation(permission_classes=needs(P.MANAGE_LOCATIONS))
     def create_location(self, info: Info, input: CreateLocationInput) -> LocationPayload:
         with info.context.uow() as uow:
             location = locations.create_location(
@@ -145,14 +147,14 @@ class Mutation:
             )
         return LocationPayload(location=location)  # type: ignore[arg-type]
 
-    @strawberry.mutation
+    @strawberry.mutation(permission_classes=needs(P.MANAGE_LOCATIONS))
     def update_location(self, info: Info, input: UpdateLocationInput) -> LocationPayload:
         changes = input_changes(input, ids=("parent_id",))
         with info.context.uow() as uow:
             location = locations.update_location(uow, parse_id(input.id), input.etag, changes)
         return LocationPayload(location=location)  # type: ignore[arg-type]
 
-    @strawberry.mutation(description="Delete an empty leaf location (no inventory, children or kits); "
+    @strawberry.mutation(permission_classes=needs(P.MANAGE_LOCATIONS), description="Delete an empty leaf location (no inventory, children or kits); "
                          "CONFLICT otherwise: archive it instead.")
     def delete_location(self, info: Info, id: strawberry.ID, etag: str) -> DeleteLocationPayload:
         with info.context.uow() as uow:

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from strawberry.types.unset import UNSET
 
+from kitwright.api.authorization import needs
 from kitwright.api.context import Info
 from kitwright.api.locations import LocationType
 from kitwright.api.parts import PartType
@@ -29,6 +30,7 @@ from kitwright.api.relay import (
 )
 from kitwright.api.scalars import DecimalScalar, parse_id
 from kitwright.domain import orders as rules
+from kitwright.security.permissions import P
 from kitwright.services import orders
 from kitwright.store.models import (
     Invoice,
@@ -580,7 +582,7 @@ def outcome_payload(outcome: orders.EventOutcome) -> ProcessOrderEventsPayload:
 
 @strawberry.type
 class Query:
-    @strawberry.field(description="Retail orders, as a Relay connection.")
+    @strawberry.field(permission_classes=needs(P.VIEW_ORDERS), description="Retail orders, as a Relay connection.")
     def orders(
         self, info: Info, filters: OrdersInputFilters | None = None,
         sort: list[OrderSortEnum | None] | None = None,  # type: ignore[valid-type]
@@ -591,18 +593,18 @@ class Query:
         order_data(info).want(o.id for o in page.rows)
         return connection(page)
 
-    @strawberry.field
+    @strawberry.field(permission_classes=needs(P.VIEW_ORDERS))
     def order(self, info: Info, id: strawberry.ID) -> OrderType:
         return orders.get_order(info.context.session, parse_id(id))  # type: ignore[return-value]
 
-    @strawberry.field
+    @strawberry.field(permission_classes=needs(P.VIEW_ORDERS))
     def order_settings(self, info: Info) -> OrderSettingsType:
         return orders.settings_row(info.context.session)  # type: ignore[return-value]
 
 
 @strawberry.type
 class Mutation:
-    @strawberry.mutation(description="Components on a line win over the item master; a digital/physical mix is refused.")
+    @strawberry.mutation(permission_classes=needs(P.MANAGE_ORDERS), description="Components on a line win over the item master; a digital/physical mix is refused.")
     def create_order(self, info: Info, input: CreateOrderInput) -> OrderPayload:
         lines = [
             orders.NewLine(
@@ -620,7 +622,7 @@ class Mutation:
             order = orders.create_order(uow, input.order_number, lines)
         return OrderPayload(order=order)  # type: ignore[arg-type]
 
-    @strawberry.mutation
+    @strawberry.mutation(permission_classes=needs(P.MANAGE_SETTINGS))
     def update_order_settings(self, info: Info, input: UpdateOrderSettingsInput) -> OrderSettingsPayload:
         changes = {
             "partial_kit_supported": input.partial_kit_supported, "enable_kits": input.enable_kits,
@@ -632,20 +634,20 @@ class Mutation:
             row = orders.update_order_settings(uow, changes, input.etag)
         return OrderSettingsPayload(order_settings=row)  # type: ignore[arg-type]
 
-    @strawberry.mutation(description="Reserve component inventory in whole kits, each kit unit from one site.")
+    @strawberry.mutation(permission_classes=needs(P.MANAGE_ORDERS), description="Reserve component inventory in whole kits, each kit unit from one site.")
     def allocate_order(self, info: Info, input: AllocateOrderInput) -> OrderPayload:
         with info.context.uow() as uow:
             result = orders.allocate_order(uow, parse_id(input.id))
         return OrderPayload(order=result.order)  # type: ignore[arg-type]
 
-    @strawberry.mutation(description="One release per site for what is allocated and not yet released.")
+    @strawberry.mutation(permission_classes=needs(P.MANAGE_ORDERS), description="One release per site for what is allocated and not yet released.")
     def release_order(self, info: Info, input: ReleaseOrderInput) -> ReleaseOrderPayload:
         with info.context.uow() as uow:
             releases = orders.release_order(uow, parse_id(input.id))
         order = orders.get_order(info.context.session, parse_id(input.id))
         return ReleaseOrderPayload(order=order, releases=releases)  # type: ignore[arg-type]
 
-    @strawberry.mutation(
+    @strawberry.mutation(permission_classes=needs(P.PROCESS_ORDER_EVENTS),
         description="A warehouse message, all or nothing: a message failing any check processes nothing and "
         "stores its events as unprocessed order events (no error). A repeated message id answers its first outcome."
     )
@@ -655,7 +657,7 @@ class Mutation:
             outcome = orders.process_order_events(uow, input.external_message_id, events)
         return outcome_payload(outcome)
 
-    @strawberry.mutation(description="Process stored events that now form whole kits; report the stuck ones.")
+    @strawberry.mutation(permission_classes=needs(P.PROCESS_ORDER_EVENTS), description="Process stored events that now form whole kits; report the stuck ones.")
     def reconcile_order_events(self, info: Info) -> ReconcileOrderEventsPayload:
         with info.context.uow() as uow:
             result = orders.reconcile_order_events(uow)
@@ -665,7 +667,7 @@ class Mutation:
                    for s in result.stuck],
         )
 
-    @strawberry.mutation
+    @strawberry.mutation(permission_classes=needs(P.MANAGE_ORDERS))
     def create_return_order(self, info: Info, input: CreateReturnOrderInput) -> ReturnOrderPayload:
         lines = [orders.NewReturnLine(parse_id(line.order_line_id, field=f"lines[{i}].orderLineId"),
                                       Decimal(line.quantity), line.condition)
@@ -677,7 +679,7 @@ class Mutation:
             )
         return ReturnOrderPayload(return_order=ret)  # type: ignore[arg-type]
 
-    @strawberry.mutation
+    @strawberry.mutation(permission_classes=needs(P.MANAGE_ORDERS))
     def record_return_verification(self, info: Info, input: RecordReturnVerificationInput) -> ReturnLinePayload:
         with info.context.uow() as uow:
             line = orders.record_return_verification(
@@ -686,7 +688,7 @@ class Mutation:
             )
         return ReturnLinePayload(return_line=line)  # type: ignore[arg-type]
 
-    @strawberry.mutation
+    @strawberry.mutation(permission_classes=needs(P.MANAGE_ORDERS))
     def resolve_return_line(self, info: Info, input: ResolveReturnLineInput) -> ReturnLinePayload:
         with info.context.uow() as uow:
             line = orders.resolve_return_line(uow, parse_id(input.return_line_id, field="returnLineId"))

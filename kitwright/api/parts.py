@@ -14,6 +14,7 @@ from kitwright.api.attributes import (
     attribute_list,
     attribute_triples,
 )
+from kitwright.api.authorization import needs
 from kitwright.api.catalog import UnitOfMeasureType
 from kitwright.api.context import Info
 from kitwright.api.enums import TrackingType
@@ -33,6 +34,7 @@ from kitwright.api.relay import (
     sort_values,
 )
 from kitwright.api.scalars import DecimalScalar, parse_id
+from kitwright.security.permissions import P
 from kitwright.services import parts
 from kitwright.services.uow import get
 from kitwright.store.models import Part, PartComponent, UnitOfMeasure
@@ -177,11 +179,11 @@ class PartPayload:
 
 @strawberry.type
 class Query:
-    @strawberry.field
+    @strawberry.field(permission_classes=needs(P.VIEW_INVENTORY))
     def part(self, info: Info, id: strawberry.ID) -> PartType:
         return get(info.context.session, Part, parse_id(id))  # type: ignore[return-value]
 
-    @strawberry.field
+    @strawberry.field(permission_classes=needs(P.VIEW_INVENTORY))
     def parts(
         self, info: Info, filters: PartsInputFilters | None = None,
         sort: list[PartSortEnum | None] | None = None,  # type: ignore[valid-type]
@@ -197,7 +199,7 @@ class Query:
 
 @strawberry.type
 class Mutation:
-    @strawberry.mutation
+    @strawberry.mutation(permission_classes=needs(P.MANAGE_PARTS))
     def create_part(self, info: Info, input: CreatePartInput) -> PartPayload:
         with info.context.uow() as uow:
             part = parts.create_part(
@@ -215,7 +217,7 @@ class Mutation:
             )
         return PartPayload(part=part)  # type: ignore[arg-type]
 
-    @strawberry.mutation
+    @strawberry.mutation(permission_classes=needs(P.MANAGE_PARTS))
     def update_part(self, info: Info, input: UpdatePartInput) -> PartPayload:
         changes = input_changes(input, ids=("unit_of_measure_id",))
         if "components" in changes:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 from strawberry.types.unset import UNSET
 
+from kitwright.api.authorization import needs
 from kitwright.api.context import Context, Info
 from kitwright.api.inventory import PartInventoryPayload, PartInventoryType
 from kitwright.api.kit_loaders import GroupLoader, prime_kits
@@ -32,6 +33,7 @@ from kitwright.api.relay import (
 from kitwright.api.scalars import DecimalScalar, JSONObject, parse_id
 from kitwright.domain import runs as rules
 from kitwright.domain.quantities import ZERO
+from kitwright.security.permissions import P
 from kitwright.services import runs
 from kitwright.store.models import AbomItem, BuildRequirement, Location, Part, PartInventory, PartKit, Run
 
@@ -441,13 +443,13 @@ class RunKitPayload:
 
 @strawberry.type
 class Query:
-    @strawberry.field
+    @strawberry.field(permission_classes=needs(P.VIEW_RUNS))
     def run(self, info: Info, id: strawberry.ID) -> RunType:
         from kitwright.services.uow import get
 
         return get(info.context.session, Run, parse_id(id))  # type: ignore[return-value]
 
-    @strawberry.field
+    @strawberry.field(permission_classes=needs(P.VIEW_RUNS))
     def runs(
         self, info: Info, filters: RunsInputFilters | None = None,
         sort: list[RunSortEnum | None] | None = None,  # type: ignore[valid-type]
@@ -460,13 +462,13 @@ class Query:
         info.context.loader(Part).want(r.part_id for r in page.rows)
         return connection(page)
 
-    @strawberry.field
+    @strawberry.field(permission_classes=needs(P.VIEW_RUNS))
     def build_requirement(self, info: Info, id: strawberry.ID) -> BuildRequirementType:
         from kitwright.services.uow import get
 
         return get(info.context.session, BuildRequirement, parse_id(id))  # type: ignore[return-value]
 
-    @strawberry.field
+    @strawberry.field(permission_classes=needs(P.VIEW_RUNS))
     def abom_item(self, info: Info, id: strawberry.ID) -> AbomItemType:
         from kitwright.services.uow import get
 
@@ -475,7 +477,7 @@ class Query:
 
 @strawberry.type
 class Mutation:
-    @strawberry.mutation(description="Snapshot the requirements (mBOM x quantity); the unit becomes WIP.")
+    @strawberry.mutation(permission_classes=needs(P.MANAGE_RUNS), description="Snapshot the requirements (mBOM x quantity); the unit becomes WIP.")
     def create_run(self, info: Info, input: CreateRunInput) -> RunPayload:
         with info.context.uow() as uow:
             run = runs.create_run(
@@ -489,27 +491,27 @@ class Mutation:
             )
         return RunPayload(run=run)  # type: ignore[arg-type]
 
-    @strawberry.mutation(description="COMPLETED needs every requirement installed or waived; the unit becomes AVAILABLE.")
+    @strawberry.mutation(permission_classes=needs(P.MANAGE_RUNS), description="COMPLETED needs every requirement installed or waived; the unit becomes AVAILABLE.")
     def update_run(self, info: Info, input: UpdateRunInput) -> RunPayload:
         with info.context.uow() as uow:
             run = runs.update_run(uow, parse_id(input.id), input.etag,
                                   input_changes(input, ids=("location_id", "procedure_id")))
         return RunPayload(run=run)  # type: ignore[arg-type]
 
-    @strawberry.mutation
+    @strawberry.mutation(permission_classes=needs(P.MANAGE_RUNS))
     def update_run_attribute(self, info: Info, input: UpdateRunAttributeInput) -> RunPayload:
         with info.context.uow() as uow:
             run = runs.update_run_attribute(uow, id=parse_id(input.id), key=input.key, value=input.value,
                                             etag=input.etag)
         return RunPayload(run=run)  # type: ignore[arg-type]
 
-    @strawberry.mutation(description="Waive a requirement (a reason is required) or take the waiver back.")
+    @strawberry.mutation(permission_classes=needs(P.MANAGE_RUNS), description="Waive a requirement (a reason is required) or take the waiver back.")
     def update_build_requirement(self, info: Info, input: UpdateBuildRequirementInput) -> BuildRequirementPayload:
         with info.context.uow() as uow:
             req = runs.update_build_requirement(uow, parse_id(input.id), input.etag, input_changes(input))
         return BuildRequirementPayload(build_requirement=req)  # type: ignore[arg-type]
 
-    @strawberry.mutation(
+    @strawberry.mutation(permission_classes=needs(P.MANAGE_RUNS),
         description="A kit whose items are what the run still needs (requirements - installed - "
         "requested by its open kits), fulfilled oldest first unless fulfill is false."
     )
@@ -523,13 +525,13 @@ class Mutation:
             )
         return _run_kit(info, result)
 
-    @strawberry.mutation(description="Add what the kit's run still needs to the kit (and fulfil it).")
+    @strawberry.mutation(permission_classes=needs(P.MANAGE_RUNS), description="Add what the kit's run still needs to the kit (and fulfil it).")
     def add_run_needs_to_part_kit(self, info: Info, input: AddRunNeedsToPartKitInput) -> RunKitPayload:
         with info.context.uow() as uow:
             result = runs.add_run_needs_to_kit(uow, id=parse_id(input.id), fulfill=input.fulfill)
         return _run_kit(info, result)
 
-    @strawberry.mutation(description="Install (part of) a record kitted to the run on one of its requirements.")
+    @strawberry.mutation(permission_classes=needs(P.INSTALL_PART_INVENTORY), description="Install (part of) a record kitted to the run on one of its requirements.")
     def install_part_inventory(self, info: Info, input: InstallPartInventoryInput) -> InstallPayload:
         with info.context.uow() as uow:
             done = runs.install_part_inventory(
@@ -539,7 +541,7 @@ class Mutation:
             )
         return InstallPayload(part_inventory=done.record, abom_item=done.abom_item)  # type: ignore[arg-type]
 
-    @strawberry.mutation(
+    @strawberry.mutation(permission_classes=needs(P.INSTALL_PART_INVENTORY),
         description="Reverse an install, or part of it: KITTED again while its kit is open, else AVAILABLE. "
         "Returns the record taken out (a new PARTIAL_UNINSTALL record when partial)."
     )
@@ -552,13 +554,13 @@ class Mutation:
             )
         return PartInventoryPayload(part_inventory=record)  # type: ignore[arg-type]
 
-    @strawberry.mutation(description="The root of a unit's aBOM trace (returns the existing one if any).")
+    @strawberry.mutation(permission_classes=needs(P.INSTALL_PART_INVENTORY), description="The root of a unit's aBOM trace (returns the existing one if any).")
     def create_abom_for_part_inventory(self, info: Info, id: strawberry.ID, etag: str) -> AbomItemPayload:
         with info.context.uow() as uow:
             item = runs.create_abom_for_part_inventory(uow, id=parse_id(id), etag=etag)
         return AbomItemPayload(abom_item=item)  # type: ignore[arg-type]
 
-    @strawberry.mutation(
+    @strawberry.mutation(permission_classes=needs(P.INSTALL_PART_INVENTORY),
         description="A root's traced quantity, or a smaller installed quantity (the rest is uninstalled "
         "into a PARTIAL_UNINSTALL stock record)."
     )

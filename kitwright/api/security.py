@@ -7,6 +7,7 @@ from datetime import datetime
 import strawberry
 from strawberry.types.unset import UNSET
 
+from kitwright.api.authorization import needs
 from kitwright.api.context import Info
 from kitwright.api.relay import (
     Connection,
@@ -20,6 +21,7 @@ from kitwright.api.relay import (
     sort_values,
 )
 from kitwright.api.scalars import JSONObject
+from kitwright.security.permissions import P
 from kitwright.services import audit
 from kitwright.store.models import AuditEntry
 
@@ -77,7 +79,7 @@ AuditEntrySortEnum = sort_enum("AuditEntrySortEnum", audit.AUDIT_SORTS)
 
 @strawberry.type
 class Query:
-    @strawberry.field(description="Who is making this request, and with which rights.")
+    @strawberry.field(permission_classes=needs(P.VIEW_SELF), description="Who is making this request, and with which rights.")
     def me(self, info: Info) -> CurrentActorType:
         actor = info.context.actor
         return CurrentActorType(
@@ -86,7 +88,7 @@ class Query:
             api_key_id=strawberry.ID(str(actor.api_key_id)) if actor.api_key_id is not None else None,
         )
 
-    @strawberry.field(description="The audit trail of users, keys, kits, rules, runs, parts and locations "
+    @strawberry.field(permission_classes=needs(P.VIEW_AUDIT), description="The audit trail of users, keys, kits, rules, runs, parts and locations "
                       "(ViewAudit).")
     def audit_entries(
         self, info: Info, filters: AuditEntriesInputFilters | None = None,

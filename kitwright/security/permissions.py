@@ -1,9 +1,13 @@
-"""Permissions, roles and the one table saying what every operation needs.
+"""Permissions, roles, and what each HTTP route needs.
 
 A permission is named after the operation it allows (`IssueItemToKit`). A role is a set of
-permissions. The `admin` role holds every permission, including ones for fields not yet
-mapped below, so a new field works for admins until it is given its own permission; every
-other role is denied an unmapped field (deny by default).
+permissions. The `admin` role holds every permission, so a new field or route works for admins
+until it is given its own permission; every other role is denied it (deny by default).
+
+Each GraphQL field declares its permission where it is defined (api.authorization, `needs`);
+the HTTP routes other than /graphql are listed here, where the request guard (kitwright.guard)
+reads them before any route runs. tests/security/test_permissions.py checks both against what
+exists: every field and route has a permission, and every entry names a real route.
 """
 
 from __future__ import annotations
@@ -85,89 +89,11 @@ def role_permissions(role: str | None) -> frozenset[Permission]:
     return ROLES.get(role or "", frozenset())
 
 
-def check_role(role: str) -> str:
-    if role not in ROLES:
-        raise ValueError(f"unknown role {role!r}; one of {', '.join(ROLES)}")
-    return role
-
-
-# GraphQL root field -> the permission calling it needs. Fields of the API contract that do not
-# exist yet (runs, rules, import, orders) are mapped ahead so they are guarded when they land.
-ROOT_FIELD_PERMISSIONS: dict[str, Permission] = {
-    # Query: inventory and catalogue
-    "part": P.VIEW_INVENTORY, "parts": P.VIEW_INVENTORY,
-    "location": P.VIEW_INVENTORY, "locations": P.VIEW_INVENTORY,
-    "unitOfMeasure": P.VIEW_INVENTORY, "unitsOfMeasure": P.VIEW_INVENTORY,
-    "supplier": P.VIEW_INVENTORY, "suppliers": P.VIEW_INVENTORY,
-    "partInventory": P.VIEW_INVENTORY, "partInventories": P.VIEW_INVENTORY,
-    "ledgerEntries": P.VIEW_INVENTORY,
-    # Query: kits, availability, runs, rules, orders
-    "partKit": P.VIEW_KITS, "partKits": P.VIEW_KITS, "partKitItem": P.VIEW_KITS, "partKitItems": P.VIEW_KITS,
-    "partKitShortageReport": P.VIEW_KITS,
-    "kitAvailability": P.VIEW_AVAILABILITY, "kitAvailabilityFeed": P.VIEW_AVAILABILITY,
-    "run": P.VIEW_RUNS, "runs": P.VIEW_RUNS,
-    "rule": P.VIEW_RULES, "rules": P.VIEW_RULES,
-    "order": P.VIEW_ORDERS, "orders": P.VIEW_ORDERS, "orderSettings": P.VIEW_ORDERS,
-    # Query: security
-    "me": P.VIEW_SELF,
-    "auditEntries": P.VIEW_AUDIT,
-    # Mutation: catalogue
-    "createPart": P.MANAGE_PARTS, "updatePart": P.MANAGE_PARTS, "deletePart": P.MANAGE_PARTS,
-    "createLocation": P.MANAGE_LOCATIONS, "updateLocation": P.MANAGE_LOCATIONS,
-    "deleteLocation": P.MANAGE_LOCATIONS,
-    "createUnitOfMeasure": P.MANAGE_CATALOG, "updateUnitOfMeasure": P.MANAGE_CATALOG,
-    "unitsOfMeasurement": P.VIEW_INVENTORY, "createUnitOfMeasurement": P.MANAGE_CATALOG,  # ION's names
-    "createSupplier": P.MANAGE_CATALOG, "updateSupplier": P.MANAGE_CATALOG,
-    # Mutation: inventory
-    "createPartInventory": P.CREATE_PART_INVENTORY,
-    "updatePartInventory": P.UPDATE_PART_INVENTORY,
-    "deletePartInventory": P.DELETE_PART_INVENTORY,
-    "receivePartInventory": P.RECEIVE_PART_INVENTORY,
-    # Mutation: kits
-    "createPartKit": P.CREATE_PART_KIT, "updatePartKit": P.UPDATE_PART_KIT, "deletePartKit": P.DELETE_PART_KIT,
-    "createPartKitItem": P.CREATE_PART_KIT_ITEM, "updatePartKitItem": P.UPDATE_PART_KIT_ITEM,
-    "deletePartKitItem": P.DELETE_PART_KIT_ITEM,
-    "issueItemToKit": P.ISSUE_ITEM_TO_KIT, "moveItemToInventory": P.MOVE_ITEM_TO_INVENTORY,
-    "fulfillPartKit": P.FULFILL_PART_KIT, "stagePartKitInventory": P.STAGE_PART_KIT_INVENTORY,
-    "importKitItems": P.IMPORT_KIT_ITEMS,
-    "importPlant": P.CREATE_PART_INVENTORY,  # as POST /api/import/{kind}
-    # Mutation: runs, rules, orders (mapped ahead)
-    "createRun": P.MANAGE_RUNS, "updateRun": P.MANAGE_RUNS, "createKitForRun": P.MANAGE_RUNS,
-    "installPartInventory": P.INSTALL_PART_INVENTORY, "uninstallPartInventory": P.INSTALL_PART_INVENTORY,
-    "createRule": P.MANAGE_RULES, "updateRule": P.MANAGE_RULES, "deleteRule": P.MANAGE_RULES,
-    "createOrder": P.MANAGE_ORDERS, "allocateOrder": P.MANAGE_ORDERS, "releaseOrder": P.MANAGE_ORDERS,
-    "createReturnOrder": P.MANAGE_ORDERS, "recordReturnVerification": P.MANAGE_ORDERS,
-    "resolveReturnLine": P.MANAGE_ORDERS,
-    "processOrderEvents": P.PROCESS_ORDER_EVENTS, "reconcileOrderEvents": P.PROCESS_ORDER_EVENTS,
-    # Runs, mBOM and aBOM (docs/runs.md)
-    "buildRequirement": P.VIEW_RUNS, "abomItem": P.VIEW_RUNS,
-    "mbomItem": P.VIEW_RUNS, "mbomItems": P.VIEW_RUNS, "mbomTree": P.VIEW_RUNS,
-    "updateRunAttribute": P.MANAGE_RUNS, "updateBuildRequirement": P.MANAGE_RUNS,
-    "addRunNeedsToPartKit": P.MANAGE_RUNS,
-    "createMbomItem": P.MANAGE_RUNS, "updateMbomItem": P.MANAGE_RUNS, "deleteMbomItem": P.MANAGE_RUNS,
-    "createMbomItemReferenceDesignator": P.MANAGE_RUNS, "deleteMbomItemReferenceDesignator": P.MANAGE_RUNS,
-    "createOrUpdateMultipleMboms": P.MANAGE_RUNS,
-    "createAbomForPartInventory": P.INSTALL_PART_INVENTORY, "updateAbomItem": P.INSTALL_PART_INVENTORY,
-    "updateOrderSettings": P.MANAGE_SETTINGS,
-    # Kanban kits (docs/kanban.md): planners and inventory define kits and line levels; the
-    # inventory team moves the stock (fill, deliver, empty, replenish); viewers read.
-    "kanbanKit": P.VIEW_KITS, "kanbanKits": P.VIEW_KITS, "lineStockLevels": P.VIEW_KITS,
-    "createKanbanKit": P.MANAGE_KANBAN_KITS, "updateKanbanKit": P.MANAGE_KANBAN_KITS,
-    "setLineStockLevels": P.MANAGE_KANBAN_KITS,
-    "fillKanbanKit": P.CYCLE_KANBAN_KITS, "deliverKanbanKit": P.CYCLE_KANBAN_KITS,
-    "emptyKanbanKit": P.CYCLE_KANBAN_KITS, "replenishLineLocation": P.CYCLE_KANBAN_KITS,
-}
-
-
 def allowed(role: str | None, permissions: frozenset[str], needed: str | None) -> bool:
     """Admins may do everything; anyone else needs the named permission (None: unmapped)."""
     if role == ADMIN_ROLE:
         return True
     return needed is not None and needed in permissions
-
-
-def field_permission(field_name: str) -> Permission | None:
-    return ROOT_FIELD_PERMISSIONS.get(field_name)
 
 
 # HTTP routes other than /graphql: (method, Starlette path template) -> permission. Paths not
@@ -183,7 +109,6 @@ ROUTE_PERMISSIONS: dict[tuple[str, str], Permission] = {
     # Plant loading (suppliers, parts, locations, part inventory): inventory team and admins.
     ("POST", "/api/import/{kind}"): P.CREATE_PART_INVENTORY,
     ("POST", "/api/order-events"): P.PROCESS_ORDER_EVENTS,
-    ("GET", "/audit"): P.VIEW_AUDIT,
     # Web pages (web.pages, web.kits, web.availability): each action as its GraphQL mutation.
     ("GET", "/static/{name}"): P.VIEW_SELF,
     ("GET", "/inventory/{id}"): P.VIEW_INVENTORY,
@@ -212,6 +137,12 @@ ROUTE_PERMISSIONS: dict[tuple[str, str], Permission] = {
     ("GET", "/orders"): P.VIEW_ORDERS,
     ("GET", "/orders/{id}"): P.VIEW_ORDERS,
     ("GET", "/kanban"): P.VIEW_KITS,
+}
+# Open to anyone signed in; every GraphQL field is then checked on its own (api.authorization).
+SIGNED_IN_ROUTES: dict[tuple[str, str], Permission] = {
+    ("POST", "/signout"): P.VIEW_SELF,
+    ("GET", "/graphql"): P.VIEW_SELF,
+    ("POST", "/graphql"): P.VIEW_SELF,
 }
 # Reachable without credentials.
 PUBLIC_ROUTES: frozenset[tuple[str, str]] = frozenset({

@@ -1,5 +1,5 @@
-"""What every page shares: the template environment, who is signed in and what they may do,
-flash messages, form reading, and errors in plain words.
+"""What every page shares: the template environment and its one renderer (`page`), who is signed
+in and what they may do, flash messages, form reading, and errors in plain words.
 
 Every route is also guarded by the security middleware (its permission is listed in
 security.permissions.ROUTE_PERMISSIONS), so hiding a button is a courtesy, never the check.
@@ -23,8 +23,9 @@ from kitwright import __version__
 from kitwright.domain.errors import KitwrightError
 from kitwright.domain.quantities import normalize
 from kitwright.security.permissions import Permission, allowed
-from kitwright.services.actor import ANONYMOUS, Actor
+from kitwright.services.actor import ANONYMOUS, Actor, current_actor
 from kitwright.services.uow import UnitOfWork
+from kitwright.web.session import csrf_token, current_web_session
 
 T = TypeVar("T")
 
@@ -53,6 +54,18 @@ templates.filters["label"] = label
 templates.globals["P"] = Permission
 
 
+def _signed_in_name() -> str | None:
+    actor = current_actor.get()
+    session = current_web_session.get()
+    if session is None or "uid" not in session or not actor.authenticated:
+        return None
+    return actor.name
+
+
+templates.globals["csrf_token"] = csrf_token
+templates.globals["signed_in_as"] = _signed_in_name
+
+
 def actor_of(request: Request) -> Actor:
     actor = request.scope.get("state", {}).get("actor")
     return actor if isinstance(actor, Actor) else ANONYMOUS
@@ -68,18 +81,15 @@ def flash(request: Request, text: str, kind: str = "ok") -> None:
 
 
 def page(request: Request, template: str, *, status: int = 200, **values: Any) -> Response:
+    """The one renderer of web/: a whole page, or the fragment an htmx request swaps in (which
+    leaves the flash message for the next whole page)."""
     actor = actor_of(request)
-    message = request.session.pop("flash", None) if "session" in request.scope else None
+    message = request.session.pop("flash", None) if "session" in request.scope and not is_htmx(request) else None
     html = templates.get_template(template).render(
         version=__version__, actor=actor, can=lambda p: can(actor, p), flash=message,
         path=request.url.path, **values,
     )
     return HTMLResponse(html, status_code=status, headers={"Cache-Control": "no-store"})
-
-
-def fragment(template: str, **values: Any) -> Response:
-    html = templates.get_template(template).render(**values)
-    return HTMLResponse(html, headers={"Cache-Control": "no-store"})
 
 
 def redirect(url: str) -> Response:

@@ -21,7 +21,6 @@ from kitwright.services.uow import UnitOfWork
 from kitwright.web.common import (
     Runner,
     flash,
-    fragment,
     is_htmx,
     optional_int,
     page,
@@ -77,7 +76,7 @@ def routes(sessions: sessionmaker[Session]) -> list[Route]:
                 await form.close()
         if is_htmx(request):
             # htmx swaps only 2xx answers; the fragment says in words what went wrong
-            return fragment("import_result.html", **values)
+            return page(request, "import_result.html", **values)
         return page(request, "imports.html", status=status, **values)
 
     # ------------------------------------------------------------------ runs

@@ -22,7 +22,6 @@ from kitwright.web.common import (
     Runner,
     actor_of,
     flash,
-    fragment,
     is_htmx,
     optional_int,
     page,
@@ -250,11 +249,8 @@ def routes(sessions: sessionmaker[Session]) -> list[Route]:
             flash(request, text, "ok" if ok else "error")
             return redirect(f"/kits/{kit_id}#scan")
         view = await run.read(lambda s: views.kit_view(s, kit_id))
-        actor = actor_of(request)
-        from kitwright.web.common import can
-
-        return fragment("kit_scanned.html", ok=ok, text=text, view=view, statuses=STATUSES,
-                        can=lambda p: can(actor, p), locations=await run.read(views.location_choices))
+        return page(request, "kit_scanned.html", ok=ok, text=text, view=view, statuses=STATUSES,
+                    locations=await run.read(views.location_choices))
 
     async def pick_list(request: Request) -> Response:
         kit_id = int(request.path_params["id"])

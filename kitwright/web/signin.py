@@ -4,7 +4,7 @@ The session cookie (Starlette SessionMiddleware, signed with KITWRIGHT_SECRET_KE
 production a key the service generates once and keeps in the database) holds the user id, a
 marker that changes with the password, the id of a server-side session (`web_session`, ended
 by signing out) and the CSRF token. Every unsafe request made with the cookie must carry
-that token (api.auth); forms get it as a hidden `csrf_token` field, GraphiQL as the
+that token (kitwright.guard); forms get it as a hidden `csrf_token` field, GraphiQL as the
 `X-CSRFToken` header read from the `csrftoken` cookie.
 """
 
@@ -12,51 +12,16 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from collections.abc import MutableMapping
-from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from kitwright import __version__
-from kitwright.api.auth import current_web_session
 from kitwright.services import auth
-from kitwright.services.actor import current_actor
-from kitwright.web.pages import templates
-
-CSRF_COOKIE = "csrftoken"
-
-
-def csrf_token(session: MutableMapping[str, Any] | None = None) -> str:
-    """The session's CSRF token, created on first use."""
-    session = session if session is not None else current_web_session.get()
-    if session is None:
-        return ""
-    token = session.get("csrf")
-    if not isinstance(token, str) or not token:
-        token = secrets.token_urlsafe(32)
-        session["csrf"] = token
-    return token
-
-
-def _signed_in_name() -> str | None:
-    actor = current_actor.get()
-    session = current_web_session.get()
-    if session is None or "uid" not in session or not actor.authenticated:
-        return None
-    return actor.name
-
-
-templates.globals["csrf_token"] = csrf_token
-templates.globals["signed_in_as"] = _signed_in_name
-
-
-def render(template: str, status: int = 200, **values: Any) -> Response:
-    html = templates.get_template(template).render(version=__version__, **values)
-    return HTMLResponse(html, status_code=status, headers={"Cache-Control": "no-store"})
+from kitwright.web.common import page
+from kitwright.web.session import CSRF_COOKIE, csrf_token, set_csrf_cookie
 
 
 def safe_next(target: str | None) -> str:
@@ -71,7 +36,7 @@ def safe_next(target: str | None) -> str:
 def routes(sessions: sessionmaker[Session], *, https_only: bool) -> list[Route]:
     def sign_in_page(request: Request, *, status: int = 200, message: str | None = None,
                      name: str = "") -> Response:
-        return render("signin.html", status=status, message=message, name=name,
+        return page(request, "signin.html", status=status, message=message, name=name,
                       next=safe_next(request.query_params.get("next")), csrf=csrf_token(request.session))
 
     async def sign_in_form(request: Request) -> Response:
@@ -84,7 +49,7 @@ def routes(sessions: sessionmaker[Session], *, https_only: bool) -> list[Route]:
         if not isinstance(sent, str) or not isinstance(expected, str) or not hmac.compare_digest(
             sent.encode(), expected.encode()
         ):
-            return render("error.html", status=403, message="The form expired; reload the sign-in page.")
+            return page(request, "error.html", status=403, message="The form expired; reload the sign-in page.")
         name = form.get("name")
         password = form.get("password")
         target = form.get("next")
@@ -128,8 +93,3 @@ def routes(sessions: sessionmaker[Session], *, https_only: bool) -> list[Route]:
         Route("/signout", sign_out, methods=["POST"]),
     ]
 
-
-def set_csrf_cookie(response: Response, token: str, *, https_only: bool) -> None:
-    """Readable by the page's own scripts (GraphiQL sends it back as X-CSRFToken); a cross-site
-    page can neither read it nor make the browser send the matching header."""
-    response.set_cookie(CSRF_COOKIE, token, path="/", secure=https_only, httponly=False, samesite="strict")

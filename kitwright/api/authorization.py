@@ -53,14 +53,29 @@ def needs(permission: Permission) -> list[type[BasePermission]]:
     return [_needs_class(permission)]
 
 
+# id(field) -> (field, what it declares): root fields are looked up on every request; the field
+# is kept so its id cannot be reused by another.
+_DECLARED: dict[int, tuple[GraphQLField, Permission | None]] = {}
+
+
 def declared_permission(field: GraphQLField) -> Permission | None:
     """The permission a field declares with `needs`, or None."""
+    known = _DECLARED.get(id(field))
+    if known is not None and known[0] is field:
+        return known[1]
+    found = _declared(field)
+    _DECLARED[id(field)] = (field, found)
+    return found
+
+
+def _declared(field: GraphQLField) -> Permission | None:
     definition = (field.extensions or {}).get("strawberry-definition")
     if not isinstance(definition, StrawberryField):
         return None
     for permission_class in definition.permission_classes:
-        if issubclass(permission_class, Needs):
-            return permission_class.permission
+        permission = getattr(permission_class, "permission", None)
+        if isinstance(permission, Permission):
+            return permission
     return None
 
 

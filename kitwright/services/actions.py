@@ -25,6 +25,7 @@ from sqlalchemy.orm.base import NO_VALUE as _NO_VALUE
 from kitwright.domain import actions as rules
 from kitwright.domain.actions import Change, CompiledRule, Event, Severity, Target
 from kitwright.domain.errors import BadInput, NotFound, Problems
+from kitwright.services.listing import Listing
 from kitwright.services.uow import UnitOfWork, check_etag, check_updatable, current_actor
 from kitwright.store.models import (
     AbomItem,
@@ -40,7 +41,6 @@ from kitwright.store.models import (
     Run,
     utcnow,
 )
-from kitwright.store.queries import Page, PageRequest, query_page
 
 MODELS: dict[type[Any], Target] = {
     Part: Target.PART,
@@ -150,12 +150,7 @@ RULE_COLUMNS = {
 RULE_SORTS = {"ID": Rule.id, "ORDER": Rule.position, "TITLE": Rule.title}
 
 
-def list_rules(
-    session: Session, filters: Mapping[str, Mapping[str, Any]] | None = None,
-    sort: list[str] | None = None, page: PageRequest = PageRequest(),
-) -> Page[Rule]:
-    return query_page(session, select(Rule), filters=filters, sort=sort or ["ORDER_ASC", "ID_ASC"],
-                      page=page, columns=RULE_COLUMNS, sorts=RULE_SORTS, id_column=Rule.id)
+list_rules = Listing(Rule, RULE_COLUMNS, RULE_SORTS, default_sort=("ORDER_ASC", "ID_ASC"))
 
 
 # --------------------------------------------------------------------------- running rules

@@ -24,8 +24,8 @@ from sqlalchemy import event, insert, inspect, select
 from sqlalchemy.orm import Session, UOWTransaction
 from sqlalchemy.orm.base import NO_VALUE
 
+from kitwright.services.listing import Listing
 from kitwright.store.models import AuditEntry, utcnow
-from kitwright.store.queries import Page, PageRequest, query_page
 
 AUDITED_TABLES: dict[str, str] = {
     "app_user": "User",
@@ -180,13 +180,4 @@ AUDIT_COLUMNS = {
 AUDIT_SORTS = {"ID": AuditEntry.id, "AT": AuditEntry.at}
 
 
-def list_audit_entries(
-    session: Session,
-    filters: Mapping[str, Mapping[str, Any]] | None = None,
-    sort: list[str] | None = None,
-    page: PageRequest = PageRequest(),
-) -> Page[AuditEntry]:
-    return query_page(
-        session, select(AuditEntry), filters=filters, sort=sort, page=page,
-        columns=AUDIT_COLUMNS, sorts=AUDIT_SORTS, id_column=AuditEntry.id,
-    )
+list_audit_entries = Listing(AuditEntry, AUDIT_COLUMNS, AUDIT_SORTS)

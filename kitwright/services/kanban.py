@@ -32,6 +32,7 @@ from kitwright.domain.quantities import ZERO, from_units, normalize, parse_quant
 from kitwright.domain.tracking import TrackingType
 from kitwright.services import audit, kits
 from kitwright.services.ledger import record_change, snapshot
+from kitwright.services.listing import Listing
 from kitwright.services.uow import MAX_ID, UnitOfWork, check_etag, check_updatable, register_constraint
 from kitwright.store.models import (
     KanbanCycle,
@@ -47,7 +48,6 @@ from kitwright.store.models import (
     PartKitItem,
     utcnow,
 )
-from kitwright.store.queries import Page, PageRequest, query_page
 
 register_constraint("uq_kanban_cycle_open", "id", "the kanban kit already has an open cycle")
 register_constraint("uq_line_stock_level_part", "levels", "a level for this part at this location exists")
@@ -641,17 +641,7 @@ LEVEL_SORTS: dict[str, Any] = {"ID": LineStockLevel.id, "PART_ID": LineStockLeve
                                "LOCATION_ID": LineStockLevel.location_id}
 
 
-def list_kanban_kits(
-    session: Session, filters: Mapping[str, Mapping[str, Any]] | None = None,
-    sort: list[str] | None = None, page: PageRequest = PageRequest(),
-) -> Page[KanbanKit]:
-    return query_page(session, select(KanbanKit), filters=filters, sort=sort, page=page,
-                      columns=KANBAN_COLUMNS, sorts=KANBAN_SORTS, id_column=KanbanKit.id)
+list_kanban_kits = Listing(KanbanKit, KANBAN_COLUMNS, KANBAN_SORTS)
 
 
-def list_line_stock_levels(
-    session: Session, filters: Mapping[str, Mapping[str, Any]] | None = None,
-    sort: list[str] | None = None, page: PageRequest = PageRequest(),
-) -> Page[LineStockLevel]:
-    return query_page(session, select(LineStockLevel), filters=filters, sort=sort, page=page,
-                      columns=LEVEL_COLUMNS, sorts=LEVEL_SORTS, id_column=LineStockLevel.id)
+list_line_stock_levels = Listing(LineStockLevel, LEVEL_COLUMNS, LEVEL_SORTS)

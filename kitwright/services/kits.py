@@ -57,6 +57,7 @@ from kitwright.domain.status import PartInventoryStatus
 from kitwright.domain.tracking import TrackingType
 from kitwright.services import kit_access
 from kitwright.services.ledger import record_change, snapshot
+from kitwright.services.listing import Listing
 from kitwright.services.locations import subtree_ids
 from kitwright.services.uow import UnitOfWork, check_etag, check_updatable, register_constraint
 from kitwright.store.models import (
@@ -72,7 +73,6 @@ from kitwright.store.models import (
     status_expression,
     status_is,
 )
-from kitwright.store.queries import Page, PageRequest, query_page
 
 register_constraint(
     "uq_part_kit_inventory_held", "partInventoryId", "the inventory is already kitted to another kit"
@@ -837,20 +837,10 @@ ITEM_SORTS: dict[str, Any] = {"ID": PartKitItem.id, "CREATED_AT": PartKitItem.cr
               "QUANTITY": PartKitItem.quantity}
 
 
-def list_part_kits(
-    session: Session, filters: Mapping[str, Mapping[str, Any]] | None = None,
-    sort: list[str] | None = None, page: PageRequest = PageRequest(),
-) -> Page[PartKit]:
-    return query_page(session, select(PartKit), filters=filters, sort=sort, page=page,
-                      columns=KIT_COLUMNS, sorts=KIT_SORTS, id_column=KIT_COLUMNS["id"])
+list_part_kits = Listing(PartKit, KIT_COLUMNS, KIT_SORTS)
 
 
-def list_part_kit_items(
-    session: Session, filters: Mapping[str, Mapping[str, Any]] | None = None,
-    sort: list[str] | None = None, page: PageRequest = PageRequest(),
-) -> Page[PartKitItem]:
-    return query_page(session, select(PartKitItem), filters=filters, sort=sort, page=page,
-                      columns=ITEM_COLUMNS, sorts=ITEM_SORTS, id_column=ITEM_COLUMNS["id"])
+list_part_kit_items = Listing(PartKitItem, ITEM_COLUMNS, ITEM_SORTS)
 
 
 def pick_list(session: Session, kit_id: int) -> list[PickLine]:

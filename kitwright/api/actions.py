@@ -11,18 +11,14 @@ from strawberry.types.unset import UNSET
 
 from kitwright.api.context import Info
 from kitwright.api.inventory import DeletePayload
+from kitwright.api.lists import connection_field
 from kitwright.api.relay import (
     BooleanFilter,
-    Connection,
     IDFilter,
     StringFilter,
-    connection,
     enum_filter,
-    filters_dict,
     input_changes,
-    page_request,
     sort_enum,
-    sort_values,
 )
 from kitwright.api.scalars import parse_id
 from kitwright.domain.actions import Event, Severity, Target
@@ -123,18 +119,7 @@ class Query:
     def rule(self, info: Info, id: strawberry.ID) -> RuleType:
         return actions.get_rule(info.context.session, parse_id(id))  # type: ignore[return-value]
 
-    @strawberry.field
-    def rules(
-        self, info: Info, filters: RulesInputFilters | None = None,
-        sort: list[RuleSortEnum | None] | None = None,  # type: ignore[valid-type]
-        first: int | None = None, after: str | None = None, last: int | None = None,
-        before: str | None = None,
-    ) -> Connection[RuleType]:
-        page = actions.list_rules(
-            info.context.session, filters_dict(filters), sort_values(sort) or None,
-            page_request(first, after, last, before),
-        )
-        return connection(page)
+    rules = connection_field(RuleType, actions.list_rules, filters=RulesInputFilters, sort=RuleSortEnum)
 
 
 def _value(value: Any) -> Any:

@@ -8,21 +8,24 @@ shapes them. A regular (non-kit) part answers kitAvailability with its own figur
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from decimal import Decimal
+from typing import Any
 
 import strawberry
+from sqlalchemy.orm import Session
 
 from kitwright.api.context import Info
 from kitwright.api.inventory import PartInventoryPayload
+from kitwright.api.lists import connection_field
 from kitwright.api.locations import LocationType
 from kitwright.api.parts import PartType
-from kitwright.api.relay import Connection, Edge, PageInfo, optional_id
+from kitwright.api.relay import optional_id
 from kitwright.api.scalars import DecimalScalar, parse_id
 from kitwright.domain import availability as domain
-from kitwright.domain.errors import BadInput
 from kitwright.services import availability, inventory
 from kitwright.store.models import Location, Part
-from kitwright.store.queries import DEFAULT_PAGE, MAX_PAGE, decode_cursor, encode_cursor
+from kitwright.store.queries import Page, PageRequest
 
 SupplyType = strawberry.enum(
     domain.SupplyType,
@@ -188,6 +191,18 @@ class ReceivePartInventoryInput:
     quantity: DecimalScalar | None = strawberry.field(default=None, description="Quantity received; default: the ordered quantity.")  # type: ignore[valid-type]
 
 
+def _feed_page(session: Session, filters: object, sort: object, page: PageRequest) -> Page[int]:
+    return availability.kit_ids_page(session, page)
+
+
+def _feed_nodes(info: Info, ids: list[int], arguments: Mapping[str, Any]) -> list[KitAvailabilityType]:
+    day = arguments["as_of"] or availability.today()
+    results = availability.kit_availabilities(
+        info.context.session, ids, view=parse_view(arguments["view"]), as_of=day
+    )
+    return [KitAvailabilityType.of(result, day, info) for result in results]
+
+
 @strawberry.type
 class Query:
     @strawberry.field(
@@ -211,50 +226,12 @@ class Query:
         )
         return KitAvailabilityType.of(result, day, info)
 
-    @strawberry.field(
+    kit_availability_feed = connection_field(
+        KitAvailabilityType, _feed_page, backwards=False,
+        arguments={"as_of": dt.date, "view": AvailabilityViewInput}, nodes=_feed_nodes,
         description="The publish feed: every kit's figures, kits in id order. Forward pagination "
-        "(first, after); figures of a page are computed with two set-based queries."
+        "(first, after); figures of a page are computed with two set-based queries.",
     )
-    def kit_availability_feed(
-        self,
-        info: Info,
-        first: int | None = None,
-        after: str | None = None,
-        as_of: dt.date | None = None,
-        view: AvailabilityViewInput | None = None,
-    ) -> Connection[KitAvailabilityType]:
-        size = DEFAULT_PAGE if first is None else first
-        if not 0 <= size <= MAX_PAGE:
-            raise BadInput(f"first must be between 0 and {MAX_PAGE}", field="first")
-        # The feed is ordered by part id over kit items only: its cursors are offsets.
-        start = (decode_cursor(after, field="after").offset or 0) + 1 if after else 0
-        day = as_of or availability.today()
-        parsed = parse_view(view)
-        session = info.context.session
-        ids = availability.kit_ids_page(session, offset=start, limit=size + 1) if size else []
-        has_next = len(ids) > size
-        ids = ids[:size]
-        results = availability.kit_availabilities(session, ids, view=parsed, as_of=day)
-        edges = [
-            Edge(cursor=encode_cursor(start + index), node=KitAvailabilityType.of(result, day, info))
-            for index, result in enumerate(results)
-        ]
-        total: list[int] = []
-
-        def count() -> int:
-            if not total:
-                total.append(availability.count_kits(session))
-            return total[0]
-
-        page_info = PageInfo(
-            has_next_page=has_next,
-            has_previous_page=start > 0,
-            start_cursor=edges[0].cursor if edges else None,
-            end_cursor=edges[-1].cursor if edges else None,
-            count=len(edges),
-            _total=count,
-        )
-        return Connection(edges=edges, page_info=page_info, _total=count)  # type: ignore[arg-type]
 
 
 @strawberry.type

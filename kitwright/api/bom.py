@@ -14,18 +14,14 @@ from strawberry.types.unset import UNSET
 from kitwright.api.context import Context, Info
 from kitwright.api.inventory import DeletePayload
 from kitwright.api.kit_loaders import GroupLoader
+from kitwright.api.lists import connection_field
 from kitwright.api.parts import PartType
 from kitwright.api.relay import (
-    Connection,
     DateTimeFilter,
     DecimalFilter,
     IDFilter,
-    connection,
-    filters_dict,
     input_changes,
-    page_request,
     sort_enum,
-    sort_values,
 )
 from kitwright.api.scalars import DecimalScalar, parse_id
 from kitwright.domain import bom as rules
@@ -197,20 +193,9 @@ class Query:
 
         return get(info.context.session, MbomItem, parse_id(id))  # type: ignore[return-value]
 
-    @strawberry.field
-    def mbom_items(
-        self, info: Info, filters: MbomItemsInputFilters | None = None,
-        sort: list[MbomItemSortEnum | None] | None = None,  # type: ignore[valid-type]
-        first: int | None = None, after: str | None = None, last: int | None = None,
-        before: str | None = None,
-    ) -> Connection[MbomItemType]:
-        page = bom.list_mbom_items(info.context.session, filters_dict(filters), sort_values(sort),
-                                   page_request(first, after, last, before))
-        loader = info.context.loader(MbomItem)
-        for row in page.rows:
-            loader.cache[row.id] = row
-        info.context.loader(Part).want(p for r in page.rows for p in (r.part_id, r.parent_id))
-        return connection(page)
+    mbom_items = connection_field(
+        MbomItemType, bom.list_mbom_items, filters=MbomItemsInputFilters, sort=MbomItemSortEnum
+    )
 
     @strawberry.field(description="A part's whole mBOM to any depth (one recursive query).")
     def mbom_tree(self, info: Info, part_id: strawberry.ID) -> list[MbomTreeLineType]:

@@ -14,16 +14,12 @@ from kitwright.api.attributes import (
     attribute_triples,
 )
 from kitwright.api.context import Info
+from kitwright.api.lists import connection_field
 from kitwright.api.relay import (
-    Connection,
     DateTimeFilter,
     IDFilter,
     StringFilter,
-    connection,
-    filters_dict,
-    page_request,
     sort_enum,
-    sort_values,
 )
 from kitwright.api.scalars import parse_id
 from kitwright.services import catalog
@@ -147,48 +143,22 @@ class Query:
     def unit_of_measure(self, info: Info, id: strawberry.ID) -> UnitOfMeasureType:
         return get(info.context.session, UnitOfMeasure, parse_id(id))  # type: ignore[return-value]
 
-    @strawberry.field
-    def units_of_measure(
-        self, info: Info, filters: UnitsOfMeasureInputFilters | None = None,
-        sort: list[UnitOfMeasureSortEnum | None] | None = None,  # type: ignore[valid-type]
-        first: int | None = None, after: str | None = None, last: int | None = None,
-        before: str | None = None,
-    ) -> Connection[UnitOfMeasureType]:
-        page = catalog.list_units_of_measure(
-            info.context.session, filters_dict(filters), sort_values(sort),
-            page_request(first, after, last, before),
-        )
-        return connection(page)
+    units_of_measure = connection_field(
+        UnitOfMeasureType, catalog.list_units_of_measure, filters=UnitsOfMeasureInputFilters, sort=UnitOfMeasureSortEnum
+    )
 
-    @strawberry.field(description="ION's name for unitsOfMeasure, filtered and sorted by `type` (the name).")
-    def units_of_measurement(
-        self, info: Info, filters: UnitsOfMeasurementInputFilters | None = None,
-        sort: list[UnitOfMeasurementSortEnum | None] | None = None,  # type: ignore[valid-type]
-        first: int | None = None, after: str | None = None, last: int | None = None,
-        before: str | None = None,
-    ) -> Connection[UnitOfMeasureType]:
-        page = catalog.list_units_of_measure(
-            info.context.session, filters_dict(filters), sort_values(sort),
-            page_request(first, after, last, before),
-        )
-        return connection(page)
+    units_of_measurement = connection_field(
+        UnitOfMeasureType, catalog.list_units_of_measure, filters=UnitsOfMeasurementInputFilters, sort=UnitOfMeasurementSortEnum,
+        description="ION's name for unitsOfMeasure, filtered and sorted by `type` (the name).",
+    )
 
     @strawberry.field
     def supplier(self, info: Info, id: strawberry.ID) -> SupplierType:
         return get(info.context.session, Supplier, parse_id(id))  # type: ignore[return-value]
 
-    @strawberry.field
-    def suppliers(
-        self, info: Info, filters: SuppliersInputFilters | None = None,
-        sort: list[SupplierSortEnum | None] | None = None,  # type: ignore[valid-type]
-        first: int | None = None, after: str | None = None, last: int | None = None,
-        before: str | None = None,
-    ) -> Connection[SupplierType]:
-        page = catalog.list_suppliers(
-            info.context.session, filters_dict(filters), sort_values(sort),
-            page_request(first, after, last, before),
-        )
-        return connection(page)
+    suppliers = connection_field(
+        SupplierType, catalog.list_suppliers, filters=SuppliersInputFilters, sort=SupplierSortEnum
+    )
 
 
 @strawberry.type

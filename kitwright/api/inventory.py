@@ -10,26 +10,22 @@ import strawberry
 from strawberry.types.unset import UNSET
 
 from kitwright.api.catalog import SupplierType, UnitOfMeasureType
-from kitwright.api.context import Info
+from kitwright.api.context import Context, Info
 from kitwright.api.enums import PartInventoryStatus, TrackingType
+from kitwright.api.lists import connection_field, primes
 from kitwright.api.locations import LocationType
 from kitwright.api.parts import PartType
 from kitwright.api.relay import (
     BooleanFilter,
-    Connection,
     DateFilter,
     DateTimeFilter,
     DecimalFilter,
     IDFilter,
     StringFilter,
-    connection,
     enum_filter,
-    filters_dict,
     input_changes,
     optional_id,
-    page_request,
     sort_enum,
-    sort_values,
 )
 from kitwright.api.scalars import DecimalScalar, JSONObject, parse_id
 from kitwright.domain.status import PartInventoryStatus as Status
@@ -291,12 +287,11 @@ class LedgerEntriesInputFilters:
 LedgerEntrySortEnum = sort_enum("LedgerEntrySortEnum", ledger.LEDGER_SORTS)
 
 
-def _prime(info: Info, rows: list[PartInventory]) -> None:
-    info.context.loader(Part).want(row.part_id for row in rows)
-    info.context.loader(Location).want(row.location_id for row in rows)
+@primes(PartInventory)
+def _prime(context: Context, rows: list[PartInventory]) -> None:
     from kitwright.api.kit_loaders import kit_loaders
 
-    kit_loaders(info.context).links_by_record.want(row.id for row in rows)
+    kit_loaders(context).links_by_record.want(row.id for row in rows)
 
 
 @strawberry.type
@@ -305,32 +300,14 @@ class Query:
     def part_inventory(self, info: Info, id: strawberry.ID) -> PartInventoryType:
         return inventory.get_part_inventory(info.context.session, parse_id(id))  # type: ignore[return-value]
 
-    @strawberry.field
-    def part_inventories(
-        self, info: Info, filters: PartInventoriesInputFilters | None = None,
-        sort: list[PartInventorySortEnum | None] | None = None,  # type: ignore[valid-type]
-        first: int | None = None, after: str | None = None, last: int | None = None,
-        before: str | None = None,
-    ) -> Connection[PartInventoryType]:
-        page = inventory.list_part_inventories(
-            info.context.session, filters_dict(filters), sort_values(sort),
-            page_request(first, after, last, before),
-        )
-        _prime(info, page.rows)
-        return connection(page)
-
-    @strawberry.field(description="The append-only history of every inventory record.")
-    def ledger_entries(
-        self, info: Info, filters: LedgerEntriesInputFilters | None = None,
-        sort: list[LedgerEntrySortEnum | None] | None = None,  # type: ignore[valid-type]
-        first: int | None = None, after: str | None = None, last: int | None = None,
-        before: str | None = None,
-    ) -> Connection[LedgerEntryType]:
-        page = ledger.list_ledger_entries(
-            info.context.session, filters_dict(filters), sort_values(sort),
-            page_request(first, after, last, before),
-        )
-        return connection(page)
+    part_inventories = connection_field(
+        PartInventoryType, inventory.list_part_inventories,
+        filters=PartInventoriesInputFilters, sort=PartInventorySortEnum,
+    )
+    ledger_entries = connection_field(
+        LedgerEntryType, ledger.list_ledger_entries, filters=LedgerEntriesInputFilters, sort=LedgerEntrySortEnum,
+        description="The append-only history of every inventory record.",
+    )
 
 
 @strawberry.type

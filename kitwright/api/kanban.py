@@ -15,21 +15,17 @@ from kitwright.api.context import Context, Info
 from kitwright.api.inventory import PartInventoryType
 from kitwright.api.kit_loaders import GroupLoader
 from kitwright.api.kits import PartKitType
+from kitwright.api.lists import connection_field, primes
 from kitwright.api.locations import LocationType
 from kitwright.api.parts import PartType
 from kitwright.api.relay import (
-    Connection,
     DateTimeFilter,
     DecimalFilter,
     IDFilter,
     StringFilter,
-    connection,
     enum_filter,
-    filters_dict,
     optional_id,
-    page_request,
     sort_enum,
-    sort_values,
 )
 from kitwright.api.scalars import DecimalScalar, parse_id
 from kitwright.domain import kanban as rules
@@ -85,6 +81,7 @@ def loaders(context: Context) -> KanbanLoaders:
     return found
 
 
+@primes(KanbanKit)
 def prime(context: Context, kits: Iterable[KanbanKit]) -> None:
     """Load, for a page of kits, everything their fields reach in a fixed number of queries
     whatever the page size: patterns, cycles, cycle lines, the cycles' kits, parts, locations."""
@@ -433,32 +430,13 @@ class Query:
     def kanban_kit(self, info: Info, id: strawberry.ID) -> KanbanKitType:
         return kanban.get_kanban_kit(info.context.session, parse_id(id))  # type: ignore[return-value]
 
-    @strawberry.field
-    def kanban_kits(
-        self, info: Info, filters: KanbanKitsInputFilters | None = None,
-        sort: list[KanbanKitSortEnum | None] | None = None,  # type: ignore[valid-type]
-        first: int | None = None, after: str | None = None, last: int | None = None,
-        before: str | None = None,
-    ) -> Connection[KanbanKitType]:
-        page = kanban.list_kanban_kits(info.context.session, filters_dict(filters), sort_values(sort),
-                                       page_request(first, after, last, before))
-        prime(info.context, page.rows)
-        return connection(page)
-
-    @strawberry.field
-    def line_stock_levels(
-        self, info: Info, filters: LineStockLevelsInputFilters | None = None,
-        sort: list[LineStockLevelSortEnum | None] | None = None,  # type: ignore[valid-type]
-        first: int | None = None, after: str | None = None, last: int | None = None,
-        before: str | None = None,
-    ) -> Connection[LineStockLevelType]:
-        page = kanban.list_line_stock_levels(info.context.session, filters_dict(filters), sort_values(sort),
-                                             page_request(first, after, last, before))
-        info.context.loader(Part).want(row.part_id for row in page.rows)
-        info.context.loader(Location).want(
-            loc for row in page.rows for loc in (row.location_id, row.home_location_id)
-        )
-        return connection(page)
+    kanban_kits = connection_field(
+        KanbanKitType, kanban.list_kanban_kits, filters=KanbanKitsInputFilters, sort=KanbanKitSortEnum
+    )
+    line_stock_levels = connection_field(
+        LineStockLevelType, kanban.list_line_stock_levels, filters=LineStockLevelsInputFilters,
+        sort=LineStockLevelSortEnum,
+    )
 
 
 @strawberry.type

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kitwright.api.context import Context
+from kitwright.api.lists import primes
 from kitwright.domain.quantities import ZERO
 from kitwright.store.models import Base, Location, Part, PartInventory, PartKit, PartKitInventory, PartKitItem
 
@@ -86,6 +87,7 @@ class KitLoaders:
         return list(kits.values())
 
 
+@primes(PartKit)
 def prime_kits(context: Context, kits: list[PartKit]) -> None:
     """Load, for a page of kits, everything their fields reach, a fixed number of queries
     whatever the page size: items, links, held records, their parts, locations and kits."""
@@ -107,6 +109,7 @@ def prime_kits(context: Context, kits: list[PartKit]) -> None:
     prime_records(context, [link.part_inventory_id for link in links], [item.part_id for item in items])
 
 
+@primes(PartKitItem)
 def prime_items(context: Context, items: list[PartKitItem]) -> None:
     loaders = kit_loaders(context)
     loaders.links_by_item.want(item.id for item in items)

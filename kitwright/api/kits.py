@@ -11,22 +11,18 @@ from strawberry.types.unset import UNSET
 
 from kitwright.api.context import Info
 from kitwright.api.inventory import DeletePayload, PartInventoryPayload, PartInventoryType
-from kitwright.api.kit_loaders import IssuedInventory, kit_loaders, prime_items, prime_kits
+from kitwright.api.kit_loaders import IssuedInventory, kit_loaders
+from kitwright.api.lists import connection_field
 from kitwright.api.locations import LocationType
 from kitwright.api.parts import PartType
 from kitwright.api.relay import (
-    Connection,
     DateTimeFilter,
     DecimalFilter,
     IDFilter,
-    connection,
     enum_filter,
-    filters_dict,
     input_changes,
     optional_id,
-    page_request,
     sort_enum,
-    sort_values,
 )
 from kitwright.api.scalars import DecimalScalar, parse_id
 from kitwright.domain import kits as rules
@@ -353,37 +349,17 @@ class Query:
     def part_kit(self, info: Info, id: strawberry.ID) -> PartKitType:
         return kits.get_part_kit(info.context.session, parse_id(id))  # type: ignore[return-value]
 
-    @strawberry.field
-    def part_kits(
-        self, info: Info, filters: PartKitsInputFilters | None = None,
-        sort: list[PartKitSortEnum | None] | None = None,  # type: ignore[valid-type]
-        first: int | None = None, after: str | None = None, last: int | None = None,
-        before: str | None = None,
-    ) -> Connection[PartKitType]:
-        page = kits.list_part_kits(info.context.session, filters_dict(filters), sort_values(sort),
-                                   page_request(first, after, last, before))
-        info.context.loader(Location).want(
-            loc for row in page.rows
-            for loc in (row.staging_location_id, row.delivery_location_id, row.current_location_id)
-        )
-        prime_kits(info.context, page.rows)
-        return connection(page)
+    part_kits = connection_field(
+        PartKitType, kits.list_part_kits, filters=PartKitsInputFilters, sort=PartKitSortEnum
+    )
 
     @strawberry.field
     def part_kit_item(self, info: Info, id: strawberry.ID) -> PartKitItemType:
         return kits.get_part_kit_item(info.context.session, parse_id(id))  # type: ignore[return-value]
 
-    @strawberry.field
-    def part_kit_items(
-        self, info: Info, filters: PartKitItemsInputFilters | None = None,
-        sort: list[PartKitItemSortEnum | None] | None = None,  # type: ignore[valid-type]
-        first: int | None = None, after: str | None = None, last: int | None = None,
-        before: str | None = None,
-    ) -> Connection[PartKitItemType]:
-        page = kits.list_part_kit_items(info.context.session, filters_dict(filters),
-                                        sort_values(sort), page_request(first, after, last, before))
-        prime_items(info.context, page.rows)
-        return connection(page)
+    part_kit_items = connection_field(
+        PartKitItemType, kits.list_part_kit_items, filters=PartKitItemsInputFilters, sort=PartKitItemSortEnum
+    )
 
     @strawberry.field(
         description="For all REQUESTED and IN_PROGRESS kits in priority order: what could be "

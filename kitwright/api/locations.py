@@ -8,19 +8,15 @@ import strawberry
 from strawberry.types.unset import UNSET
 
 from kitwright.api.context import Info
+from kitwright.api.lists import connection_field
 from kitwright.api.relay import (
     BooleanFilter,
-    Connection,
     DateTimeFilter,
     IDFilter,
     StringFilter,
-    connection,
-    filters_dict,
     input_changes,
     optional_id,
-    page_request,
     sort_enum,
-    sort_values,
 )
 from kitwright.api.scalars import parse_id
 from kitwright.services import locations
@@ -114,19 +110,9 @@ class Query:
     def location(self, info: Info, id: strawberry.ID) -> LocationType:
         return get(info.context.session, Location, parse_id(id))  # type: ignore[return-value]
 
-    @strawberry.field
-    def locations(
-        self, info: Info, filters: LocationsInputFilters | None = None,
-        sort: list[LocationSortEnum | None] | None = None,  # type: ignore[valid-type]
-        first: int | None = None, after: str | None = None, last: int | None = None,
-        before: str | None = None,
-    ) -> Connection[LocationType]:
-        page = locations.list_locations(
-            info.context.session, filters_dict(filters), sort_values(sort),
-            page_request(first, after, last, before),
-        )
-        info.context.loader(Location).want(row.parent_id for row in page.rows)
-        return connection(page)
+    locations = connection_field(
+        LocationType, locations.list_locations, filters=LocationsInputFilters, sort=LocationSortEnum
+    )
 
 
 @strawberry.type

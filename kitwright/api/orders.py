@@ -12,20 +12,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from strawberry.types.unset import UNSET
 
-from kitwright.api.context import Info
+from kitwright.api.context import Context, Info
+from kitwright.api.lists import connection_field, primes
 from kitwright.api.locations import LocationType
 from kitwright.api.parts import PartType
 from kitwright.api.relay import (
-    Connection,
     DateTimeFilter,
     IDFilter,
     StringFilter,
-    connection,
-    filters_dict,
     optional_id,
-    page_request,
     sort_enum,
-    sort_values,
 )
 from kitwright.api.scalars import DecimalScalar, parse_id
 from kitwright.domain import orders as rules
@@ -132,11 +128,20 @@ class _OrderData:
 
 
 def order_data(info: Info) -> _OrderData:
-    loaders: dict[Any, Any] = info.context.loaders
+    return _order_data(info.context)
+
+
+def _order_data(context: Context) -> _OrderData:
+    loaders: dict[Any, Any] = context.loaders
     if _OrderData not in loaders:
-        loaders[_OrderData] = _OrderData(info.context.session)
+        loaders[_OrderData] = _OrderData(context.session)
     data: _OrderData = loaders[_OrderData]
     return data
+
+
+@primes(RetailOrder)
+def _prime(context: Context, rows: list[RetailOrder]) -> None:
+    _order_data(context).want(o.id for o in rows)
 
 
 def _part(info: Info, part_id: int) -> PartType:
@@ -580,16 +585,10 @@ def outcome_payload(outcome: orders.EventOutcome) -> ProcessOrderEventsPayload:
 
 @strawberry.type
 class Query:
-    @strawberry.field(description="Retail orders, as a Relay connection.")
-    def orders(
-        self, info: Info, filters: OrdersInputFilters | None = None,
-        sort: list[OrderSortEnum | None] | None = None,  # type: ignore[valid-type]
-        first: int | None = None, after: str | None = None, last: int | None = None, before: str | None = None,
-    ) -> Connection[OrderType]:
-        page = orders.list_orders(info.context.session, filters_dict(filters), sort_values(sort),
-                                  page_request(first, after, last, before))
-        order_data(info).want(o.id for o in page.rows)
-        return connection(page)
+    orders = connection_field(
+        OrderType, orders.list_orders, filters=OrdersInputFilters, sort=OrderSortEnum,
+        description="Retail orders, as a Relay connection.",
+    )
 
     @strawberry.field
     def order(self, info: Info, id: strawberry.ID) -> OrderType:

@@ -17,20 +17,16 @@ from kitwright.api.attributes import (
 from kitwright.api.catalog import UnitOfMeasureType
 from kitwright.api.context import Info
 from kitwright.api.enums import TrackingType
+from kitwright.api.lists import connection_field
 from kitwright.api.relay import (
     BooleanFilter,
-    Connection,
     DateTimeFilter,
     IDFilter,
     StringFilter,
-    connection,
     enum_filter,
-    filters_dict,
     input_changes,
     optional_id,
-    page_request,
     sort_enum,
-    sort_values,
 )
 from kitwright.api.scalars import DecimalScalar, parse_id
 from kitwright.services import parts
@@ -181,18 +177,7 @@ class Query:
     def part(self, info: Info, id: strawberry.ID) -> PartType:
         return get(info.context.session, Part, parse_id(id))  # type: ignore[return-value]
 
-    @strawberry.field
-    def parts(
-        self, info: Info, filters: PartsInputFilters | None = None,
-        sort: list[PartSortEnum | None] | None = None,  # type: ignore[valid-type]
-        first: int | None = None, after: str | None = None, last: int | None = None,
-        before: str | None = None,
-    ) -> Connection[PartType]:
-        page = parts.list_parts(
-            info.context.session, filters_dict(filters), sort_values(sort),
-            page_request(first, after, last, before),
-        )
-        return connection(page)
+    parts = connection_field(PartType, parts.list_parts, filters=PartsInputFilters, sort=PartSortEnum)
 
 
 @strawberry.type

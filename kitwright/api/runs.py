@@ -13,21 +13,17 @@ from strawberry.types.unset import UNSET
 from kitwright.api.context import Context, Info
 from kitwright.api.inventory import PartInventoryPayload, PartInventoryType
 from kitwright.api.kit_loaders import GroupLoader, prime_kits
+from kitwright.api.lists import connection_field
 from kitwright.api.locations import LocationType
 from kitwright.api.parts import PartType
 from kitwright.api.relay import (
-    Connection,
     DateTimeFilter,
     IDFilter,
     StringFilter,
-    connection,
     enum_filter,
-    filters_dict,
     input_changes,
     optional_id,
-    page_request,
     sort_enum,
-    sort_values,
 )
 from kitwright.api.scalars import DecimalScalar, JSONObject, parse_id
 from kitwright.domain import runs as rules
@@ -447,18 +443,7 @@ class Query:
 
         return get(info.context.session, Run, parse_id(id))  # type: ignore[return-value]
 
-    @strawberry.field
-    def runs(
-        self, info: Info, filters: RunsInputFilters | None = None,
-        sort: list[RunSortEnum | None] | None = None,  # type: ignore[valid-type]
-        first: int | None = None, after: str | None = None, last: int | None = None,
-        before: str | None = None,
-    ) -> Connection[RunType]:
-        page = runs.list_runs(info.context.session, filters_dict(filters), sort_values(sort),
-                              page_request(first, after, last, before))
-        _cache_runs(info, page.rows)
-        info.context.loader(Part).want(r.part_id for r in page.rows)
-        return connection(page)
+    runs = connection_field(RunType, runs.list_runs, filters=RunsInputFilters, sort=RunSortEnum)
 
     @strawberry.field
     def build_requirement(self, info: Info, id: strawberry.ID) -> BuildRequirementType:

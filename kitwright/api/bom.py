@@ -11,9 +11,8 @@ from typing import Any
 import strawberry
 from strawberry.types.unset import UNSET
 
-from kitwright.api.context import Context, Info
+from kitwright.api.context import Context, GroupLoader, Info
 from kitwright.api.inventory import DeletePayload
-from kitwright.api.kit_loaders import GroupLoader
 from kitwright.api.lists import connection_field
 from kitwright.api.parts import PartType
 from kitwright.api.relay import (

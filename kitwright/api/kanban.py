@@ -11,9 +11,8 @@ from typing import Any
 import strawberry
 from strawberry.types.unset import UNSET
 
-from kitwright.api.context import Context, Info
+from kitwright.api.context import Context, GroupLoader, Info
 from kitwright.api.inventory import PartInventoryType
-from kitwright.api.kit_loaders import GroupLoader
 from kitwright.api.kits import PartKitType
 from kitwright.api.lists import connection_field, primes
 from kitwright.api.locations import LocationType
@@ -68,7 +67,10 @@ class KanbanLoaders:
 
     def position(self, location_id: int) -> dict[int, Decimal]:
         if location_id not in self.positions:
-            self.positions[location_id] = kanban.line_position(self.context.session, location_id)
+            # Every line of the stock levels loaded in this request, in one query.
+            levels = self.context.loader(LineStockLevel).cache.values()
+            lines = {level.location_id for level in levels if level is not None} | {location_id}
+            self.positions.update(kanban.line_positions(self.context.session, lines - self.positions.keys()))
         return self.positions[location_id]
 
 

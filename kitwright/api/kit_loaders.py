@@ -7,12 +7,8 @@ Kept apart from api/kits.py so api/inventory.py can use it without an import cyc
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from decimal import Decimal
-from typing import Any, Generic, TypeVar
-
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from typing import Any, TypeVar
 
 from kitwright.api.context import Context
 from kitwright.api.lists import primes
@@ -22,41 +18,15 @@ from kitwright.store.models import Base, Location, Part, PartInventory, PartKit,
 M = TypeVar("M", bound=Base)
 
 
-class GroupLoader(Generic[M]):
-    def __init__(self, session: Session, model: type[M], column: Any) -> None:
-        self.session = session
-        self.model = model
-        self.column = column
-        self.cache: dict[int, list[M]] = {}
-        self.wanted: set[int] = set()
-
-    def want(self, keys: Iterable[int | None]) -> None:
-        self.wanted.update(k for k in keys if k is not None and k not in self.cache)
-
-    def get(self, key: int) -> list[M]:
-        if key not in self.cache:
-            batch = self.wanted | {key}
-            self.wanted = set()
-            for k in batch:
-                self.cache[k] = []
-            rows = self.session.scalars(
-                select(self.model).where(self.column.in_(sorted(batch))).order_by(self.model.id)  # type: ignore[attr-defined]
-            )
-            for row in rows:
-                self.cache[getattr(row, self.column.key)].append(row)
-        return self.cache[key]
-
-
 class KitLoaders:
     """All kit loaders of one request (kept in `Context.loaders` under this class)."""
 
     def __init__(self, context: Context) -> None:
-        session = context.session
         self.context = context
-        self.items_by_kit = GroupLoader(session, PartKitItem, PartKitItem.part_kit_id)
-        self.links_by_kit = GroupLoader(session, PartKitInventory, PartKitInventory.part_kit_id)
-        self.links_by_item = GroupLoader(session, PartKitInventory, PartKitInventory.part_kit_item_id)
-        self.links_by_record = GroupLoader(session, PartKitInventory, PartKitInventory.part_inventory_id)
+        self.items_by_kit = context.group(PartKitItem.part_kit_id)
+        self.links_by_kit = context.group(PartKitInventory.part_kit_id)
+        self.links_by_item = context.group(PartKitInventory.part_kit_item_id)
+        self.links_by_record = context.group(PartKitInventory.part_inventory_id)
 
     def kitted(self, item_id: int) -> Decimal:
         return sum(

@@ -169,7 +169,12 @@ class PartKitType:
         "CSV: GET /api/kits/{id}/pick-list.csv."
     )
     def pick_list(self, root: strawberry.Parent[PartKit], info: Info) -> list[PickLineType]:
-        return [_pick_line(line) for line in kits.pick_list(info.context.session, root.id)]
+        # Computed for every kit loaded in this request at once (a page of kits: one query).
+        found: dict[int, list[rules.PickLine]] = info.context.loaders.setdefault("pick_lists", {})
+        if root.id not in found:
+            loaded = {kit_id for kit_id, kit in info.context.loader(PartKit).cache.items() if kit is not None}
+            found.update(kits.pick_lists(info.context.session, (loaded | {root.id}) - found.keys()))
+        return [_pick_line(line) for line in found[root.id]]
 
 
 def _pick_line(line: rules.PickLine) -> PickLineType:

@@ -19,11 +19,9 @@ from __future__ import annotations
 import enum
 import inspect
 from collections.abc import Callable, Mapping, Sequence
-from functools import cache
 from typing import Any, Protocol, TypeVar, cast
 
 import strawberry
-from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session
 from strawberry.permission import BasePermission
 
@@ -59,20 +57,6 @@ def primes(model: type[Any]) -> Callable[[Callable[[Context, list[R]], None]], C
     return register
 
 
-@cache
-def _foreign_keys(model: type[Any]) -> tuple[tuple[str, type[Any]], ...]:
-    """(attribute, referenced model) for each foreign key column of `model`."""
-    by_table = {mapper.local_table: mapper.class_ for mapper in Base.registry.mappers}
-    mapper = sa_inspect(model)
-    found: list[tuple[str, type[Any]]] = []
-    for column in mapper.columns:
-        for key in column.foreign_keys:
-            target = by_table.get(key.column.table)
-            if target is not None:
-                found.append((mapper.get_property_by_column(column).key, target))
-    return tuple(found)
-
-
 def prime(context: Context, rows: Sequence[Any]) -> None:
     """Prime the loaders for a page of ORM rows (see the module docstring)."""
     if not rows or not isinstance(rows[0], Base):
@@ -81,8 +65,7 @@ def prime(context: Context, rows: Sequence[Any]) -> None:
     own = context.loader(model)
     for row in rows:
         own.cache[row.id] = row
-    for attribute, target in _foreign_keys(model):
-        context.loader(target).want(getattr(row, attribute) for row in rows)
+    context.announce(rows)
     for primer in _PRIMERS.get(model, ()):
         primer(context, list(rows))
 

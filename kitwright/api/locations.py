@@ -52,7 +52,8 @@ class LocationType:
 
     @strawberry.field
     def children(self, root: strawberry.Parent[Location], info: Info) -> list[LocationType]:
-        return locations.children(info.context.session, root.id)  # type: ignore[return-value]
+        loader = info.context.group(Location.parent_id, order_by=(Location.name, Location.id))
+        return loader.get(root.id)  # type: ignore[no-any-return]
 
 
 @strawberry.input

@@ -74,9 +74,7 @@ class PartType:
 
     @strawberry.field(description="Components with their quantity per one of this part.")
     def components(self, root: strawberry.Parent[Part], info: Info) -> list[PartComponentType]:
-        rows = parts.components_of(info.context.session, [root.id])[root.id]
-        info.context.loader(Part).want(row.component_part_id for row in rows)
-        return rows  # type: ignore[return-value]
+        return info.context.group(PartComponent.part_id).get(root.id)  # type: ignore[no-any-return]
 
 
 def latest_part_ids(info: Info, part: Part) -> dict[str, int]:

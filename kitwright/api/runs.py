@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 from strawberry.types.unset import UNSET
 
-from kitwright.api.context import Context, Info
+from kitwright.api.context import Context, GroupLoader, Info
 from kitwright.api.inventory import PartInventoryPayload, PartInventoryType
-from kitwright.api.kit_loaders import GroupLoader, prime_kits
+from kitwright.api.kit_loaders import prime_kits
 from kitwright.api.lists import connection_field
 from kitwright.api.locations import LocationType
 from kitwright.api.parts import PartType

@@ -202,16 +202,26 @@ def held_by_kit(session: Session, kit_ids: Iterable[int]) -> dict[int, dict[int,
 def line_position(session: Session, line_location_id: int) -> dict[int, Decimal]:
     """Per part, what kanban kits for a line hold: at the line, or filled at home and on
     their way (one GROUP BY)."""
+    return line_positions(session, [line_location_id])[line_location_id]
+
+
+def line_positions(session: Session, line_location_ids: Iterable[int]) -> dict[int, dict[int, Decimal]]:
+    """`line_position` of many lines in one GROUP BY."""
+    wanted = sorted(set(line_location_ids))
     stmt = (
-        select(PartKitItem.part_id, func.sum(type_coerce(PartKitInventory.issued_quantity, BigInteger)))
+        select(KanbanKit.line_location_id, PartKitItem.part_id,
+               func.sum(type_coerce(PartKitInventory.issued_quantity, BigInteger)))
         .select_from(KanbanKit)
         .join(KanbanCycle, (KanbanCycle.kanban_kit_id == KanbanKit.id) & KanbanCycle.emptied_at.is_(None))
         .join(PartKitInventory, PartKitInventory.part_kit_id == KanbanCycle.part_kit_id)
         .join(PartKitItem, PartKitItem.id == PartKitInventory.part_kit_item_id)
-        .where(KanbanKit.line_location_id == line_location_id, PartKitInventory.released == False)  # noqa: E712
-        .group_by(PartKitItem.part_id)
+        .where(KanbanKit.line_location_id.in_(wanted), PartKitInventory.released == False)  # noqa: E712
+        .group_by(KanbanKit.line_location_id, PartKitItem.part_id)
     )
-    return {part: from_units(int(units or 0)) for part, units in session.execute(stmt)}
+    found: dict[int, dict[int, Decimal]] = {line: {} for line in wanted}
+    for line, part, units in session.execute(stmt):
+        found[line][part] = from_units(int(units or 0))
+    return found
 
 
 def patterns(session: Session, kit_ids: Iterable[int]) -> dict[int, list[rules.PatternLine]]:

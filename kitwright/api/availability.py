@@ -39,7 +39,7 @@ SupplyType = strawberry.enum(
 @strawberry.type(name="AvailabilityBucket", description="Quantity that becomes available on a date.")
 class BucketType:
     date: dt.date
-    quantity: DecimalScalar  # type: ignore[valid-type]
+    quantity: DecimalScalar
 
 
 def _buckets(figure: domain.Figure) -> list[BucketType]:
@@ -51,10 +51,10 @@ def _buckets(figure: domain.Figure) -> list[BucketType]:
     description="Figures of one curve: on hand at asOf, plus each future increase. For kits, whole kits.",
 )
 class FigureType:
-    total_quantity: DecimalScalar  # type: ignore[valid-type]
-    on_hand_quantity: DecimalScalar  # type: ignore[valid-type]
-    future_quantity: DecimalScalar  # type: ignore[valid-type]
-    first_available_future_quantity: DecimalScalar | None  # type: ignore[valid-type]
+    total_quantity: DecimalScalar
+    on_hand_quantity: DecimalScalar
+    future_quantity: DecimalScalar
+    first_available_future_quantity: DecimalScalar | None
     first_available_future_date: dt.date | None
     buckets: list[BucketType]
 
@@ -73,10 +73,10 @@ class FigureType:
 @strawberry.type(name="SiteAvailability", description="Figures of one site (a root location and its subtree).")
 class SiteAvailabilityType:
     site_id: strawberry.ID
-    total_quantity: DecimalScalar  # type: ignore[valid-type]
-    on_hand_quantity: DecimalScalar  # type: ignore[valid-type]
-    future_quantity: DecimalScalar  # type: ignore[valid-type]
-    first_available_future_quantity: DecimalScalar | None  # type: ignore[valid-type]
+    total_quantity: DecimalScalar
+    on_hand_quantity: DecimalScalar
+    future_quantity: DecimalScalar
+    first_available_future_quantity: DecimalScalar | None
     first_available_future_date: dt.date | None
     buckets: list[BucketType]
 
@@ -105,7 +105,7 @@ class SiteAvailabilityType:
 )
 class ComponentAvailabilityType:
     part_id: strawberry.ID
-    ratio: DecimalScalar = strawberry.field(description="Quantity per one kit.")  # type: ignore[valid-type]
+    ratio: DecimalScalar = strawberry.field(description="Quantity per one kit.")
     network: FigureType
     sites: list[SiteAvailabilityType]
 
@@ -188,7 +188,7 @@ class ReceivePartInventoryInput:
     id: strawberry.ID
     etag: str | None = None
     location_id: strawberry.ID | None = strawberry.field(default=None, description="Where it was received; default: its location.")
-    quantity: DecimalScalar | None = strawberry.field(default=None, description="Quantity received; default: the ordered quantity.")  # type: ignore[valid-type]
+    quantity: DecimalScalar | None = strawberry.field(default=None, description="Quantity received; default: the ordered quantity.")
 
 
 def _feed_page(session: Session, filters: object, sort: object, page: PageRequest) -> Page[int]:

@@ -57,7 +57,7 @@ class MbomItemType:
     id: strawberry.ID
     part_id: strawberry.ID = strawberry.field(description="The component.")
     parent_id: strawberry.ID = strawberry.field(description="The assembly.")
-    quantity: DecimalScalar  # type: ignore[valid-type]
+    quantity: DecimalScalar
     made_on_assembly: bool
     substitutes: str | None
     created_at: datetime
@@ -85,8 +85,8 @@ class MbomItemType:
 class MbomTreeLineType:
     depth: int = strawberry.field(description="1 = a direct component.")
     path: str = strawberry.field(description="mBOM item ids from the top, e.g. 3/17/42.")
-    quantity: DecimalScalar = strawberry.field(description="Per one parent.")  # type: ignore[valid-type]
-    total_quantity: DecimalScalar = strawberry.field(description="Per one top assembly.")  # type: ignore[valid-type]
+    quantity: DecimalScalar = strawberry.field(description="Per one parent.")
+    total_quantity: DecimalScalar = strawberry.field(description="Per one top assembly.")
     mbom_item: MbomItemType
     part: PartType
 
@@ -107,7 +107,7 @@ MbomItemSortEnum = sort_enum("MbomItemSortEnum", bom.MBOM_SORTS)
 class CreateMbomItemInput:
     part_id: strawberry.ID = strawberry.field(description="The component.")
     parent_id: strawberry.ID = strawberry.field(description="The assembly.")
-    quantity: DecimalScalar | None = strawberry.field(default=None, description="Default 1.")  # type: ignore[valid-type]
+    quantity: DecimalScalar | None = strawberry.field(default=None, description="Default 1.")
     made_on_assembly: bool = False
     substitutes: str | None = None
 
@@ -116,7 +116,7 @@ class CreateMbomItemInput:
 class UpdateMbomItemInput:
     id: strawberry.ID
     etag: str
-    quantity: DecimalScalar | None = UNSET  # type: ignore[valid-type]
+    quantity: DecimalScalar | None = UNSET
     made_on_assembly: bool | None = UNSET
     substitutes: str | None = UNSET
 
@@ -138,7 +138,7 @@ class DepthInput:
     depth: int
     part_number: str
     revision: str | None = ""
-    quantity: DecimalScalar | None = strawberry.field(default=None, description="Default 1.")  # type: ignore[valid-type]
+    quantity: DecimalScalar | None = strawberry.field(default=None, description="Default 1.")
     substitutes: str | None = None
     made_on_assembly: bool = False
 
@@ -148,7 +148,7 @@ class LevelInput:
     level: str
     part_number: str
     revision: str | None = ""
-    quantity: DecimalScalar | None = strawberry.field(default=None, description="Default 1.")  # type: ignore[valid-type]
+    quantity: DecimalScalar | None = strawberry.field(default=None, description="Default 1.")
     substitutes: str | None = None
     made_on_assembly: bool = False
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from functools import cache
 from typing import Any, Generic, TypeVar
 
 import strawberry
@@ -92,9 +91,17 @@ class GroupLoader(Generic[M]):
         return self.cache[key]
 
 
-@cache
+_FOREIGN_KEYS: dict[type[Any], tuple[tuple[str, type[Any]], ...]] = {}
+
+
 def foreign_keys(model: type[Any]) -> tuple[tuple[str, type[Any]], ...]:
     """(attribute, referenced model) for each foreign key column of `model`."""
+    if model not in _FOREIGN_KEYS:
+        _FOREIGN_KEYS[model] = _find_foreign_keys(model)
+    return _FOREIGN_KEYS[model]
+
+
+def _find_foreign_keys(model: type[Any]) -> tuple[tuple[str, type[Any]], ...]:
     by_table = {mapper.local_table: mapper.class_ for mapper in Base.registry.mappers}
     mapper = sa_inspect(model)
     found: list[tuple[str, type[Any]]] = []

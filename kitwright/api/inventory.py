@@ -48,8 +48,8 @@ class PartInventoryType:
     location_id: strawberry.ID | None
     supplier_id: strawberry.ID | None
     unit_of_measure_id: strawberry.ID | None
-    quantity: DecimalScalar  # type: ignore[valid-type]
-    cost: DecimalScalar | None  # type: ignore[valid-type]
+    quantity: DecimalScalar
+    cost: DecimalScalar | None
     usage_type: str | None
     segment: str | None = strawberry.field(description="Free segment label (e.g. ecom, retail).")
     on_order: bool = strawberry.field(description="Supply not yet received (FUTURE supply).")
@@ -85,15 +85,15 @@ class PartInventoryType:
     def tracking_type(self, root: strawberry.Parent[PartInventory], info: Info) -> TrackingType:  # type: ignore[valid-type]
         part = info.context.loader(Part).get(root.part_id)
         assert part is not None
-        return TrackingType(part.tracking_type)  # type: ignore[no-any-return]
+        return TrackingType(part.tracking_type)
 
     @strawberry.field(description="Derived from the record's facts; never set directly.")
     def status(self, root: strawberry.Parent[PartInventory]) -> PartInventoryStatus:  # type: ignore[valid-type]
-        return Status(root.status)  # type: ignore[return-value]
+        return Status(root.status)
 
     @strawberry.field(description="The quantity free for new demand: the whole quantity while the "
                       "record is AVAILABLE, else 0 (a kitted unit is split off into its own record).")
-    def quantity_available(self, root: strawberry.Parent[PartInventory]) -> DecimalScalar:  # type: ignore[valid-type]
+    def quantity_available(self, root: strawberry.Parent[PartInventory]) -> DecimalScalar:
         return root.quantity if root.status == Status.AVAILABLE else Decimal(0)
 
     @strawberry.field(description="True if the record is issued to an open kit.")
@@ -109,11 +109,11 @@ class PartInventoryType:
         return not root.on_order
 
     @strawberry.field(description="Custom attributes (a JSON object).")
-    def attributes(self, root: strawberry.Parent[PartInventory]) -> JSONObject:  # type: ignore[valid-type]
+    def attributes(self, root: strawberry.Parent[PartInventory]) -> JSONObject:
         return JSONObject(root.attributes or {})
 
     @strawberry.field(description="The quantity issued to a kit, when reached through a kit.")
-    def issued_quantity(self, root: strawberry.Parent[PartInventory]) -> DecimalScalar | None:  # type: ignore[valid-type]
+    def issued_quantity(self, root: strawberry.Parent[PartInventory]) -> DecimalScalar | None:
         return getattr(root, "issued_quantity", None)
 
     @strawberry.field(
@@ -202,8 +202,8 @@ class CreatePartInventoryInput:
     supplier_id: strawberry.ID | None = None
     serial_number: str | None = None
     lot_number: str | None = None
-    quantity: DecimalScalar | None = strawberry.field(default=None, description="Defaults to 0.")  # type: ignore[valid-type]
-    cost: DecimalScalar | None = None  # type: ignore[valid-type]
+    quantity: DecimalScalar | None = strawberry.field(default=None, description="Defaults to 0.")
+    cost: DecimalScalar | None = None
     usage_type: str | None = None
     unit_of_measure_id: strawberry.ID | None = None
     autogenerate_serial_number: bool = strawberry.field(
@@ -213,7 +213,7 @@ class CreatePartInventoryInput:
         default=False, description="Generate a lot number when none is given."
     )
     segment: str | None = None
-    attributes: JSONObject | None = None  # type: ignore[valid-type]
+    attributes: JSONObject | None = None
     on_order: bool = False
     expected_at: date | None = None
 
@@ -229,12 +229,12 @@ class UpdatePartInventoryInput:
     supplier_id: strawberry.ID | None = UNSET
     serial_number: str | None = UNSET
     lot_number: str | None = UNSET
-    quantity: DecimalScalar | None = UNSET  # type: ignore[valid-type]
-    cost: DecimalScalar | None = UNSET  # type: ignore[valid-type]
+    quantity: DecimalScalar | None = UNSET
+    cost: DecimalScalar | None = UNSET
     usage_type: str | None = UNSET
     unit_of_measure_id: strawberry.ID | None = UNSET
     segment: str | None = UNSET
-    attributes: JSONObject | None = UNSET  # type: ignore[valid-type]
+    attributes: JSONObject | None = UNSET
     on_order: bool | None = UNSET
     expected_at: date | None = UNSET
 
@@ -261,15 +261,15 @@ class LedgerEntryType:
     location_id: strawberry.ID | None
 
     @strawberry.field(description="Kits, items, runs … the change refers to.")
-    def references(self, root: strawberry.Parent[LedgerEntry]) -> JSONObject:  # type: ignore[valid-type]
+    def references(self, root: strawberry.Parent[LedgerEntry]) -> JSONObject:
         return JSONObject(root.references or {})
 
     @strawberry.field(description="The record before the change; null when it was created.")
-    def before(self, root: strawberry.Parent[LedgerEntry]) -> JSONObject | None:  # type: ignore[valid-type]
+    def before(self, root: strawberry.Parent[LedgerEntry]) -> JSONObject | None:
         return JSONObject(root.before) if root.before is not None else None
 
     @strawberry.field(description="The record after the change; null when it was deleted.")
-    def after(self, root: strawberry.Parent[LedgerEntry]) -> JSONObject | None:  # type: ignore[valid-type]
+    def after(self, root: strawberry.Parent[LedgerEntry]) -> JSONObject | None:
         return JSONObject(root.after) if root.after is not None else None
 
 

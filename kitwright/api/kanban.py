@@ -108,7 +108,7 @@ def prime(context: Context, kits: Iterable[KanbanKit]) -> None:
 @strawberry.type(name="KanbanPatternLine", description="One part of a kanban kit's pattern, per cycle.")
 class KanbanPatternLineType:
     part_id: strawberry.ID
-    quantity: DecimalScalar  # type: ignore[valid-type]
+    quantity: DecimalScalar
 
     @strawberry.field
     def part(self, root: strawberry.Parent[KanbanPatternLine], info: Info) -> PartType:
@@ -121,14 +121,14 @@ class KanbanPatternLineType:
 )
 class KanbanCycleLineType:
     part_id: strawberry.ID
-    pattern_quantity: DecimalScalar  # type: ignore[valid-type]
-    filled_quantity: DecimalScalar = strawberry.field(  # type: ignore[valid-type]
+    pattern_quantity: DecimalScalar
+    filled_quantity: DecimalScalar = strawberry.field(
         description="Held by the cycle (when emptied: what it held then = consumed + returned)."
     )
-    consumed_quantity: DecimalScalar = strawberry.field(  # type: ignore[valid-type]
+    consumed_quantity: DecimalScalar = strawberry.field(
         description="Used at the line: left inventory when the kit was emptied."
     )
-    returned_quantity: DecimalScalar = strawberry.field(  # type: ignore[valid-type]
+    returned_quantity: DecimalScalar = strawberry.field(
         description="Returned to stock at the kit's home when it was emptied."
     )
 
@@ -185,7 +185,7 @@ class KanbanKitType:
 
     @strawberry.field
     def status(self, root: strawberry.Parent[KanbanKit]) -> KanbanKitStatusEnum:  # type: ignore[valid-type]
-        return rules.KanbanStatus(root.status)  # type: ignore[return-value]
+        return rules.KanbanStatus(root.status)
 
     @strawberry.field
     def home_location(self, root: strawberry.Parent[KanbanKit], info: Info) -> LocationType:
@@ -227,7 +227,7 @@ class KanbanKitType:
 @strawberry.type(name="KanbanPartQuantity")
 class KanbanPartQuantityType:
     part_id: strawberry.ID
-    quantity: DecimalScalar  # type: ignore[valid-type]
+    quantity: DecimalScalar
 
     @strawberry.field
     def part(self, info: Info) -> PartType:
@@ -243,8 +243,8 @@ class LineStockLevelType:
     location_id: strawberry.ID
     part_id: strawberry.ID
     home_location_id: strawberry.ID = strawberry.field(description="Where new kanban kits for it live.")
-    min_quantity: DecimalScalar  # type: ignore[valid-type]
-    max_quantity: DecimalScalar  # type: ignore[valid-type]
+    min_quantity: DecimalScalar
+    max_quantity: DecimalScalar
 
     @strawberry.field(name="_etag")
     def etag(self, root: strawberry.Parent[LineStockLevel]) -> str:
@@ -265,7 +265,7 @@ class LineStockLevelType:
     @strawberry.field(
         description="What the line's kanban kits hold of the part now (at the line or filled at home)."
     )
-    def line_quantity(self, root: strawberry.Parent[LineStockLevel], info: Info) -> DecimalScalar:  # type: ignore[valid-type]
+    def line_quantity(self, root: strawberry.Parent[LineStockLevel], info: Info) -> DecimalScalar:
         return loaders(info.context).position(root.location_id).get(root.part_id, ZERO)
 
 
@@ -298,7 +298,7 @@ class LineStockLevelsInputFilters:
 @strawberry.input(description="One part of a pattern: quantity per cycle.")
 class KanbanPatternLineInput:
     part_id: strawberry.ID
-    quantity: DecimalScalar  # type: ignore[valid-type]
+    quantity: DecimalScalar
 
 
 @strawberry.input
@@ -337,7 +337,7 @@ class DeliverKanbanKitInput:
 @strawberry.input(description="How much of a part the line consumed from the kit.")
 class KanbanConsumptionInput:
     part_id: strawberry.ID
-    quantity: DecimalScalar  # type: ignore[valid-type]
+    quantity: DecimalScalar
 
 
 @strawberry.input
@@ -352,8 +352,8 @@ class EmptyKanbanKitInput:
 @strawberry.input
 class LineStockLevelInput:
     part_id: strawberry.ID
-    min_quantity: DecimalScalar  # type: ignore[valid-type]
-    max_quantity: DecimalScalar  # type: ignore[valid-type]
+    min_quantity: DecimalScalar
+    max_quantity: DecimalScalar
 
 
 @strawberry.input(description="Replace the line location's levels (parts not listed lose theirs).")
@@ -382,7 +382,7 @@ class KanbanKitPayload:
 class KanbanShortageType:
     kanban_kit: KanbanKitType
     part: PartType
-    quantity: DecimalScalar  # type: ignore[valid-type]
+    quantity: DecimalScalar
 
 
 @strawberry.type

@@ -53,7 +53,7 @@ class PickLineType:
     serial_number: str | None
     lot_number: str | None
     location_name: str | None
-    quantity: DecimalScalar  # type: ignore[valid-type]
+    quantity: DecimalScalar
 
 
 def _issued(info: Info, links: list[Any]) -> list[PartInventoryType]:
@@ -71,7 +71,7 @@ class PartKitItemType:
     id: strawberry.ID
     part_kit_id: strawberry.ID
     part_id: strawberry.ID
-    quantity: DecimalScalar = strawberry.field(description="Requested.")  # type: ignore[valid-type]
+    quantity: DecimalScalar = strawberry.field(description="Requested.")
     created_at: datetime
 
     @strawberry.field(name="_etag")
@@ -87,11 +87,11 @@ class PartKitItemType:
         return info.context.loader(Part).get(root.part_id)  # type: ignore[return-value]
 
     @strawberry.field(description="Held now: issued to the item and not released by closing the kit.")
-    def kitted_quantity(self, root: strawberry.Parent[PartKitItem], info: Info) -> DecimalScalar:  # type: ignore[valid-type]
+    def kitted_quantity(self, root: strawberry.Parent[PartKitItem], info: Info) -> DecimalScalar:
         return kit_loaders(info.context).kitted(root.id)
 
     @strawberry.field(description="quantity - kittedQuantity, never below 0.")
-    def remaining_quantity(self, root: strawberry.Parent[PartKitItem], info: Info) -> DecimalScalar:  # type: ignore[valid-type]
+    def remaining_quantity(self, root: strawberry.Parent[PartKitItem], info: Info) -> DecimalScalar:
         return rules.remaining_quantity(root.quantity, kit_loaders(info.context).kitted(root.id))
 
     @strawberry.field(
@@ -123,7 +123,7 @@ class PartKitType:
 
     @strawberry.field
     def status(self, root: strawberry.Parent[PartKit]) -> PartKitStatusEnum:  # type: ignore[valid-type]
-        return rules.PartKitStatus(root.status)  # type: ignore[return-value]
+        return rules.PartKitStatus(root.status)
 
     @strawberry.field(description="The run the kit serves.")
     def run(
@@ -155,7 +155,7 @@ class PartKitType:
         loaders = kit_loaders(info.context)
         loaders.links_by_item.want(row.id for row in rows)
         info.context.loader(Part).want(row.part_id for row in rows)
-        return rows  # type: ignore[return-value]
+        return rows
 
     @strawberry.field(
         description="Records issued to the kit, each with issuedQuantity. A closed kit keeps the "
@@ -243,14 +243,14 @@ class UpdatePartKitInput:
 class CreatePartKitItemInput:
     part_kit_id: strawberry.ID
     part_id: strawberry.ID
-    quantity: DecimalScalar  # type: ignore[valid-type]
+    quantity: DecimalScalar
 
 
 @strawberry.input
 class UpdatePartKitItemInput:
     id: strawberry.ID
     etag: str
-    quantity: DecimalScalar | None = UNSET  # type: ignore[valid-type]
+    quantity: DecimalScalar | None = UNSET
 
 
 @strawberry.input(description="Issue inventory to a kit item, or move it back.")
@@ -261,7 +261,7 @@ class InventoryToKitInput:
         description="The kit item holding the record (required to issue). moveItemToInventory "
         "without it brings a completed run's unit back to stock at locationId.",
     )
-    quantity: DecimalScalar | None = strawberry.field(  # type: ignore[valid-type]
+    quantity: DecimalScalar | None = strawberry.field(
         default=None,
         description="Lot / untracked: how much (default: all the item still needs / all issued). "
         "Serial records move whole.",
@@ -300,7 +300,7 @@ class PartKitItemPayload:
 class KitShortageType:
     part_kit_item: PartKitItemType
     part: PartType
-    quantity: DecimalScalar  # type: ignore[valid-type]
+    quantity: DecimalScalar
 
 
 @strawberry.type
@@ -316,11 +316,11 @@ class FulfillPartKitPayload:
 class ShortageLineType:
     part_kit_item: PartKitItemType
     part: PartType
-    needed: DecimalScalar  # type: ignore[valid-type]
-    fulfillable: DecimalScalar = strawberry.field(  # type: ignore[valid-type]
+    needed: DecimalScalar
+    fulfillable: DecimalScalar = strawberry.field(
         description="From the available stock left after higher-priority kits."
     )
-    missing: DecimalScalar  # type: ignore[valid-type]
+    missing: DecimalScalar
 
 
 @strawberry.type(name="KitShortageOutlook")
@@ -333,7 +333,7 @@ class KitOutlookType:
 @strawberry.type(name="PartQuantity")
 class PartQuantityType:
     part: PartType
-    quantity: DecimalScalar  # type: ignore[valid-type]
+    quantity: DecimalScalar
 
 
 @strawberry.type(name="ShortageReport")

@@ -53,7 +53,7 @@ class LocationType:
     @strawberry.field
     def children(self, root: strawberry.Parent[Location], info: Info) -> list[LocationType]:
         loader = info.context.group(Location.parent_id, order_by=(Location.name, Location.id))
-        return loader.get(root.id)  # type: ignore[no-any-return]
+        return loader.get(root.id)
 
 
 @strawberry.input

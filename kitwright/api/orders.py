@@ -155,7 +155,7 @@ class OrderSettingsType:
 
     @strawberry.field
     def return_verification_policy(self, root: strawberry.Parent[OrderSettings]) -> ReturnVerificationPolicyEnum:  # type: ignore[valid-type]
-        return rules.ReturnVerificationPolicy(root.return_verification_policy)  # type: ignore[return-value]
+        return rules.ReturnVerificationPolicy(root.return_verification_policy)
 
     @strawberry.field(description="SHORT reasons that backorder the shorted kits; any other reason cancels them.")
     def backorder_short_reason_ids(self, root: strawberry.Parent[OrderSettings]) -> list[str]:
@@ -169,7 +169,7 @@ class OrderSettingsType:
 @strawberry.type(name="OrderLineComponent", description="A component of a kit line: quantity per one kit.")
 class OrderLineComponentType:
     part_id: strawberry.ID
-    quantity: DecimalScalar  # type: ignore[valid-type]
+    quantity: DecimalScalar
 
     @strawberry.field
     def part(self, root: strawberry.Parent[OrderLineComponent], info: Info) -> PartType:
@@ -229,8 +229,8 @@ class OrderReleaseLineType:
     line_number: int
     order_line_id: strawberry.ID = strawberry.field(description="The parent kit line.")
     part_id: strawberry.ID
-    ratio: DecimalScalar  # type: ignore[valid-type]
-    quantity: DecimalScalar  # type: ignore[valid-type]
+    ratio: DecimalScalar
+    quantity: DecimalScalar
 
     @strawberry.field
     def part(self, root: strawberry.Parent[OrderReleaseLine], info: Info) -> PartType:
@@ -267,7 +267,7 @@ class UnprocessedOrderEventType:
     order_line_id: strawberry.ID
     release_line_id: strawberry.ID | None
     part_id: strawberry.ID
-    quantity: DecimalScalar  # type: ignore[valid-type]
+    quantity: DecimalScalar
     package_id: str | None
     short_reason_id: str | None
     reason: str
@@ -276,7 +276,7 @@ class UnprocessedOrderEventType:
 
     @strawberry.field
     def event_type(self, root: strawberry.Parent[UnprocessedOrderEvent]) -> OrderEventTypeEnum:  # type: ignore[valid-type]
-        return rules.OrderEventType(root.event_type)  # type: ignore[return-value]
+        return rules.OrderEventType(root.event_type)
 
     @strawberry.field
     def cancel_unfulfilled_quantity(self, root: strawberry.Parent[UnprocessedOrderEvent]) -> bool:
@@ -307,7 +307,7 @@ class InvoiceType:
 @strawberry.type(name="ReturnVerification")
 class ReturnVerificationType:
     part_id: strawberry.ID
-    quantity: DecimalScalar  # type: ignore[valid-type]
+    quantity: DecimalScalar
     condition: str
     part_inventory_id: strawberry.ID | None
 
@@ -353,7 +353,7 @@ class ReturnOrderType:
 
     @strawberry.field
     def exchange_type(self, root: strawberry.Parent[ReturnOrder]) -> ExchangeTypeEnum | None:  # type: ignore[valid-type]
-        return rules.ExchangeType(root.exchange_type) if root.exchange_type else None  # type: ignore[return-value]
+        return rules.ExchangeType(root.exchange_type) if root.exchange_type else None
 
     @strawberry.field
     def lines(self, root: strawberry.Parent[ReturnOrder], info: Info) -> list[ReturnLineType]:
@@ -425,14 +425,14 @@ class OrdersInputFilters:
 @strawberry.input
 class OrderLineComponentInput:
     part_id: strawberry.ID
-    quantity: DecimalScalar = strawberry.field(description="Per one kit.")  # type: ignore[valid-type]
+    quantity: DecimalScalar = strawberry.field(description="Per one kit.")
 
 
 @strawberry.input
 class OrderLineInput:
     line_number: str | None = None
     part_id: strawberry.ID
-    quantity: DecimalScalar = strawberry.field(description="Whole kits (or units).")  # type: ignore[valid-type]
+    quantity: DecimalScalar = strawberry.field(description="Whole kits (or units).")
     components: list[OrderLineComponentInput] | None = strawberry.field(
         default=None, description="Win over the item master's components; left out: copied from it."
     )
@@ -472,7 +472,7 @@ class OrderEventInput:
         default=None, description="With neither line named: the event is for a regular item of this order."
     )
     part_id: strawberry.ID
-    quantity: DecimalScalar  # type: ignore[valid-type]
+    quantity: DecimalScalar
     package_id: str | None = None
     short_reason_id: str | None = None
     cancel_unfulfilled_quantity: bool = False
@@ -487,7 +487,7 @@ class ProcessOrderEventsInput:
 @strawberry.input
 class ReturnLineInput:
     order_line_id: strawberry.ID
-    quantity: DecimalScalar  # type: ignore[valid-type]
+    quantity: DecimalScalar
     condition: ReturnConditionEnum = rules.ReturnCondition.GOOD  # type: ignore[valid-type]
 
 
@@ -503,7 +503,7 @@ class CreateReturnOrderInput:
 class RecordReturnVerificationInput:
     return_line_id: strawberry.ID
     part_id: strawberry.ID
-    quantity: DecimalScalar  # type: ignore[valid-type]
+    quantity: DecimalScalar
     condition: ReturnConditionEnum = rules.ReturnCondition.GOOD  # type: ignore[valid-type]
     location_id: strawberry.ID | None = strawberry.field(
         default=None, description="Where the units go back to stock (default: the site that shipped them)."

@@ -36,7 +36,7 @@ from kitwright.store.models import Part, PartComponent, UnitOfMeasure
 
 @strawberry.type(name="PartComponent", description="One component of a kit definition / BOM.")
 class PartComponentType:
-    quantity: DecimalScalar = strawberry.field(description="Quantity per one of the parent part.")  # type: ignore[valid-type]
+    quantity: DecimalScalar = strawberry.field(description="Quantity per one of the parent part.")
 
     @strawberry.field
     def part(self, root: strawberry.Parent[PartComponent], info: Info) -> PartType:
@@ -50,7 +50,7 @@ class PartType:
     revision: str
     description: str | None
     tracking_type: TrackingType  # type: ignore[valid-type]
-    cost: DecimalScalar | None  # type: ignore[valid-type]
+    cost: DecimalScalar | None
     is_digital: bool
     unit_of_measure_id: strawberry.ID | None
     created_at: datetime
@@ -74,7 +74,7 @@ class PartType:
 
     @strawberry.field(description="Components with their quantity per one of this part.")
     def components(self, root: strawberry.Parent[Part], info: Info) -> list[PartComponentType]:
-        return info.context.group(PartComponent.part_id).get(root.id)  # type: ignore[no-any-return]
+        return info.context.group(PartComponent.part_id).get(root.id)
 
 
 def latest_part_ids(info: Info, part: Part) -> dict[str, int]:
@@ -113,7 +113,7 @@ PartSortEnum = sort_enum("PartSortEnum", parts.PART_SORTS)
 @strawberry.input(description="One component of a kit definition: a part and its quantity per one kit.")
 class PartComponentInput:
     part_id: strawberry.ID
-    quantity: DecimalScalar = strawberry.field(description="Quantity per one kit (the ratio), > 0.")  # type: ignore[valid-type]
+    quantity: DecimalScalar = strawberry.field(description="Quantity per one kit (the ratio), > 0.")
 
 
 def component_pairs(items: list[PartComponentInput] | None) -> list[tuple[int, Decimal]]:
@@ -132,7 +132,7 @@ class CreatePartInput:
     revision: str | None = None
     description: str | None = None
     unit_of_measure_id: strawberry.ID | None = None
-    cost: DecimalScalar | None = None  # type: ignore[valid-type]
+    cost: DecimalScalar | None = None
     is_digital: bool = False
     components: list[PartComponentInput] | None = strawberry.field(
         default=None,
@@ -152,7 +152,7 @@ class UpdatePartInput:
     description: str | None = UNSET
     tracking_type: TrackingType | None = UNSET  # type: ignore[valid-type]
     unit_of_measure_id: strawberry.ID | None = UNSET
-    cost: DecimalScalar | None = UNSET  # type: ignore[valid-type]
+    cost: DecimalScalar | None = UNSET
     is_digital: bool | None = UNSET
     components: list[PartComponentInput] | None = strawberry.field(
         default=UNSET,
@@ -186,7 +186,7 @@ class Mutation:
             part = parts.create_part(
                 uow,
                 part_number=input.part_number,
-                tracking_type=input.tracking_type.value if input.tracking_type else None,  # type: ignore[attr-defined]
+                tracking_type=input.tracking_type.value if input.tracking_type else None,
                 revision=input.revision,
                 description=input.description,
                 unit_of_measure_id=optional_id(input.unit_of_measure_id, "unitOfMeasureId"),

@@ -141,14 +141,14 @@ class StringFilter(_Filter):
 
 @strawberry.input(description="Compare a number: eq, neq, in, notIn, lt, lte, gt, gte, isNull.")
 class DecimalFilter(_Filter):
-    eq: DecimalScalar | None = UNSET  # type: ignore[valid-type]
-    neq: DecimalScalar | None = UNSET  # type: ignore[valid-type]
-    in_: list[DecimalScalar] | None = strawberry.field(name="in", default=UNSET)  # type: ignore[valid-type]
-    not_in: list[DecimalScalar] | None = UNSET  # type: ignore[valid-type]
-    lt: DecimalScalar | None = UNSET  # type: ignore[valid-type]
-    lte: DecimalScalar | None = UNSET  # type: ignore[valid-type]
-    gt: DecimalScalar | None = UNSET  # type: ignore[valid-type]
-    gte: DecimalScalar | None = UNSET  # type: ignore[valid-type]
+    eq: DecimalScalar | None = UNSET
+    neq: DecimalScalar | None = UNSET
+    in_: list[DecimalScalar] | None = strawberry.field(name="in", default=UNSET)
+    not_in: list[DecimalScalar] | None = UNSET
+    lt: DecimalScalar | None = UNSET
+    lte: DecimalScalar | None = UNSET
+    gt: DecimalScalar | None = UNSET
+    gte: DecimalScalar | None = UNSET
     is_null: bool | None = UNSET
 
     def convert(self, value: Any, field: str) -> Any:
@@ -198,8 +198,8 @@ def enum_filter(enum_type: Any, name: str) -> type[_Filter]:
         "__annotations__": {
             "eq": enum_type | None,
             "neq": enum_type | None,
-            "in_": list[enum_type] | None,  # type: ignore[valid-type]
-            "not_in": list[enum_type] | None,  # type: ignore[valid-type]
+            "in_": list[enum_type] | None,
+            "not_in": list[enum_type] | None,
             "is_null": bool | None,
         },
         "eq": UNSET,
@@ -211,7 +211,7 @@ def enum_filter(enum_type: Any, name: str) -> type[_Filter]:
     }
     cls = type(name, (_Filter,), namespace)
     description = f"Compare a {name.removesuffix('Filter')}: eq, neq, in, notIn, isNull."
-    return strawberry.input(name=name, description=description)(cls)  # type: ignore[no-any-return]
+    return strawberry.input(name=name, description=description)(cls)
 
 
 NORMALISED_NUMBERS = frozenset({"serialNumber", "lotNumber"})

@@ -102,7 +102,7 @@ class AbomItemType:
     part_inventory_id: strawberry.ID
     parent_part_inventory_id: strawberry.ID | None
     build_requirement_id: strawberry.ID | None
-    quantity: DecimalScalar  # type: ignore[valid-type]
+    quantity: DecimalScalar
     created_at: datetime
 
     @strawberry.field(name="_etag")
@@ -142,7 +142,7 @@ class BuildRequirementType:
     run_id: strawberry.ID
     part_id: strawberry.ID
     mbom_item_id: strawberry.ID | None
-    quantity: DecimalScalar  # type: ignore[valid-type]
+    quantity: DecimalScalar
     waived: bool
     waive_reason: str | None
     created_at: datetime
@@ -160,11 +160,11 @@ class BuildRequirementType:
         return info.context.loader(Part).get(root.part_id)  # type: ignore[return-value]
 
     @strawberry.field
-    def installed_quantity(self, root: strawberry.Parent[BuildRequirement], info: Info) -> DecimalScalar:  # type: ignore[valid-type]
+    def installed_quantity(self, root: strawberry.Parent[BuildRequirement], info: Info) -> DecimalScalar:
         return run_loaders(info.context).installed_quantity(root.id)
 
     @strawberry.field(description="quantity - installedQuantity (0 when waived).")
-    def remaining_quantity(self, root: strawberry.Parent[BuildRequirement], info: Info) -> DecimalScalar:  # type: ignore[valid-type]
+    def remaining_quantity(self, root: strawberry.Parent[BuildRequirement], info: Info) -> DecimalScalar:
         if root.waived:
             return ZERO
         return max(root.quantity - run_loaders(info.context).installed_quantity(root.id), ZERO)
@@ -186,7 +186,7 @@ class RunType:
     id: strawberry.ID
     title: str
     part_id: strawberry.ID
-    quantity: DecimalScalar  # type: ignore[valid-type]
+    quantity: DecimalScalar
     procedure_id: strawberry.ID | None = strawberry.field(
         description="The ION procedure the run follows (a stored reference; Kitwright has no procedures)."
     )
@@ -202,7 +202,7 @@ class RunType:
 
     @strawberry.field
     def status(self, root: strawberry.Parent[Run]) -> RunStatusEnum:  # type: ignore[valid-type]
-        return rules.RunStatus(root.status)  # type: ignore[return-value]
+        return rules.RunStatus(root.status)
 
     @strawberry.field
     def part(self, root: strawberry.Parent[Run], info: Info) -> PartType:
@@ -217,7 +217,7 @@ class RunType:
         return info.context.loader(Location).get(root.location_id)  # type: ignore[return-value]
 
     @strawberry.field(description="Custom attributes (updateRunAttribute).")
-    def attributes(self, root: strawberry.Parent[Run]) -> JSONObject:  # type: ignore[valid-type]
+    def attributes(self, root: strawberry.Parent[Run]) -> JSONObject:
         return JSONObject(root.attributes or {})
 
     @strawberry.field
@@ -257,7 +257,7 @@ def record_runs(info: Info, record_id: int) -> list[RunType]:
 
 def record_abom_items(info: Info, record_id: int) -> list[AbomItemType]:
     loaders = run_loaders(info.context)
-    return loaders.by_record(loaders.abom_by_record, record_id)  # type: ignore[no-any-return]
+    return loaders.by_record(loaders.abom_by_record, record_id)
 
 
 def record_abom_children(info: Info, record_id: int) -> list[AbomItemType]:
@@ -266,7 +266,7 @@ def record_abom_children(info: Info, record_id: int) -> list[AbomItemType]:
     info.context.loader(PartInventory).want(
         r.part_inventory_id for group in loaders.abom_by_parent.cache.values() for r in group
     )
-    return rows  # type: ignore[no-any-return]
+    return rows
 
 
 def record_build_requirements(info: Info, record_id: int) -> list[BuildRequirementType]:
@@ -326,14 +326,14 @@ RunSortEnum = sort_enum("RunSortEnum", runs.RUN_SORTS)
 class CreateRunInput:
     title: str | None = strawberry.field(default=None, description="Default: part number x quantity.")
     part_id: strawberry.ID | None = strawberry.field(default=None, description="The part built; it needs an mBOM.")
-    quantity: DecimalScalar | None = strawberry.field(default=None, description="Default 1; 1 for serial parts.")  # type: ignore[valid-type]
+    quantity: DecimalScalar | None = strawberry.field(default=None, description="Default 1; 1 for serial parts.")
     procedure_id: strawberry.ID | None = None
     part_inventory_id: strawberry.ID | None = strawberry.field(
         default=None, description="The unit to build (default: a new record, numbered per its tracking)."
     )
     location_id: strawberry.ID | None = strawberry.field(default=None, description="Where the unit is built.")
     status: RunStatusEnum | None = None  # type: ignore[valid-type]
-    attributes: JSONObject | None = None  # type: ignore[valid-type]
+    attributes: JSONObject | None = None
 
 
 @strawberry.input
@@ -380,7 +380,7 @@ class AddRunNeedsToPartKitInput:
 class InstallPartInventoryInput:
     build_requirement_id: strawberry.ID
     part_inventory_id: strawberry.ID
-    quantity: DecimalScalar | None = strawberry.field(  # type: ignore[valid-type]
+    quantity: DecimalScalar | None = strawberry.field(
         default=None, description="Lot / untracked: how much (default: what the record holds, up to "
         "what the requirement still needs). A partial install splits the record (PARTIAL_INSTALL)."
     )
@@ -393,7 +393,7 @@ class UninstallPartInventoryInput:
         default=None, description="The installed record (or name its install by abomItemId)."
     )
     abom_item_id: strawberry.ID | None = strawberry.field(default=None, description="The install's aBOM item.")
-    quantity: DecimalScalar | None = strawberry.field(  # type: ignore[valid-type]
+    quantity: DecimalScalar | None = strawberry.field(
         default=None, description="Lot / untracked: how much to take out (default: all). Less than installed "
         "splits the record (PARTIAL_UNINSTALL)."
     )
@@ -405,7 +405,7 @@ class UninstallPartInventoryInput:
 class UpdateAbomItemInput:
     id: strawberry.ID
     etag: str
-    quantity: DecimalScalar | None = UNSET  # type: ignore[valid-type]
+    quantity: DecimalScalar | None = UNSET
 
 
 @strawberry.type

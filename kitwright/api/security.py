@@ -53,7 +53,7 @@ class AuditEntryType:
 
     @strawberry.field(description="Fields set (CREATE, DELETE) or [before, after] per changed field (UPDATE); "
                       "secrets are never shown.")
-    def changes(self, root: strawberry.Parent[AuditEntry]) -> JSONObject:  # type: ignore[valid-type]
+    def changes(self, root: strawberry.Parent[AuditEntry]) -> JSONObject:
         return JSONObject(root.changes or {})
 
 

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeAlias
 
 import strawberry
 from strawberry.types.unset import UNSET
@@ -14,9 +14,9 @@ from kitwright.api.inventory import DeletePayload
 from kitwright.api.lists import connection_field
 from kitwright.api.relay import (
     BooleanFilter,
+    EnumFilter,
     IDFilter,
     StringFilter,
-    enum_filter,
     input_changes,
     sort_enum,
 )
@@ -25,12 +25,15 @@ from kitwright.domain.actions import Event, Severity, Target
 from kitwright.services import actions
 from kitwright.store.models import Rule
 
-RuleTargetEnum = strawberry.enum(Target, name="RuleTarget", description="What a rule watches.")
-RuleEventEnum = strawberry.enum(Event, name="RuleEventType", description="The change a rule watches.")
-RuleSeverityEnum = strawberry.enum(
+strawberry.enum(Target, name="RuleTarget", description="What a rule watches.")
+RuleTargetEnum: TypeAlias = Target
+strawberry.enum(Event, name="RuleEventType", description="The change a rule watches.")
+RuleEventEnum: TypeAlias = Event
+strawberry.enum(
     Severity, name="RuleSeverity",
     description="BLOCK refuses the change; WARN lets it through and records a warning in the audit trail.",
 )
+RuleSeverityEnum: TypeAlias = Severity
 
 
 @strawberry.type(
@@ -50,15 +53,15 @@ class RuleType:
     created_at: datetime
 
     @strawberry.field
-    def target(self, root: strawberry.Parent[Rule]) -> RuleTargetEnum:  # type: ignore[valid-type]
+    def target(self, root: strawberry.Parent[Rule]) -> RuleTargetEnum:
         return Target(root.target)
 
     @strawberry.field
-    def event_type(self, root: strawberry.Parent[Rule]) -> RuleEventEnum:  # type: ignore[valid-type]
+    def event_type(self, root: strawberry.Parent[Rule]) -> RuleEventEnum:
         return Event(root.event_type)
 
     @strawberry.field
-    def severity(self, root: strawberry.Parent[Rule]) -> RuleSeverityEnum:  # type: ignore[valid-type]
+    def severity(self, root: strawberry.Parent[Rule]) -> RuleSeverityEnum:
         return Severity(root.severity)
 
     @strawberry.field(description="Rules run in ascending order (then id).")
@@ -74,8 +77,8 @@ class RuleType:
 class RulesInputFilters:
     id: IDFilter | None = UNSET
     title: StringFilter | None = UNSET
-    target: enum_filter(RuleTargetEnum, "RuleTargetFilter") | None = UNSET  # type: ignore[valid-type]
-    event_type: enum_filter(RuleEventEnum, "RuleEventTypeFilter") | None = UNSET  # type: ignore[valid-type]
+    target: EnumFilter[RuleTargetEnum] | None = UNSET
+    event_type: EnumFilter[RuleEventEnum] | None = UNSET
     enabled: BooleanFilter | None = UNSET
 
 
@@ -85,12 +88,12 @@ RuleSortEnum = sort_enum("RuleSortEnum", actions.RULE_SORTS)
 @strawberry.input
 class CreateRuleInput:
     title: str
-    target: RuleTargetEnum  # type: ignore[valid-type]
-    event_type: RuleEventEnum  # type: ignore[valid-type]
+    target: RuleTargetEnum
+    event_type: RuleEventEnum
     code: str = strawberry.field(description="A CEL condition; true means the rule trips.")
     enabled: bool = True
     order: int = 0
-    severity: RuleSeverityEnum = Severity.BLOCK  # type: ignore[valid-type]
+    severity: RuleSeverityEnum = Severity.BLOCK
     message: str | None = None
 
 
@@ -99,12 +102,12 @@ class UpdateRuleInput:
     id: strawberry.ID
     etag: str
     title: str | None = UNSET
-    target: RuleTargetEnum | None = UNSET  # type: ignore[valid-type]
-    event_type: RuleEventEnum | None = UNSET  # type: ignore[valid-type]
+    target: RuleTargetEnum | None = UNSET
+    event_type: RuleEventEnum | None = UNSET
     code: str | None = UNSET
     enabled: bool | None = UNSET
     order: int | None = UNSET
-    severity: RuleSeverityEnum | None = UNSET  # type: ignore[valid-type]
+    severity: RuleSeverityEnum | None = UNSET
     message: str | None = UNSET
 
 

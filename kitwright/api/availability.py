@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeAlias
 
 import strawberry
 from sqlalchemy.orm import Session
@@ -27,13 +27,14 @@ from kitwright.services import availability, inventory
 from kitwright.store.models import Location, Part
 from kitwright.store.queries import Page, PageRequest
 
-SupplyType = strawberry.enum(
+strawberry.enum(
     domain.SupplyType,
     name="SupplyType",
     description="Kind of supply of an inventory record: FUTURE if on order; otherwise by its "
     "location (inventoryAvailable false → ON_HAND_UNAVAILABLE, availableSoon → "
     "ON_HAND_AVAILABLE_SOON, else ON_HAND_AVAILABLE).",
 )
+SupplyType: TypeAlias = domain.SupplyType
 
 
 @strawberry.type(name="AvailabilityBucket", description="Quantity that becomes available on a date.")
@@ -160,7 +161,7 @@ class AttributeFilterInput:
     "supplyTypes [ON_HAND_AVAILABLE, FUTURE], every segment, no attribute filter."
 )
 class AvailabilityViewInput:
-    supply_types: list[SupplyType] | None = None  # type: ignore[valid-type]
+    supply_types: list[SupplyType] | None = None
     segments: list[str] | None = strawberry.field(
         default=None, description="Only records with one of these segments (records without one are excluded)."
     )

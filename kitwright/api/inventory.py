@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeAlias
 
 import strawberry
 from strawberry.types.unset import UNSET
@@ -20,9 +20,9 @@ from kitwright.api.relay import (
     DateFilter,
     DateTimeFilter,
     DecimalFilter,
+    EnumFilter,
     IDFilter,
     StringFilter,
-    enum_filter,
     input_changes,
     optional_id,
     sort_enum,
@@ -82,13 +82,13 @@ class PartInventoryType:
         return info.context.loader(UnitOfMeasure).get(root.unit_of_measure_id)  # type: ignore[return-value]
 
     @strawberry.field(description="The tracking type of the record's part.")
-    def tracking_type(self, root: strawberry.Parent[PartInventory], info: Info) -> TrackingType:  # type: ignore[valid-type]
+    def tracking_type(self, root: strawberry.Parent[PartInventory], info: Info) -> TrackingType:
         part = info.context.loader(Part).get(root.part_id)
         assert part is not None
         return TrackingType(part.tracking_type)
 
     @strawberry.field(description="Derived from the record's facts; never set directly.")
-    def status(self, root: strawberry.Parent[PartInventory]) -> PartInventoryStatus:  # type: ignore[valid-type]
+    def status(self, root: strawberry.Parent[PartInventory]) -> PartInventoryStatus:
         return Status(root.status)
 
     @strawberry.field(description="The quantity free for new demand: the whole quantity while the "
@@ -167,7 +167,7 @@ class PartInventoryType:
         return record_installed_in(info, root.id)
 
 
-PartInventoryStatusFilter = enum_filter(PartInventoryStatus, "PartInventoryStatusFilter")
+PartInventoryStatusFilter: TypeAlias = EnumFilter[PartInventoryStatus]
 
 
 @strawberry.input
@@ -183,7 +183,7 @@ class PartInventoriesInputFilters:
     cost: DecimalFilter | None = UNSET
     usage_type: StringFilter | None = UNSET
     segment: StringFilter | None = UNSET
-    status: PartInventoryStatusFilter | None = UNSET  # type: ignore[valid-type]
+    status: PartInventoryStatusFilter | None = UNSET
     on_order: BooleanFilter | None = UNSET
     expected_at: DateFilter | None = UNSET
     how_created: StringFilter | None = UNSET

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeAlias
 
 import strawberry
 from strawberry.types.unset import UNSET
@@ -20,9 +20,9 @@ from kitwright.api.parts import PartType
 from kitwright.api.relay import (
     DateTimeFilter,
     DecimalFilter,
+    EnumFilter,
     IDFilter,
     StringFilter,
-    enum_filter,
     optional_id,
     sort_enum,
 )
@@ -41,10 +41,11 @@ from kitwright.store.models import (
     PartKit,
 )
 
-KanbanKitStatusEnum = strawberry.enum(
+strawberry.enum(
     rules.KanbanStatus, name="KanbanKitStatus",
     description="EMPTY (never filled) -> FILLED (at home) -> AT_LINE (delivered) -> EMPTIED -> refill.",
 )
+KanbanKitStatusEnum: TypeAlias = rules.KanbanStatus
 
 
 class KanbanLoaders:
@@ -184,7 +185,7 @@ class KanbanKitType:
         return root.etag
 
     @strawberry.field
-    def status(self, root: strawberry.Parent[KanbanKit]) -> KanbanKitStatusEnum:  # type: ignore[valid-type]
+    def status(self, root: strawberry.Parent[KanbanKit]) -> KanbanKitStatusEnum:
         return rules.KanbanStatus(root.status)
 
     @strawberry.field
@@ -269,7 +270,7 @@ class LineStockLevelType:
         return loaders(info.context).position(root.location_id).get(root.part_id, ZERO)
 
 
-KanbanKitStatusFilter = enum_filter(KanbanKitStatusEnum, "KanbanKitStatusFilter")
+KanbanKitStatusFilter: TypeAlias = EnumFilter[KanbanKitStatusEnum]
 KanbanKitSortEnum = sort_enum("KanbanKitSortEnum", kanban.KANBAN_SORTS)
 LineStockLevelSortEnum = sort_enum("LineStockLevelSortEnum", kanban.LEVEL_SORTS)
 
@@ -278,7 +279,7 @@ LineStockLevelSortEnum = sort_enum("LineStockLevelSortEnum", kanban.LEVEL_SORTS)
 class KanbanKitsInputFilters:
     id: IDFilter | None = UNSET
     name: StringFilter | None = UNSET
-    status: KanbanKitStatusFilter | None = UNSET  # type: ignore[valid-type]
+    status: KanbanKitStatusFilter | None = UNSET
     home_location_id: IDFilter | None = UNSET
     line_location_id: IDFilter | None = UNSET
     cycle_count: DecimalFilter | None = UNSET

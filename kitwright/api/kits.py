@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeAlias
 
 import strawberry
 from strawberry.types.unset import UNSET
@@ -18,8 +18,8 @@ from kitwright.api.parts import PartType
 from kitwright.api.relay import (
     DateTimeFilter,
     DecimalFilter,
+    EnumFilter,
     IDFilter,
-    enum_filter,
     input_changes,
     optional_id,
     sort_enum,
@@ -33,10 +33,11 @@ from kitwright.store.models import Location, Part, PartKit, PartKitItem, User
 if TYPE_CHECKING:
     from kitwright.api.runs import RunType
 
-PartKitStatusEnum = strawberry.enum(
+strawberry.enum(
     rules.PartKitStatus, name="PartKitStatus",
     description="Any status may move to any other; each drives the kitted inventory.",
 )
+PartKitStatusEnum: TypeAlias = rules.PartKitStatus
 
 
 @strawberry.type(name="User", description="A person who can be assigned work.")
@@ -122,7 +123,7 @@ class PartKitType:
         return root.etag
 
     @strawberry.field
-    def status(self, root: strawberry.Parent[PartKit]) -> PartKitStatusEnum:  # type: ignore[valid-type]
+    def status(self, root: strawberry.Parent[PartKit]) -> PartKitStatusEnum:
         return rules.PartKitStatus(root.status)
 
     @strawberry.field(description="The run the kit serves.")
@@ -186,13 +187,13 @@ def _pick_line(line: rules.PickLine) -> PickLineType:
     )
 
 
-PartKitStatusFilter = enum_filter(PartKitStatusEnum, "PartKitStatusFilter")
+PartKitStatusFilter: TypeAlias = EnumFilter[PartKitStatusEnum]
 
 
 @strawberry.input
 class PartKitsInputFilters:
     id: IDFilter | None = UNSET
-    status: PartKitStatusFilter | None = UNSET  # type: ignore[valid-type]
+    status: PartKitStatusFilter | None = UNSET
     run_id: IDFilter | None = UNSET
     assigned_to_id: IDFilter | None = UNSET
     staging_location_id: IDFilter | None = UNSET
@@ -223,7 +224,7 @@ class CreatePartKitInput:
     assigned_to_id: strawberry.ID | None = None
     staging_location_id: strawberry.ID | None = None
     delivery_location_id: strawberry.ID | None = None
-    status: PartKitStatusEnum | None = strawberry.field(default=None, description="Defaults to DRAFT.")  # type: ignore[valid-type]
+    status: PartKitStatusEnum | None = strawberry.field(default=None, description="Defaults to DRAFT.")
     priority: int | None = None
 
 
@@ -231,7 +232,7 @@ class CreatePartKitInput:
 class UpdatePartKitInput:
     id: strawberry.ID
     etag: str
-    status: PartKitStatusEnum | None = UNSET  # type: ignore[valid-type]
+    status: PartKitStatusEnum | None = UNSET
     run_id: strawberry.ID | None = UNSET
     assigned_to_id: strawberry.ID | None = UNSET
     staging_location_id: strawberry.ID | None = UNSET

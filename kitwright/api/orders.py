@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeAlias
 
 import strawberry
 from sqlalchemy import select
@@ -43,10 +43,14 @@ from kitwright.store.models import (
     UnprocessedOrderEvent,
 )
 
-ReturnVerificationPolicyEnum = strawberry.enum(rules.ReturnVerificationPolicy, name="ReturnVerificationPolicy")
-OrderEventTypeEnum = strawberry.enum(rules.OrderEventType, name="OrderEventType")
-ExchangeTypeEnum = strawberry.enum(rules.ExchangeType, name="ExchangeType")
-ReturnConditionEnum = strawberry.enum(rules.ReturnCondition, name="ReturnCondition")
+strawberry.enum(rules.ReturnVerificationPolicy, name="ReturnVerificationPolicy")
+ReturnVerificationPolicyEnum: TypeAlias = rules.ReturnVerificationPolicy
+strawberry.enum(rules.OrderEventType, name="OrderEventType")
+OrderEventTypeEnum: TypeAlias = rules.OrderEventType
+strawberry.enum(rules.ExchangeType, name="ExchangeType")
+ExchangeTypeEnum: TypeAlias = rules.ExchangeType
+strawberry.enum(rules.ReturnCondition, name="ReturnCondition")
+ReturnConditionEnum: TypeAlias = rules.ReturnCondition
 
 
 class _OrderData:
@@ -154,7 +158,7 @@ class OrderSettingsType:
     enable_kits: bool
 
     @strawberry.field
-    def return_verification_policy(self, root: strawberry.Parent[OrderSettings]) -> ReturnVerificationPolicyEnum:  # type: ignore[valid-type]
+    def return_verification_policy(self, root: strawberry.Parent[OrderSettings]) -> ReturnVerificationPolicyEnum:
         return rules.ReturnVerificationPolicy(root.return_verification_policy)
 
     @strawberry.field(description="SHORT reasons that backorder the shorted kits; any other reason cancels them.")
@@ -275,7 +279,7 @@ class UnprocessedOrderEventType:
     processed_at: datetime | None = strawberry.field(description="Set when the reconciler processed it.")
 
     @strawberry.field
-    def event_type(self, root: strawberry.Parent[UnprocessedOrderEvent]) -> OrderEventTypeEnum:  # type: ignore[valid-type]
+    def event_type(self, root: strawberry.Parent[UnprocessedOrderEvent]) -> OrderEventTypeEnum:
         return rules.OrderEventType(root.event_type)
 
     @strawberry.field
@@ -352,7 +356,7 @@ class ReturnOrderType:
     created_at: datetime
 
     @strawberry.field
-    def exchange_type(self, root: strawberry.Parent[ReturnOrder]) -> ExchangeTypeEnum | None:  # type: ignore[valid-type]
+    def exchange_type(self, root: strawberry.Parent[ReturnOrder]) -> ExchangeTypeEnum | None:
         return rules.ExchangeType(root.exchange_type) if root.exchange_type else None
 
     @strawberry.field
@@ -448,7 +452,7 @@ class CreateOrderInput:
 class UpdateOrderSettingsInput:
     partial_kit_supported: bool | None = None
     enable_kits: bool | None = None
-    return_verification_policy: ReturnVerificationPolicyEnum | None = None  # type: ignore[valid-type]
+    return_verification_policy: ReturnVerificationPolicyEnum | None = None
     backorder_short_reason_ids: list[str] | None = None
     etag: str | None = None
 
@@ -465,7 +469,7 @@ class ReleaseOrderInput:
 
 @strawberry.input
 class OrderEventInput:
-    event_type: OrderEventTypeEnum  # type: ignore[valid-type]
+    event_type: OrderEventTypeEnum
     order_line_id: strawberry.ID | None = None
     release_line_id: strawberry.ID | None = None
     order_id: strawberry.ID | None = strawberry.field(
@@ -488,14 +492,14 @@ class ProcessOrderEventsInput:
 class ReturnLineInput:
     order_line_id: strawberry.ID
     quantity: DecimalScalar
-    condition: ReturnConditionEnum = rules.ReturnCondition.GOOD  # type: ignore[valid-type]
+    condition: ReturnConditionEnum = rules.ReturnCondition.GOOD
 
 
 @strawberry.input
 class CreateReturnOrderInput:
     order_id: strawberry.ID
     lines: list[ReturnLineInput]
-    exchange: ExchangeTypeEnum | None = None  # type: ignore[valid-type]
+    exchange: ExchangeTypeEnum | None = None
     exchange_part_id: strawberry.ID | None = strawberry.field(default=None, description="For an UNEVEN exchange.")
 
 
@@ -504,7 +508,7 @@ class RecordReturnVerificationInput:
     return_line_id: strawberry.ID
     part_id: strawberry.ID
     quantity: DecimalScalar
-    condition: ReturnConditionEnum = rules.ReturnCondition.GOOD  # type: ignore[valid-type]
+    condition: ReturnConditionEnum = rules.ReturnCondition.GOOD
     location_id: strawberry.ID | None = strawberry.field(
         default=None, description="Where the units go back to stock (default: the site that shipped them)."
     )

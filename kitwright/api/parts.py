@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from typing import TypeAlias
 
 import strawberry
 from strawberry.types.unset import UNSET
@@ -21,9 +22,9 @@ from kitwright.api.lists import connection_field
 from kitwright.api.relay import (
     BooleanFilter,
     DateTimeFilter,
+    EnumFilter,
     IDFilter,
     StringFilter,
-    enum_filter,
     input_changes,
     optional_id,
     sort_enum,
@@ -49,7 +50,7 @@ class PartType:
     part_number: str
     revision: str
     description: str | None
-    tracking_type: TrackingType  # type: ignore[valid-type]
+    tracking_type: TrackingType
     cost: DecimalScalar | None
     is_digital: bool
     unit_of_measure_id: strawberry.ID | None
@@ -91,7 +92,7 @@ def latest_part_ids(info: Info, part: Part) -> dict[str, int]:
     return cache
 
 
-TrackingTypeFilter = enum_filter(TrackingType, "TrackingTypeFilter")
+TrackingTypeFilter: TypeAlias = EnumFilter[TrackingType]
 
 
 @strawberry.input
@@ -100,7 +101,7 @@ class PartsInputFilters:
     part_number: StringFilter | None = UNSET
     revision: StringFilter | None = UNSET
     description: StringFilter | None = UNSET
-    tracking_type: TrackingTypeFilter | None = UNSET  # type: ignore[valid-type]
+    tracking_type: TrackingTypeFilter | None = UNSET
     is_digital: BooleanFilter | None = UNSET
     created_at: DateTimeFilter | None = UNSET
     supplier_part_number: StringFilter | None = UNSET
@@ -126,7 +127,7 @@ def component_pairs(items: list[PartComponentInput] | None) -> list[tuple[int, D
 @strawberry.input
 class CreatePartInput:
     part_number: str
-    tracking_type: TrackingType | None = strawberry.field(  # type: ignore[valid-type]
+    tracking_type: TrackingType | None = strawberry.field(
         default=None, description="Default UNTRACKED: ION's createPart takes no tracking type."
     )
     revision: str | None = None
@@ -150,7 +151,7 @@ class UpdatePartInput:
     part_number: str | None = UNSET
     revision: str | None = UNSET
     description: str | None = UNSET
-    tracking_type: TrackingType | None = UNSET  # type: ignore[valid-type]
+    tracking_type: TrackingType | None = UNSET
     unit_of_measure_id: strawberry.ID | None = UNSET
     cost: DecimalScalar | None = UNSET
     is_digital: bool | None = UNSET

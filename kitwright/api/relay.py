@@ -188,8 +188,35 @@ class BooleanFilter(_Filter):
     is_null: bool | None = UNSET
 
 
-def enum_filter(enum_type: Any, name: str) -> type[_Filter]:
-    """An operator object for one enum: eq, neq, in, notIn, isNull."""
+E = TypeVar("E", bound=enum.Enum)
+
+
+class EnumFilter(_Filter, Generic[E]):
+    """Compare an enum: eq, neq, in, notIn, isNull.
+
+    `EnumFilter[PartKitStatus]` is the GraphQL input `PartKitStatusFilter`, made on first use
+    (one per enum): Strawberry sees that input, mypy sees this generic class."""
+
+    eq: E | None
+    neq: E | None
+    in_: list[E] | None
+    not_in: list[E] | None
+    is_null: bool | None
+
+    def convert(self, value: Any, field: str) -> Any:
+        return value.value
+
+    def __class_getitem__(cls, enum_type: Any) -> Any:
+        return _enum_filter(enum_type)
+
+
+_ENUM_FILTERS: dict[Any, type[_Filter]] = {}
+
+
+def _enum_filter(enum_type: Any) -> type[_Filter]:
+    if enum_type in _ENUM_FILTERS:
+        return _ENUM_FILTERS[enum_type]
+    name = f"{enum_type.__strawberry_definition__.name}Filter"
 
     def convert(self: _Filter, value: Any, field: str) -> Any:
         return value.value
@@ -211,7 +238,9 @@ def enum_filter(enum_type: Any, name: str) -> type[_Filter]:
     }
     cls = type(name, (_Filter,), namespace)
     description = f"Compare a {name.removesuffix('Filter')}: eq, neq, in, notIn, isNull."
-    return strawberry.input(name=name, description=description)(cls)
+    made: type[_Filter] = strawberry.input(name=name, description=description)(cls)
+    _ENUM_FILTERS[enum_type] = made
+    return made
 
 
 NORMALISED_NUMBERS = frozenset({"serialNumber", "lotNumber"})

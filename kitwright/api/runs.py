@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeAlias
 
 import strawberry
 from strawberry.types.unset import UNSET
@@ -18,9 +18,9 @@ from kitwright.api.locations import LocationType
 from kitwright.api.parts import PartType
 from kitwright.api.relay import (
     DateTimeFilter,
+    EnumFilter,
     IDFilter,
     StringFilter,
-    enum_filter,
     input_changes,
     optional_id,
     sort_enum,
@@ -34,10 +34,11 @@ from kitwright.store.models import AbomItem, BuildRequirement, Location, Part, P
 if TYPE_CHECKING:
     from kitwright.api.kits import KitShortageType, PartKitType
 
-RunStatusEnum = strawberry.enum(
+strawberry.enum(
     rules.RunStatus, name="RunStatus",
     description="TODO, IN_PROGRESS and HOLD are open (the unit is WIP); COMPLETED and CANCELED are final.",
 )
+RunStatusEnum: TypeAlias = rules.RunStatus
 
 
 class RunLoaders:
@@ -201,7 +202,7 @@ class RunType:
         return root.etag
 
     @strawberry.field
-    def status(self, root: strawberry.Parent[Run]) -> RunStatusEnum:  # type: ignore[valid-type]
+    def status(self, root: strawberry.Parent[Run]) -> RunStatusEnum:
         return rules.RunStatus(root.status)
 
     @strawberry.field
@@ -304,14 +305,14 @@ def record_installed_in(info: Info, record_id: int) -> list[AbomTreeNodeType]:
 # --------------------------------------------------------------------------- inputs
 
 
-RunStatusFilter = enum_filter(RunStatusEnum, "RunStatusFilter")
+RunStatusFilter: TypeAlias = EnumFilter[RunStatusEnum]
 
 
 @strawberry.input
 class RunsInputFilters:
     id: IDFilter | None = UNSET
     title: StringFilter | None = UNSET
-    status: RunStatusFilter | None = UNSET  # type: ignore[valid-type]
+    status: RunStatusFilter | None = UNSET
     part_id: IDFilter | None = UNSET
     procedure_id: IDFilter | None = UNSET
     part_inventory_id: IDFilter | None = UNSET
@@ -332,7 +333,7 @@ class CreateRunInput:
         default=None, description="The unit to build (default: a new record, numbered per its tracking)."
     )
     location_id: strawberry.ID | None = strawberry.field(default=None, description="Where the unit is built.")
-    status: RunStatusEnum | None = None  # type: ignore[valid-type]
+    status: RunStatusEnum | None = None
     attributes: JSONObject | None = None
 
 
@@ -341,7 +342,7 @@ class UpdateRunInput:
     id: strawberry.ID
     etag: str
     title: str | None = UNSET
-    status: RunStatusEnum | None = UNSET  # type: ignore[valid-type]
+    status: RunStatusEnum | None = UNSET
     location_id: strawberry.ID | None = UNSET
     procedure_id: strawberry.ID | None = UNSET
 

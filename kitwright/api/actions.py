@@ -12,6 +12,7 @@ from strawberry.types.unset import UNSET
 from kitwright.api.context import Info
 from kitwright.api.inventory import DeletePayload
 from kitwright.api.lists import connection_field
+from kitwright.api.nodes import as_node
 from kitwright.api.relay import (
     BooleanFilter,
     EnumFilter,
@@ -120,7 +121,7 @@ class RulePayload:
 class Query:
     @strawberry.field
     def rule(self, info: Info, id: strawberry.ID) -> RuleType:
-        return actions.get_rule(info.context.session, parse_id(id))  # type: ignore[return-value]
+        return as_node(RuleType, actions.get_rule(info.context.session, parse_id(id)))
 
     rules = connection_field(RuleType, actions.list_rules, filters=RulesInputFilters, sort=RuleSortEnum)
 
@@ -139,7 +140,7 @@ class Mutation:
                 code=input.code, enabled=input.enabled, position=input.order,
                 severity=_value(input.severity), message=input.message,
             )
-        return RulePayload(rule=rule)  # type: ignore[arg-type]
+        return RulePayload(rule=as_node(RuleType, rule))
 
     @strawberry.mutation
     def update_rule(self, info: Info, input: UpdateRuleInput) -> RulePayload:
@@ -148,7 +149,7 @@ class Mutation:
             changes["position"] = changes.pop("order")
         with info.context.uow() as uow:
             rule = actions.update_rule(uow, parse_id(input.id), input.etag, changes)
-        return RulePayload(rule=rule)  # type: ignore[arg-type]
+        return RulePayload(rule=as_node(RuleType, rule))
 
     @strawberry.mutation
     def delete_rule(self, info: Info, id: strawberry.ID, etag: str) -> DeletePayload:

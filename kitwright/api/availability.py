@@ -16,9 +16,10 @@ import strawberry
 from sqlalchemy.orm import Session
 
 from kitwright.api.context import Info
-from kitwright.api.inventory import PartInventoryPayload
+from kitwright.api.inventory import PartInventoryPayload, PartInventoryType
 from kitwright.api.lists import connection_field
 from kitwright.api.locations import LocationType
+from kitwright.api.nodes import as_node
 from kitwright.api.parts import PartType
 from kitwright.api.relay import optional_id
 from kitwright.api.scalars import DecimalScalar, parse_id
@@ -83,7 +84,7 @@ class SiteAvailabilityType:
 
     @strawberry.field
     def site(self, info: Info) -> LocationType:
-        return info.context.loader(Location).get(int(self.site_id))  # type: ignore[return-value]
+        return as_node(LocationType, info.context.loader(Location).get(int(self.site_id)))
 
     @staticmethod
     def of(site: domain.SiteFigure, info: Info) -> SiteAvailabilityType:
@@ -112,7 +113,7 @@ class ComponentAvailabilityType:
 
     @strawberry.field
     def part(self, info: Info) -> PartType:
-        return info.context.loader(Part).get(int(self.part_id))  # type: ignore[return-value]
+        return as_node(PartType, info.context.loader(Part).get(int(self.part_id)))
 
 
 @strawberry.type(name="KitAvailability", description="Get (kit figures) and publish (per component) availability.")
@@ -126,7 +127,7 @@ class KitAvailabilityType:
 
     @strawberry.field
     def part(self, info: Info) -> PartType:
-        return info.context.loader(Part).get(int(self.part_id))  # type: ignore[return-value]
+        return as_node(PartType, info.context.loader(Part).get(int(self.part_id)))
 
     @staticmethod
     def of(result: domain.KitAvailability, as_of: dt.date, info: Info) -> KitAvailabilityType:
@@ -247,4 +248,4 @@ class Mutation:
                 location_id=optional_id(input.location_id, "locationId"),
                 quantity=Decimal(input.quantity) if input.quantity is not None else None,
             )
-        return PartInventoryPayload(part_inventory=record)  # type: ignore[arg-type]
+        return PartInventoryPayload(part_inventory=as_node(PartInventoryType, record))

@@ -6,7 +6,6 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
 
 import strawberry
 from strawberry.types.unset import UNSET
@@ -14,6 +13,7 @@ from strawberry.types.unset import UNSET
 from kitwright.api.context import Context, GroupLoader, Info
 from kitwright.api.inventory import DeletePayload
 from kitwright.api.lists import connection_field
+from kitwright.api.nodes import as_node, as_nodes
 from kitwright.api.parts import PartType
 from kitwright.api.relay import (
     DateTimeFilter,
@@ -34,11 +34,12 @@ class _RefdesLoaderKey:
 
 
 def _refdes_loader(context: Context) -> GroupLoader[MbomItemReferenceDesignator]:
-    found: Any = context.loaders.get(_RefdesLoaderKey)
+    found = context.loaders.get(_RefdesLoaderKey)
     if not isinstance(found, GroupLoader):
         found = GroupLoader(context.session, MbomItemReferenceDesignator, MbomItemReferenceDesignator.mbom_item_id)
         context.loaders[_RefdesLoaderKey] = found
-    return found  # type: ignore[no-any-return]
+    loader: GroupLoader[MbomItemReferenceDesignator] = found
+    return loader
 
 
 @strawberry.type(name="MbomItemReferenceDesignator", description="Where on the assembly an mBOM line goes.")
@@ -68,17 +69,17 @@ class MbomItemType:
 
     @strawberry.field
     def part(self, root: strawberry.Parent[MbomItem], info: Info) -> PartType:
-        return info.context.loader(Part).get(root.part_id)  # type: ignore[return-value]
+        return as_node(PartType, info.context.loader(Part).get(root.part_id))
 
     @strawberry.field
     def parent(self, root: strawberry.Parent[MbomItem], info: Info) -> PartType:
-        return info.context.loader(Part).get(root.parent_id)  # type: ignore[return-value]
+        return as_node(PartType, info.context.loader(Part).get(root.parent_id))
 
     @strawberry.field
     def reference_designators(self, root: strawberry.Parent[MbomItem], info: Info) -> list[ReferenceDesignatorType]:
         loader = _refdes_loader(info.context)
         loader.want(info.context.loader(MbomItem).cache.keys())
-        return loader.get(root.id)  # type: ignore[return-value]
+        return as_nodes(ReferenceDesignatorType, loader.get(root.id))
 
 
 @strawberry.type(name="MbomTreeLine", description="One line of a part's mBOM tree.")
@@ -190,7 +191,7 @@ class Query:
     def mbom_item(self, info: Info, id: strawberry.ID) -> MbomItemType:
         from kitwright.services.uow import get
 
-        return get(info.context.session, MbomItem, parse_id(id))  # type: ignore[return-value]
+        return as_node(MbomItemType, get(info.context.session, MbomItem, parse_id(id)))
 
     mbom_items = connection_field(
         MbomItemType, bom.list_mbom_items, filters=MbomItemsInputFilters, sort=MbomItemSortEnum
@@ -209,8 +210,8 @@ class Query:
         return [
             MbomTreeLineType(
                 depth=line.depth, path=line.path, quantity=line.quantity, total_quantity=line.total_quantity,
-                mbom_item=items.get(line.mbom_item_id),  # type: ignore[arg-type]
-                part=info.context.loader(Part).get(line.part_id),  # type: ignore[arg-type]
+                mbom_item=as_node(MbomItemType, items.get(line.mbom_item_id)),
+                part=as_node(PartType, info.context.loader(Part).get(line.part_id)),
             )
             for line in lines
         ]
@@ -227,13 +228,13 @@ class Mutation:
                 quantity=Decimal(1) if input.quantity is None else input.quantity,
                 made_on_assembly=input.made_on_assembly, substitutes=input.substitutes,
             )
-        return MbomItemPayload(mbom_item=item)  # type: ignore[arg-type]
+        return MbomItemPayload(mbom_item=as_node(MbomItemType, item))
 
     @strawberry.mutation
     def update_mbom_item(self, info: Info, input: UpdateMbomItemInput) -> MbomItemPayload:
         with info.context.uow() as uow:
             item = bom.update_mbom_item(uow, parse_id(input.id), input.etag, input_changes(input))
-        return MbomItemPayload(mbom_item=item)  # type: ignore[arg-type]
+        return MbomItemPayload(mbom_item=as_node(MbomItemType, item))
 
     @strawberry.mutation(description="Runs already created keep their requirements.")
     def delete_mbom_item(self, info: Info, id: strawberry.ID, etag: str) -> DeletePayload:
@@ -249,7 +250,7 @@ class Mutation:
             row = bom.create_reference_designator(
                 uow, mbom_item_id=parse_id(input.mbom_item_id, field="mbomItemId"), value=input.value
             )
-        return ReferenceDesignatorPayload(mbom_item_reference_designator=row)  # type: ignore[arg-type]
+        return ReferenceDesignatorPayload(mbom_item_reference_designator=as_node(ReferenceDesignatorType, row))
 
     @strawberry.mutation
     def delete_mbom_item_reference_designator(self, info: Info, id: strawberry.ID, etag: str) -> DeletePayload:

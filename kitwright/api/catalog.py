@@ -15,6 +15,7 @@ from kitwright.api.attributes import (
 )
 from kitwright.api.context import Info
 from kitwright.api.lists import connection_field
+from kitwright.api.nodes import as_node
 from kitwright.api.relay import (
     DateTimeFilter,
     IDFilter,
@@ -141,7 +142,7 @@ class UpdateSupplierPayload:
 class Query:
     @strawberry.field
     def unit_of_measure(self, info: Info, id: strawberry.ID) -> UnitOfMeasureType:
-        return get(info.context.session, UnitOfMeasure, parse_id(id))  # type: ignore[return-value]
+        return as_node(UnitOfMeasureType, get(info.context.session, UnitOfMeasure, parse_id(id)))
 
     units_of_measure = connection_field(
         UnitOfMeasureType, catalog.list_units_of_measure, filters=UnitsOfMeasureInputFilters, sort=UnitOfMeasureSortEnum
@@ -154,7 +155,7 @@ class Query:
 
     @strawberry.field
     def supplier(self, info: Info, id: strawberry.ID) -> SupplierType:
-        return get(info.context.session, Supplier, parse_id(id))  # type: ignore[return-value]
+        return as_node(SupplierType, get(info.context.session, Supplier, parse_id(id)))
 
     suppliers = connection_field(
         SupplierType, catalog.list_suppliers, filters=SuppliersInputFilters, sort=SupplierSortEnum
@@ -167,7 +168,7 @@ class Mutation:
     def create_unit_of_measure(self, info: Info, input: CreateUnitOfMeasureInput) -> CreateUnitOfMeasurePayload:
         with info.context.uow() as uow:
             unit = catalog.create_unit_of_measure(uow, name=input.name, abbreviation=input.abbreviation)
-        return CreateUnitOfMeasurePayload(unit_of_measure=unit)  # type: ignore[arg-type]
+        return CreateUnitOfMeasurePayload(unit_of_measure=as_node(UnitOfMeasureType, unit))
 
     @strawberry.mutation(description="ION's name for createUnitOfMeasure.")
     def create_unit_of_measurement(
@@ -175,7 +176,7 @@ class Mutation:
     ) -> CreateUnitOfMeasurementPayload:
         with info.context.uow() as uow:
             unit = catalog.create_unit_of_measure(uow, name=input.type, abbreviation=input.abbreviation)
-        return CreateUnitOfMeasurementPayload(unit_of_measurement=unit)  # type: ignore[arg-type]
+        return CreateUnitOfMeasurementPayload(unit_of_measurement=as_node(UnitOfMeasureType, unit))
 
     @strawberry.mutation
     def create_supplier(self, info: Info, input: CreateSupplierInput) -> CreateSupplierPayload:
@@ -183,7 +184,7 @@ class Mutation:
             supplier = catalog.create_supplier(
                 uow, name=input.name, attributes=attribute_triples(input.attributes)
             )
-        return CreateSupplierPayload(supplier=supplier)  # type: ignore[arg-type]
+        return CreateSupplierPayload(supplier=as_node(SupplierType, supplier))
 
     @strawberry.mutation
     def update_supplier(self, info: Info, input: UpdateSupplierInput) -> UpdateSupplierPayload:
@@ -192,4 +193,4 @@ class Mutation:
                 uow, parse_id(input.id), input.etag, name=input.name,
                 attributes=attribute_triples(input.attributes) if input.attributes is not None else None,
             )
-        return UpdateSupplierPayload(supplier=supplier)  # type: ignore[arg-type]
+        return UpdateSupplierPayload(supplier=as_node(SupplierType, supplier))

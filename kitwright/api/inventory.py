@@ -14,6 +14,7 @@ from kitwright.api.context import Context, Info
 from kitwright.api.enums import PartInventoryStatus, TrackingType
 from kitwright.api.lists import connection_field, primes
 from kitwright.api.locations import LocationType
+from kitwright.api.nodes import as_node, as_nodes
 from kitwright.api.parts import PartType
 from kitwright.api.relay import (
     BooleanFilter,
@@ -67,19 +68,19 @@ class PartInventoryType:
 
     @strawberry.field
     def part(self, root: strawberry.Parent[PartInventory], info: Info) -> PartType:
-        return info.context.loader(Part).get(root.part_id)  # type: ignore[return-value]
+        return as_node(PartType, info.context.loader(Part).get(root.part_id))
 
     @strawberry.field
     def location(self, root: strawberry.Parent[PartInventory], info: Info) -> LocationType | None:
-        return info.context.loader(Location).get(root.location_id)  # type: ignore[return-value]
+        return as_node(LocationType, info.context.loader(Location).get(root.location_id))
 
     @strawberry.field
     def supplier(self, root: strawberry.Parent[PartInventory], info: Info) -> SupplierType | None:
-        return info.context.loader(Supplier).get(root.supplier_id)  # type: ignore[return-value]
+        return as_node(SupplierType, info.context.loader(Supplier).get(root.supplier_id))
 
     @strawberry.field
     def unit_of_measure(self, root: strawberry.Parent[PartInventory], info: Info) -> UnitOfMeasureType | None:
-        return info.context.loader(UnitOfMeasure).get(root.unit_of_measure_id)  # type: ignore[return-value]
+        return as_node(UnitOfMeasureType, info.context.loader(UnitOfMeasure).get(root.unit_of_measure_id))
 
     @strawberry.field(description="The tracking type of the record's part.")
     def tracking_type(self, root: strawberry.Parent[PartInventory], info: Info) -> TrackingType:
@@ -124,8 +125,9 @@ class PartInventoryType:
         self, root: strawberry.Parent[PartInventory], info: Info
     ) -> list[Annotated[PartKitType, strawberry.lazy("kitwright.api.kits")]]:
         from kitwright.api.kit_loaders import kit_loaders
+        from kitwright.api.kits import PartKitType
 
-        return kit_loaders(info.context).kits_of_record(root.id)  # type: ignore[return-value]
+        return as_nodes(PartKitType, kit_loaders(info.context).kits_of_record(root.id))
 
     # Runs and the aBOM (docs/runs.md); resolved in api.runs.
     @strawberry.field(description="Runs related to the record: the run building it, runs it is installed for or kitted to.")
@@ -298,7 +300,7 @@ def _prime(context: Context, rows: list[PartInventory]) -> None:
 class Query:
     @strawberry.field
     def part_inventory(self, info: Info, id: strawberry.ID) -> PartInventoryType:
-        return inventory.get_part_inventory(info.context.session, parse_id(id))  # type: ignore[return-value]
+        return as_node(PartInventoryType, inventory.get_part_inventory(info.context.session, parse_id(id)))
 
     part_inventories = connection_field(
         PartInventoryType, inventory.list_part_inventories,
@@ -327,20 +329,20 @@ class Mutation:
             autogenerate_serial_number=input.autogenerate_serial_number,
             autogenerate_lot_number=input.autogenerate_lot_number,
             segment=input.segment,
-            attributes=dict(input.attributes or {}),  # type: ignore[arg-type]  # a JSON object by the scalar
+            attributes=dict(input.attributes or {}),
             on_order=input.on_order,
             expected_at=input.expected_at,
         )
         with info.context.uow() as uow:
             record = inventory.create_part_inventory(uow, new)
-        return PartInventoryPayload(part_inventory=record)  # type: ignore[arg-type]
+        return PartInventoryPayload(part_inventory=as_node(PartInventoryType, record))
 
     @strawberry.mutation
     def update_part_inventory(self, info: Info, input: UpdatePartInventoryInput) -> PartInventoryPayload:
         changes = input_changes(input, ids=("part_id", "location_id", "supplier_id", "unit_of_measure_id"))
         with info.context.uow() as uow:
             record = inventory.update_part_inventory(uow, parse_id(input.id), input.etag, changes)
-        return PartInventoryPayload(part_inventory=record)  # type: ignore[arg-type]
+        return PartInventoryPayload(part_inventory=as_node(PartInventoryType, record))
 
     @strawberry.mutation
     def delete_part_inventory(self, info: Info, id: strawberry.ID, etag: str) -> DeletePayload:

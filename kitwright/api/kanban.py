@@ -16,6 +16,7 @@ from kitwright.api.inventory import PartInventoryType
 from kitwright.api.kits import PartKitType
 from kitwright.api.lists import connection_field, primes
 from kitwright.api.locations import LocationType
+from kitwright.api.nodes import as_node, as_nodes
 from kitwright.api.parts import PartType
 from kitwright.api.relay import (
     DateTimeFilter,
@@ -113,7 +114,7 @@ class KanbanPatternLineType:
 
     @strawberry.field
     def part(self, root: strawberry.Parent[KanbanPatternLine], info: Info) -> PartType:
-        return info.context.loader(Part).get(root.part_id)  # type: ignore[return-value]
+        return as_node(PartType, info.context.loader(Part).get(root.part_id))
 
 
 @strawberry.type(
@@ -135,7 +136,7 @@ class KanbanCycleLineType:
 
     @strawberry.field
     def part(self, root: strawberry.Parent[KanbanCycleLine], info: Info) -> PartType:
-        return info.context.loader(Part).get(root.part_id)  # type: ignore[return-value]
+        return as_node(PartType, info.context.loader(Part).get(root.part_id))
 
 
 @strawberry.type(
@@ -159,13 +160,13 @@ class KanbanCycleType:
 
     @strawberry.field(description="The kit this cycle was filled on (an ordinary PartKit).")
     def part_kit(self, root: strawberry.Parent[KanbanCycle], info: Info) -> PartKitType:
-        return info.context.loader(PartKit).get(root.part_kit_id)  # type: ignore[return-value]
+        return as_node(PartKitType, info.context.loader(PartKit).get(root.part_kit_id))
 
     @strawberry.field
     def lines(self, root: strawberry.Parent[KanbanCycle], info: Info) -> list[KanbanCycleLineType]:
         rows = loaders(info.context).lines_by_cycle.get(root.id)
         info.context.loader(Part).want(row.part_id for row in rows)
-        return rows  # type: ignore[return-value]
+        return as_nodes(KanbanCycleLineType, rows)
 
 
 @strawberry.type(
@@ -190,17 +191,17 @@ class KanbanKitType:
 
     @strawberry.field
     def home_location(self, root: strawberry.Parent[KanbanKit], info: Info) -> LocationType:
-        return info.context.loader(Location).get(root.home_location_id)  # type: ignore[return-value]
+        return as_node(LocationType, info.context.loader(Location).get(root.home_location_id))
 
     @strawberry.field
     def line_location(self, root: strawberry.Parent[KanbanKit], info: Info) -> LocationType:
-        return info.context.loader(Location).get(root.line_location_id)  # type: ignore[return-value]
+        return as_node(LocationType, info.context.loader(Location).get(root.line_location_id))
 
     @strawberry.field(description="Part + quantity per cycle.")
     def pattern(self, root: strawberry.Parent[KanbanKit], info: Info) -> list[KanbanPatternLineType]:
         rows = loaders(info.context).pattern_by_kit.get(root.id)
         info.context.loader(Part).want(row.part_id for row in rows)
-        return rows  # type: ignore[return-value]
+        return as_nodes(KanbanPatternLineType, rows)
 
     @strawberry.field(description="What the open cycle holds now, per part (at home or at the line).")
     def held(self, root: strawberry.Parent[KanbanKit], info: Info) -> list[KanbanPartQuantityType]:
@@ -212,7 +213,7 @@ class KanbanKitType:
     @strawberry.field(description="The cycle not yet emptied, if any.")
     def current_cycle(self, root: strawberry.Parent[KanbanKit], info: Info) -> KanbanCycleType | None:
         cycles = loaders(info.context).cycles_by_kit.get(root.id)
-        return next((c for c in cycles if c.emptied_at is None), None)  # type: ignore[return-value]
+        return as_node(KanbanCycleType, next((c for c in cycles if c.emptied_at is None), None))
 
     @strawberry.field(description="Every cycle, newest first: what was filled, consumed, returned, when, by whom.")
     def cycles(self, root: strawberry.Parent[KanbanKit], info: Info) -> list[KanbanCycleType]:
@@ -222,7 +223,7 @@ class KanbanKitType:
             c.id for group in kl.cycles_by_kit.cache.values() for c in group
         )
         info.context.loader(PartKit).want(c.part_kit_id for c in rows)
-        return rows  # type: ignore[return-value]
+        return as_nodes(KanbanCycleType, rows)
 
 
 @strawberry.type(name="KanbanPartQuantity")
@@ -232,7 +233,7 @@ class KanbanPartQuantityType:
 
     @strawberry.field
     def part(self, info: Info) -> PartType:
-        return info.context.loader(Part).get(int(self.part_id))  # type: ignore[return-value]
+        return as_node(PartType, info.context.loader(Part).get(int(self.part_id)))
 
 
 @strawberry.type(
@@ -253,15 +254,15 @@ class LineStockLevelType:
 
     @strawberry.field
     def location(self, root: strawberry.Parent[LineStockLevel], info: Info) -> LocationType:
-        return info.context.loader(Location).get(root.location_id)  # type: ignore[return-value]
+        return as_node(LocationType, info.context.loader(Location).get(root.location_id))
 
     @strawberry.field
     def home_location(self, root: strawberry.Parent[LineStockLevel], info: Info) -> LocationType:
-        return info.context.loader(Location).get(root.home_location_id)  # type: ignore[return-value]
+        return as_node(LocationType, info.context.loader(Location).get(root.home_location_id))
 
     @strawberry.field
     def part(self, root: strawberry.Parent[LineStockLevel], info: Info) -> PartType:
-        return info.context.loader(Part).get(root.part_id)  # type: ignore[return-value]
+        return as_node(PartType, info.context.loader(Part).get(root.part_id))
 
     @strawberry.field(
         description="What the line's kanban kits hold of the part now (at the line or filled at home)."
@@ -421,7 +422,7 @@ def _pattern(lines: list[KanbanPatternLineInput] | None) -> list[kanban.PatternE
 
 def _shortages(info: Info, fills: list[kanban.FillOutcome]) -> list[KanbanShortageType]:
     return [
-        KanbanShortageType(kanban_kit=fill.kit, part=info.context.loader(Part).get(s.part_id),  # type: ignore[arg-type]
+        KanbanShortageType(kanban_kit=as_node(KanbanKitType, fill.kit), part=as_node(PartType, info.context.loader(Part).get(s.part_id)),
                            quantity=s.quantity)
         for fill in fills for s in fill.shortages
     ]
@@ -431,7 +432,7 @@ def _shortages(info: Info, fills: list[kanban.FillOutcome]) -> list[KanbanShorta
 class Query:
     @strawberry.field
     def kanban_kit(self, info: Info, id: strawberry.ID) -> KanbanKitType:
-        return kanban.get_kanban_kit(info.context.session, parse_id(id))  # type: ignore[return-value]
+        return as_node(KanbanKitType, kanban.get_kanban_kit(info.context.session, parse_id(id)))
 
     kanban_kits = connection_field(
         KanbanKitType, kanban.list_kanban_kits, filters=KanbanKitsInputFilters, sort=KanbanKitSortEnum
@@ -453,7 +454,7 @@ class Mutation:
                 line_location_id=parse_id(input.line_location_id, field="lineLocationId"),
                 pattern=_pattern(input.pattern),
             )
-        return KanbanKitPayload(kanban_kit=kit)  # type: ignore[arg-type]
+        return KanbanKitPayload(kanban_kit=as_node(KanbanKitType, kit))
 
     @strawberry.mutation(description="Name any time; locations and pattern only between cycles.")
     def update_kanban_kit(self, info: Info, input: UpdateKanbanKitInput) -> KanbanKitPayload:
@@ -468,7 +469,7 @@ class Mutation:
             changes["pattern"] = None if input.pattern is None else _pattern(input.pattern)
         with info.context.uow() as uow:
             kit = kanban.update_kanban_kit(uow, parse_id(input.id), input.etag, changes)
-        return KanbanKitPayload(kanban_kit=kit)  # type: ignore[arg-type]
+        return KanbanKitPayload(kanban_kit=as_node(KanbanKitType, kit))
 
     @strawberry.mutation(
         description="Fill to the pattern, oldest inventory first (the kit fulfilment of fulfillPartKit): "
@@ -481,16 +482,16 @@ class Mutation:
                 source_location_id=optional_id(input.source_location_id, "sourceLocationId"),
             )
         return FillKanbanKitPayload(
-            kanban_kit=outcome.kit, cycle=outcome.cycle,  # type: ignore[arg-type]
+            kanban_kit=as_node(KanbanKitType, outcome.kit), cycle=as_node(KanbanCycleType, outcome.cycle),
             shortages=_shortages(info, [outcome]),
-            part_inventories=outcome.issued,  # type: ignore[arg-type]
+            part_inventories=as_nodes(PartInventoryType, outcome.issued),
         )
 
     @strawberry.mutation(description="Send a FILLED kit to its line location (its stock moves there).")
     def deliver_kanban_kit(self, info: Info, input: DeliverKanbanKitInput) -> KanbanKitPayload:
         with info.context.uow() as uow:
             kit = kanban.deliver_kanban_kit(uow, id=parse_id(input.id), etag=input.etag)
-        return KanbanKitPayload(kanban_kit=kit)  # type: ignore[arg-type]
+        return KanbanKitPayload(kanban_kit=as_node(KanbanKitType, kit))
 
     @strawberry.mutation(
         description="Close the cycle: consumption per part leaves inventory (oldest first); the rest "
@@ -504,7 +505,7 @@ class Mutation:
         with info.context.uow() as uow:
             kit, cycle = kanban.empty_kanban_kit(uow, id=parse_id(input.id), etag=input.etag,
                                                  consumption=consumption)
-        return EmptyKanbanKitPayload(kanban_kit=kit, cycle=cycle)  # type: ignore[arg-type]
+        return EmptyKanbanKitPayload(kanban_kit=as_node(KanbanKitType, kit), cycle=as_node(KanbanCycleType, cycle))
 
     @strawberry.mutation(description="Replace a line location's min/max levels per part.")
     def set_line_stock_levels(self, info: Info, input: SetLineStockLevelsInput) -> SetLineStockLevelsPayload:
@@ -518,7 +519,7 @@ class Mutation:
                 uow, location_id=parse_id(input.location_id, field="locationId"),
                 home_location_id=optional_id(input.home_location_id, "homeLocationId"), levels=levels,
             )
-        return SetLineStockLevelsPayload(line_stock_levels=rows)  # type: ignore[arg-type]
+        return SetLineStockLevelsPayload(line_stock_levels=as_nodes(LineStockLevelType, rows))
 
     @strawberry.mutation(
         description="For every part below its minimum at the line: refill the line's kanban kits and "
@@ -531,7 +532,7 @@ class Mutation:
                 source_location_id=optional_id(input.source_location_id, "sourceLocationId"),
             )
         return ReplenishLineLocationPayload(
-            kanban_kits=[fill.kit for fill in outcome.fills],  # type: ignore[misc]
-            created_kanban_kits=outcome.created,  # type: ignore[arg-type]
+            kanban_kits=as_nodes(KanbanKitType, [fill.kit for fill in outcome.fills]),
+            created_kanban_kits=as_nodes(KanbanKitType, outcome.created),
             shortages=_shortages(info, outcome.fills),
         )

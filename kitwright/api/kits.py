@@ -14,6 +14,7 @@ from kitwright.api.inventory import DeletePayload, PartInventoryPayload, PartInv
 from kitwright.api.kit_loaders import IssuedInventory, kit_loaders
 from kitwright.api.lists import connection_field
 from kitwright.api.locations import LocationType
+from kitwright.api.nodes import as_node, as_nodes
 from kitwright.api.parts import PartType
 from kitwright.api.relay import (
     DateTimeFilter,
@@ -61,7 +62,7 @@ def _issued(info: Info, links: list[Any]) -> list[PartInventoryType]:
     pairs = kit_loaders(info.context).records_of(links)
     info.context.loader(Part).want(record.part_id for _, record in pairs)
     info.context.loader(Location).want(record.location_id for _, record in pairs)
-    return [IssuedInventory(record, link) for link, record in pairs]  # type: ignore[misc]
+    return as_nodes(PartInventoryType, [IssuedInventory(record, link) for link, record in pairs])
 
 
 @strawberry.type(
@@ -81,11 +82,11 @@ class PartKitItemType:
 
     @strawberry.field
     def part_kit(self, root: strawberry.Parent[PartKitItem], info: Info) -> PartKitType:
-        return info.context.loader(PartKit).get(root.part_kit_id)  # type: ignore[return-value]
+        return as_node(PartKitType, info.context.loader(PartKit).get(root.part_kit_id))
 
     @strawberry.field
     def part(self, root: strawberry.Parent[PartKitItem], info: Info) -> PartType:
-        return info.context.loader(Part).get(root.part_id)  # type: ignore[return-value]
+        return as_node(PartType, info.context.loader(Part).get(root.part_id))
 
     @strawberry.field(description="Held now: issued to the item and not released by closing the kit.")
     def kitted_quantity(self, root: strawberry.Parent[PartKitItem], info: Info) -> DecimalScalar:
@@ -130,25 +131,26 @@ class PartKitType:
     def run(
         self, root: strawberry.Parent[PartKit], info: Info
     ) -> Annotated[RunType, strawberry.lazy("kitwright.api.runs")] | None:
+        from kitwright.api.runs import RunType
         from kitwright.store.models import Run
 
-        return info.context.loader(Run).get(root.run_id)  # type: ignore[return-value]
+        return as_node(RunType, info.context.loader(Run).get(root.run_id))
 
     @strawberry.field
     def assigned_to(self, root: strawberry.Parent[PartKit], info: Info) -> UserType | None:
-        return info.context.loader(User).get(root.assigned_to_id)  # type: ignore[return-value]
+        return as_node(UserType, info.context.loader(User).get(root.assigned_to_id))
 
     @strawberry.field
     def staging_location(self, root: strawberry.Parent[PartKit], info: Info) -> LocationType | None:
-        return info.context.loader(Location).get(root.staging_location_id)  # type: ignore[return-value]
+        return as_node(LocationType, info.context.loader(Location).get(root.staging_location_id))
 
     @strawberry.field
     def delivery_location(self, root: strawberry.Parent[PartKit], info: Info) -> LocationType | None:
-        return info.context.loader(Location).get(root.delivery_location_id)  # type: ignore[return-value]
+        return as_node(LocationType, info.context.loader(Location).get(root.delivery_location_id))
 
     @strawberry.field(description="Delivery location once DELIVERED, else staging (or delivery); null when closed.")
     def current_location(self, root: strawberry.Parent[PartKit], info: Info) -> LocationType | None:
-        return info.context.loader(Location).get(root.current_location_id)  # type: ignore[return-value]
+        return as_node(LocationType, info.context.loader(Location).get(root.current_location_id))
 
     @strawberry.field
     def items(self, root: strawberry.Parent[PartKit], info: Info) -> list[PartKitItemType]:
@@ -353,7 +355,7 @@ def _changes(data: object) -> dict[str, Any]:
 class Query:
     @strawberry.field
     def part_kit(self, info: Info, id: strawberry.ID) -> PartKitType:
-        return kits.get_part_kit(info.context.session, parse_id(id))  # type: ignore[return-value]
+        return as_node(PartKitType, kits.get_part_kit(info.context.session, parse_id(id)))
 
     part_kits = connection_field(
         PartKitType, kits.list_part_kits, filters=PartKitsInputFilters, sort=PartKitSortEnum
@@ -361,7 +363,7 @@ class Query:
 
     @strawberry.field
     def part_kit_item(self, info: Info, id: strawberry.ID) -> PartKitItemType:
-        return kits.get_part_kit_item(info.context.session, parse_id(id))  # type: ignore[return-value]
+        return as_node(PartKitItemType, kits.get_part_kit_item(info.context.session, parse_id(id)))
 
     part_kit_items = connection_field(
         PartKitItemType, kits.list_part_kit_items, filters=PartKitItemsInputFilters, sort=PartKitItemSortEnum
@@ -381,12 +383,12 @@ class Query:
         return ShortageReportType(
             kits=[
                 KitOutlookType(
-                    part_kit=ctx.loader(PartKit).get(k.kit_id),  # type: ignore[arg-type]
+                    part_kit=as_node(PartKitType, ctx.loader(PartKit).get(k.kit_id)),
                     can_fulfill_now=k.can_fulfil_now,
                     lines=[
                         ShortageLineType(
-                            part_kit_item=ctx.loader(PartKitItem).get(line.item_id),  # type: ignore[arg-type]
-                            part=ctx.loader(Part).get(line.part_id),  # type: ignore[arg-type]
+                            part_kit_item=as_node(PartKitItemType, ctx.loader(PartKitItem).get(line.item_id)),
+                            part=as_node(PartType, ctx.loader(Part).get(line.part_id)),
                             needed=line.needed, fulfillable=line.fulfillable, missing=line.missing,
                         )
                         for line in k.lines
@@ -395,7 +397,7 @@ class Query:
                 for k in report.kits
             ],
             missing_by_part=[
-                PartQuantityType(part=ctx.loader(Part).get(part_id), quantity=q)  # type: ignore[arg-type]
+                PartQuantityType(part=as_node(PartType, ctx.loader(Part).get(part_id)), quantity=q)
                 for part_id, q in sorted(report.missing_by_part.items())
             ],
         )
@@ -415,13 +417,13 @@ class Mutation:
                 status=input.status.value if input.status else rules.PartKitStatus.DRAFT,
                 priority=input.priority,
             )
-        return PartKitPayload(part_kit=kit)  # type: ignore[arg-type]
+        return PartKitPayload(part_kit=as_node(PartKitType, kit))
 
     @strawberry.mutation
     def update_part_kit(self, info: Info, input: UpdatePartKitInput) -> PartKitPayload:
         with info.context.uow() as uow:
             kit = kits.update_part_kit(uow, parse_id(input.id), input.etag, _changes(input))
-        return PartKitPayload(part_kit=kit)  # type: ignore[arg-type]
+        return PartKitPayload(part_kit=as_node(PartKitType, kit))
 
     @strawberry.mutation(description="Refused while the kit holds inventory.")
     def delete_part_kit(self, info: Info, id: strawberry.ID, etag: str) -> DeletePayload:
@@ -436,13 +438,13 @@ class Mutation:
                 uow, part_kit_id=parse_id(input.part_kit_id, field="partKitId"),
                 part_id=parse_id(input.part_id, field="partId"), quantity=Decimal(input.quantity),
             )
-        return PartKitItemPayload(part_kit_item=item)  # type: ignore[arg-type]
+        return PartKitItemPayload(part_kit_item=as_node(PartKitItemType, item))
 
     @strawberry.mutation(description="The quantity never goes below what is kitted.")
     def update_part_kit_item(self, info: Info, input: UpdatePartKitItemInput) -> PartKitItemPayload:
         with info.context.uow() as uow:
             item = kits.update_part_kit_item(uow, parse_id(input.id), input.etag, input_changes(input))
-        return PartKitItemPayload(part_kit_item=item)  # type: ignore[arg-type]
+        return PartKitItemPayload(part_kit_item=as_node(PartKitItemType, item))
 
     @strawberry.mutation(description="Refused while the item holds inventory.")
     def delete_part_kit_item(self, info: Info, id: strawberry.ID, etag: str) -> DeletePayload:
@@ -457,7 +459,7 @@ class Mutation:
     def issue_item_to_kit(self, info: Info, input: InventoryToKitInput) -> PartInventoryPayload:
         with info.context.uow() as uow:
             record = kits.issue_item_to_kit(uow, **_inventory_to_kit(input, required=True))
-        return PartInventoryPayload(part_inventory=record)  # type: ignore[arg-type]
+        return PartInventoryPayload(part_inventory=as_node(PartInventoryType, record))
 
     @strawberry.mutation(
         description="Return a held record, or a quantity of it, to available stock. Returns the "
@@ -474,7 +476,7 @@ class Mutation:
                 )
             else:
                 record = kits.move_item_to_inventory(uow, **_inventory_to_kit(input))
-        return PartInventoryPayload(part_inventory=record)  # type: ignore[arg-type]
+        return PartInventoryPayload(part_inventory=as_node(PartInventoryType, record))
 
     @strawberry.mutation(
         description="Fill every open item, oldest inventory first across the whole kit. Partial "
@@ -488,16 +490,16 @@ class Mutation:
             )
         ctx = info.context
         return FulfillPartKitPayload(
-            part_kit=result.kit,  # type: ignore[arg-type]
+            part_kit=as_node(PartKitType, result.kit),
             shortages=[
                 KitShortageType(
-                    part_kit_item=ctx.loader(PartKitItem).get(s.item_id),  # type: ignore[arg-type]
-                    part=ctx.loader(Part).get(s.part_id),  # type: ignore[arg-type]
+                    part_kit_item=as_node(PartKitItemType, ctx.loader(PartKitItem).get(s.item_id)),
+                    part=as_node(PartType, ctx.loader(Part).get(s.part_id)),
                     quantity=s.quantity,
                 )
                 for s in result.shortages
             ],
-            part_inventories=[record for _, record in result.issued],  # type: ignore[misc]
+            part_inventories=as_nodes(PartInventoryType, [record for _, record in result.issued]),
         )
 
     @strawberry.mutation(
@@ -509,7 +511,7 @@ class Mutation:
             kit = kits.stage_part_kit_inventory(
                 uow, id=parse_id(input.id), location_id=parse_id(input.location_id, field="locationId")
             )
-        return PartKitPayload(part_kit=kit)  # type: ignore[arg-type]
+        return PartKitPayload(part_kit=as_node(PartKitType, kit))
 
 
 def _inventory_to_kit(input: InventoryToKitInput, *, required: bool = False) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from strawberry.types.unset import UNSET
 
 from kitwright.api.context import Info
 from kitwright.api.lists import connection_field
+from kitwright.api.nodes import as_node
 from kitwright.api.relay import (
     BooleanFilter,
     DateTimeFilter,
@@ -48,7 +49,7 @@ class LocationType:
 
     @strawberry.field
     def parent(self, root: strawberry.Parent[Location], info: Info) -> LocationType | None:
-        return info.context.loader(Location).get(root.parent_id)  # type: ignore[return-value]
+        return as_node(LocationType, info.context.loader(Location).get(root.parent_id))
 
     @strawberry.field
     def children(self, root: strawberry.Parent[Location], info: Info) -> list[LocationType]:
@@ -109,7 +110,7 @@ class DeleteLocationPayload:
 class Query:
     @strawberry.field
     def location(self, info: Info, id: strawberry.ID) -> LocationType:
-        return get(info.context.session, Location, parse_id(id))  # type: ignore[return-value]
+        return as_node(LocationType, get(info.context.session, Location, parse_id(id)))
 
     locations = connection_field(
         LocationType, locations.list_locations, filters=LocationsInputFilters, sort=LocationSortEnum
@@ -130,14 +131,14 @@ class Mutation:
                 inventory_available=input.inventory_available,
                 available_soon=input.available_soon,
             )
-        return LocationPayload(location=location)  # type: ignore[arg-type]
+        return LocationPayload(location=as_node(LocationType, location))
 
     @strawberry.mutation
     def update_location(self, info: Info, input: UpdateLocationInput) -> LocationPayload:
         changes = input_changes(input, ids=("parent_id",))
         with info.context.uow() as uow:
             location = locations.update_location(uow, parse_id(input.id), input.etag, changes)
-        return LocationPayload(location=location)  # type: ignore[arg-type]
+        return LocationPayload(location=as_node(LocationType, location))
 
     @strawberry.mutation(description="Delete an empty leaf location (no inventory, children or kits); "
                          "CONFLICT otherwise: archive it instead.")

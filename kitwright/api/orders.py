@@ -15,6 +15,7 @@ from strawberry.types.unset import UNSET
 from kitwright.api.context import Context, Info
 from kitwright.api.lists import connection_field, primes
 from kitwright.api.locations import LocationType
+from kitwright.api.nodes import as_node, as_nodes
 from kitwright.api.parts import PartType
 from kitwright.api.relay import (
     DateTimeFilter,
@@ -149,7 +150,7 @@ def _prime(context: Context, rows: list[RetailOrder]) -> None:
 
 
 def _part(info: Info, part_id: int) -> PartType:
-    return info.context.loader(Part).get(part_id)  # type: ignore[return-value]
+    return as_node(PartType, info.context.loader(Part).get(part_id))
 
 
 @strawberry.type(name="OrderSettings", description="Retail order settings (all off / RETURN_ORDER by default).")
@@ -216,7 +217,7 @@ class OrderLineType:
     def components(self, root: strawberry.Parent[OrderLine], info: Info) -> list[OrderLineComponentType]:
         data = order_data(info)
         data.load(root.order_id)
-        return data.components.get(root.id, [])  # type: ignore[return-value]
+        return as_nodes(OrderLineComponentType, data.components.get(root.id, []))
 
     @strawberry.field
     def quantity_detail(self, root: strawberry.Parent[OrderLine], info: Info) -> QuantityDetailType:
@@ -255,13 +256,13 @@ class OrderReleaseType:
 
     @strawberry.field
     def site(self, root: strawberry.Parent[OrderRelease], info: Info) -> LocationType | None:
-        return info.context.loader(Location).get(root.site_id)  # type: ignore[return-value]
+        return as_node(LocationType, info.context.loader(Location).get(root.site_id))
 
     @strawberry.field
     def lines(self, root: strawberry.Parent[OrderRelease], info: Info) -> list[OrderReleaseLineType]:
         data = order_data(info)
         data.load(root.order_id)
-        return data.release_lines.get(root.id, [])  # type: ignore[return-value]
+        return as_nodes(OrderReleaseLineType, data.release_lines.get(root.id, []))
 
 
 @strawberry.type(name="UnprocessedOrderEvent",
@@ -305,7 +306,7 @@ class InvoiceType:
     def lines(self, root: strawberry.Parent[Invoice], info: Info) -> list[InvoiceLineType]:
         data = order_data(info)
         data.load(root.order_id)
-        return data.invoice_lines.get(root.id, [])  # type: ignore[return-value]
+        return as_nodes(InvoiceLineType, data.invoice_lines.get(root.id, []))
 
 
 @strawberry.type(name="ReturnVerification")
@@ -345,7 +346,7 @@ class ReturnLineType:
     def verifications(self, root: strawberry.Parent[ReturnLine], info: Info) -> list[ReturnVerificationType]:
         rows = info.context.session.scalars(select(ReturnVerification).where(
             ReturnVerification.return_line_id == root.id).order_by(ReturnVerification.id))
-        return list(rows)  # type: ignore[arg-type]
+        return as_nodes(ReturnVerificationType, rows)
 
 
 @strawberry.type(name="ReturnOrder")
@@ -363,11 +364,11 @@ class ReturnOrderType:
     def lines(self, root: strawberry.Parent[ReturnOrder], info: Info) -> list[ReturnLineType]:
         rows = info.context.session.scalars(select(ReturnLine).where(
             ReturnLine.return_order_id == root.id).order_by(ReturnLine.id))
-        return list(rows)  # type: ignore[arg-type]
+        return as_nodes(ReturnLineType, rows)
 
     @strawberry.field
     def exchange_order(self, root: strawberry.Parent[ReturnOrder], info: Info) -> OrderType | None:
-        return info.context.loader(RetailOrder).get(root.exchange_order_id)  # type: ignore[return-value]
+        return as_node(OrderType, info.context.loader(RetailOrder).get(root.exchange_order_id))
 
 
 @strawberry.type(name="Order", description="A retail order: kit lines allocate their components.")
@@ -386,31 +387,31 @@ class OrderType:
         data.load(root.id)
         rows = data.lines.get(root.id, [])
         info.context.loader(Part).want(r.part_id for r in rows)
-        return rows  # type: ignore[return-value]
+        return as_nodes(OrderLineType, rows)
 
     @strawberry.field
     def releases(self, root: strawberry.Parent[RetailOrder], info: Info) -> list[OrderReleaseType]:
         data = order_data(info)
         data.load(root.id)
-        return data.releases.get(root.id, [])  # type: ignore[return-value]
+        return as_nodes(OrderReleaseType, data.releases.get(root.id, []))
 
     @strawberry.field
     def unprocessed_events(self, root: strawberry.Parent[RetailOrder], info: Info) -> list[UnprocessedOrderEventType]:
         data = order_data(info)
         data.load(root.id)
-        return data.unprocessed.get(root.id, [])  # type: ignore[return-value]
+        return as_nodes(UnprocessedOrderEventType, data.unprocessed.get(root.id, []))
 
     @strawberry.field
     def invoices(self, root: strawberry.Parent[RetailOrder], info: Info) -> list[InvoiceType]:
         data = order_data(info)
         data.load(root.id)
-        return data.invoices.get(root.id, [])  # type: ignore[return-value]
+        return as_nodes(InvoiceType, data.invoices.get(root.id, []))
 
     @strawberry.field
     def return_orders(self, root: strawberry.Parent[RetailOrder], info: Info) -> list[ReturnOrderType]:
         data = order_data(info)
         data.load(root.id)
-        return data.returns.get(root.id, [])  # type: ignore[return-value]
+        return as_nodes(ReturnOrderType, data.returns.get(root.id, []))
 
 
 OrderSortEnum = sort_enum("OrderSortEnum", ["ID", "ORDER_NUMBER", "CREATED_AT"])
@@ -582,8 +583,8 @@ def _events(input: ProcessOrderEventsInput) -> list[orders.NewEvent]:
 def outcome_payload(outcome: orders.EventOutcome) -> ProcessOrderEventsPayload:
     return ProcessOrderEventsPayload(
         processed=outcome.processed, duplicate=outcome.duplicate,
-        unprocessed_events=outcome.unprocessed,  # type: ignore[arg-type]
-        invoices=outcome.invoices,  # type: ignore[arg-type]
+        unprocessed_events=as_nodes(UnprocessedOrderEventType, outcome.unprocessed),
+        invoices=as_nodes(InvoiceType, outcome.invoices),
     )
 
 
@@ -596,11 +597,11 @@ class Query:
 
     @strawberry.field
     def order(self, info: Info, id: strawberry.ID) -> OrderType:
-        return orders.get_order(info.context.session, parse_id(id))  # type: ignore[return-value]
+        return as_node(OrderType, orders.get_order(info.context.session, parse_id(id)))
 
     @strawberry.field
     def order_settings(self, info: Info) -> OrderSettingsType:
-        return orders.settings_row(info.context.session)  # type: ignore[return-value]
+        return as_node(OrderSettingsType, orders.settings_row(info.context.session))
 
 
 @strawberry.type
@@ -621,7 +622,7 @@ class Mutation:
         ]
         with info.context.uow() as uow:
             order = orders.create_order(uow, input.order_number, lines)
-        return OrderPayload(order=order)  # type: ignore[arg-type]
+        return OrderPayload(order=as_node(OrderType, order))
 
     @strawberry.mutation
     def update_order_settings(self, info: Info, input: UpdateOrderSettingsInput) -> OrderSettingsPayload:
@@ -633,20 +634,20 @@ class Mutation:
         }
         with info.context.uow() as uow:
             row = orders.update_order_settings(uow, changes, input.etag)
-        return OrderSettingsPayload(order_settings=row)  # type: ignore[arg-type]
+        return OrderSettingsPayload(order_settings=as_node(OrderSettingsType, row))
 
     @strawberry.mutation(description="Reserve component inventory in whole kits, each kit unit from one site.")
     def allocate_order(self, info: Info, input: AllocateOrderInput) -> OrderPayload:
         with info.context.uow() as uow:
             result = orders.allocate_order(uow, parse_id(input.id))
-        return OrderPayload(order=result.order)  # type: ignore[arg-type]
+        return OrderPayload(order=as_node(OrderType, result.order))
 
     @strawberry.mutation(description="One release per site for what is allocated and not yet released.")
     def release_order(self, info: Info, input: ReleaseOrderInput) -> ReleaseOrderPayload:
         with info.context.uow() as uow:
             releases = orders.release_order(uow, parse_id(input.id))
         order = orders.get_order(info.context.session, parse_id(input.id))
-        return ReleaseOrderPayload(order=order, releases=releases)  # type: ignore[arg-type]
+        return ReleaseOrderPayload(order=as_node(OrderType, order), releases=as_nodes(OrderReleaseType, releases))
 
     @strawberry.mutation(
         description="A warehouse message, all or nothing: a message failing any check processes nothing and "
@@ -663,8 +664,8 @@ class Mutation:
         with info.context.uow() as uow:
             result = orders.reconcile_order_events(uow)
         return ReconcileOrderEventsPayload(
-            processed=result.processed,  # type: ignore[arg-type]
-            stuck=[StuckOrderEventType(event=s.event, age_seconds=s.age_seconds, reason=s.reason)  # type: ignore[arg-type]
+            processed=as_nodes(UnprocessedOrderEventType, result.processed),
+            stuck=[StuckOrderEventType(event=as_node(UnprocessedOrderEventType, s.event), age_seconds=s.age_seconds, reason=s.reason)
                    for s in result.stuck],
         )
 
@@ -678,7 +679,7 @@ class Mutation:
                 uow, parse_id(input.order_id, field="orderId"), lines, input.exchange,
                 optional_id(input.exchange_part_id, "exchangePartId"),
             )
-        return ReturnOrderPayload(return_order=ret)  # type: ignore[arg-type]
+        return ReturnOrderPayload(return_order=as_node(ReturnOrderType, ret))
 
     @strawberry.mutation
     def record_return_verification(self, info: Info, input: RecordReturnVerificationInput) -> ReturnLinePayload:
@@ -687,10 +688,10 @@ class Mutation:
                 uow, parse_id(input.return_line_id, field="returnLineId"), parse_id(input.part_id, field="partId"),
                 Decimal(input.quantity), input.condition, optional_id(input.location_id, "locationId"),
             )
-        return ReturnLinePayload(return_line=line)  # type: ignore[arg-type]
+        return ReturnLinePayload(return_line=as_node(ReturnLineType, line))
 
     @strawberry.mutation
     def resolve_return_line(self, info: Info, input: ResolveReturnLineInput) -> ReturnLinePayload:
         with info.context.uow() as uow:
             line = orders.resolve_return_line(uow, parse_id(input.return_line_id, field="returnLineId"))
-        return ReturnLinePayload(return_line=line)  # type: ignore[arg-type]
+        return ReturnLinePayload(return_line=as_node(ReturnLineType, line))

@@ -19,6 +19,7 @@ from kitwright.api.catalog import UnitOfMeasureType
 from kitwright.api.context import Info
 from kitwright.api.enums import TrackingType
 from kitwright.api.lists import connection_field
+from kitwright.api.nodes import as_node
 from kitwright.api.relay import (
     BooleanFilter,
     DateTimeFilter,
@@ -41,7 +42,7 @@ class PartComponentType:
 
     @strawberry.field
     def part(self, root: strawberry.Parent[PartComponent], info: Info) -> PartType:
-        return info.context.loader(Part).get(root.component_part_id)  # type: ignore[return-value]
+        return as_node(PartType, info.context.loader(Part).get(root.component_part_id))
 
 
 @strawberry.type(name="Part", description="A part number at a revision.")
@@ -71,7 +72,7 @@ class PartType:
 
     @strawberry.field
     def unit_of_measure(self, root: strawberry.Parent[Part], info: Info) -> UnitOfMeasureType | None:
-        return info.context.loader(UnitOfMeasure).get(root.unit_of_measure_id)  # type: ignore[return-value]
+        return as_node(UnitOfMeasureType, info.context.loader(UnitOfMeasure).get(root.unit_of_measure_id))
 
     @strawberry.field(description="Components with their quantity per one of this part.")
     def components(self, root: strawberry.Parent[Part], info: Info) -> list[PartComponentType]:
@@ -174,7 +175,7 @@ class PartPayload:
 class Query:
     @strawberry.field
     def part(self, info: Info, id: strawberry.ID) -> PartType:
-        return get(info.context.session, Part, parse_id(id))  # type: ignore[return-value]
+        return as_node(PartType, get(info.context.session, Part, parse_id(id)))
 
     parts = connection_field(PartType, parts.list_parts, filters=PartsInputFilters, sort=PartSortEnum)
 
@@ -197,7 +198,7 @@ class Mutation:
                 supplier_part_number=input.supplier_part_number,
                 attributes=attribute_triples(input.attributes),
             )
-        return PartPayload(part=part)  # type: ignore[arg-type]
+        return PartPayload(part=as_node(PartType, part))
 
     @strawberry.mutation
     def update_part(self, info: Info, input: UpdatePartInput) -> PartPayload:
@@ -208,4 +209,4 @@ class Mutation:
             changes["attributes"] = attribute_triples(changes["attributes"])
         with info.context.uow() as uow:
             part = parts.update_part(uow, parse_id(input.id), input.etag, changes)
-        return PartPayload(part=part)  # type: ignore[arg-type]
+        return PartPayload(part=as_node(PartType, part))

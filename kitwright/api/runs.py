@@ -15,6 +15,7 @@ from kitwright.api.inventory import PartInventoryPayload, PartInventoryType
 from kitwright.api.kit_loaders import prime_kits
 from kitwright.api.lists import connection_field
 from kitwright.api.locations import LocationType
+from kitwright.api.nodes import as_node, as_nodes
 from kitwright.api.parts import PartType
 from kitwright.api.relay import (
     DateTimeFilter,
@@ -90,7 +91,7 @@ def run_loaders(context: Context) -> RunLoaders:
 
 
 def _record(info: Info, id: int | None) -> PartInventoryType | None:
-    return info.context.loader(PartInventory).get(id)  # type: ignore[return-value]
+    return as_node(PartInventoryType, info.context.loader(PartInventory).get(id))
 
 
 @strawberry.type(
@@ -120,7 +121,7 @@ class AbomItemType:
 
     @strawberry.field
     def build_requirement(self, root: strawberry.Parent[AbomItem], info: Info) -> BuildRequirementType | None:
-        return info.context.loader(BuildRequirement).get(root.build_requirement_id)  # type: ignore[return-value]
+        return as_node(BuildRequirementType, info.context.loader(BuildRequirement).get(root.build_requirement_id))
 
     @strawberry.field(description="What is installed directly in this item's inventory record.")
     def children(self, root: strawberry.Parent[AbomItem], info: Info) -> list[AbomItemType]:
@@ -154,11 +155,11 @@ class BuildRequirementType:
 
     @strawberry.field
     def run(self, root: strawberry.Parent[BuildRequirement], info: Info) -> RunType:
-        return info.context.loader(Run).get(root.run_id)  # type: ignore[return-value]
+        return as_node(RunType, info.context.loader(Run).get(root.run_id))
 
     @strawberry.field
     def part(self, root: strawberry.Parent[BuildRequirement], info: Info) -> PartType:
-        return info.context.loader(Part).get(root.part_id)  # type: ignore[return-value]
+        return as_node(PartType, info.context.loader(Part).get(root.part_id))
 
     @strawberry.field
     def installed_quantity(self, root: strawberry.Parent[BuildRequirement], info: Info) -> DecimalScalar:
@@ -179,7 +180,7 @@ class BuildRequirementType:
         info.context.loader(PartInventory).want(
             r.part_inventory_id for group in loaders.abom_by_requirement.cache.values() for r in group
         )
-        return rows  # type: ignore[return-value]
+        return as_nodes(AbomItemType, rows)
 
 
 @strawberry.type(name="Run", description="A work order building a part (the unit it builds is WIP while open).")
@@ -207,7 +208,7 @@ class RunType:
 
     @strawberry.field
     def part(self, root: strawberry.Parent[Run], info: Info) -> PartType:
-        return info.context.loader(Part).get(root.part_id)  # type: ignore[return-value]
+        return as_node(PartType, info.context.loader(Part).get(root.part_id))
 
     @strawberry.field(description="The unit being built.")
     def part_inventory(self, root: strawberry.Parent[Run], info: Info) -> PartInventoryType | None:
@@ -215,7 +216,7 @@ class RunType:
 
     @strawberry.field
     def location(self, root: strawberry.Parent[Run], info: Info) -> LocationType | None:
-        return info.context.loader(Location).get(root.location_id)  # type: ignore[return-value]
+        return as_node(LocationType, info.context.loader(Location).get(root.location_id))
 
     @strawberry.field(description="Custom attributes (updateRunAttribute).")
     def attributes(self, root: strawberry.Parent[Run]) -> JSONObject:
@@ -227,7 +228,7 @@ class RunType:
         loaders.requirements_by_run.want(info.context.loader(Run).cache.keys())
         rows = loaders.requirements_by_run.get(root.id)
         info.context.loader(Part).want(r.part_id for r in rows)
-        return rows  # type: ignore[return-value]
+        return as_nodes(BuildRequirementType, rows)
 
     @strawberry.field(description="Kits serving the run.")
     def part_kits(
@@ -237,7 +238,9 @@ class RunType:
         loaders.kits_by_run.want(info.context.loader(Run).cache.keys())
         rows = loaders.kits_by_run.get(root.id)
         prime_kits(info.context, rows)
-        return rows  # type: ignore[return-value]
+        from kitwright.api.kits import PartKitType
+
+        return as_nodes(PartKitType, rows)
 
 
 def _cache_runs(info: Info, rows: list[Run]) -> None:
@@ -253,7 +256,7 @@ def _cache_runs(info: Info, rows: list[Run]) -> None:
 def record_runs(info: Info, record_id: int) -> list[RunType]:
     ids = run_loaders(info.context).runs_of(record_id)
     info.context.loader(Run).want(ids)
-    return [info.context.loader(Run).get(i) for i in ids]  # type: ignore[misc]
+    return as_nodes(RunType, [info.context.loader(Run).get(i) for i in ids])
 
 
 def record_abom_items(info: Info, record_id: int) -> list[AbomItemType]:
@@ -289,7 +292,7 @@ def _nodes(nodes: list[runs.AbomNode], info: Info) -> list[AbomTreeNodeType]:
     info.context.loader(PartInventory).want(n.part_inventory_id for n in nodes)
     info.context.loader(PartInventory).want(n.parent_part_inventory_id for n in nodes)
     return [
-        AbomTreeNodeType(depth=n.depth, path=n.path, abom_item=loader.get(n.abom_item_id))  # type: ignore[arg-type]
+        AbomTreeNodeType(depth=n.depth, path=n.path, abom_item=as_node(AbomItemType, loader.get(n.abom_item_id)))
         for n in nodes
     ]
 
@@ -442,7 +445,7 @@ class Query:
     def run(self, info: Info, id: strawberry.ID) -> RunType:
         from kitwright.services.uow import get
 
-        return get(info.context.session, Run, parse_id(id))  # type: ignore[return-value]
+        return as_node(RunType, get(info.context.session, Run, parse_id(id)))
 
     runs = connection_field(RunType, runs.list_runs, filters=RunsInputFilters, sort=RunSortEnum)
 
@@ -450,13 +453,13 @@ class Query:
     def build_requirement(self, info: Info, id: strawberry.ID) -> BuildRequirementType:
         from kitwright.services.uow import get
 
-        return get(info.context.session, BuildRequirement, parse_id(id))  # type: ignore[return-value]
+        return as_node(BuildRequirementType, get(info.context.session, BuildRequirement, parse_id(id)))
 
     @strawberry.field
     def abom_item(self, info: Info, id: strawberry.ID) -> AbomItemType:
         from kitwright.services.uow import get
 
-        return get(info.context.session, AbomItem, parse_id(id))  # type: ignore[return-value]
+        return as_node(AbomItemType, get(info.context.session, AbomItem, parse_id(id)))
 
 
 @strawberry.type
@@ -471,29 +474,29 @@ class Mutation:
                 part_inventory_id=optional_id(input.part_inventory_id, "partInventoryId"),
                 location_id=optional_id(input.location_id, "locationId"),
                 status=input.status.value if input.status else rules.RunStatus.TODO,
-                attributes=dict(input.attributes) if input.attributes else None,  # type: ignore[call-overload]
+                attributes=dict(input.attributes) if input.attributes else None,
             )
-        return RunPayload(run=run)  # type: ignore[arg-type]
+        return RunPayload(run=as_node(RunType, run))
 
     @strawberry.mutation(description="COMPLETED needs every requirement installed or waived; the unit becomes AVAILABLE.")
     def update_run(self, info: Info, input: UpdateRunInput) -> RunPayload:
         with info.context.uow() as uow:
             run = runs.update_run(uow, parse_id(input.id), input.etag,
                                   input_changes(input, ids=("location_id", "procedure_id")))
-        return RunPayload(run=run)  # type: ignore[arg-type]
+        return RunPayload(run=as_node(RunType, run))
 
     @strawberry.mutation
     def update_run_attribute(self, info: Info, input: UpdateRunAttributeInput) -> RunPayload:
         with info.context.uow() as uow:
             run = runs.update_run_attribute(uow, id=parse_id(input.id), key=input.key, value=input.value,
                                             etag=input.etag)
-        return RunPayload(run=run)  # type: ignore[arg-type]
+        return RunPayload(run=as_node(RunType, run))
 
     @strawberry.mutation(description="Waive a requirement (a reason is required) or take the waiver back.")
     def update_build_requirement(self, info: Info, input: UpdateBuildRequirementInput) -> BuildRequirementPayload:
         with info.context.uow() as uow:
             req = runs.update_build_requirement(uow, parse_id(input.id), input.etag, input_changes(input))
-        return BuildRequirementPayload(build_requirement=req)  # type: ignore[arg-type]
+        return BuildRequirementPayload(build_requirement=as_node(BuildRequirementType, req))
 
     @strawberry.mutation(
         description="A kit whose items are what the run still needs (requirements - installed - "
@@ -523,7 +526,7 @@ class Mutation:
                 part_inventory_id=parse_id(input.part_inventory_id, field="partInventoryId"),
                 quantity=input.quantity, etag=input.etag,
             )
-        return InstallPayload(part_inventory=done.record, abom_item=done.abom_item)  # type: ignore[arg-type]
+        return InstallPayload(part_inventory=as_node(PartInventoryType, done.record), abom_item=as_node(AbomItemType, done.abom_item))
 
     @strawberry.mutation(
         description="Reverse an install, or part of it: KITTED again while its kit is open, else AVAILABLE. "
@@ -536,13 +539,13 @@ class Mutation:
                 abom_item_id=optional_id(input.abom_item_id, "abomItemId"), quantity=input.quantity,
                 etag=input.etag, location_id=optional_id(input.location_id, "locationId"),
             )
-        return PartInventoryPayload(part_inventory=record)  # type: ignore[arg-type]
+        return PartInventoryPayload(part_inventory=as_node(PartInventoryType, record))
 
     @strawberry.mutation(description="The root of a unit's aBOM trace (returns the existing one if any).")
     def create_abom_for_part_inventory(self, info: Info, id: strawberry.ID, etag: str) -> AbomItemPayload:
         with info.context.uow() as uow:
             item = runs.create_abom_for_part_inventory(uow, id=parse_id(id), etag=etag)
-        return AbomItemPayload(abom_item=item)  # type: ignore[arg-type]
+        return AbomItemPayload(abom_item=as_node(AbomItemType, item))
 
     @strawberry.mutation(
         description="A root's traced quantity, or a smaller installed quantity (the rest is uninstalled "
@@ -551,21 +554,21 @@ class Mutation:
     def update_abom_item(self, info: Info, input: UpdateAbomItemInput) -> AbomItemPayload:
         with info.context.uow() as uow:
             item = runs.update_abom_item(uow, parse_id(input.id), input.etag, input_changes(input))
-        return AbomItemPayload(abom_item=item)  # type: ignore[arg-type]
+        return AbomItemPayload(abom_item=as_node(AbomItemType, item))
 
 
 def _run_kit(info: Info, result: runs.RunKitResult) -> RunKitPayload:
-    from kitwright.api.kits import KitShortageType
+    from kitwright.api.kits import KitShortageType, PartKitItemType, PartKitType
     from kitwright.store.models import PartKitItem
 
     ctx = info.context
     shortages = result.fulfilment.shortages if result.fulfilment else []
     return RunKitPayload(
-        part_kit=result.kit,  # type: ignore[arg-type]
+        part_kit=as_node(PartKitType, result.kit),
         shortages=[
             KitShortageType(
-                part_kit_item=ctx.loader(PartKitItem).get(s.item_id),  # type: ignore[arg-type]
-                part=ctx.loader(Part).get(s.part_id),  # type: ignore[arg-type]
+                part_kit_item=as_node(PartKitItemType, ctx.loader(PartKitItem).get(s.item_id)),
+                part=as_node(PartType, ctx.loader(Part).get(s.part_id)),
                 quantity=s.quantity,
             )
             for s in shortages

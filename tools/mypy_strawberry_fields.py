@@ -31,7 +31,8 @@ def _decorators(nodes: list[Node] | list[Expression] | list[object]) -> Iterator
 
 
 class StrawberryFieldsPlugin(Plugin):
-    _decorator_calls: dict[int, frozenset[int]] = {}
+    # Per module tree (kept alive by mypy for the whole run): ids of its decorator calls.
+    _decorator_calls: dict[tuple[str, int], frozenset[int]] = {}
 
     def get_function_hook(self, fullname: str) -> Callable[[FunctionContext], Type] | None:
         return self._as_decorator if fullname in FIELD_FACTORIES else None
@@ -40,9 +41,10 @@ class StrawberryFieldsPlugin(Plugin):
         tree = getattr(ctx.api, "tree", None)
         if not isinstance(tree, MypyFile):
             return ctx.default_return_type
-        calls = self._decorator_calls.get(id(tree))
+        key = (tree.fullname, id(tree))
+        calls = self._decorator_calls.get(key)
         if calls is None:
-            calls = self._decorator_calls[id(tree)] = frozenset(id(e) for e in _decorators(list(tree.defs)))
+            calls = self._decorator_calls[key] = frozenset(id(e) for e in _decorators(list(tree.defs)))
         if id(ctx.context) not in calls:
             return ctx.default_return_type
         # def [F] (F) -> F: the decorated resolver keeps its signature.

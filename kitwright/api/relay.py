@@ -15,7 +15,7 @@ from strawberry.types.unset import UNSET
 from kitwright.api.scalars import DecimalScalar, parse_id
 from kitwright.domain.errors import BadInput
 from kitwright.domain.tracking import clean_number
-from kitwright.store.queries import Page, PageRequest
+from kitwright.store.queries import Page
 
 T = TypeVar("T")
 
@@ -62,10 +62,6 @@ def connection(page: Page[Any]) -> Connection[Any]:
         _total=page.count_total,
     )
     return Connection(edges=edges, page_info=info, _total=page.count_total)
-
-
-def page_request(first: int | None, after: str | None, last: int | None, before: str | None) -> PageRequest:
-    return PageRequest(first=first, after=after, last=last, before=before)
 
 
 def camel(name: str) -> str:

@@ -25,7 +25,7 @@ test: install
 
 ## Style and types, as CI checks them
 lint: install
-	$(BIN)/ruff check kitwright tests bench
+	$(BIN)/ruff check kitwright tests bench tools
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 

@@ -18,10 +18,10 @@ from typing import Any
 from sqlalchemy import text
 
 from kitwright.services import inventory
-from kitwright.services.inventory import INVENTORY_SORTS, PageRequest
+from kitwright.services.inventory import INVENTORY_SORTS
 from kitwright.store.db import make_engine, make_sessionmaker
 from kitwright.store.models import PartInventory
-from kitwright.store.queries import encode_cursor, encode_keyset, sort_keys
+from kitwright.store.queries import PageRequest, encode_cursor, encode_keyset, sort_keys
 
 SORT = ["CREATED_AT_DESC"]
 

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeAlias
 
 import strawberry
 from strawberry.types.unset import UNSET
@@ -12,18 +12,15 @@ from strawberry.types.unset import UNSET
 from kitwright.api.authorization import needs
 from kitwright.api.context import Info
 from kitwright.api.inventory import DeletePayload
+from kitwright.api.lists import connection_field
+from kitwright.api.nodes import as_node
 from kitwright.api.relay import (
     BooleanFilter,
-    Connection,
+    EnumFilter,
     IDFilter,
     StringFilter,
-    connection,
-    enum_filter,
-    filters_dict,
     input_changes,
-    page_request,
     sort_enum,
-    sort_values,
 )
 from kitwright.api.scalars import parse_id
 from kitwright.domain.actions import Event, Severity, Target
@@ -31,12 +28,15 @@ from kitwright.security.permissions import P
 from kitwright.services import actions
 from kitwright.store.models import Rule
 
-RuleTargetEnum = strawberry.enum(Target, name="RuleTarget", description="What a rule watches.")
-RuleEventEnum = strawberry.enum(Event, name="RuleEventType", description="The change a rule watches.")
-RuleSeverityEnum = strawberry.enum(
+strawberry.enum(Target, name="RuleTarget", description="What a rule watches.")
+RuleTargetEnum: TypeAlias = Target
+strawberry.enum(Event, name="RuleEventType", description="The change a rule watches.")
+RuleEventEnum: TypeAlias = Event
+strawberry.enum(
     Severity, name="RuleSeverity",
     description="BLOCK refuses the change; WARN lets it through and records a warning in the audit trail.",
 )
+RuleSeverityEnum: TypeAlias = Severity
 
 
 @strawberry.type(
@@ -56,15 +56,15 @@ class RuleType:
     created_at: datetime
 
     @strawberry.field
-    def target(self, root: strawberry.Parent[Rule]) -> RuleTargetEnum:  # type: ignore[valid-type]
+    def target(self, root: strawberry.Parent[Rule]) -> RuleTargetEnum:
         return Target(root.target)
 
     @strawberry.field
-    def event_type(self, root: strawberry.Parent[Rule]) -> RuleEventEnum:  # type: ignore[valid-type]
+    def event_type(self, root: strawberry.Parent[Rule]) -> RuleEventEnum:
         return Event(root.event_type)
 
     @strawberry.field
-    def severity(self, root: strawberry.Parent[Rule]) -> RuleSeverityEnum:  # type: ignore[valid-type]
+    def severity(self, root: strawberry.Parent[Rule]) -> RuleSeverityEnum:
         return Severity(root.severity)
 
     @strawberry.field(description="Rules run in ascending order (then id).")
@@ -80,8 +80,8 @@ class RuleType:
 class RulesInputFilters:
     id: IDFilter | None = UNSET
     title: StringFilter | None = UNSET
-    target: enum_filter(RuleTargetEnum, "RuleTargetFilter") | None = UNSET  # type: ignore[valid-type]
-    event_type: enum_filter(RuleEventEnum, "RuleEventTypeFilter") | None = UNSET  # type: ignore[valid-type]
+    target: EnumFilter[RuleTargetEnum] | None = UNSET
+    event_type: EnumFilter[RuleEventEnum] | None = UNSET
     enabled: BooleanFilter | None = UNSET
 
 
@@ -91,12 +91,12 @@ RuleSortEnum = sort_enum("RuleSortEnum", actions.RULE_SORTS)
 @strawberry.input
 class CreateRuleInput:
     title: str
-    target: RuleTargetEnum  # type: ignore[valid-type]
-    event_type: RuleEventEnum  # type: ignore[valid-type]
+    target: RuleTargetEnum
+    event_type: RuleEventEnum
     code: str = strawberry.field(description="A CEL condition; true means the rule trips.")
     enabled: bool = True
     order: int = 0
-    severity: RuleSeverityEnum = Severity.BLOCK  # type: ignore[valid-type]
+    severity: RuleSeverityEnum = Severity.BLOCK
     message: str | None = None
 
 
@@ -105,12 +105,12 @@ class UpdateRuleInput:
     id: strawberry.ID
     etag: str
     title: str | None = UNSET
-    target: RuleTargetEnum | None = UNSET  # type: ignore[valid-type]
-    event_type: RuleEventEnum | None = UNSET  # type: ignore[valid-type]
+    target: RuleTargetEnum | None = UNSET
+    event_type: RuleEventEnum | None = UNSET
     code: str | None = UNSET
     enabled: bool | None = UNSET
     order: int | None = UNSET
-    severity: RuleSeverityEnum | None = UNSET  # type: ignore[valid-type]
+    severity: RuleSeverityEnum | None = UNSET
     message: str | None = UNSET
 
 
@@ -123,20 +123,9 @@ class RulePayload:
 class Query:
     @strawberry.field(permission_classes=needs(P.VIEW_RULES))
     def rule(self, info: Info, id: strawberry.ID) -> RuleType:
-        return actions.get_rule(info.context.session, parse_id(id))  # type: ignore[return-value]
+        return as_node(RuleType, actions.get_rule(info.context.session, parse_id(id)))
 
-    @strawberry.field(permission_classes=needs(P.VIEW_RULES))
-    def rules(
-        self, info: Info, filters: RulesInputFilters | None = None,
-        sort: list[RuleSortEnum | None] | None = None,  # type: ignore[valid-type]
-        first: int | None = None, after: str | None = None, last: int | None = None,
-        before: str | None = None,
-    ) -> Connection[RuleType]:
-        page = actions.list_rules(
-            info.context.session, filters_dict(filters), sort_values(sort) or None,
-            page_request(first, after, last, before),
-        )
-        return connection(page)
+    rules = connection_field(RuleType, actions.list_rules, filters=RulesInputFilters, sort=RuleSortEnum, permission_classes=needs(P.VIEW_RULES))
 
 
 def _value(value: Any) -> Any:
@@ -153,7 +142,7 @@ class Mutation:
                 code=input.code, enabled=input.enabled, position=input.order,
                 severity=_value(input.severity), message=input.message,
             )
-        return RulePayload(rule=rule)  # type: ignore[arg-type]
+        return RulePayload(rule=as_node(RuleType, rule))
 
     @strawberry.mutation(permission_classes=needs(P.MANAGE_RULES))
     def update_rule(self, info: Info, input: UpdateRuleInput) -> RulePayload:
@@ -162,7 +151,7 @@ class Mutation:
             changes["position"] = changes.pop("order")
         with info.context.uow() as uow:
             rule = actions.update_rule(uow, parse_id(input.id), input.etag, changes)
-        return RulePayload(rule=rule)  # type: ignore[arg-type]
+        return RulePayload(rule=as_node(RuleType, rule))
 
     @strawberry.mutation(permission_classes=needs(P.MANAGE_RULES))
     def delete_rule(self, info: Info, id: strawberry.ID, etag: str) -> DeletePayload:

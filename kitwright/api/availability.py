@@ -8,37 +8,42 @@ shapes them. A regular (non-kit) part answers kitAvailability with its own figur
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from decimal import Decimal
+from typing import Any, TypeAlias
 
 import strawberry
+from sqlalchemy.orm import Session
 
 from kitwright.api.authorization import needs
 from kitwright.api.context import Info
-from kitwright.api.inventory import PartInventoryPayload
+from kitwright.api.inventory import PartInventoryPayload, PartInventoryType
+from kitwright.api.lists import connection_field
 from kitwright.api.locations import LocationType
+from kitwright.api.nodes import as_node
 from kitwright.api.parts import PartType
-from kitwright.api.relay import Connection, Edge, PageInfo, optional_id
+from kitwright.api.relay import optional_id
 from kitwright.api.scalars import DecimalScalar, parse_id
 from kitwright.domain import availability as domain
-from kitwright.domain.errors import BadInput
 from kitwright.security.permissions import P
 from kitwright.services import availability, inventory
 from kitwright.store.models import Location, Part
-from kitwright.store.queries import DEFAULT_PAGE, MAX_PAGE, decode_cursor, encode_cursor
+from kitwright.store.queries import Page, PageRequest
 
-SupplyType = strawberry.enum(
+strawberry.enum(
     domain.SupplyType,
     name="SupplyType",
     description="Kind of supply of an inventory record: FUTURE if on order; otherwise by its "
     "location (inventoryAvailable false → ON_HAND_UNAVAILABLE, availableSoon → "
     "ON_HAND_AVAILABLE_SOON, else ON_HAND_AVAILABLE).",
 )
+SupplyType: TypeAlias = domain.SupplyType
 
 
 @strawberry.type(name="AvailabilityBucket", description="Quantity that becomes available on a date.")
 class BucketType:
     date: dt.date
-    quantity: DecimalScalar  # type: ignore[valid-type]
+    quantity: DecimalScalar
 
 
 def _buckets(figure: domain.Figure) -> list[BucketType]:
@@ -50,10 +55,10 @@ def _buckets(figure: domain.Figure) -> list[BucketType]:
     description="Figures of one curve: on hand at asOf, plus each future increase. For kits, whole kits.",
 )
 class FigureType:
-    total_quantity: DecimalScalar  # type: ignore[valid-type]
-    on_hand_quantity: DecimalScalar  # type: ignore[valid-type]
-    future_quantity: DecimalScalar  # type: ignore[valid-type]
-    first_available_future_quantity: DecimalScalar | None  # type: ignore[valid-type]
+    total_quantity: DecimalScalar
+    on_hand_quantity: DecimalScalar
+    future_quantity: DecimalScalar
+    first_available_future_quantity: DecimalScalar | None
     first_available_future_date: dt.date | None
     buckets: list[BucketType]
 
@@ -72,16 +77,16 @@ class FigureType:
 @strawberry.type(name="SiteAvailability", description="Figures of one site (a root location and its subtree).")
 class SiteAvailabilityType:
     site_id: strawberry.ID
-    total_quantity: DecimalScalar  # type: ignore[valid-type]
-    on_hand_quantity: DecimalScalar  # type: ignore[valid-type]
-    future_quantity: DecimalScalar  # type: ignore[valid-type]
-    first_available_future_quantity: DecimalScalar | None  # type: ignore[valid-type]
+    total_quantity: DecimalScalar
+    on_hand_quantity: DecimalScalar
+    future_quantity: DecimalScalar
+    first_available_future_quantity: DecimalScalar | None
     first_available_future_date: dt.date | None
     buckets: list[BucketType]
 
     @strawberry.field
     def site(self, info: Info) -> LocationType:
-        return info.context.loader(Location).get(int(self.site_id))  # type: ignore[return-value]
+        return as_node(LocationType, info.context.loader(Location).get(int(self.site_id)))
 
     @staticmethod
     def of(site: domain.SiteFigure, info: Info) -> SiteAvailabilityType:
@@ -104,13 +109,13 @@ class SiteAvailabilityType:
 )
 class ComponentAvailabilityType:
     part_id: strawberry.ID
-    ratio: DecimalScalar = strawberry.field(description="Quantity per one kit.")  # type: ignore[valid-type]
+    ratio: DecimalScalar = strawberry.field(description="Quantity per one kit.")
     network: FigureType
     sites: list[SiteAvailabilityType]
 
     @strawberry.field
     def part(self, info: Info) -> PartType:
-        return info.context.loader(Part).get(int(self.part_id))  # type: ignore[return-value]
+        return as_node(PartType, info.context.loader(Part).get(int(self.part_id)))
 
 
 @strawberry.type(name="KitAvailability", description="Get (kit figures) and publish (per component) availability.")
@@ -124,7 +129,7 @@ class KitAvailabilityType:
 
     @strawberry.field
     def part(self, info: Info) -> PartType:
-        return info.context.loader(Part).get(int(self.part_id))  # type: ignore[return-value]
+        return as_node(PartType, info.context.loader(Part).get(int(self.part_id)))
 
     @staticmethod
     def of(result: domain.KitAvailability, as_of: dt.date, info: Info) -> KitAvailabilityType:
@@ -159,7 +164,7 @@ class AttributeFilterInput:
     "supplyTypes [ON_HAND_AVAILABLE, FUTURE], every segment, no attribute filter."
 )
 class AvailabilityViewInput:
-    supply_types: list[SupplyType] | None = None  # type: ignore[valid-type]
+    supply_types: list[SupplyType] | None = None
     segments: list[str] | None = strawberry.field(
         default=None, description="Only records with one of these segments (records without one are excluded)."
     )
@@ -187,7 +192,19 @@ class ReceivePartInventoryInput:
     id: strawberry.ID
     etag: str | None = None
     location_id: strawberry.ID | None = strawberry.field(default=None, description="Where it was received; default: its location.")
-    quantity: DecimalScalar | None = strawberry.field(default=None, description="Quantity received; default: the ordered quantity.")  # type: ignore[valid-type]
+    quantity: DecimalScalar | None = strawberry.field(default=None, description="Quantity received; default: the ordered quantity.")
+
+
+def _feed_page(session: Session, filters: object, sort: object, page: PageRequest) -> Page[int]:
+    return availability.kit_ids_page(session, page)
+
+
+def _feed_nodes(info: Info, ids: list[int], arguments: Mapping[str, Any]) -> list[KitAvailabilityType]:
+    day = arguments["as_of"] or availability.today()
+    results = availability.kit_availabilities(
+        info.context.session, ids, view=parse_view(arguments["view"]), as_of=day
+    )
+    return [KitAvailabilityType.of(result, day, info) for result in results]
 
 
 @strawberry.type
@@ -213,50 +230,13 @@ class Query:
         )
         return KitAvailabilityType.of(result, day, info)
 
-    @strawberry.field(permission_classes=needs(P.VIEW_AVAILABILITY),
+    kit_availability_feed = connection_field(
+        KitAvailabilityType, _feed_page, backwards=False,
+        arguments={"as_of": dt.date, "view": AvailabilityViewInput}, nodes=_feed_nodes,
+        permission_classes=needs(P.VIEW_AVAILABILITY),
         description="The publish feed: every kit's figures, kits in id order. Forward pagination "
-        "(first, after); figures of a page are computed with two set-based queries."
+        "(first, after); figures of a page are computed with two set-based queries.",
     )
-    def kit_availability_feed(
-        self,
-        info: Info,
-        first: int | None = None,
-        after: str | None = None,
-        as_of: dt.date | None = None,
-        view: AvailabilityViewInput | None = None,
-    ) -> Connection[KitAvailabilityType]:
-        size = DEFAULT_PAGE if first is None else first
-        if not 0 <= size <= MAX_PAGE:
-            raise BadInput(f"first must be between 0 and {MAX_PAGE}", field="first")
-        # The feed is ordered by part id over kit items only: its cursors are offsets.
-        start = (decode_cursor(after, field="after").offset or 0) + 1 if after else 0
-        day = as_of or availability.today()
-        parsed = parse_view(view)
-        session = info.context.session
-        ids = availability.kit_ids_page(session, offset=start, limit=size + 1) if size else []
-        has_next = len(ids) > size
-        ids = ids[:size]
-        results = availability.kit_availabilities(session, ids, view=parsed, as_of=day)
-        edges = [
-            Edge(cursor=encode_cursor(start + index), node=KitAvailabilityType.of(result, day, info))
-            for index, result in enumerate(results)
-        ]
-        total: list[int] = []
-
-        def count() -> int:
-            if not total:
-                total.append(availability.count_kits(session))
-            return total[0]
-
-        page_info = PageInfo(
-            has_next_page=has_next,
-            has_previous_page=start > 0,
-            start_cursor=edges[0].cursor if edges else None,
-            end_cursor=edges[-1].cursor if edges else None,
-            count=len(edges),
-            _total=count,
-        )
-        return Connection(edges=edges, page_info=page_info, _total=count)  # type: ignore[arg-type]
 
 
 @strawberry.type
@@ -271,4 +251,4 @@ class Mutation:
                 location_id=optional_id(input.location_id, "locationId"),
                 quantity=Decimal(input.quantity) if input.quantity is not None else None,
             )
-        return PartInventoryPayload(part_inventory=record)  # type: ignore[arg-type]
+        return PartInventoryPayload(part_inventory=as_node(PartInventoryType, record))

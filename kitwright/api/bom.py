@@ -6,27 +6,22 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
 
 import strawberry
 from strawberry.types.unset import UNSET
 
 from kitwright.api.authorization import needs
-from kitwright.api.context import Context, Info
+from kitwright.api.context import Context, GroupLoader, Info
 from kitwright.api.inventory import DeletePayload
-from kitwright.api.kit_loaders import GroupLoader
+from kitwright.api.lists import connection_field
+from kitwright.api.nodes import as_node, as_nodes
 from kitwright.api.parts import PartType
 from kitwright.api.relay import (
-    Connection,
     DateTimeFilter,
     DecimalFilter,
     IDFilter,
-    connection,
-    filters_dict,
     input_changes,
-    page_request,
     sort_enum,
-    sort_values,
 )
 from kitwright.api.scalars import DecimalScalar, parse_id
 from kitwright.domain import bom as rules
@@ -41,11 +36,12 @@ class _RefdesLoaderKey:
 
 
 def _refdes_loader(context: Context) -> GroupLoader[MbomItemReferenceDesignator]:
-    found: Any = context.loaders.get(_RefdesLoaderKey)
+    found = context.loaders.get(_RefdesLoaderKey)
     if not isinstance(found, GroupLoader):
         found = GroupLoader(context.session, MbomItemReferenceDesignator, MbomItemReferenceDesignator.mbom_item_id)
         context.loaders[_RefdesLoaderKey] = found
-    return found  # type: ignore[no-any-return]
+    loader: GroupLoader[MbomItemReferenceDesignator] = found
+    return loader
 
 
 @strawberry.type(name="MbomItemReferenceDesignator", description="Where on the assembly an mBOM line goes.")
@@ -64,7 +60,7 @@ class MbomItemType:
     id: strawberry.ID
     part_id: strawberry.ID = strawberry.field(description="The component.")
     parent_id: strawberry.ID = strawberry.field(description="The assembly.")
-    quantity: DecimalScalar  # type: ignore[valid-type]
+    quantity: DecimalScalar
     made_on_assembly: bool
     substitutes: str | None
     created_at: datetime
@@ -75,25 +71,25 @@ class MbomItemType:
 
     @strawberry.field
     def part(self, root: strawberry.Parent[MbomItem], info: Info) -> PartType:
-        return info.context.loader(Part).get(root.part_id)  # type: ignore[return-value]
+        return as_node(PartType, info.context.loader(Part).get(root.part_id))
 
     @strawberry.field
     def parent(self, root: strawberry.Parent[MbomItem], info: Info) -> PartType:
-        return info.context.loader(Part).get(root.parent_id)  # type: ignore[return-value]
+        return as_node(PartType, info.context.loader(Part).get(root.parent_id))
 
     @strawberry.field
     def reference_designators(self, root: strawberry.Parent[MbomItem], info: Info) -> list[ReferenceDesignatorType]:
         loader = _refdes_loader(info.context)
         loader.want(info.context.loader(MbomItem).cache.keys())
-        return loader.get(root.id)  # type: ignore[return-value]
+        return as_nodes(ReferenceDesignatorType, loader.get(root.id))
 
 
 @strawberry.type(name="MbomTreeLine", description="One line of a part's mBOM tree.")
 class MbomTreeLineType:
     depth: int = strawberry.field(description="1 = a direct component.")
     path: str = strawberry.field(description="mBOM item ids from the top, e.g. 3/17/42.")
-    quantity: DecimalScalar = strawberry.field(description="Per one parent.")  # type: ignore[valid-type]
-    total_quantity: DecimalScalar = strawberry.field(description="Per one top assembly.")  # type: ignore[valid-type]
+    quantity: DecimalScalar = strawberry.field(description="Per one parent.")
+    total_quantity: DecimalScalar = strawberry.field(description="Per one top assembly.")
     mbom_item: MbomItemType
     part: PartType
 
@@ -114,7 +110,7 @@ MbomItemSortEnum = sort_enum("MbomItemSortEnum", bom.MBOM_SORTS)
 class CreateMbomItemInput:
     part_id: strawberry.ID = strawberry.field(description="The component.")
     parent_id: strawberry.ID = strawberry.field(description="The assembly.")
-    quantity: DecimalScalar | None = strawberry.field(default=None, description="Default 1.")  # type: ignore[valid-type]
+    quantity: DecimalScalar | None = strawberry.field(default=None, description="Default 1.")
     made_on_assembly: bool = False
     substitutes: str | None = None
 
@@ -123,7 +119,7 @@ class CreateMbomItemInput:
 class UpdateMbomItemInput:
     id: strawberry.ID
     etag: str
-    quantity: DecimalScalar | None = UNSET  # type: ignore[valid-type]
+    quantity: DecimalScalar | None = UNSET
     made_on_assembly: bool | None = UNSET
     substitutes: str | None = UNSET
 
@@ -145,7 +141,7 @@ class DepthInput:
     depth: int
     part_number: str
     revision: str | None = ""
-    quantity: DecimalScalar | None = strawberry.field(default=None, description="Default 1.")  # type: ignore[valid-type]
+    quantity: DecimalScalar | None = strawberry.field(default=None, description="Default 1.")
     substitutes: str | None = None
     made_on_assembly: bool = False
 
@@ -155,7 +151,7 @@ class LevelInput:
     level: str
     part_number: str
     revision: str | None = ""
-    quantity: DecimalScalar | None = strawberry.field(default=None, description="Default 1.")  # type: ignore[valid-type]
+    quantity: DecimalScalar | None = strawberry.field(default=None, description="Default 1.")
     substitutes: str | None = None
     made_on_assembly: bool = False
 
@@ -197,22 +193,11 @@ class Query:
     def mbom_item(self, info: Info, id: strawberry.ID) -> MbomItemType:
         from kitwright.services.uow import get
 
-        return get(info.context.session, MbomItem, parse_id(id))  # type: ignore[return-value]
+        return as_node(MbomItemType, get(info.context.session, MbomItem, parse_id(id)))
 
-    @strawberry.field(permission_classes=needs(P.VIEW_RUNS))
-    def mbom_items(
-        self, info: Info, filters: MbomItemsInputFilters | None = None,
-        sort: list[MbomItemSortEnum | None] | None = None,  # type: ignore[valid-type]
-        first: int | None = None, after: str | None = None, last: int | None = None,
-        before: str | None = None,
-    ) -> Connection[MbomItemType]:
-        page = bom.list_mbom_items(info.context.session, filters_dict(filters), sort_values(sort),
-                                   page_request(first, after, last, before))
-        loader = info.context.loader(MbomItem)
-        for row in page.rows:
-            loader.cache[row.id] = row
-        info.context.loader(Part).want(p for r in page.rows for p in (r.part_id, r.parent_id))
-        return connection(page)
+    mbom_items = connection_field(
+        MbomItemType, bom.list_mbom_items, filters=MbomItemsInputFilters, sort=MbomItemSortEnum
+    , permission_classes=needs(P.VIEW_RUNS))
 
     @strawberry.field(permission_classes=needs(P.VIEW_RUNS), description="A part's whole mBOM to any depth (one recursive query).")
     def mbom_tree(self, info: Info, part_id: strawberry.ID) -> list[MbomTreeLineType]:
@@ -227,8 +212,8 @@ class Query:
         return [
             MbomTreeLineType(
                 depth=line.depth, path=line.path, quantity=line.quantity, total_quantity=line.total_quantity,
-                mbom_item=items.get(line.mbom_item_id),  # type: ignore[arg-type]
-                part=info.context.loader(Part).get(line.part_id),  # type: ignore[arg-type]
+                mbom_item=as_node(MbomItemType, items.get(line.mbom_item_id)),
+                part=as_node(PartType, info.context.loader(Part).get(line.part_id)),
             )
             for line in lines
         ]
@@ -245,13 +230,13 @@ class Mutation:
                 quantity=Decimal(1) if input.quantity is None else input.quantity,
                 made_on_assembly=input.made_on_assembly, substitutes=input.substitutes,
             )
-        return MbomItemPayload(mbom_item=item)  # type: ignore[arg-type]
+        return MbomItemPayload(mbom_item=as_node(MbomItemType, item))
 
     @strawberry.mutation(permission_classes=needs(P.MANAGE_RUNS))
     def update_mbom_item(self, info: Info, input: UpdateMbomItemInput) -> MbomItemPayload:
         with info.context.uow() as uow:
             item = bom.update_mbom_item(uow, parse_id(input.id), input.etag, input_changes(input))
-        return MbomItemPayload(mbom_item=item)  # type: ignore[arg-type]
+        return MbomItemPayload(mbom_item=as_node(MbomItemType, item))
 
     @strawberry.mutation(permission_classes=needs(P.MANAGE_RUNS), description="Runs already created keep their requirements.")
     def delete_mbom_item(self, info: Info, id: strawberry.ID, etag: str) -> DeletePayload:
@@ -267,7 +252,7 @@ class Mutation:
             row = bom.create_reference_designator(
                 uow, mbom_item_id=parse_id(input.mbom_item_id, field="mbomItemId"), value=input.value
             )
-        return ReferenceDesignatorPayload(mbom_item_reference_designator=row)  # type: ignore[arg-type]
+        return ReferenceDesignatorPayload(mbom_item_reference_designator=as_node(ReferenceDesignatorType, row))
 
     @strawberry.mutation(permission_classes=needs(P.MANAGE_RUNS))
     def delete_mbom_item_reference_designator(self, info: Info, id: strawberry.ID, etag: str) -> DeletePayload:

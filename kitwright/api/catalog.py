@@ -15,16 +15,13 @@ from kitwright.api.attributes import (
 )
 from kitwright.api.authorization import needs
 from kitwright.api.context import Info
+from kitwright.api.lists import connection_field
+from kitwright.api.nodes import as_node
 from kitwright.api.relay import (
-    Connection,
     DateTimeFilter,
     IDFilter,
     StringFilter,
-    connection,
-    filters_dict,
-    page_request,
     sort_enum,
-    sort_values,
 )
 from kitwright.api.scalars import parse_id
 from kitwright.security.permissions import P
@@ -147,50 +144,26 @@ class UpdateSupplierPayload:
 class Query:
     @strawberry.field(permission_classes=needs(P.VIEW_INVENTORY))
     def unit_of_measure(self, info: Info, id: strawberry.ID) -> UnitOfMeasureType:
-        return get(info.context.session, UnitOfMeasure, parse_id(id))  # type: ignore[return-value]
+        return as_node(UnitOfMeasureType, get(info.context.session, UnitOfMeasure, parse_id(id)))
 
-    @strawberry.field(permission_classes=needs(P.VIEW_INVENTORY))
-    def units_of_measure(
-        self, info: Info, filters: UnitsOfMeasureInputFilters | None = None,
-        sort: list[UnitOfMeasureSortEnum | None] | None = None,  # type: ignore[valid-type]
-        first: int | None = None, after: str | None = None, last: int | None = None,
-        before: str | None = None,
-    ) -> Connection[UnitOfMeasureType]:
-        page = catalog.list_units_of_measure(
-            info.context.session, filters_dict(filters), sort_values(sort),
-            page_request(first, after, last, before),
-        )
-        return connection(page)
+    units_of_measure = connection_field(
+        UnitOfMeasureType, catalog.list_units_of_measure, filters=UnitsOfMeasureInputFilters, sort=UnitOfMeasureSortEnum,
+        permission_classes=needs(P.VIEW_INVENTORY),
+    )
 
-    @strawberry.field(permission_classes=needs(P.VIEW_INVENTORY), description="ION's name for unitsOfMeasure, filtered and sorted by `type` (the name).")
-    def units_of_measurement(
-        self, info: Info, filters: UnitsOfMeasurementInputFilters | None = None,
-        sort: list[UnitOfMeasurementSortEnum | None] | None = None,  # type: ignore[valid-type]
-        first: int | None = None, after: str | None = None, last: int | None = None,
-        before: str | None = None,
-    ) -> Connection[UnitOfMeasureType]:
-        page = catalog.list_units_of_measure(
-            info.context.session, filters_dict(filters), sort_values(sort),
-            page_request(first, after, last, before),
-        )
-        return connection(page)
+    units_of_measurement = connection_field(
+        UnitOfMeasureType, catalog.list_units_of_measure, filters=UnitsOfMeasurementInputFilters, sort=UnitOfMeasurementSortEnum,
+        description="ION's name for unitsOfMeasure, filtered and sorted by `type` (the name).",
+        permission_classes=needs(P.VIEW_INVENTORY),
+    )
 
     @strawberry.field(permission_classes=needs(P.VIEW_INVENTORY))
     def supplier(self, info: Info, id: strawberry.ID) -> SupplierType:
-        return get(info.context.session, Supplier, parse_id(id))  # type: ignore[return-value]
+        return as_node(SupplierType, get(info.context.session, Supplier, parse_id(id)))
 
-    @strawberry.field(permission_classes=needs(P.VIEW_INVENTORY))
-    def suppliers(
-        self, info: Info, filters: SuppliersInputFilters | None = None,
-        sort: list[SupplierSortEnum | None] | None = None,  # type: ignore[valid-type]
-        first: int | None = None, after: str | None = None, last: int | None = None,
-        before: str | None = None,
-    ) -> Connection[SupplierType]:
-        page = catalog.list_suppliers(
-            info.context.session, filters_dict(filters), sort_values(sort),
-            page_request(first, after, last, before),
-        )
-        return connection(page)
+    suppliers = connection_field(
+        SupplierType, catalog.list_suppliers, filters=SuppliersInputFilters, sort=SupplierSortEnum
+    , permission_classes=needs(P.VIEW_INVENTORY))
 
 
 @strawberry.type
@@ -199,7 +172,7 @@ class Mutation:
     def create_unit_of_measure(self, info: Info, input: CreateUnitOfMeasureInput) -> CreateUnitOfMeasurePayload:
         with info.context.uow() as uow:
             unit = catalog.create_unit_of_measure(uow, name=input.name, abbreviation=input.abbreviation)
-        return CreateUnitOfMeasurePayload(unit_of_measure=unit)  # type: ignore[arg-type]
+        return CreateUnitOfMeasurePayload(unit_of_measure=as_node(UnitOfMeasureType, unit))
 
     @strawberry.mutation(permission_classes=needs(P.MANAGE_CATALOG), description="ION's name for createUnitOfMeasure.")
     def create_unit_of_measurement(
@@ -207,7 +180,7 @@ class Mutation:
     ) -> CreateUnitOfMeasurementPayload:
         with info.context.uow() as uow:
             unit = catalog.create_unit_of_measure(uow, name=input.type, abbreviation=input.abbreviation)
-        return CreateUnitOfMeasurementPayload(unit_of_measurement=unit)  # type: ignore[arg-type]
+        return CreateUnitOfMeasurementPayload(unit_of_measurement=as_node(UnitOfMeasureType, unit))
 
     @strawberry.mutation(permission_classes=needs(P.MANAGE_CATALOG))
     def create_supplier(self, info: Info, input: CreateSupplierInput) -> CreateSupplierPayload:
@@ -215,7 +188,7 @@ class Mutation:
             supplier = catalog.create_supplier(
                 uow, name=input.name, attributes=attribute_triples(input.attributes)
             )
-        return CreateSupplierPayload(supplier=supplier)  # type: ignore[arg-type]
+        return CreateSupplierPayload(supplier=as_node(SupplierType, supplier))
 
     @strawberry.mutation(permission_classes=needs(P.MANAGE_CATALOG))
     def update_supplier(self, info: Info, input: UpdateSupplierInput) -> UpdateSupplierPayload:
@@ -224,4 +197,4 @@ class Mutation:
                 uow, parse_id(input.id), input.etag, name=input.name,
                 attributes=attribute_triples(input.attributes) if input.attributes is not None else None,
             )
-        return UpdateSupplierPayload(supplier=supplier)  # type: ignore[arg-type]
+        return UpdateSupplierPayload(supplier=as_node(SupplierType, supplier))

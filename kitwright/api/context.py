@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 import strawberry
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -25,9 +26,10 @@ class BatchLoader(Generic[M]):
     their parts, not 50.
     """
 
-    def __init__(self, session: Session, model: type[M]) -> None:
+    def __init__(self, session: Session, model: type[M], loaded: Callable[[list[M]], None] | None = None) -> None:
         self.session = session
         self.model = model
+        self.loaded = loaded
         self.cache: dict[int, M | None] = {}
         self.wanted: set[int] = set()
 
@@ -41,11 +43,75 @@ class BatchLoader(Generic[M]):
             batch = self.wanted | {id}
             self.wanted = set()
             column = getattr(self.model, "id")  # noqa: B009 - every model has an integer id
-            for row in self.session.scalars(select(self.model).where(column.in_(batch))):
+            rows = list(self.session.scalars(select(self.model).where(column.in_(batch))))
+            for row in rows:
                 self.cache[getattr(row, "id")] = row  # noqa: B009
             for missing in batch - self.cache.keys():
                 self.cache[missing] = None
+            if self.loaded is not None:
+                self.loaded(rows)
         return self.cache[id]
+
+
+class GroupLoader(Generic[M]):
+    """Loads, for many keys at a time, every row whose `column` holds the key, grouped by key
+    (a kit's items, a location's children). Resolvers announce keys (`want`), and `siblings`
+    names more (every kit loaded so far); the first lookup loads them all in one query."""
+
+    def __init__(
+        self, session: Session, model: type[M], column: Any, order_by: tuple[Any, ...] = (),
+        loaded: Callable[[list[M]], None] | None = None, siblings: Callable[[], Iterable[int]] | None = None,
+    ) -> None:
+        self.session = session
+        self.model = model
+        self.column = column
+        self.order_by = order_by or (getattr(model, "id"),)  # noqa: B009
+        self.loaded = loaded
+        self.siblings = siblings
+        self.cache: dict[int, list[M]] = {}
+        self.wanted: set[int] = set()
+
+    def want(self, keys: Iterable[int | None]) -> None:
+        self.wanted.update(k for k in keys if k is not None and k not in self.cache)
+
+    def get(self, key: int) -> list[M]:
+        if key not in self.cache:
+            if self.siblings is not None:
+                self.want(self.siblings())
+            batch = self.wanted | {key}
+            self.wanted = set()
+            for k in batch:
+                self.cache[k] = []
+            rows = list(
+                self.session.scalars(select(self.model).where(self.column.in_(sorted(batch))).order_by(*self.order_by))
+            )
+            for row in rows:
+                self.cache[getattr(row, self.column.key)].append(row)
+            if self.loaded is not None:
+                self.loaded(rows)
+        return self.cache[key]
+
+
+_FOREIGN_KEYS: dict[type[Any], tuple[tuple[str, type[Any]], ...]] = {}
+
+
+def foreign_keys(model: type[Any]) -> tuple[tuple[str, type[Any]], ...]:
+    """(attribute, referenced model) for each foreign key column of `model`."""
+    if model not in _FOREIGN_KEYS:
+        _FOREIGN_KEYS[model] = _find_foreign_keys(model)
+    return _FOREIGN_KEYS[model]
+
+
+def _find_foreign_keys(model: type[Any]) -> tuple[tuple[str, type[Any]], ...]:
+    by_table = {mapper.local_table: mapper.class_ for mapper in Base.registry.mappers}
+    mapper = sa_inspect(model)
+    found: list[tuple[str, type[Any]]] = []
+    for column in mapper.columns:
+        for key in column.foreign_keys:
+            target = by_table.get(key.column.table)
+            if target is not None:
+                found.append((mapper.get_property_by_column(column).key, target))
+    return tuple(found)
 
 
 @dataclass
@@ -58,12 +124,42 @@ class Context:
     deadline: float | None = None
     # Largest estimated query cost allowed (api.limits.QueryCost); None: the default.
     max_query_cost: int | None = None
-    loaders: dict[type[Any], BatchLoader[Any]] = field(default_factory=dict)
+    loaders: dict[Any, Any] = field(default_factory=dict)
 
     def loader(self, model: type[M]) -> BatchLoader[M]:
-        if model not in self.loaders:
-            self.loaders[model] = BatchLoader(self.session, model)
-        return self.loaders[model]
+        found = self.loaders.get(model)
+        if found is None:
+            found = self.loaders[model] = BatchLoader(self.session, model, self.announce)
+        assert isinstance(found, BatchLoader)
+        return found
+
+    def group(self, column: Any, order_by: tuple[Any, ...] = ()) -> GroupLoader[Any]:
+        """The request's group loader of rows by the foreign key `column` (`Location.parent_id`):
+        the first lookup loads the groups of every row loaded so far that the key points at."""
+        model = column.class_
+        key = ("group", model, column.key)
+        found = self.loaders.get(key)
+        if found is None:
+            parent = dict(foreign_keys(model)).get(column.key)
+
+            def siblings() -> list[int]:
+                loaded = self.loader(parent).cache.items() if parent is not None else ()
+                return [id for id, row in loaded if row is not None]
+
+            found = self.loaders[key] = GroupLoader(
+                self.session, model, column, order_by, loaded=self.announce, siblings=siblings
+            )
+        assert isinstance(found, GroupLoader)
+        return found
+
+    def announce(self, rows: Iterable[Any]) -> None:
+        """Announce what the foreign keys of loaded rows point at, so a nested field reaching
+        them loads them for all rows at once (a page's parts, then those parts' units)."""
+        loaded = [row for row in rows if row is not None]
+        if not loaded:
+            return
+        for attribute, target in foreign_keys(type(loaded[0])):
+            self.loader(target).want(getattr(row, attribute) for row in loaded)
 
     def uow(self) -> UnitOfWork:
         # Loaded rows may be stale after a write: start the loaders afresh.

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TypeAlias
+
 import strawberry
 
 from kitwright.domain.status import PartInventoryStatus as _Status
 from kitwright.domain.tracking import TrackingType as _Tracking
 
-TrackingType = strawberry.enum(_Tracking, name="TrackingType")
-PartInventoryStatus = strawberry.enum(_Status, name="PartInventoryStatus")
+strawberry.enum(_Tracking, name="TrackingType")
+TrackingType: TypeAlias = _Tracking
+strawberry.enum(_Status, name="PartInventoryStatus")
+PartInventoryStatus: TypeAlias = _Status

@@ -4,33 +4,30 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeAlias
 
 import strawberry
 from strawberry.types.unset import UNSET
 
 from kitwright.api.authorization import needs
 from kitwright.api.catalog import SupplierType, UnitOfMeasureType
-from kitwright.api.context import Info
+from kitwright.api.context import Context, Info
 from kitwright.api.enums import PartInventoryStatus, TrackingType
+from kitwright.api.lists import connection_field, primes
 from kitwright.api.locations import LocationType
+from kitwright.api.nodes import as_node, as_nodes
 from kitwright.api.parts import PartType
 from kitwright.api.relay import (
     BooleanFilter,
-    Connection,
     DateFilter,
     DateTimeFilter,
     DecimalFilter,
+    EnumFilter,
     IDFilter,
     StringFilter,
-    connection,
-    enum_filter,
-    filters_dict,
     input_changes,
     optional_id,
-    page_request,
     sort_enum,
-    sort_values,
 )
 from kitwright.api.scalars import DecimalScalar, JSONObject, parse_id
 from kitwright.domain.status import PartInventoryStatus as Status
@@ -54,8 +51,8 @@ class PartInventoryType:
     location_id: strawberry.ID | None
     supplier_id: strawberry.ID | None
     unit_of_measure_id: strawberry.ID | None
-    quantity: DecimalScalar  # type: ignore[valid-type]
-    cost: DecimalScalar | None  # type: ignore[valid-type]
+    quantity: DecimalScalar
+    cost: DecimalScalar | None
     usage_type: str | None
     segment: str | None = strawberry.field(description="Free segment label (e.g. ecom, retail).")
     on_order: bool = strawberry.field(description="Supply not yet received (FUTURE supply).")
@@ -73,33 +70,33 @@ class PartInventoryType:
 
     @strawberry.field
     def part(self, root: strawberry.Parent[PartInventory], info: Info) -> PartType:
-        return info.context.loader(Part).get(root.part_id)  # type: ignore[return-value]
+        return as_node(PartType, info.context.loader(Part).get(root.part_id))
 
     @strawberry.field
     def location(self, root: strawberry.Parent[PartInventory], info: Info) -> LocationType | None:
-        return info.context.loader(Location).get(root.location_id)  # type: ignore[return-value]
+        return as_node(LocationType, info.context.loader(Location).get(root.location_id))
 
     @strawberry.field
     def supplier(self, root: strawberry.Parent[PartInventory], info: Info) -> SupplierType | None:
-        return info.context.loader(Supplier).get(root.supplier_id)  # type: ignore[return-value]
+        return as_node(SupplierType, info.context.loader(Supplier).get(root.supplier_id))
 
     @strawberry.field
     def unit_of_measure(self, root: strawberry.Parent[PartInventory], info: Info) -> UnitOfMeasureType | None:
-        return info.context.loader(UnitOfMeasure).get(root.unit_of_measure_id)  # type: ignore[return-value]
+        return as_node(UnitOfMeasureType, info.context.loader(UnitOfMeasure).get(root.unit_of_measure_id))
 
     @strawberry.field(description="The tracking type of the record's part.")
-    def tracking_type(self, root: strawberry.Parent[PartInventory], info: Info) -> TrackingType:  # type: ignore[valid-type]
+    def tracking_type(self, root: strawberry.Parent[PartInventory], info: Info) -> TrackingType:
         part = info.context.loader(Part).get(root.part_id)
         assert part is not None
-        return TrackingType(part.tracking_type)  # type: ignore[no-any-return]
+        return TrackingType(part.tracking_type)
 
     @strawberry.field(description="Derived from the record's facts; never set directly.")
-    def status(self, root: strawberry.Parent[PartInventory]) -> PartInventoryStatus:  # type: ignore[valid-type]
-        return Status(root.status)  # type: ignore[return-value]
+    def status(self, root: strawberry.Parent[PartInventory]) -> PartInventoryStatus:
+        return Status(root.status)
 
     @strawberry.field(description="The quantity free for new demand: the whole quantity while the "
                       "record is AVAILABLE, else 0 (a kitted unit is split off into its own record).")
-    def quantity_available(self, root: strawberry.Parent[PartInventory]) -> DecimalScalar:  # type: ignore[valid-type]
+    def quantity_available(self, root: strawberry.Parent[PartInventory]) -> DecimalScalar:
         return root.quantity if root.status == Status.AVAILABLE else Decimal(0)
 
     @strawberry.field(description="True if the record is issued to an open kit.")
@@ -115,11 +112,11 @@ class PartInventoryType:
         return not root.on_order
 
     @strawberry.field(description="Custom attributes (a JSON object).")
-    def attributes(self, root: strawberry.Parent[PartInventory]) -> JSONObject:  # type: ignore[valid-type]
+    def attributes(self, root: strawberry.Parent[PartInventory]) -> JSONObject:
         return JSONObject(root.attributes or {})
 
     @strawberry.field(description="The quantity issued to a kit, when reached through a kit.")
-    def issued_quantity(self, root: strawberry.Parent[PartInventory]) -> DecimalScalar | None:  # type: ignore[valid-type]
+    def issued_quantity(self, root: strawberry.Parent[PartInventory]) -> DecimalScalar | None:
         return getattr(root, "issued_quantity", None)
 
     @strawberry.field(
@@ -130,8 +127,9 @@ class PartInventoryType:
         self, root: strawberry.Parent[PartInventory], info: Info
     ) -> list[Annotated[PartKitType, strawberry.lazy("kitwright.api.kits")]]:
         from kitwright.api.kit_loaders import kit_loaders
+        from kitwright.api.kits import PartKitType
 
-        return kit_loaders(info.context).kits_of_record(root.id)  # type: ignore[return-value]
+        return as_nodes(PartKitType, kit_loaders(info.context).kits_of_record(root.id))
 
     # Runs and the aBOM (docs/runs.md); resolved in api.runs.
     @strawberry.field(description="Runs related to the record: the run building it, runs it is installed for or kitted to.")
@@ -173,7 +171,7 @@ class PartInventoryType:
         return record_installed_in(info, root.id)
 
 
-PartInventoryStatusFilter = enum_filter(PartInventoryStatus, "PartInventoryStatusFilter")
+PartInventoryStatusFilter: TypeAlias = EnumFilter[PartInventoryStatus]
 
 
 @strawberry.input
@@ -189,7 +187,7 @@ class PartInventoriesInputFilters:
     cost: DecimalFilter | None = UNSET
     usage_type: StringFilter | None = UNSET
     segment: StringFilter | None = UNSET
-    status: PartInventoryStatusFilter | None = UNSET  # type: ignore[valid-type]
+    status: PartInventoryStatusFilter | None = UNSET
     on_order: BooleanFilter | None = UNSET
     expected_at: DateFilter | None = UNSET
     how_created: StringFilter | None = UNSET
@@ -208,8 +206,8 @@ class CreatePartInventoryInput:
     supplier_id: strawberry.ID | None = None
     serial_number: str | None = None
     lot_number: str | None = None
-    quantity: DecimalScalar | None = strawberry.field(default=None, description="Defaults to 0.")  # type: ignore[valid-type]
-    cost: DecimalScalar | None = None  # type: ignore[valid-type]
+    quantity: DecimalScalar | None = strawberry.field(default=None, description="Defaults to 0.")
+    cost: DecimalScalar | None = None
     usage_type: str | None = None
     unit_of_measure_id: strawberry.ID | None = None
     autogenerate_serial_number: bool = strawberry.field(
@@ -219,7 +217,7 @@ class CreatePartInventoryInput:
         default=False, description="Generate a lot number when none is given."
     )
     segment: str | None = None
-    attributes: JSONObject | None = None  # type: ignore[valid-type]
+    attributes: JSONObject | None = None
     on_order: bool = False
     expected_at: date | None = None
 
@@ -235,12 +233,12 @@ class UpdatePartInventoryInput:
     supplier_id: strawberry.ID | None = UNSET
     serial_number: str | None = UNSET
     lot_number: str | None = UNSET
-    quantity: DecimalScalar | None = UNSET  # type: ignore[valid-type]
-    cost: DecimalScalar | None = UNSET  # type: ignore[valid-type]
+    quantity: DecimalScalar | None = UNSET
+    cost: DecimalScalar | None = UNSET
     usage_type: str | None = UNSET
     unit_of_measure_id: strawberry.ID | None = UNSET
     segment: str | None = UNSET
-    attributes: JSONObject | None = UNSET  # type: ignore[valid-type]
+    attributes: JSONObject | None = UNSET
     on_order: bool | None = UNSET
     expected_at: date | None = UNSET
 
@@ -267,15 +265,15 @@ class LedgerEntryType:
     location_id: strawberry.ID | None
 
     @strawberry.field(description="Kits, items, runs … the change refers to.")
-    def references(self, root: strawberry.Parent[LedgerEntry]) -> JSONObject:  # type: ignore[valid-type]
+    def references(self, root: strawberry.Parent[LedgerEntry]) -> JSONObject:
         return JSONObject(root.references or {})
 
     @strawberry.field(description="The record before the change; null when it was created.")
-    def before(self, root: strawberry.Parent[LedgerEntry]) -> JSONObject | None:  # type: ignore[valid-type]
+    def before(self, root: strawberry.Parent[LedgerEntry]) -> JSONObject | None:
         return JSONObject(root.before) if root.before is not None else None
 
     @strawberry.field(description="The record after the change; null when it was deleted.")
-    def after(self, root: strawberry.Parent[LedgerEntry]) -> JSONObject | None:  # type: ignore[valid-type]
+    def after(self, root: strawberry.Parent[LedgerEntry]) -> JSONObject | None:
         return JSONObject(root.after) if root.after is not None else None
 
 
@@ -293,46 +291,29 @@ class LedgerEntriesInputFilters:
 LedgerEntrySortEnum = sort_enum("LedgerEntrySortEnum", ledger.LEDGER_SORTS)
 
 
-def _prime(info: Info, rows: list[PartInventory]) -> None:
-    info.context.loader(Part).want(row.part_id for row in rows)
-    info.context.loader(Location).want(row.location_id for row in rows)
+@primes(PartInventory)
+def _prime(context: Context, rows: list[PartInventory]) -> None:
     from kitwright.api.kit_loaders import kit_loaders
 
-    kit_loaders(info.context).links_by_record.want(row.id for row in rows)
+    kit_loaders(context).links_by_record.want(row.id for row in rows)
 
 
 @strawberry.type
 class Query:
     @strawberry.field(permission_classes=needs(P.VIEW_INVENTORY))
     def part_inventory(self, info: Info, id: strawberry.ID) -> PartInventoryType:
-        return inventory.get_part_inventory(info.context.session, parse_id(id))  # type: ignore[return-value]
+        return as_node(PartInventoryType, inventory.get_part_inventory(info.context.session, parse_id(id)))
 
-    @strawberry.field(permission_classes=needs(P.VIEW_INVENTORY))
-    def part_inventories(
-        self, info: Info, filters: PartInventoriesInputFilters | None = None,
-        sort: list[PartInventorySortEnum | None] | None = None,  # type: ignore[valid-type]
-        first: int | None = None, after: str | None = None, last: int | None = None,
-        before: str | None = None,
-    ) -> Connection[PartInventoryType]:
-        page = inventory.list_part_inventories(
-            info.context.session, filters_dict(filters), sort_values(sort),
-            page_request(first, after, last, before),
-        )
-        _prime(info, page.rows)
-        return connection(page)
-
-    @strawberry.field(permission_classes=needs(P.VIEW_INVENTORY), description="The append-only history of every inventory record.")
-    def ledger_entries(
-        self, info: Info, filters: LedgerEntriesInputFilters | None = None,
-        sort: list[LedgerEntrySortEnum | None] | None = None,  # type: ignore[valid-type]
-        first: int | None = None, after: str | None = None, last: int | None = None,
-        before: str | None = None,
-    ) -> Connection[LedgerEntryType]:
-        page = ledger.list_ledger_entries(
-            info.context.session, filters_dict(filters), sort_values(sort),
-            page_request(first, after, last, before),
-        )
-        return connection(page)
+    part_inventories = connection_field(
+        PartInventoryType, inventory.list_part_inventories,
+        filters=PartInventoriesInputFilters, sort=PartInventorySortEnum,
+        permission_classes=needs(P.VIEW_INVENTORY),
+    )
+    ledger_entries = connection_field(
+        LedgerEntryType, ledger.list_ledger_entries, filters=LedgerEntriesInputFilters, sort=LedgerEntrySortEnum,
+        description="The append-only history of every inventory record.",
+        permission_classes=needs(P.VIEW_INVENTORY),
+    )
 
 
 @strawberry.type
@@ -352,20 +333,20 @@ class Mutation:
             autogenerate_serial_number=input.autogenerate_serial_number,
             autogenerate_lot_number=input.autogenerate_lot_number,
             segment=input.segment,
-            attributes=dict(input.attributes or {}),  # type: ignore[arg-type]  # a JSON object by the scalar
+            attributes=dict(input.attributes or {}),
             on_order=input.on_order,
             expected_at=input.expected_at,
         )
         with info.context.uow() as uow:
             record = inventory.create_part_inventory(uow, new)
-        return PartInventoryPayload(part_inventory=record)  # type: ignore[arg-type]
+        return PartInventoryPayload(part_inventory=as_node(PartInventoryType, record))
 
     @strawberry.mutation(permission_classes=needs(P.UPDATE_PART_INVENTORY))
     def update_part_inventory(self, info: Info, input: UpdatePartInventoryInput) -> PartInventoryPayload:
         changes = input_changes(input, ids=("part_id", "location_id", "supplier_id", "unit_of_measure_id"))
         with info.context.uow() as uow:
             record = inventory.update_part_inventory(uow, parse_id(input.id), input.etag, changes)
-        return PartInventoryPayload(part_inventory=record)  # type: ignore[arg-type]
+        return PartInventoryPayload(part_inventory=as_node(PartInventoryType, record))
 
     @strawberry.mutation(permission_classes=needs(P.DELETE_PART_INVENTORY))
     def delete_part_inventory(self, info: Info, id: strawberry.ID, etag: str) -> DeletePayload:

@@ -6,31 +6,27 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeAlias
 
 import strawberry
 from strawberry.types.unset import UNSET
 
 from kitwright.api.authorization import needs
-from kitwright.api.context import Context, Info
+from kitwright.api.context import Context, GroupLoader, Info
 from kitwright.api.inventory import PartInventoryType
-from kitwright.api.kit_loaders import GroupLoader
 from kitwright.api.kits import PartKitType
+from kitwright.api.lists import connection_field, primes
 from kitwright.api.locations import LocationType
+from kitwright.api.nodes import as_node, as_nodes
 from kitwright.api.parts import PartType
 from kitwright.api.relay import (
-    Connection,
     DateTimeFilter,
     DecimalFilter,
+    EnumFilter,
     IDFilter,
     StringFilter,
-    connection,
-    enum_filter,
-    filters_dict,
     optional_id,
-    page_request,
     sort_enum,
-    sort_values,
 )
 from kitwright.api.scalars import DecimalScalar, parse_id
 from kitwright.domain import kanban as rules
@@ -48,10 +44,11 @@ from kitwright.store.models import (
     PartKit,
 )
 
-KanbanKitStatusEnum = strawberry.enum(
+strawberry.enum(
     rules.KanbanStatus, name="KanbanKitStatus",
     description="EMPTY (never filled) -> FILLED (at home) -> AT_LINE (delivered) -> EMPTIED -> refill.",
 )
+KanbanKitStatusEnum: TypeAlias = rules.KanbanStatus
 
 
 class KanbanLoaders:
@@ -74,7 +71,10 @@ class KanbanLoaders:
 
     def position(self, location_id: int) -> dict[int, Decimal]:
         if location_id not in self.positions:
-            self.positions[location_id] = kanban.line_position(self.context.session, location_id)
+            # Every line of the stock levels loaded in this request, in one query.
+            levels = self.context.loader(LineStockLevel).cache.values()
+            lines = {level.location_id for level in levels if level is not None} | {location_id}
+            self.positions.update(kanban.line_positions(self.context.session, lines - self.positions.keys()))
         return self.positions[location_id]
 
 
@@ -87,6 +87,7 @@ def loaders(context: Context) -> KanbanLoaders:
     return found
 
 
+@primes(KanbanKit)
 def prime(context: Context, kits: Iterable[KanbanKit]) -> None:
     """Load, for a page of kits, everything their fields reach in a fixed number of queries
     whatever the page size: patterns, cycles, cycle lines, the cycles' kits, parts, locations."""
@@ -111,11 +112,11 @@ def prime(context: Context, kits: Iterable[KanbanKit]) -> None:
 @strawberry.type(name="KanbanPatternLine", description="One part of a kanban kit's pattern, per cycle.")
 class KanbanPatternLineType:
     part_id: strawberry.ID
-    quantity: DecimalScalar  # type: ignore[valid-type]
+    quantity: DecimalScalar
 
     @strawberry.field
     def part(self, root: strawberry.Parent[KanbanPatternLine], info: Info) -> PartType:
-        return info.context.loader(Part).get(root.part_id)  # type: ignore[return-value]
+        return as_node(PartType, info.context.loader(Part).get(root.part_id))
 
 
 @strawberry.type(
@@ -124,20 +125,20 @@ class KanbanPatternLineType:
 )
 class KanbanCycleLineType:
     part_id: strawberry.ID
-    pattern_quantity: DecimalScalar  # type: ignore[valid-type]
-    filled_quantity: DecimalScalar = strawberry.field(  # type: ignore[valid-type]
+    pattern_quantity: DecimalScalar
+    filled_quantity: DecimalScalar = strawberry.field(
         description="Held by the cycle (when emptied: what it held then = consumed + returned)."
     )
-    consumed_quantity: DecimalScalar = strawberry.field(  # type: ignore[valid-type]
+    consumed_quantity: DecimalScalar = strawberry.field(
         description="Used at the line: left inventory when the kit was emptied."
     )
-    returned_quantity: DecimalScalar = strawberry.field(  # type: ignore[valid-type]
+    returned_quantity: DecimalScalar = strawberry.field(
         description="Returned to stock at the kit's home when it was emptied."
     )
 
     @strawberry.field
     def part(self, root: strawberry.Parent[KanbanCycleLine], info: Info) -> PartType:
-        return info.context.loader(Part).get(root.part_id)  # type: ignore[return-value]
+        return as_node(PartType, info.context.loader(Part).get(root.part_id))
 
 
 @strawberry.type(
@@ -161,13 +162,13 @@ class KanbanCycleType:
 
     @strawberry.field(description="The kit this cycle was filled on (an ordinary PartKit).")
     def part_kit(self, root: strawberry.Parent[KanbanCycle], info: Info) -> PartKitType:
-        return info.context.loader(PartKit).get(root.part_kit_id)  # type: ignore[return-value]
+        return as_node(PartKitType, info.context.loader(PartKit).get(root.part_kit_id))
 
     @strawberry.field
     def lines(self, root: strawberry.Parent[KanbanCycle], info: Info) -> list[KanbanCycleLineType]:
         rows = loaders(info.context).lines_by_cycle.get(root.id)
         info.context.loader(Part).want(row.part_id for row in rows)
-        return rows  # type: ignore[return-value]
+        return as_nodes(KanbanCycleLineType, rows)
 
 
 @strawberry.type(
@@ -187,22 +188,22 @@ class KanbanKitType:
         return root.etag
 
     @strawberry.field
-    def status(self, root: strawberry.Parent[KanbanKit]) -> KanbanKitStatusEnum:  # type: ignore[valid-type]
-        return rules.KanbanStatus(root.status)  # type: ignore[return-value]
+    def status(self, root: strawberry.Parent[KanbanKit]) -> KanbanKitStatusEnum:
+        return rules.KanbanStatus(root.status)
 
     @strawberry.field
     def home_location(self, root: strawberry.Parent[KanbanKit], info: Info) -> LocationType:
-        return info.context.loader(Location).get(root.home_location_id)  # type: ignore[return-value]
+        return as_node(LocationType, info.context.loader(Location).get(root.home_location_id))
 
     @strawberry.field
     def line_location(self, root: strawberry.Parent[KanbanKit], info: Info) -> LocationType:
-        return info.context.loader(Location).get(root.line_location_id)  # type: ignore[return-value]
+        return as_node(LocationType, info.context.loader(Location).get(root.line_location_id))
 
     @strawberry.field(description="Part + quantity per cycle.")
     def pattern(self, root: strawberry.Parent[KanbanKit], info: Info) -> list[KanbanPatternLineType]:
         rows = loaders(info.context).pattern_by_kit.get(root.id)
         info.context.loader(Part).want(row.part_id for row in rows)
-        return rows  # type: ignore[return-value]
+        return as_nodes(KanbanPatternLineType, rows)
 
     @strawberry.field(description="What the open cycle holds now, per part (at home or at the line).")
     def held(self, root: strawberry.Parent[KanbanKit], info: Info) -> list[KanbanPartQuantityType]:
@@ -214,7 +215,7 @@ class KanbanKitType:
     @strawberry.field(description="The cycle not yet emptied, if any.")
     def current_cycle(self, root: strawberry.Parent[KanbanKit], info: Info) -> KanbanCycleType | None:
         cycles = loaders(info.context).cycles_by_kit.get(root.id)
-        return next((c for c in cycles if c.emptied_at is None), None)  # type: ignore[return-value]
+        return as_node(KanbanCycleType, next((c for c in cycles if c.emptied_at is None), None))
 
     @strawberry.field(description="Every cycle, newest first: what was filled, consumed, returned, when, by whom.")
     def cycles(self, root: strawberry.Parent[KanbanKit], info: Info) -> list[KanbanCycleType]:
@@ -224,17 +225,17 @@ class KanbanKitType:
             c.id for group in kl.cycles_by_kit.cache.values() for c in group
         )
         info.context.loader(PartKit).want(c.part_kit_id for c in rows)
-        return rows  # type: ignore[return-value]
+        return as_nodes(KanbanCycleType, rows)
 
 
 @strawberry.type(name="KanbanPartQuantity")
 class KanbanPartQuantityType:
     part_id: strawberry.ID
-    quantity: DecimalScalar  # type: ignore[valid-type]
+    quantity: DecimalScalar
 
     @strawberry.field
     def part(self, info: Info) -> PartType:
-        return info.context.loader(Part).get(int(self.part_id))  # type: ignore[return-value]
+        return as_node(PartType, info.context.loader(Part).get(int(self.part_id)))
 
 
 @strawberry.type(
@@ -246,8 +247,8 @@ class LineStockLevelType:
     location_id: strawberry.ID
     part_id: strawberry.ID
     home_location_id: strawberry.ID = strawberry.field(description="Where new kanban kits for it live.")
-    min_quantity: DecimalScalar  # type: ignore[valid-type]
-    max_quantity: DecimalScalar  # type: ignore[valid-type]
+    min_quantity: DecimalScalar
+    max_quantity: DecimalScalar
 
     @strawberry.field(name="_etag")
     def etag(self, root: strawberry.Parent[LineStockLevel]) -> str:
@@ -255,24 +256,24 @@ class LineStockLevelType:
 
     @strawberry.field
     def location(self, root: strawberry.Parent[LineStockLevel], info: Info) -> LocationType:
-        return info.context.loader(Location).get(root.location_id)  # type: ignore[return-value]
+        return as_node(LocationType, info.context.loader(Location).get(root.location_id))
 
     @strawberry.field
     def home_location(self, root: strawberry.Parent[LineStockLevel], info: Info) -> LocationType:
-        return info.context.loader(Location).get(root.home_location_id)  # type: ignore[return-value]
+        return as_node(LocationType, info.context.loader(Location).get(root.home_location_id))
 
     @strawberry.field
     def part(self, root: strawberry.Parent[LineStockLevel], info: Info) -> PartType:
-        return info.context.loader(Part).get(root.part_id)  # type: ignore[return-value]
+        return as_node(PartType, info.context.loader(Part).get(root.part_id))
 
     @strawberry.field(
         description="What the line's kanban kits hold of the part now (at the line or filled at home)."
     )
-    def line_quantity(self, root: strawberry.Parent[LineStockLevel], info: Info) -> DecimalScalar:  # type: ignore[valid-type]
+    def line_quantity(self, root: strawberry.Parent[LineStockLevel], info: Info) -> DecimalScalar:
         return loaders(info.context).position(root.location_id).get(root.part_id, ZERO)
 
 
-KanbanKitStatusFilter = enum_filter(KanbanKitStatusEnum, "KanbanKitStatusFilter")
+KanbanKitStatusFilter: TypeAlias = EnumFilter[KanbanKitStatusEnum]
 KanbanKitSortEnum = sort_enum("KanbanKitSortEnum", kanban.KANBAN_SORTS)
 LineStockLevelSortEnum = sort_enum("LineStockLevelSortEnum", kanban.LEVEL_SORTS)
 
@@ -281,7 +282,7 @@ LineStockLevelSortEnum = sort_enum("LineStockLevelSortEnum", kanban.LEVEL_SORTS)
 class KanbanKitsInputFilters:
     id: IDFilter | None = UNSET
     name: StringFilter | None = UNSET
-    status: KanbanKitStatusFilter | None = UNSET  # type: ignore[valid-type]
+    status: KanbanKitStatusFilter | None = UNSET
     home_location_id: IDFilter | None = UNSET
     line_location_id: IDFilter | None = UNSET
     cycle_count: DecimalFilter | None = UNSET
@@ -301,7 +302,7 @@ class LineStockLevelsInputFilters:
 @strawberry.input(description="One part of a pattern: quantity per cycle.")
 class KanbanPatternLineInput:
     part_id: strawberry.ID
-    quantity: DecimalScalar  # type: ignore[valid-type]
+    quantity: DecimalScalar
 
 
 @strawberry.input
@@ -340,7 +341,7 @@ class DeliverKanbanKitInput:
 @strawberry.input(description="How much of a part the line consumed from the kit.")
 class KanbanConsumptionInput:
     part_id: strawberry.ID
-    quantity: DecimalScalar  # type: ignore[valid-type]
+    quantity: DecimalScalar
 
 
 @strawberry.input
@@ -355,8 +356,8 @@ class EmptyKanbanKitInput:
 @strawberry.input
 class LineStockLevelInput:
     part_id: strawberry.ID
-    min_quantity: DecimalScalar  # type: ignore[valid-type]
-    max_quantity: DecimalScalar  # type: ignore[valid-type]
+    min_quantity: DecimalScalar
+    max_quantity: DecimalScalar
 
 
 @strawberry.input(description="Replace the line location's levels (parts not listed lose theirs).")
@@ -385,7 +386,7 @@ class KanbanKitPayload:
 class KanbanShortageType:
     kanban_kit: KanbanKitType
     part: PartType
-    quantity: DecimalScalar  # type: ignore[valid-type]
+    quantity: DecimalScalar
 
 
 @strawberry.type
@@ -423,7 +424,7 @@ def _pattern(lines: list[KanbanPatternLineInput] | None) -> list[kanban.PatternE
 
 def _shortages(info: Info, fills: list[kanban.FillOutcome]) -> list[KanbanShortageType]:
     return [
-        KanbanShortageType(kanban_kit=fill.kit, part=info.context.loader(Part).get(s.part_id),  # type: ignore[arg-type]
+        KanbanShortageType(kanban_kit=as_node(KanbanKitType, fill.kit), part=as_node(PartType, info.context.loader(Part).get(s.part_id)),
                            quantity=s.quantity)
         for fill in fills for s in fill.shortages
     ]
@@ -433,34 +434,17 @@ def _shortages(info: Info, fills: list[kanban.FillOutcome]) -> list[KanbanShorta
 class Query:
     @strawberry.field(permission_classes=needs(P.VIEW_KITS))
     def kanban_kit(self, info: Info, id: strawberry.ID) -> KanbanKitType:
-        return kanban.get_kanban_kit(info.context.session, parse_id(id))  # type: ignore[return-value]
+        return as_node(KanbanKitType, kanban.get_kanban_kit(info.context.session, parse_id(id)))
 
-    @strawberry.field(permission_classes=needs(P.VIEW_KITS))
-    def kanban_kits(
-        self, info: Info, filters: KanbanKitsInputFilters | None = None,
-        sort: list[KanbanKitSortEnum | None] | None = None,  # type: ignore[valid-type]
-        first: int | None = None, after: str | None = None, last: int | None = None,
-        before: str | None = None,
-    ) -> Connection[KanbanKitType]:
-        page = kanban.list_kanban_kits(info.context.session, filters_dict(filters), sort_values(sort),
-                                       page_request(first, after, last, before))
-        prime(info.context, page.rows)
-        return connection(page)
-
-    @strawberry.field(permission_classes=needs(P.VIEW_KITS))
-    def line_stock_levels(
-        self, info: Info, filters: LineStockLevelsInputFilters | None = None,
-        sort: list[LineStockLevelSortEnum | None] | None = None,  # type: ignore[valid-type]
-        first: int | None = None, after: str | None = None, last: int | None = None,
-        before: str | None = None,
-    ) -> Connection[LineStockLevelType]:
-        page = kanban.list_line_stock_levels(info.context.session, filters_dict(filters), sort_values(sort),
-                                             page_request(first, after, last, before))
-        info.context.loader(Part).want(row.part_id for row in page.rows)
-        info.context.loader(Location).want(
-            loc for row in page.rows for loc in (row.location_id, row.home_location_id)
-        )
-        return connection(page)
+    kanban_kits = connection_field(
+        KanbanKitType, kanban.list_kanban_kits, filters=KanbanKitsInputFilters, sort=KanbanKitSortEnum,
+        permission_classes=needs(P.VIEW_KITS),
+    )
+    line_stock_levels = connection_field(
+        LineStockLevelType, kanban.list_line_stock_levels, filters=LineStockLevelsInputFilters,
+        sort=LineStockLevelSortEnum,
+        permission_classes=needs(P.VIEW_KITS),
+    )
 
 
 @strawberry.type
@@ -474,7 +458,7 @@ class Mutation:
                 line_location_id=parse_id(input.line_location_id, field="lineLocationId"),
                 pattern=_pattern(input.pattern),
             )
-        return KanbanKitPayload(kanban_kit=kit)  # type: ignore[arg-type]
+        return KanbanKitPayload(kanban_kit=as_node(KanbanKitType, kit))
 
     @strawberry.mutation(permission_classes=needs(P.MANAGE_KANBAN_KITS), description="Name any time; locations and pattern only between cycles.")
     def update_kanban_kit(self, info: Info, input: UpdateKanbanKitInput) -> KanbanKitPayload:
@@ -489,7 +473,7 @@ class Mutation:
             changes["pattern"] = None if input.pattern is None else _pattern(input.pattern)
         with info.context.uow() as uow:
             kit = kanban.update_kanban_kit(uow, parse_id(input.id), input.etag, changes)
-        return KanbanKitPayload(kanban_kit=kit)  # type: ignore[arg-type]
+        return KanbanKitPayload(kanban_kit=as_node(KanbanKitType, kit))
 
     @strawberry.mutation(permission_classes=needs(P.CYCLE_KANBAN_KITS),
         description="Fill to the pattern, oldest inventory first (the kit fulfilment of fulfillPartKit): "
@@ -502,16 +486,16 @@ class Mutation:
                 source_location_id=optional_id(input.source_location_id, "sourceLocationId"),
             )
         return FillKanbanKitPayload(
-            kanban_kit=outcome.kit, cycle=outcome.cycle,  # type: ignore[arg-type]
+            kanban_kit=as_node(KanbanKitType, outcome.kit), cycle=as_node(KanbanCycleType, outcome.cycle),
             shortages=_shortages(info, [outcome]),
-            part_inventories=outcome.issued,  # type: ignore[arg-type]
+            part_inventories=as_nodes(PartInventoryType, outcome.issued),
         )
 
     @strawberry.mutation(permission_classes=needs(P.CYCLE_KANBAN_KITS), description="Send a FILLED kit to its line location (its stock moves there).")
     def deliver_kanban_kit(self, info: Info, input: DeliverKanbanKitInput) -> KanbanKitPayload:
         with info.context.uow() as uow:
             kit = kanban.deliver_kanban_kit(uow, id=parse_id(input.id), etag=input.etag)
-        return KanbanKitPayload(kanban_kit=kit)  # type: ignore[arg-type]
+        return KanbanKitPayload(kanban_kit=as_node(KanbanKitType, kit))
 
     @strawberry.mutation(permission_classes=needs(P.CYCLE_KANBAN_KITS),
         description="Close the cycle: consumption per part leaves inventory (oldest first); the rest "
@@ -525,7 +509,7 @@ class Mutation:
         with info.context.uow() as uow:
             kit, cycle = kanban.empty_kanban_kit(uow, id=parse_id(input.id), etag=input.etag,
                                                  consumption=consumption)
-        return EmptyKanbanKitPayload(kanban_kit=kit, cycle=cycle)  # type: ignore[arg-type]
+        return EmptyKanbanKitPayload(kanban_kit=as_node(KanbanKitType, kit), cycle=as_node(KanbanCycleType, cycle))
 
     @strawberry.mutation(permission_classes=needs(P.MANAGE_KANBAN_KITS), description="Replace a line location's min/max levels per part.")
     def set_line_stock_levels(self, info: Info, input: SetLineStockLevelsInput) -> SetLineStockLevelsPayload:
@@ -539,7 +523,7 @@ class Mutation:
                 uow, location_id=parse_id(input.location_id, field="locationId"),
                 home_location_id=optional_id(input.home_location_id, "homeLocationId"), levels=levels,
             )
-        return SetLineStockLevelsPayload(line_stock_levels=rows)  # type: ignore[arg-type]
+        return SetLineStockLevelsPayload(line_stock_levels=as_nodes(LineStockLevelType, rows))
 
     @strawberry.mutation(permission_classes=needs(P.CYCLE_KANBAN_KITS),
         description="For every part below its minimum at the line: refill the line's kanban kits and "
@@ -552,7 +536,7 @@ class Mutation:
                 source_location_id=optional_id(input.source_location_id, "sourceLocationId"),
             )
         return ReplenishLineLocationPayload(
-            kanban_kits=[fill.kit for fill in outcome.fills],  # type: ignore[misc]
-            created_kanban_kits=outcome.created,  # type: ignore[arg-type]
+            kanban_kits=as_nodes(KanbanKitType, [fill.kit for fill in outcome.fills]),
+            created_kanban_kits=as_nodes(KanbanKitType, outcome.created),
             shortages=_shortages(info, outcome.fills),
         )

@@ -7,55 +7,26 @@ Kept apart from api/kits.py so api/inventory.py can use it without an import cyc
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from decimal import Decimal
-from typing import Any, Generic, TypeVar
-
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from typing import Any, TypeVar
 
 from kitwright.api.context import Context
+from kitwright.api.lists import primes
 from kitwright.domain.quantities import ZERO
 from kitwright.store.models import Base, Location, Part, PartInventory, PartKit, PartKitInventory, PartKitItem
 
 M = TypeVar("M", bound=Base)
 
 
-class GroupLoader(Generic[M]):
-    def __init__(self, session: Session, model: type[M], column: Any) -> None:
-        self.session = session
-        self.model = model
-        self.column = column
-        self.cache: dict[int, list[M]] = {}
-        self.wanted: set[int] = set()
-
-    def want(self, keys: Iterable[int | None]) -> None:
-        self.wanted.update(k for k in keys if k is not None and k not in self.cache)
-
-    def get(self, key: int) -> list[M]:
-        if key not in self.cache:
-            batch = self.wanted | {key}
-            self.wanted = set()
-            for k in batch:
-                self.cache[k] = []
-            rows = self.session.scalars(
-                select(self.model).where(self.column.in_(sorted(batch))).order_by(self.model.id)  # type: ignore[attr-defined]
-            )
-            for row in rows:
-                self.cache[getattr(row, self.column.key)].append(row)
-        return self.cache[key]
-
-
 class KitLoaders:
     """All kit loaders of one request (kept in `Context.loaders` under this class)."""
 
     def __init__(self, context: Context) -> None:
-        session = context.session
         self.context = context
-        self.items_by_kit = GroupLoader(session, PartKitItem, PartKitItem.part_kit_id)
-        self.links_by_kit = GroupLoader(session, PartKitInventory, PartKitInventory.part_kit_id)
-        self.links_by_item = GroupLoader(session, PartKitInventory, PartKitInventory.part_kit_item_id)
-        self.links_by_record = GroupLoader(session, PartKitInventory, PartKitInventory.part_inventory_id)
+        self.items_by_kit = context.group(PartKitItem.part_kit_id)
+        self.links_by_kit = context.group(PartKitInventory.part_kit_id)
+        self.links_by_item = context.group(PartKitInventory.part_kit_item_id)
+        self.links_by_record = context.group(PartKitInventory.part_inventory_id)
 
     def kitted(self, item_id: int) -> Decimal:
         return sum(
@@ -86,6 +57,7 @@ class KitLoaders:
         return list(kits.values())
 
 
+@primes(PartKit)
 def prime_kits(context: Context, kits: list[PartKit]) -> None:
     """Load, for a page of kits, everything their fields reach, a fixed number of queries
     whatever the page size: items, links, held records, their parts, locations and kits."""
@@ -107,6 +79,7 @@ def prime_kits(context: Context, kits: list[PartKit]) -> None:
     prime_records(context, [link.part_inventory_id for link in links], [item.part_id for item in items])
 
 
+@primes(PartKitItem)
 def prime_items(context: Context, items: list[PartKitItem]) -> None:
     loaders = kit_loaders(context)
     loaders.links_by_item.want(item.id for item in items)

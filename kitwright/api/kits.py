@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeAlias
 
 import strawberry
 from strawberry.types.unset import UNSET
@@ -12,22 +12,19 @@ from strawberry.types.unset import UNSET
 from kitwright.api.authorization import needs
 from kitwright.api.context import Info
 from kitwright.api.inventory import DeletePayload, PartInventoryPayload, PartInventoryType
-from kitwright.api.kit_loaders import IssuedInventory, kit_loaders, prime_items, prime_kits
+from kitwright.api.kit_loaders import IssuedInventory, kit_loaders
+from kitwright.api.lists import connection_field
 from kitwright.api.locations import LocationType
+from kitwright.api.nodes import as_node, as_nodes
 from kitwright.api.parts import PartType
 from kitwright.api.relay import (
-    Connection,
     DateTimeFilter,
     DecimalFilter,
+    EnumFilter,
     IDFilter,
-    connection,
-    enum_filter,
-    filters_dict,
     input_changes,
     optional_id,
-    page_request,
     sort_enum,
-    sort_values,
 )
 from kitwright.api.scalars import DecimalScalar, parse_id
 from kitwright.domain import kits as rules
@@ -39,10 +36,11 @@ from kitwright.store.models import Location, Part, PartKit, PartKitItem, User
 if TYPE_CHECKING:
     from kitwright.api.runs import RunType
 
-PartKitStatusEnum = strawberry.enum(
+strawberry.enum(
     rules.PartKitStatus, name="PartKitStatus",
     description="Any status may move to any other; each drives the kitted inventory.",
 )
+PartKitStatusEnum: TypeAlias = rules.PartKitStatus
 
 
 @strawberry.type(name="User", description="A person who can be assigned work.")
@@ -59,14 +57,14 @@ class PickLineType:
     serial_number: str | None
     lot_number: str | None
     location_name: str | None
-    quantity: DecimalScalar  # type: ignore[valid-type]
+    quantity: DecimalScalar
 
 
 def _issued(info: Info, links: list[Any]) -> list[PartInventoryType]:
     pairs = kit_loaders(info.context).records_of(links)
     info.context.loader(Part).want(record.part_id for _, record in pairs)
     info.context.loader(Location).want(record.location_id for _, record in pairs)
-    return [IssuedInventory(record, link) for link, record in pairs]  # type: ignore[misc]
+    return as_nodes(PartInventoryType, [IssuedInventory(record, link) for link, record in pairs])
 
 
 @strawberry.type(
@@ -77,7 +75,7 @@ class PartKitItemType:
     id: strawberry.ID
     part_kit_id: strawberry.ID
     part_id: strawberry.ID
-    quantity: DecimalScalar = strawberry.field(description="Requested.")  # type: ignore[valid-type]
+    quantity: DecimalScalar = strawberry.field(description="Requested.")
     created_at: datetime
 
     @strawberry.field(name="_etag")
@@ -86,18 +84,18 @@ class PartKitItemType:
 
     @strawberry.field
     def part_kit(self, root: strawberry.Parent[PartKitItem], info: Info) -> PartKitType:
-        return info.context.loader(PartKit).get(root.part_kit_id)  # type: ignore[return-value]
+        return as_node(PartKitType, info.context.loader(PartKit).get(root.part_kit_id))
 
     @strawberry.field
     def part(self, root: strawberry.Parent[PartKitItem], info: Info) -> PartType:
-        return info.context.loader(Part).get(root.part_id)  # type: ignore[return-value]
+        return as_node(PartType, info.context.loader(Part).get(root.part_id))
 
     @strawberry.field(description="Held now: issued to the item and not released by closing the kit.")
-    def kitted_quantity(self, root: strawberry.Parent[PartKitItem], info: Info) -> DecimalScalar:  # type: ignore[valid-type]
+    def kitted_quantity(self, root: strawberry.Parent[PartKitItem], info: Info) -> DecimalScalar:
         return kit_loaders(info.context).kitted(root.id)
 
     @strawberry.field(description="quantity - kittedQuantity, never below 0.")
-    def remaining_quantity(self, root: strawberry.Parent[PartKitItem], info: Info) -> DecimalScalar:  # type: ignore[valid-type]
+    def remaining_quantity(self, root: strawberry.Parent[PartKitItem], info: Info) -> DecimalScalar:
         return rules.remaining_quantity(root.quantity, kit_loaders(info.context).kitted(root.id))
 
     @strawberry.field(
@@ -128,32 +126,33 @@ class PartKitType:
         return root.etag
 
     @strawberry.field
-    def status(self, root: strawberry.Parent[PartKit]) -> PartKitStatusEnum:  # type: ignore[valid-type]
-        return rules.PartKitStatus(root.status)  # type: ignore[return-value]
+    def status(self, root: strawberry.Parent[PartKit]) -> PartKitStatusEnum:
+        return rules.PartKitStatus(root.status)
 
     @strawberry.field(description="The run the kit serves.")
     def run(
         self, root: strawberry.Parent[PartKit], info: Info
     ) -> Annotated[RunType, strawberry.lazy("kitwright.api.runs")] | None:
+        from kitwright.api.runs import RunType
         from kitwright.store.models import Run
 
-        return info.context.loader(Run).get(root.run_id)  # type: ignore[return-value]
+        return as_node(RunType, info.context.loader(Run).get(root.run_id))
 
     @strawberry.field
     def assigned_to(self, root: strawberry.Parent[PartKit], info: Info) -> UserType | None:
-        return info.context.loader(User).get(root.assigned_to_id)  # type: ignore[return-value]
+        return as_node(UserType, info.context.loader(User).get(root.assigned_to_id))
 
     @strawberry.field
     def staging_location(self, root: strawberry.Parent[PartKit], info: Info) -> LocationType | None:
-        return info.context.loader(Location).get(root.staging_location_id)  # type: ignore[return-value]
+        return as_node(LocationType, info.context.loader(Location).get(root.staging_location_id))
 
     @strawberry.field
     def delivery_location(self, root: strawberry.Parent[PartKit], info: Info) -> LocationType | None:
-        return info.context.loader(Location).get(root.delivery_location_id)  # type: ignore[return-value]
+        return as_node(LocationType, info.context.loader(Location).get(root.delivery_location_id))
 
     @strawberry.field(description="Delivery location once DELIVERED, else staging (or delivery); null when closed.")
     def current_location(self, root: strawberry.Parent[PartKit], info: Info) -> LocationType | None:
-        return info.context.loader(Location).get(root.current_location_id)  # type: ignore[return-value]
+        return as_node(LocationType, info.context.loader(Location).get(root.current_location_id))
 
     @strawberry.field
     def items(self, root: strawberry.Parent[PartKit], info: Info) -> list[PartKitItemType]:
@@ -161,7 +160,7 @@ class PartKitType:
         loaders = kit_loaders(info.context)
         loaders.links_by_item.want(row.id for row in rows)
         info.context.loader(Part).want(row.part_id for row in rows)
-        return rows  # type: ignore[return-value]
+        return rows
 
     @strawberry.field(
         description="Records issued to the kit, each with issuedQuantity. A closed kit keeps the "
@@ -175,7 +174,12 @@ class PartKitType:
         "CSV: GET /api/kits/{id}/pick-list.csv."
     )
     def pick_list(self, root: strawberry.Parent[PartKit], info: Info) -> list[PickLineType]:
-        return [_pick_line(line) for line in kits.pick_list(info.context.session, root.id)]
+        # Computed for every kit loaded in this request at once (a page of kits: one query).
+        found: dict[int, list[rules.PickLine]] = info.context.loaders.setdefault("pick_lists", {})
+        if root.id not in found:
+            loaded = {kit_id for kit_id, kit in info.context.loader(PartKit).cache.items() if kit is not None}
+            found.update(kits.pick_lists(info.context.session, (loaded | {root.id}) - found.keys()))
+        return [_pick_line(line) for line in found[root.id]]
 
 
 def _pick_line(line: rules.PickLine) -> PickLineType:
@@ -187,13 +191,13 @@ def _pick_line(line: rules.PickLine) -> PickLineType:
     )
 
 
-PartKitStatusFilter = enum_filter(PartKitStatusEnum, "PartKitStatusFilter")
+PartKitStatusFilter: TypeAlias = EnumFilter[PartKitStatusEnum]
 
 
 @strawberry.input
 class PartKitsInputFilters:
     id: IDFilter | None = UNSET
-    status: PartKitStatusFilter | None = UNSET  # type: ignore[valid-type]
+    status: PartKitStatusFilter | None = UNSET
     run_id: IDFilter | None = UNSET
     assigned_to_id: IDFilter | None = UNSET
     staging_location_id: IDFilter | None = UNSET
@@ -224,7 +228,7 @@ class CreatePartKitInput:
     assigned_to_id: strawberry.ID | None = None
     staging_location_id: strawberry.ID | None = None
     delivery_location_id: strawberry.ID | None = None
-    status: PartKitStatusEnum | None = strawberry.field(default=None, description="Defaults to DRAFT.")  # type: ignore[valid-type]
+    status: PartKitStatusEnum | None = strawberry.field(default=None, description="Defaults to DRAFT.")
     priority: int | None = None
 
 
@@ -232,7 +236,7 @@ class CreatePartKitInput:
 class UpdatePartKitInput:
     id: strawberry.ID
     etag: str
-    status: PartKitStatusEnum | None = UNSET  # type: ignore[valid-type]
+    status: PartKitStatusEnum | None = UNSET
     run_id: strawberry.ID | None = UNSET
     assigned_to_id: strawberry.ID | None = UNSET
     staging_location_id: strawberry.ID | None = UNSET
@@ -244,14 +248,14 @@ class UpdatePartKitInput:
 class CreatePartKitItemInput:
     part_kit_id: strawberry.ID
     part_id: strawberry.ID
-    quantity: DecimalScalar  # type: ignore[valid-type]
+    quantity: DecimalScalar
 
 
 @strawberry.input
 class UpdatePartKitItemInput:
     id: strawberry.ID
     etag: str
-    quantity: DecimalScalar | None = UNSET  # type: ignore[valid-type]
+    quantity: DecimalScalar | None = UNSET
 
 
 @strawberry.input(description="Issue inventory to a kit item, or move it back.")
@@ -262,7 +266,7 @@ class InventoryToKitInput:
         description="The kit item holding the record (required to issue). moveItemToInventory "
         "without it brings a completed run's unit back to stock at locationId.",
     )
-    quantity: DecimalScalar | None = strawberry.field(  # type: ignore[valid-type]
+    quantity: DecimalScalar | None = strawberry.field(
         default=None,
         description="Lot / untracked: how much (default: all the item still needs / all issued). "
         "Serial records move whole.",
@@ -301,7 +305,7 @@ class PartKitItemPayload:
 class KitShortageType:
     part_kit_item: PartKitItemType
     part: PartType
-    quantity: DecimalScalar  # type: ignore[valid-type]
+    quantity: DecimalScalar
 
 
 @strawberry.type
@@ -317,11 +321,11 @@ class FulfillPartKitPayload:
 class ShortageLineType:
     part_kit_item: PartKitItemType
     part: PartType
-    needed: DecimalScalar  # type: ignore[valid-type]
-    fulfillable: DecimalScalar = strawberry.field(  # type: ignore[valid-type]
+    needed: DecimalScalar
+    fulfillable: DecimalScalar = strawberry.field(
         description="From the available stock left after higher-priority kits."
     )
-    missing: DecimalScalar  # type: ignore[valid-type]
+    missing: DecimalScalar
 
 
 @strawberry.type(name="KitShortageOutlook")
@@ -334,7 +338,7 @@ class KitOutlookType:
 @strawberry.type(name="PartQuantity")
 class PartQuantityType:
     part: PartType
-    quantity: DecimalScalar  # type: ignore[valid-type]
+    quantity: DecimalScalar
 
 
 @strawberry.type(name="ShortageReport")
@@ -353,39 +357,19 @@ def _changes(data: object) -> dict[str, Any]:
 class Query:
     @strawberry.field(permission_classes=needs(P.VIEW_KITS))
     def part_kit(self, info: Info, id: strawberry.ID) -> PartKitType:
-        return kits.get_part_kit(info.context.session, parse_id(id))  # type: ignore[return-value]
+        return as_node(PartKitType, kits.get_part_kit(info.context.session, parse_id(id)))
 
-    @strawberry.field(permission_classes=needs(P.VIEW_KITS))
-    def part_kits(
-        self, info: Info, filters: PartKitsInputFilters | None = None,
-        sort: list[PartKitSortEnum | None] | None = None,  # type: ignore[valid-type]
-        first: int | None = None, after: str | None = None, last: int | None = None,
-        before: str | None = None,
-    ) -> Connection[PartKitType]:
-        page = kits.list_part_kits(info.context.session, filters_dict(filters), sort_values(sort),
-                                   page_request(first, after, last, before))
-        info.context.loader(Location).want(
-            loc for row in page.rows
-            for loc in (row.staging_location_id, row.delivery_location_id, row.current_location_id)
-        )
-        prime_kits(info.context, page.rows)
-        return connection(page)
+    part_kits = connection_field(
+        PartKitType, kits.list_part_kits, filters=PartKitsInputFilters, sort=PartKitSortEnum
+    , permission_classes=needs(P.VIEW_KITS))
 
     @strawberry.field(permission_classes=needs(P.VIEW_KITS))
     def part_kit_item(self, info: Info, id: strawberry.ID) -> PartKitItemType:
-        return kits.get_part_kit_item(info.context.session, parse_id(id))  # type: ignore[return-value]
+        return as_node(PartKitItemType, kits.get_part_kit_item(info.context.session, parse_id(id)))
 
-    @strawberry.field(permission_classes=needs(P.VIEW_KITS))
-    def part_kit_items(
-        self, info: Info, filters: PartKitItemsInputFilters | None = None,
-        sort: list[PartKitItemSortEnum | None] | None = None,  # type: ignore[valid-type]
-        first: int | None = None, after: str | None = None, last: int | None = None,
-        before: str | None = None,
-    ) -> Connection[PartKitItemType]:
-        page = kits.list_part_kit_items(info.context.session, filters_dict(filters),
-                                        sort_values(sort), page_request(first, after, last, before))
-        prime_items(info.context, page.rows)
-        return connection(page)
+    part_kit_items = connection_field(
+        PartKitItemType, kits.list_part_kit_items, filters=PartKitItemsInputFilters, sort=PartKitItemSortEnum
+    , permission_classes=needs(P.VIEW_KITS))
 
     @strawberry.field(permission_classes=needs(P.VIEW_KITS),
         description="For all REQUESTED and IN_PROGRESS kits in priority order: what could be "
@@ -401,12 +385,12 @@ class Query:
         return ShortageReportType(
             kits=[
                 KitOutlookType(
-                    part_kit=ctx.loader(PartKit).get(k.kit_id),  # type: ignore[arg-type]
+                    part_kit=as_node(PartKitType, ctx.loader(PartKit).get(k.kit_id)),
                     can_fulfill_now=k.can_fulfil_now,
                     lines=[
                         ShortageLineType(
-                            part_kit_item=ctx.loader(PartKitItem).get(line.item_id),  # type: ignore[arg-type]
-                            part=ctx.loader(Part).get(line.part_id),  # type: ignore[arg-type]
+                            part_kit_item=as_node(PartKitItemType, ctx.loader(PartKitItem).get(line.item_id)),
+                            part=as_node(PartType, ctx.loader(Part).get(line.part_id)),
                             needed=line.needed, fulfillable=line.fulfillable, missing=line.missing,
                         )
                         for line in k.lines
@@ -415,7 +399,7 @@ class Query:
                 for k in report.kits
             ],
             missing_by_part=[
-                PartQuantityType(part=ctx.loader(Part).get(part_id), quantity=q)  # type: ignore[arg-type]
+                PartQuantityType(part=as_node(PartType, ctx.loader(Part).get(part_id)), quantity=q)
                 for part_id, q in sorted(report.missing_by_part.items())
             ],
         )
@@ -435,13 +419,13 @@ class Mutation:
                 status=input.status.value if input.status else rules.PartKitStatus.DRAFT,
                 priority=input.priority,
             )
-        return PartKitPayload(part_kit=kit)  # type: ignore[arg-type]
+        return PartKitPayload(part_kit=as_node(PartKitType, kit))
 
     @strawberry.mutation(permission_classes=needs(P.UPDATE_PART_KIT))
     def update_part_kit(self, info: Info, input: UpdatePartKitInput) -> PartKitPayload:
         with info.context.uow() as uow:
             kit = kits.update_part_kit(uow, parse_id(input.id), input.etag, _changes(input))
-        return PartKitPayload(part_kit=kit)  # type: ignore[arg-type]
+        return PartKitPayload(part_kit=as_node(PartKitType, kit))
 
     @strawberry.mutation(permission_classes=needs(P.DELETE_PART_KIT), description="Refused while the kit holds inventory.")
     def delete_part_kit(self, info: Info, id: strawberry.ID, etag: str) -> DeletePayload:
@@ -456,13 +440,13 @@ class Mutation:
                 uow, part_kit_id=parse_id(input.part_kit_id, field="partKitId"),
                 part_id=parse_id(input.part_id, field="partId"), quantity=Decimal(input.quantity),
             )
-        return PartKitItemPayload(part_kit_item=item)  # type: ignore[arg-type]
+        return PartKitItemPayload(part_kit_item=as_node(PartKitItemType, item))
 
     @strawberry.mutation(permission_classes=needs(P.UPDATE_PART_KIT_ITEM), description="The quantity never goes below what is kitted.")
     def update_part_kit_item(self, info: Info, input: UpdatePartKitItemInput) -> PartKitItemPayload:
         with info.context.uow() as uow:
             item = kits.update_part_kit_item(uow, parse_id(input.id), input.etag, input_changes(input))
-        return PartKitItemPayload(part_kit_item=item)  # type: ignore[arg-type]
+        return PartKitItemPayload(part_kit_item=as_node(PartKitItemType, item))
 
     @strawberry.mutation(permission_classes=needs(P.DELETE_PART_KIT_ITEM), description="Refused while the item holds inventory.")
     def delete_part_kit_item(self, info: Info, id: strawberry.ID, etag: str) -> DeletePayload:
@@ -477,7 +461,7 @@ class Mutation:
     def issue_item_to_kit(self, info: Info, input: InventoryToKitInput) -> PartInventoryPayload:
         with info.context.uow() as uow:
             record = kits.issue_item_to_kit(uow, **_inventory_to_kit(input, required=True))
-        return PartInventoryPayload(part_inventory=record)  # type: ignore[arg-type]
+        return PartInventoryPayload(part_inventory=as_node(PartInventoryType, record))
 
     @strawberry.mutation(permission_classes=needs(P.MOVE_ITEM_TO_INVENTORY),
         description="Return a held record, or a quantity of it, to available stock. Returns the "
@@ -494,7 +478,7 @@ class Mutation:
                 )
             else:
                 record = kits.move_item_to_inventory(uow, **_inventory_to_kit(input))
-        return PartInventoryPayload(part_inventory=record)  # type: ignore[arg-type]
+        return PartInventoryPayload(part_inventory=as_node(PartInventoryType, record))
 
     @strawberry.mutation(permission_classes=needs(P.FULFILL_PART_KIT),
         description="Fill every open item, oldest inventory first across the whole kit. Partial "
@@ -508,16 +492,16 @@ class Mutation:
             )
         ctx = info.context
         return FulfillPartKitPayload(
-            part_kit=result.kit,  # type: ignore[arg-type]
+            part_kit=as_node(PartKitType, result.kit),
             shortages=[
                 KitShortageType(
-                    part_kit_item=ctx.loader(PartKitItem).get(s.item_id),  # type: ignore[arg-type]
-                    part=ctx.loader(Part).get(s.part_id),  # type: ignore[arg-type]
+                    part_kit_item=as_node(PartKitItemType, ctx.loader(PartKitItem).get(s.item_id)),
+                    part=as_node(PartType, ctx.loader(Part).get(s.part_id)),
                     quantity=s.quantity,
                 )
                 for s in result.shortages
             ],
-            part_inventories=[record for _, record in result.issued],  # type: ignore[misc]
+            part_inventories=as_nodes(PartInventoryType, [record for _, record in result.issued]),
         )
 
     @strawberry.mutation(permission_classes=needs(P.STAGE_PART_KIT_INVENTORY),
@@ -529,7 +513,7 @@ class Mutation:
             kit = kits.stage_part_kit_inventory(
                 uow, id=parse_id(input.id), location_id=parse_id(input.location_id, field="locationId")
             )
-        return PartKitPayload(part_kit=kit)  # type: ignore[arg-type]
+        return PartKitPayload(part_kit=as_node(PartKitType, kit))
 
 
 def _inventory_to_kit(input: InventoryToKitInput, *, required: bool = False) -> dict[str, Any]:

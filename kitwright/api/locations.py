@@ -9,19 +9,16 @@ from strawberry.types.unset import UNSET
 
 from kitwright.api.authorization import needs
 from kitwright.api.context import Info
+from kitwright.api.lists import connection_field
+from kitwright.api.nodes import as_node
 from kitwright.api.relay import (
     BooleanFilter,
-    Connection,
     DateTimeFilter,
     IDFilter,
     StringFilter,
-    connection,
-    filters_dict,
     input_changes,
     optional_id,
-    page_request,
     sort_enum,
-    sort_values,
 )
 from kitwright.api.scalars import parse_id
 from kitwright.security.permissions import P
@@ -54,11 +51,12 @@ class LocationType:
 
     @strawberry.field
     def parent(self, root: strawberry.Parent[Location], info: Info) -> LocationType | None:
-        return info.context.loader(Location).get(root.parent_id)  # type: ignore[return-value]
+        return as_node(LocationType, info.context.loader(Location).get(root.parent_id))
 
     @strawberry.field
     def children(self, root: strawberry.Parent[Location], info: Info) -> list[LocationType]:
-        return locations.children(info.context.session, root.id)  # type: ignore[return-value]
+        loader = info.context.group(Location.parent_id, order_by=(Location.name, Location.id))
+        return loader.get(root.id)
 
 
 @strawberry.input
@@ -114,21 +112,11 @@ class DeleteLocationPayload:
 class Query:
     @strawberry.field(permission_classes=needs(P.VIEW_INVENTORY))
     def location(self, info: Info, id: strawberry.ID) -> LocationType:
-        return get(info.context.session, Location, parse_id(id))  # type: ignore[return-value]
+        return as_node(LocationType, get(info.context.session, Location, parse_id(id)))
 
-    @strawberry.field(permission_classes=needs(P.VIEW_INVENTORY))
-    def locations(
-        self, info: Info, filters: LocationsInputFilters | None = None,
-        sort: list[LocationSortEnum | None] | None = None,  # type: ignore[valid-type]
-        first: int | None = None, after: str | None = None, last: int | None = None,
-        before: str | None = None,
-    ) -> Connection[LocationType]:
-        page = locations.list_locations(
-            info.context.session, filters_dict(filters), sort_values(sort),
-            page_request(first, after, last, before),
-        )
-        info.context.loader(Location).want(row.parent_id for row in page.rows)
-        return connection(page)
+    locations = connection_field(
+        LocationType, locations.list_locations, filters=LocationsInputFilters, sort=LocationSortEnum
+    , permission_classes=needs(P.VIEW_INVENTORY))
 
 
 @strawberry.type
@@ -145,14 +133,14 @@ class Mutation:
                 inventory_available=input.inventory_available,
                 available_soon=input.available_soon,
             )
-        return LocationPayload(location=location)  # type: ignore[arg-type]
+        return LocationPayload(location=as_node(LocationType, location))
 
     @strawberry.mutation(permission_classes=needs(P.MANAGE_LOCATIONS))
     def update_location(self, info: Info, input: UpdateLocationInput) -> LocationPayload:
         changes = input_changes(input, ids=("parent_id",))
         with info.context.uow() as uow:
             location = locations.update_location(uow, parse_id(input.id), input.etag, changes)
-        return LocationPayload(location=location)  # type: ignore[arg-type]
+        return LocationPayload(location=as_node(LocationType, location))
 
     @strawberry.mutation(permission_classes=needs(P.MANAGE_LOCATIONS), description="Delete an empty leaf location (no inventory, children or kits); "
                          "CONFLICT otherwise: archive it instead.")

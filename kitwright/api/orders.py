@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeAlias
 
 import strawberry
 from sqlalchemy import select
@@ -13,20 +13,17 @@ from sqlalchemy.orm import Session
 from strawberry.types.unset import UNSET
 
 from kitwright.api.authorization import needs
-from kitwright.api.context import Info
+from kitwright.api.context import Context, Info
+from kitwright.api.lists import connection_field, primes
 from kitwright.api.locations import LocationType
+from kitwright.api.nodes import as_node, as_nodes
 from kitwright.api.parts import PartType
 from kitwright.api.relay import (
-    Connection,
     DateTimeFilter,
     IDFilter,
     StringFilter,
-    connection,
-    filters_dict,
     optional_id,
-    page_request,
     sort_enum,
-    sort_values,
 )
 from kitwright.api.scalars import DecimalScalar, parse_id
 from kitwright.domain import orders as rules
@@ -49,10 +46,14 @@ from kitwright.store.models import (
     UnprocessedOrderEvent,
 )
 
-ReturnVerificationPolicyEnum = strawberry.enum(rules.ReturnVerificationPolicy, name="ReturnVerificationPolicy")
-OrderEventTypeEnum = strawberry.enum(rules.OrderEventType, name="OrderEventType")
-ExchangeTypeEnum = strawberry.enum(rules.ExchangeType, name="ExchangeType")
-ReturnConditionEnum = strawberry.enum(rules.ReturnCondition, name="ReturnCondition")
+strawberry.enum(rules.ReturnVerificationPolicy, name="ReturnVerificationPolicy")
+ReturnVerificationPolicyEnum: TypeAlias = rules.ReturnVerificationPolicy
+strawberry.enum(rules.OrderEventType, name="OrderEventType")
+OrderEventTypeEnum: TypeAlias = rules.OrderEventType
+strawberry.enum(rules.ExchangeType, name="ExchangeType")
+ExchangeTypeEnum: TypeAlias = rules.ExchangeType
+strawberry.enum(rules.ReturnCondition, name="ReturnCondition")
+ReturnConditionEnum: TypeAlias = rules.ReturnCondition
 
 
 class _OrderData:
@@ -134,15 +135,24 @@ class _OrderData:
 
 
 def order_data(info: Info) -> _OrderData:
-    loaders: dict[Any, Any] = info.context.loaders
+    return _order_data(info.context)
+
+
+def _order_data(context: Context) -> _OrderData:
+    loaders: dict[Any, Any] = context.loaders
     if _OrderData not in loaders:
-        loaders[_OrderData] = _OrderData(info.context.session)
+        loaders[_OrderData] = _OrderData(context.session)
     data: _OrderData = loaders[_OrderData]
     return data
 
 
+@primes(RetailOrder)
+def _prime(context: Context, rows: list[RetailOrder]) -> None:
+    _order_data(context).want(o.id for o in rows)
+
+
 def _part(info: Info, part_id: int) -> PartType:
-    return info.context.loader(Part).get(part_id)  # type: ignore[return-value]
+    return as_node(PartType, info.context.loader(Part).get(part_id))
 
 
 @strawberry.type(name="OrderSettings", description="Retail order settings (all off / RETURN_ORDER by default).")
@@ -151,8 +161,8 @@ class OrderSettingsType:
     enable_kits: bool
 
     @strawberry.field
-    def return_verification_policy(self, root: strawberry.Parent[OrderSettings]) -> ReturnVerificationPolicyEnum:  # type: ignore[valid-type]
-        return rules.ReturnVerificationPolicy(root.return_verification_policy)  # type: ignore[return-value]
+    def return_verification_policy(self, root: strawberry.Parent[OrderSettings]) -> ReturnVerificationPolicyEnum:
+        return rules.ReturnVerificationPolicy(root.return_verification_policy)
 
     @strawberry.field(description="SHORT reasons that backorder the shorted kits; any other reason cancels them.")
     def backorder_short_reason_ids(self, root: strawberry.Parent[OrderSettings]) -> list[str]:
@@ -166,7 +176,7 @@ class OrderSettingsType:
 @strawberry.type(name="OrderLineComponent", description="A component of a kit line: quantity per one kit.")
 class OrderLineComponentType:
     part_id: strawberry.ID
-    quantity: DecimalScalar  # type: ignore[valid-type]
+    quantity: DecimalScalar
 
     @strawberry.field
     def part(self, root: strawberry.Parent[OrderLineComponent], info: Info) -> PartType:
@@ -209,7 +219,7 @@ class OrderLineType:
     def components(self, root: strawberry.Parent[OrderLine], info: Info) -> list[OrderLineComponentType]:
         data = order_data(info)
         data.load(root.order_id)
-        return data.components.get(root.id, [])  # type: ignore[return-value]
+        return as_nodes(OrderLineComponentType, data.components.get(root.id, []))
 
     @strawberry.field
     def quantity_detail(self, root: strawberry.Parent[OrderLine], info: Info) -> QuantityDetailType:
@@ -226,8 +236,8 @@ class OrderReleaseLineType:
     line_number: int
     order_line_id: strawberry.ID = strawberry.field(description="The parent kit line.")
     part_id: strawberry.ID
-    ratio: DecimalScalar  # type: ignore[valid-type]
-    quantity: DecimalScalar  # type: ignore[valid-type]
+    ratio: DecimalScalar
+    quantity: DecimalScalar
 
     @strawberry.field
     def part(self, root: strawberry.Parent[OrderReleaseLine], info: Info) -> PartType:
@@ -248,13 +258,13 @@ class OrderReleaseType:
 
     @strawberry.field
     def site(self, root: strawberry.Parent[OrderRelease], info: Info) -> LocationType | None:
-        return info.context.loader(Location).get(root.site_id)  # type: ignore[return-value]
+        return as_node(LocationType, info.context.loader(Location).get(root.site_id))
 
     @strawberry.field
     def lines(self, root: strawberry.Parent[OrderRelease], info: Info) -> list[OrderReleaseLineType]:
         data = order_data(info)
         data.load(root.order_id)
-        return data.release_lines.get(root.id, [])  # type: ignore[return-value]
+        return as_nodes(OrderReleaseLineType, data.release_lines.get(root.id, []))
 
 
 @strawberry.type(name="UnprocessedOrderEvent",
@@ -264,7 +274,7 @@ class UnprocessedOrderEventType:
     order_line_id: strawberry.ID
     release_line_id: strawberry.ID | None
     part_id: strawberry.ID
-    quantity: DecimalScalar  # type: ignore[valid-type]
+    quantity: DecimalScalar
     package_id: str | None
     short_reason_id: str | None
     reason: str
@@ -272,8 +282,8 @@ class UnprocessedOrderEventType:
     processed_at: datetime | None = strawberry.field(description="Set when the reconciler processed it.")
 
     @strawberry.field
-    def event_type(self, root: strawberry.Parent[UnprocessedOrderEvent]) -> OrderEventTypeEnum:  # type: ignore[valid-type]
-        return rules.OrderEventType(root.event_type)  # type: ignore[return-value]
+    def event_type(self, root: strawberry.Parent[UnprocessedOrderEvent]) -> OrderEventTypeEnum:
+        return rules.OrderEventType(root.event_type)
 
     @strawberry.field
     def cancel_unfulfilled_quantity(self, root: strawberry.Parent[UnprocessedOrderEvent]) -> bool:
@@ -298,13 +308,13 @@ class InvoiceType:
     def lines(self, root: strawberry.Parent[Invoice], info: Info) -> list[InvoiceLineType]:
         data = order_data(info)
         data.load(root.order_id)
-        return data.invoice_lines.get(root.id, [])  # type: ignore[return-value]
+        return as_nodes(InvoiceLineType, data.invoice_lines.get(root.id, []))
 
 
 @strawberry.type(name="ReturnVerification")
 class ReturnVerificationType:
     part_id: strawberry.ID
-    quantity: DecimalScalar  # type: ignore[valid-type]
+    quantity: DecimalScalar
     condition: str
     part_inventory_id: strawberry.ID | None
 
@@ -338,7 +348,7 @@ class ReturnLineType:
     def verifications(self, root: strawberry.Parent[ReturnLine], info: Info) -> list[ReturnVerificationType]:
         rows = info.context.session.scalars(select(ReturnVerification).where(
             ReturnVerification.return_line_id == root.id).order_by(ReturnVerification.id))
-        return list(rows)  # type: ignore[arg-type]
+        return as_nodes(ReturnVerificationType, rows)
 
 
 @strawberry.type(name="ReturnOrder")
@@ -349,18 +359,18 @@ class ReturnOrderType:
     created_at: datetime
 
     @strawberry.field
-    def exchange_type(self, root: strawberry.Parent[ReturnOrder]) -> ExchangeTypeEnum | None:  # type: ignore[valid-type]
-        return rules.ExchangeType(root.exchange_type) if root.exchange_type else None  # type: ignore[return-value]
+    def exchange_type(self, root: strawberry.Parent[ReturnOrder]) -> ExchangeTypeEnum | None:
+        return rules.ExchangeType(root.exchange_type) if root.exchange_type else None
 
     @strawberry.field
     def lines(self, root: strawberry.Parent[ReturnOrder], info: Info) -> list[ReturnLineType]:
         rows = info.context.session.scalars(select(ReturnLine).where(
             ReturnLine.return_order_id == root.id).order_by(ReturnLine.id))
-        return list(rows)  # type: ignore[arg-type]
+        return as_nodes(ReturnLineType, rows)
 
     @strawberry.field
     def exchange_order(self, root: strawberry.Parent[ReturnOrder], info: Info) -> OrderType | None:
-        return info.context.loader(RetailOrder).get(root.exchange_order_id)  # type: ignore[return-value]
+        return as_node(OrderType, info.context.loader(RetailOrder).get(root.exchange_order_id))
 
 
 @strawberry.type(name="Order", description="A retail order: kit lines allocate their components.")
@@ -379,31 +389,31 @@ class OrderType:
         data.load(root.id)
         rows = data.lines.get(root.id, [])
         info.context.loader(Part).want(r.part_id for r in rows)
-        return rows  # type: ignore[return-value]
+        return as_nodes(OrderLineType, rows)
 
     @strawberry.field
     def releases(self, root: strawberry.Parent[RetailOrder], info: Info) -> list[OrderReleaseType]:
         data = order_data(info)
         data.load(root.id)
-        return data.releases.get(root.id, [])  # type: ignore[return-value]
+        return as_nodes(OrderReleaseType, data.releases.get(root.id, []))
 
     @strawberry.field
     def unprocessed_events(self, root: strawberry.Parent[RetailOrder], info: Info) -> list[UnprocessedOrderEventType]:
         data = order_data(info)
         data.load(root.id)
-        return data.unprocessed.get(root.id, [])  # type: ignore[return-value]
+        return as_nodes(UnprocessedOrderEventType, data.unprocessed.get(root.id, []))
 
     @strawberry.field
     def invoices(self, root: strawberry.Parent[RetailOrder], info: Info) -> list[InvoiceType]:
         data = order_data(info)
         data.load(root.id)
-        return data.invoices.get(root.id, [])  # type: ignore[return-value]
+        return as_nodes(InvoiceType, data.invoices.get(root.id, []))
 
     @strawberry.field
     def return_orders(self, root: strawberry.Parent[RetailOrder], info: Info) -> list[ReturnOrderType]:
         data = order_data(info)
         data.load(root.id)
-        return data.returns.get(root.id, [])  # type: ignore[return-value]
+        return as_nodes(ReturnOrderType, data.returns.get(root.id, []))
 
 
 OrderSortEnum = sort_enum("OrderSortEnum", ["ID", "ORDER_NUMBER", "CREATED_AT"])
@@ -422,14 +432,14 @@ class OrdersInputFilters:
 @strawberry.input
 class OrderLineComponentInput:
     part_id: strawberry.ID
-    quantity: DecimalScalar = strawberry.field(description="Per one kit.")  # type: ignore[valid-type]
+    quantity: DecimalScalar = strawberry.field(description="Per one kit.")
 
 
 @strawberry.input
 class OrderLineInput:
     line_number: str | None = None
     part_id: strawberry.ID
-    quantity: DecimalScalar = strawberry.field(description="Whole kits (or units).")  # type: ignore[valid-type]
+    quantity: DecimalScalar = strawberry.field(description="Whole kits (or units).")
     components: list[OrderLineComponentInput] | None = strawberry.field(
         default=None, description="Win over the item master's components; left out: copied from it."
     )
@@ -445,7 +455,7 @@ class CreateOrderInput:
 class UpdateOrderSettingsInput:
     partial_kit_supported: bool | None = None
     enable_kits: bool | None = None
-    return_verification_policy: ReturnVerificationPolicyEnum | None = None  # type: ignore[valid-type]
+    return_verification_policy: ReturnVerificationPolicyEnum | None = None
     backorder_short_reason_ids: list[str] | None = None
     etag: str | None = None
 
@@ -462,14 +472,14 @@ class ReleaseOrderInput:
 
 @strawberry.input
 class OrderEventInput:
-    event_type: OrderEventTypeEnum  # type: ignore[valid-type]
+    event_type: OrderEventTypeEnum
     order_line_id: strawberry.ID | None = None
     release_line_id: strawberry.ID | None = None
     order_id: strawberry.ID | None = strawberry.field(
         default=None, description="With neither line named: the event is for a regular item of this order."
     )
     part_id: strawberry.ID
-    quantity: DecimalScalar  # type: ignore[valid-type]
+    quantity: DecimalScalar
     package_id: str | None = None
     short_reason_id: str | None = None
     cancel_unfulfilled_quantity: bool = False
@@ -484,15 +494,15 @@ class ProcessOrderEventsInput:
 @strawberry.input
 class ReturnLineInput:
     order_line_id: strawberry.ID
-    quantity: DecimalScalar  # type: ignore[valid-type]
-    condition: ReturnConditionEnum = rules.ReturnCondition.GOOD  # type: ignore[valid-type]
+    quantity: DecimalScalar
+    condition: ReturnConditionEnum = rules.ReturnCondition.GOOD
 
 
 @strawberry.input
 class CreateReturnOrderInput:
     order_id: strawberry.ID
     lines: list[ReturnLineInput]
-    exchange: ExchangeTypeEnum | None = None  # type: ignore[valid-type]
+    exchange: ExchangeTypeEnum | None = None
     exchange_part_id: strawberry.ID | None = strawberry.field(default=None, description="For an UNEVEN exchange.")
 
 
@@ -500,8 +510,8 @@ class CreateReturnOrderInput:
 class RecordReturnVerificationInput:
     return_line_id: strawberry.ID
     part_id: strawberry.ID
-    quantity: DecimalScalar  # type: ignore[valid-type]
-    condition: ReturnConditionEnum = rules.ReturnCondition.GOOD  # type: ignore[valid-type]
+    quantity: DecimalScalar
+    condition: ReturnConditionEnum = rules.ReturnCondition.GOOD
     location_id: strawberry.ID | None = strawberry.field(
         default=None, description="Where the units go back to stock (default: the site that shipped them)."
     )
@@ -575,31 +585,26 @@ def _events(input: ProcessOrderEventsInput) -> list[orders.NewEvent]:
 def outcome_payload(outcome: orders.EventOutcome) -> ProcessOrderEventsPayload:
     return ProcessOrderEventsPayload(
         processed=outcome.processed, duplicate=outcome.duplicate,
-        unprocessed_events=outcome.unprocessed,  # type: ignore[arg-type]
-        invoices=outcome.invoices,  # type: ignore[arg-type]
+        unprocessed_events=as_nodes(UnprocessedOrderEventType, outcome.unprocessed),
+        invoices=as_nodes(InvoiceType, outcome.invoices),
     )
 
 
 @strawberry.type
 class Query:
-    @strawberry.field(permission_classes=needs(P.VIEW_ORDERS), description="Retail orders, as a Relay connection.")
-    def orders(
-        self, info: Info, filters: OrdersInputFilters | None = None,
-        sort: list[OrderSortEnum | None] | None = None,  # type: ignore[valid-type]
-        first: int | None = None, after: str | None = None, last: int | None = None, before: str | None = None,
-    ) -> Connection[OrderType]:
-        page = orders.list_orders(info.context.session, filters_dict(filters), sort_values(sort),
-                                  page_request(first, after, last, before))
-        order_data(info).want(o.id for o in page.rows)
-        return connection(page)
+    orders = connection_field(
+        OrderType, orders.list_orders, filters=OrdersInputFilters, sort=OrderSortEnum,
+        description="Retail orders, as a Relay connection.",
+        permission_classes=needs(P.VIEW_ORDERS),
+    )
 
     @strawberry.field(permission_classes=needs(P.VIEW_ORDERS))
     def order(self, info: Info, id: strawberry.ID) -> OrderType:
-        return orders.get_order(info.context.session, parse_id(id))  # type: ignore[return-value]
+        return as_node(OrderType, orders.get_order(info.context.session, parse_id(id)))
 
     @strawberry.field(permission_classes=needs(P.VIEW_ORDERS))
     def order_settings(self, info: Info) -> OrderSettingsType:
-        return orders.settings_row(info.context.session)  # type: ignore[return-value]
+        return as_node(OrderSettingsType, orders.settings_row(info.context.session))
 
 
 @strawberry.type
@@ -620,7 +625,7 @@ class Mutation:
         ]
         with info.context.uow() as uow:
             order = orders.create_order(uow, input.order_number, lines)
-        return OrderPayload(order=order)  # type: ignore[arg-type]
+        return OrderPayload(order=as_node(OrderType, order))
 
     @strawberry.mutation(permission_classes=needs(P.MANAGE_SETTINGS))
     def update_order_settings(self, info: Info, input: UpdateOrderSettingsInput) -> OrderSettingsPayload:
@@ -632,20 +637,20 @@ class Mutation:
         }
         with info.context.uow() as uow:
             row = orders.update_order_settings(uow, changes, input.etag)
-        return OrderSettingsPayload(order_settings=row)  # type: ignore[arg-type]
+        return OrderSettingsPayload(order_settings=as_node(OrderSettingsType, row))
 
     @strawberry.mutation(permission_classes=needs(P.MANAGE_ORDERS), description="Reserve component inventory in whole kits, each kit unit from one site.")
     def allocate_order(self, info: Info, input: AllocateOrderInput) -> OrderPayload:
         with info.context.uow() as uow:
             result = orders.allocate_order(uow, parse_id(input.id))
-        return OrderPayload(order=result.order)  # type: ignore[arg-type]
+        return OrderPayload(order=as_node(OrderType, result.order))
 
     @strawberry.mutation(permission_classes=needs(P.MANAGE_ORDERS), description="One release per site for what is allocated and not yet released.")
     def release_order(self, info: Info, input: ReleaseOrderInput) -> ReleaseOrderPayload:
         with info.context.uow() as uow:
             releases = orders.release_order(uow, parse_id(input.id))
         order = orders.get_order(info.context.session, parse_id(input.id))
-        return ReleaseOrderPayload(order=order, releases=releases)  # type: ignore[arg-type]
+        return ReleaseOrderPayload(order=as_node(OrderType, order), releases=as_nodes(OrderReleaseType, releases))
 
     @strawberry.mutation(permission_classes=needs(P.PROCESS_ORDER_EVENTS),
         description="A warehouse message, all or nothing: a message failing any check processes nothing and "
@@ -662,8 +667,8 @@ class Mutation:
         with info.context.uow() as uow:
             result = orders.reconcile_order_events(uow)
         return ReconcileOrderEventsPayload(
-            processed=result.processed,  # type: ignore[arg-type]
-            stuck=[StuckOrderEventType(event=s.event, age_seconds=s.age_seconds, reason=s.reason)  # type: ignore[arg-type]
+            processed=as_nodes(UnprocessedOrderEventType, result.processed),
+            stuck=[StuckOrderEventType(event=as_node(UnprocessedOrderEventType, s.event), age_seconds=s.age_seconds, reason=s.reason)
                    for s in result.stuck],
         )
 
@@ -677,7 +682,7 @@ class Mutation:
                 uow, parse_id(input.order_id, field="orderId"), lines, input.exchange,
                 optional_id(input.exchange_part_id, "exchangePartId"),
             )
-        return ReturnOrderPayload(return_order=ret)  # type: ignore[arg-type]
+        return ReturnOrderPayload(return_order=as_node(ReturnOrderType, ret))
 
     @strawberry.mutation(permission_classes=needs(P.MANAGE_ORDERS))
     def record_return_verification(self, info: Info, input: RecordReturnVerificationInput) -> ReturnLinePayload:
@@ -686,10 +691,10 @@ class Mutation:
                 uow, parse_id(input.return_line_id, field="returnLineId"), parse_id(input.part_id, field="partId"),
                 Decimal(input.quantity), input.condition, optional_id(input.location_id, "locationId"),
             )
-        return ReturnLinePayload(return_line=line)  # type: ignore[arg-type]
+        return ReturnLinePayload(return_line=as_node(ReturnLineType, line))
 
     @strawberry.mutation(permission_classes=needs(P.MANAGE_ORDERS))
     def resolve_return_line(self, info: Info, input: ResolveReturnLineInput) -> ReturnLinePayload:
         with info.context.uow() as uow:
             line = orders.resolve_return_line(uow, parse_id(input.return_line_id, field="returnLineId"))
-        return ReturnLinePayload(return_line=line)  # type: ignore[arg-type]
+        return ReturnLinePayload(return_line=as_node(ReturnLineType, line))

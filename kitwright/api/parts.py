@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from typing import TypeAlias
 
 import strawberry
 from strawberry.types.unset import UNSET
@@ -18,20 +19,17 @@ from kitwright.api.authorization import needs
 from kitwright.api.catalog import UnitOfMeasureType
 from kitwright.api.context import Info
 from kitwright.api.enums import TrackingType
+from kitwright.api.lists import connection_field
+from kitwright.api.nodes import as_node
 from kitwright.api.relay import (
     BooleanFilter,
-    Connection,
     DateTimeFilter,
+    EnumFilter,
     IDFilter,
     StringFilter,
-    connection,
-    enum_filter,
-    filters_dict,
     input_changes,
     optional_id,
-    page_request,
     sort_enum,
-    sort_values,
 )
 from kitwright.api.scalars import DecimalScalar, parse_id
 from kitwright.security.permissions import P
@@ -42,11 +40,11 @@ from kitwright.store.models import Part, PartComponent, UnitOfMeasure
 
 @strawberry.type(name="PartComponent", description="One component of a kit definition / BOM.")
 class PartComponentType:
-    quantity: DecimalScalar = strawberry.field(description="Quantity per one of the parent part.")  # type: ignore[valid-type]
+    quantity: DecimalScalar = strawberry.field(description="Quantity per one of the parent part.")
 
     @strawberry.field
     def part(self, root: strawberry.Parent[PartComponent], info: Info) -> PartType:
-        return info.context.loader(Part).get(root.component_part_id)  # type: ignore[return-value]
+        return as_node(PartType, info.context.loader(Part).get(root.component_part_id))
 
 
 @strawberry.type(name="Part", description="A part number at a revision.")
@@ -55,8 +53,8 @@ class PartType:
     part_number: str
     revision: str
     description: str | None
-    tracking_type: TrackingType  # type: ignore[valid-type]
-    cost: DecimalScalar | None  # type: ignore[valid-type]
+    tracking_type: TrackingType
+    cost: DecimalScalar | None
     is_digital: bool
     unit_of_measure_id: strawberry.ID | None
     created_at: datetime
@@ -76,13 +74,11 @@ class PartType:
 
     @strawberry.field
     def unit_of_measure(self, root: strawberry.Parent[Part], info: Info) -> UnitOfMeasureType | None:
-        return info.context.loader(UnitOfMeasure).get(root.unit_of_measure_id)  # type: ignore[return-value]
+        return as_node(UnitOfMeasureType, info.context.loader(UnitOfMeasure).get(root.unit_of_measure_id))
 
     @strawberry.field(description="Components with their quantity per one of this part.")
     def components(self, root: strawberry.Parent[Part], info: Info) -> list[PartComponentType]:
-        rows = parts.components_of(info.context.session, [root.id])[root.id]
-        info.context.loader(Part).want(row.component_part_id for row in rows)
-        return rows  # type: ignore[return-value]
+        return info.context.group(PartComponent.part_id).get(root.id)
 
 
 def latest_part_ids(info: Info, part: Part) -> dict[str, int]:
@@ -99,7 +95,7 @@ def latest_part_ids(info: Info, part: Part) -> dict[str, int]:
     return cache
 
 
-TrackingTypeFilter = enum_filter(TrackingType, "TrackingTypeFilter")
+TrackingTypeFilter: TypeAlias = EnumFilter[TrackingType]
 
 
 @strawberry.input
@@ -108,7 +104,7 @@ class PartsInputFilters:
     part_number: StringFilter | None = UNSET
     revision: StringFilter | None = UNSET
     description: StringFilter | None = UNSET
-    tracking_type: TrackingTypeFilter | None = UNSET  # type: ignore[valid-type]
+    tracking_type: TrackingTypeFilter | None = UNSET
     is_digital: BooleanFilter | None = UNSET
     created_at: DateTimeFilter | None = UNSET
     supplier_part_number: StringFilter | None = UNSET
@@ -121,7 +117,7 @@ PartSortEnum = sort_enum("PartSortEnum", parts.PART_SORTS)
 @strawberry.input(description="One component of a kit definition: a part and its quantity per one kit.")
 class PartComponentInput:
     part_id: strawberry.ID
-    quantity: DecimalScalar = strawberry.field(description="Quantity per one kit (the ratio), > 0.")  # type: ignore[valid-type]
+    quantity: DecimalScalar = strawberry.field(description="Quantity per one kit (the ratio), > 0.")
 
 
 def component_pairs(items: list[PartComponentInput] | None) -> list[tuple[int, Decimal]]:
@@ -134,13 +130,13 @@ def component_pairs(items: list[PartComponentInput] | None) -> list[tuple[int, D
 @strawberry.input
 class CreatePartInput:
     part_number: str
-    tracking_type: TrackingType | None = strawberry.field(  # type: ignore[valid-type]
+    tracking_type: TrackingType | None = strawberry.field(
         default=None, description="Default UNTRACKED: ION's createPart takes no tracking type."
     )
     revision: str | None = None
     description: str | None = None
     unit_of_measure_id: strawberry.ID | None = None
-    cost: DecimalScalar | None = None  # type: ignore[valid-type]
+    cost: DecimalScalar | None = None
     is_digital: bool = False
     components: list[PartComponentInput] | None = strawberry.field(
         default=None,
@@ -158,9 +154,9 @@ class UpdatePartInput:
     part_number: str | None = UNSET
     revision: str | None = UNSET
     description: str | None = UNSET
-    tracking_type: TrackingType | None = UNSET  # type: ignore[valid-type]
+    tracking_type: TrackingType | None = UNSET
     unit_of_measure_id: strawberry.ID | None = UNSET
-    cost: DecimalScalar | None = UNSET  # type: ignore[valid-type]
+    cost: DecimalScalar | None = UNSET
     is_digital: bool | None = UNSET
     components: list[PartComponentInput] | None = strawberry.field(
         default=UNSET,
@@ -181,20 +177,9 @@ class PartPayload:
 class Query:
     @strawberry.field(permission_classes=needs(P.VIEW_INVENTORY))
     def part(self, info: Info, id: strawberry.ID) -> PartType:
-        return get(info.context.session, Part, parse_id(id))  # type: ignore[return-value]
+        return as_node(PartType, get(info.context.session, Part, parse_id(id)))
 
-    @strawberry.field(permission_classes=needs(P.VIEW_INVENTORY))
-    def parts(
-        self, info: Info, filters: PartsInputFilters | None = None,
-        sort: list[PartSortEnum | None] | None = None,  # type: ignore[valid-type]
-        first: int | None = None, after: str | None = None, last: int | None = None,
-        before: str | None = None,
-    ) -> Connection[PartType]:
-        page = parts.list_parts(
-            info.context.session, filters_dict(filters), sort_values(sort),
-            page_request(first, after, last, before),
-        )
-        return connection(page)
+    parts = connection_field(PartType, parts.list_parts, filters=PartsInputFilters, sort=PartSortEnum, permission_classes=needs(P.VIEW_INVENTORY))
 
 
 @strawberry.type
@@ -205,7 +190,7 @@ class Mutation:
             part = parts.create_part(
                 uow,
                 part_number=input.part_number,
-                tracking_type=input.tracking_type.value if input.tracking_type else None,  # type: ignore[attr-defined]
+                tracking_type=input.tracking_type.value if input.tracking_type else None,
                 revision=input.revision,
                 description=input.description,
                 unit_of_measure_id=optional_id(input.unit_of_measure_id, "unitOfMeasureId"),
@@ -215,7 +200,7 @@ class Mutation:
                 supplier_part_number=input.supplier_part_number,
                 attributes=attribute_triples(input.attributes),
             )
-        return PartPayload(part=part)  # type: ignore[arg-type]
+        return PartPayload(part=as_node(PartType, part))
 
     @strawberry.mutation(permission_classes=needs(P.MANAGE_PARTS))
     def update_part(self, info: Info, input: UpdatePartInput) -> PartPayload:
@@ -226,4 +211,4 @@ class Mutation:
             changes["attributes"] = attribute_triples(changes["attributes"])
         with info.context.uow() as uow:
             part = parts.update_part(uow, parse_id(input.id), input.etag, changes)
-        return PartPayload(part=part)  # type: ignore[arg-type]
+        return PartPayload(part=as_node(PartType, part))

@@ -7,7 +7,7 @@ import enum
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 import strawberry
 from strawberry.types.unset import UNSET
@@ -15,7 +15,7 @@ from strawberry.types.unset import UNSET
 from kitwright.api.scalars import DecimalScalar, parse_id
 from kitwright.domain.errors import BadInput
 from kitwright.domain.tracking import clean_number
-from kitwright.store.queries import Page, PageRequest
+from kitwright.store.queries import Page
 
 T = TypeVar("T")
 
@@ -64,13 +64,14 @@ def connection(page: Page[Any]) -> Connection[Any]:
     return Connection(edges=edges, page_info=info, _total=page.count_total)
 
 
-def page_request(first: int | None, after: str | None, last: int | None, before: str | None) -> PageRequest:
-    return PageRequest(first=first, after=after, last=last, before=before)
-
-
 def camel(name: str) -> str:
     head, *rest = name.split("_")
     return head + "".join(part.title() for part in rest)
+
+
+def _fields(data: object) -> tuple[dataclasses.Field[Any], ...]:
+    """The fields of a Strawberry input (a dataclass, which mypy does not know it is)."""
+    return dataclasses.fields(cast(Any, data))
 
 
 # -- operator filters --------------------------------------------------------------------
@@ -81,7 +82,7 @@ class _Filter:
 
     def to_ops(self, field: str) -> dict[str, Any]:
         ops: dict[str, Any] = {}
-        for f in dataclasses.fields(self):  # type: ignore[arg-type]
+        for f in _fields(self):
             value = getattr(self, f.name)
             if value is UNSET:
                 continue
@@ -141,14 +142,14 @@ class StringFilter(_Filter):
 
 @strawberry.input(description="Compare a number: eq, neq, in, notIn, lt, lte, gt, gte, isNull.")
 class DecimalFilter(_Filter):
-    eq: DecimalScalar | None = UNSET  # type: ignore[valid-type]
-    neq: DecimalScalar | None = UNSET  # type: ignore[valid-type]
-    in_: list[DecimalScalar] | None = strawberry.field(name="in", default=UNSET)  # type: ignore[valid-type]
-    not_in: list[DecimalScalar] | None = UNSET  # type: ignore[valid-type]
-    lt: DecimalScalar | None = UNSET  # type: ignore[valid-type]
-    lte: DecimalScalar | None = UNSET  # type: ignore[valid-type]
-    gt: DecimalScalar | None = UNSET  # type: ignore[valid-type]
-    gte: DecimalScalar | None = UNSET  # type: ignore[valid-type]
+    eq: DecimalScalar | None = UNSET
+    neq: DecimalScalar | None = UNSET
+    in_: list[DecimalScalar] | None = strawberry.field(name="in", default=UNSET)
+    not_in: list[DecimalScalar] | None = UNSET
+    lt: DecimalScalar | None = UNSET
+    lte: DecimalScalar | None = UNSET
+    gt: DecimalScalar | None = UNSET
+    gte: DecimalScalar | None = UNSET
     is_null: bool | None = UNSET
 
     def convert(self, value: Any, field: str) -> Any:
@@ -188,8 +189,35 @@ class BooleanFilter(_Filter):
     is_null: bool | None = UNSET
 
 
-def enum_filter(enum_type: Any, name: str) -> type[_Filter]:
-    """An operator object for one enum: eq, neq, in, notIn, isNull."""
+E = TypeVar("E", bound=enum.Enum)
+
+
+class EnumFilter(_Filter, Generic[E]):
+    """Compare an enum: eq, neq, in, notIn, isNull.
+
+    `EnumFilter[PartKitStatus]` is the GraphQL input `PartKitStatusFilter`, made on first use
+    (one per enum): Strawberry sees that input, mypy sees this generic class."""
+
+    eq: E | None
+    neq: E | None
+    in_: list[E] | None
+    not_in: list[E] | None
+    is_null: bool | None
+
+    def convert(self, value: Any, field: str) -> Any:
+        return value.value
+
+    def __class_getitem__(cls, enum_type: Any) -> Any:
+        return _enum_filter(enum_type)
+
+
+_ENUM_FILTERS: dict[Any, type[_Filter]] = {}
+
+
+def _enum_filter(enum_type: Any) -> type[_Filter]:
+    if enum_type in _ENUM_FILTERS:
+        return _ENUM_FILTERS[enum_type]
+    name = f"{enum_type.__strawberry_definition__.name}Filter"
 
     def convert(self: _Filter, value: Any, field: str) -> Any:
         return value.value
@@ -198,8 +226,8 @@ def enum_filter(enum_type: Any, name: str) -> type[_Filter]:
         "__annotations__": {
             "eq": enum_type | None,
             "neq": enum_type | None,
-            "in_": list[enum_type] | None,  # type: ignore[valid-type]
-            "not_in": list[enum_type] | None,  # type: ignore[valid-type]
+            "in_": list[enum_type] | None,
+            "not_in": list[enum_type] | None,
             "is_null": bool | None,
         },
         "eq": UNSET,
@@ -211,7 +239,9 @@ def enum_filter(enum_type: Any, name: str) -> type[_Filter]:
     }
     cls = type(name, (_Filter,), namespace)
     description = f"Compare a {name.removesuffix('Filter')}: eq, neq, in, notIn, isNull."
-    return strawberry.input(name=name, description=description)(cls)  # type: ignore[no-any-return]
+    made: type[_Filter] = strawberry.input(name=name, description=description)(cls)
+    _ENUM_FILTERS[enum_type] = made
+    return made
 
 
 NORMALISED_NUMBERS = frozenset({"serialNumber", "lotNumber"})
@@ -222,7 +252,7 @@ def filters_dict(filters: object | None) -> dict[str, dict[str, Any]]:
     if filters is None or filters is UNSET:
         return {}
     result: dict[str, dict[str, Any]] = {}
-    for f in dataclasses.fields(filters):  # type: ignore[arg-type]
+    for f in _fields(filters):
         value = getattr(filters, f.name)
         if value is None or value is UNSET:
             continue
@@ -235,7 +265,10 @@ def filters_dict(filters: object | None) -> dict[str, dict[str, Any]]:
 
 def sort_enum(name: str, keys: Iterable[str]) -> type[enum.Enum]:
     members = {f"{key}_{direction}": f"{key}_{direction}" for key in keys for direction in ("ASC", "DESC")}
-    return strawberry.enum(enum.Enum(name, members))  # type: ignore[call-overload, no-any-return]
+    # The functional Enum API with computed members: mypy only types it for literal members.
+    make_enum: Any = enum.Enum
+    made: type[enum.Enum] = make_enum(name, members)
+    return strawberry.enum(made)
 
 
 def sort_values(sort: Sequence[enum.Enum | None] | None) -> list[str]:
@@ -247,7 +280,7 @@ def input_changes(data: object, *, skip: Iterable[str] = ("id", "etag"), ids: It
     """The fields a client actually sent in an update input, with ids parsed."""
     id_fields = set(ids)
     changes: dict[str, Any] = {}
-    for f in dataclasses.fields(data):  # type: ignore[arg-type]
+    for f in _fields(data):
         if f.name in skip:
             continue
         value = getattr(data, f.name)

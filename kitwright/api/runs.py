@@ -5,30 +5,27 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeAlias
 
 import strawberry
 from strawberry.types.unset import UNSET
 
 from kitwright.api.authorization import needs
-from kitwright.api.context import Context, Info
+from kitwright.api.context import Context, GroupLoader, Info
 from kitwright.api.inventory import PartInventoryPayload, PartInventoryType
-from kitwright.api.kit_loaders import GroupLoader, prime_kits
+from kitwright.api.kit_loaders import prime_kits
+from kitwright.api.lists import connection_field
 from kitwright.api.locations import LocationType
+from kitwright.api.nodes import as_node, as_nodes
 from kitwright.api.parts import PartType
 from kitwright.api.relay import (
-    Connection,
     DateTimeFilter,
+    EnumFilter,
     IDFilter,
     StringFilter,
-    connection,
-    enum_filter,
-    filters_dict,
     input_changes,
     optional_id,
-    page_request,
     sort_enum,
-    sort_values,
 )
 from kitwright.api.scalars import DecimalScalar, JSONObject, parse_id
 from kitwright.domain import runs as rules
@@ -40,10 +37,11 @@ from kitwright.store.models import AbomItem, BuildRequirement, Location, Part, P
 if TYPE_CHECKING:
     from kitwright.api.kits import KitShortageType, PartKitType
 
-RunStatusEnum = strawberry.enum(
+strawberry.enum(
     rules.RunStatus, name="RunStatus",
     description="TODO, IN_PROGRESS and HOLD are open (the unit is WIP); COMPLETED and CANCELED are final.",
 )
+RunStatusEnum: TypeAlias = rules.RunStatus
 
 
 class RunLoaders:
@@ -95,7 +93,7 @@ def run_loaders(context: Context) -> RunLoaders:
 
 
 def _record(info: Info, id: int | None) -> PartInventoryType | None:
-    return info.context.loader(PartInventory).get(id)  # type: ignore[return-value]
+    return as_node(PartInventoryType, info.context.loader(PartInventory).get(id))
 
 
 @strawberry.type(
@@ -108,7 +106,7 @@ class AbomItemType:
     part_inventory_id: strawberry.ID
     parent_part_inventory_id: strawberry.ID | None
     build_requirement_id: strawberry.ID | None
-    quantity: DecimalScalar  # type: ignore[valid-type]
+    quantity: DecimalScalar
     created_at: datetime
 
     @strawberry.field(name="_etag")
@@ -125,7 +123,7 @@ class AbomItemType:
 
     @strawberry.field
     def build_requirement(self, root: strawberry.Parent[AbomItem], info: Info) -> BuildRequirementType | None:
-        return info.context.loader(BuildRequirement).get(root.build_requirement_id)  # type: ignore[return-value]
+        return as_node(BuildRequirementType, info.context.loader(BuildRequirement).get(root.build_requirement_id))
 
     @strawberry.field(description="What is installed directly in this item's inventory record.")
     def children(self, root: strawberry.Parent[AbomItem], info: Info) -> list[AbomItemType]:
@@ -148,7 +146,7 @@ class BuildRequirementType:
     run_id: strawberry.ID
     part_id: strawberry.ID
     mbom_item_id: strawberry.ID | None
-    quantity: DecimalScalar  # type: ignore[valid-type]
+    quantity: DecimalScalar
     waived: bool
     waive_reason: str | None
     created_at: datetime
@@ -159,18 +157,18 @@ class BuildRequirementType:
 
     @strawberry.field
     def run(self, root: strawberry.Parent[BuildRequirement], info: Info) -> RunType:
-        return info.context.loader(Run).get(root.run_id)  # type: ignore[return-value]
+        return as_node(RunType, info.context.loader(Run).get(root.run_id))
 
     @strawberry.field
     def part(self, root: strawberry.Parent[BuildRequirement], info: Info) -> PartType:
-        return info.context.loader(Part).get(root.part_id)  # type: ignore[return-value]
+        return as_node(PartType, info.context.loader(Part).get(root.part_id))
 
     @strawberry.field
-    def installed_quantity(self, root: strawberry.Parent[BuildRequirement], info: Info) -> DecimalScalar:  # type: ignore[valid-type]
+    def installed_quantity(self, root: strawberry.Parent[BuildRequirement], info: Info) -> DecimalScalar:
         return run_loaders(info.context).installed_quantity(root.id)
 
     @strawberry.field(description="quantity - installedQuantity (0 when waived).")
-    def remaining_quantity(self, root: strawberry.Parent[BuildRequirement], info: Info) -> DecimalScalar:  # type: ignore[valid-type]
+    def remaining_quantity(self, root: strawberry.Parent[BuildRequirement], info: Info) -> DecimalScalar:
         if root.waived:
             return ZERO
         return max(root.quantity - run_loaders(info.context).installed_quantity(root.id), ZERO)
@@ -184,7 +182,7 @@ class BuildRequirementType:
         info.context.loader(PartInventory).want(
             r.part_inventory_id for group in loaders.abom_by_requirement.cache.values() for r in group
         )
-        return rows  # type: ignore[return-value]
+        return as_nodes(AbomItemType, rows)
 
 
 @strawberry.type(name="Run", description="A work order building a part (the unit it builds is WIP while open).")
@@ -192,7 +190,7 @@ class RunType:
     id: strawberry.ID
     title: str
     part_id: strawberry.ID
-    quantity: DecimalScalar  # type: ignore[valid-type]
+    quantity: DecimalScalar
     procedure_id: strawberry.ID | None = strawberry.field(
         description="The ION procedure the run follows (a stored reference; Kitwright has no procedures)."
     )
@@ -207,12 +205,12 @@ class RunType:
         return root.etag
 
     @strawberry.field
-    def status(self, root: strawberry.Parent[Run]) -> RunStatusEnum:  # type: ignore[valid-type]
-        return rules.RunStatus(root.status)  # type: ignore[return-value]
+    def status(self, root: strawberry.Parent[Run]) -> RunStatusEnum:
+        return rules.RunStatus(root.status)
 
     @strawberry.field
     def part(self, root: strawberry.Parent[Run], info: Info) -> PartType:
-        return info.context.loader(Part).get(root.part_id)  # type: ignore[return-value]
+        return as_node(PartType, info.context.loader(Part).get(root.part_id))
 
     @strawberry.field(description="The unit being built.")
     def part_inventory(self, root: strawberry.Parent[Run], info: Info) -> PartInventoryType | None:
@@ -220,10 +218,10 @@ class RunType:
 
     @strawberry.field
     def location(self, root: strawberry.Parent[Run], info: Info) -> LocationType | None:
-        return info.context.loader(Location).get(root.location_id)  # type: ignore[return-value]
+        return as_node(LocationType, info.context.loader(Location).get(root.location_id))
 
     @strawberry.field(description="Custom attributes (updateRunAttribute).")
-    def attributes(self, root: strawberry.Parent[Run]) -> JSONObject:  # type: ignore[valid-type]
+    def attributes(self, root: strawberry.Parent[Run]) -> JSONObject:
         return JSONObject(root.attributes or {})
 
     @strawberry.field
@@ -232,7 +230,7 @@ class RunType:
         loaders.requirements_by_run.want(info.context.loader(Run).cache.keys())
         rows = loaders.requirements_by_run.get(root.id)
         info.context.loader(Part).want(r.part_id for r in rows)
-        return rows  # type: ignore[return-value]
+        return as_nodes(BuildRequirementType, rows)
 
     @strawberry.field(description="Kits serving the run.")
     def part_kits(
@@ -242,7 +240,9 @@ class RunType:
         loaders.kits_by_run.want(info.context.loader(Run).cache.keys())
         rows = loaders.kits_by_run.get(root.id)
         prime_kits(info.context, rows)
-        return rows  # type: ignore[return-value]
+        from kitwright.api.kits import PartKitType
+
+        return as_nodes(PartKitType, rows)
 
 
 def _cache_runs(info: Info, rows: list[Run]) -> None:
@@ -258,12 +258,12 @@ def _cache_runs(info: Info, rows: list[Run]) -> None:
 def record_runs(info: Info, record_id: int) -> list[RunType]:
     ids = run_loaders(info.context).runs_of(record_id)
     info.context.loader(Run).want(ids)
-    return [info.context.loader(Run).get(i) for i in ids]  # type: ignore[misc]
+    return as_nodes(RunType, [info.context.loader(Run).get(i) for i in ids])
 
 
 def record_abom_items(info: Info, record_id: int) -> list[AbomItemType]:
     loaders = run_loaders(info.context)
-    return loaders.by_record(loaders.abom_by_record, record_id)  # type: ignore[no-any-return]
+    return loaders.by_record(loaders.abom_by_record, record_id)
 
 
 def record_abom_children(info: Info, record_id: int) -> list[AbomItemType]:
@@ -272,7 +272,7 @@ def record_abom_children(info: Info, record_id: int) -> list[AbomItemType]:
     info.context.loader(PartInventory).want(
         r.part_inventory_id for group in loaders.abom_by_parent.cache.values() for r in group
     )
-    return rows  # type: ignore[no-any-return]
+    return rows
 
 
 def record_build_requirements(info: Info, record_id: int) -> list[BuildRequirementType]:
@@ -294,7 +294,7 @@ def _nodes(nodes: list[runs.AbomNode], info: Info) -> list[AbomTreeNodeType]:
     info.context.loader(PartInventory).want(n.part_inventory_id for n in nodes)
     info.context.loader(PartInventory).want(n.parent_part_inventory_id for n in nodes)
     return [
-        AbomTreeNodeType(depth=n.depth, path=n.path, abom_item=loader.get(n.abom_item_id))  # type: ignore[arg-type]
+        AbomTreeNodeType(depth=n.depth, path=n.path, abom_item=as_node(AbomItemType, loader.get(n.abom_item_id)))
         for n in nodes
     ]
 
@@ -310,14 +310,14 @@ def record_installed_in(info: Info, record_id: int) -> list[AbomTreeNodeType]:
 # --------------------------------------------------------------------------- inputs
 
 
-RunStatusFilter = enum_filter(RunStatusEnum, "RunStatusFilter")
+RunStatusFilter: TypeAlias = EnumFilter[RunStatusEnum]
 
 
 @strawberry.input
 class RunsInputFilters:
     id: IDFilter | None = UNSET
     title: StringFilter | None = UNSET
-    status: RunStatusFilter | None = UNSET  # type: ignore[valid-type]
+    status: RunStatusFilter | None = UNSET
     part_id: IDFilter | None = UNSET
     procedure_id: IDFilter | None = UNSET
     part_inventory_id: IDFilter | None = UNSET
@@ -332,14 +332,14 @@ RunSortEnum = sort_enum("RunSortEnum", runs.RUN_SORTS)
 class CreateRunInput:
     title: str | None = strawberry.field(default=None, description="Default: part number x quantity.")
     part_id: strawberry.ID | None = strawberry.field(default=None, description="The part built; it needs an mBOM.")
-    quantity: DecimalScalar | None = strawberry.field(default=None, description="Default 1; 1 for serial parts.")  # type: ignore[valid-type]
+    quantity: DecimalScalar | None = strawberry.field(default=None, description="Default 1; 1 for serial parts.")
     procedure_id: strawberry.ID | None = None
     part_inventory_id: strawberry.ID | None = strawberry.field(
         default=None, description="The unit to build (default: a new record, numbered per its tracking)."
     )
     location_id: strawberry.ID | None = strawberry.field(default=None, description="Where the unit is built.")
-    status: RunStatusEnum | None = None  # type: ignore[valid-type]
-    attributes: JSONObject | None = None  # type: ignore[valid-type]
+    status: RunStatusEnum | None = None
+    attributes: JSONObject | None = None
 
 
 @strawberry.input
@@ -347,7 +347,7 @@ class UpdateRunInput:
     id: strawberry.ID
     etag: str
     title: str | None = UNSET
-    status: RunStatusEnum | None = UNSET  # type: ignore[valid-type]
+    status: RunStatusEnum | None = UNSET
     location_id: strawberry.ID | None = UNSET
     procedure_id: strawberry.ID | None = UNSET
 
@@ -386,7 +386,7 @@ class AddRunNeedsToPartKitInput:
 class InstallPartInventoryInput:
     build_requirement_id: strawberry.ID
     part_inventory_id: strawberry.ID
-    quantity: DecimalScalar | None = strawberry.field(  # type: ignore[valid-type]
+    quantity: DecimalScalar | None = strawberry.field(
         default=None, description="Lot / untracked: how much (default: what the record holds, up to "
         "what the requirement still needs). A partial install splits the record (PARTIAL_INSTALL)."
     )
@@ -399,7 +399,7 @@ class UninstallPartInventoryInput:
         default=None, description="The installed record (or name its install by abomItemId)."
     )
     abom_item_id: strawberry.ID | None = strawberry.field(default=None, description="The install's aBOM item.")
-    quantity: DecimalScalar | None = strawberry.field(  # type: ignore[valid-type]
+    quantity: DecimalScalar | None = strawberry.field(
         default=None, description="Lot / untracked: how much to take out (default: all). Less than installed "
         "splits the record (PARTIAL_UNINSTALL)."
     )
@@ -411,7 +411,7 @@ class UninstallPartInventoryInput:
 class UpdateAbomItemInput:
     id: strawberry.ID
     etag: str
-    quantity: DecimalScalar | None = UNSET  # type: ignore[valid-type]
+    quantity: DecimalScalar | None = UNSET
 
 
 @strawberry.type
@@ -447,32 +447,21 @@ class Query:
     def run(self, info: Info, id: strawberry.ID) -> RunType:
         from kitwright.services.uow import get
 
-        return get(info.context.session, Run, parse_id(id))  # type: ignore[return-value]
+        return as_node(RunType, get(info.context.session, Run, parse_id(id)))
 
-    @strawberry.field(permission_classes=needs(P.VIEW_RUNS))
-    def runs(
-        self, info: Info, filters: RunsInputFilters | None = None,
-        sort: list[RunSortEnum | None] | None = None,  # type: ignore[valid-type]
-        first: int | None = None, after: str | None = None, last: int | None = None,
-        before: str | None = None,
-    ) -> Connection[RunType]:
-        page = runs.list_runs(info.context.session, filters_dict(filters), sort_values(sort),
-                              page_request(first, after, last, before))
-        _cache_runs(info, page.rows)
-        info.context.loader(Part).want(r.part_id for r in page.rows)
-        return connection(page)
+    runs = connection_field(RunType, runs.list_runs, filters=RunsInputFilters, sort=RunSortEnum, permission_classes=needs(P.VIEW_RUNS))
 
     @strawberry.field(permission_classes=needs(P.VIEW_RUNS))
     def build_requirement(self, info: Info, id: strawberry.ID) -> BuildRequirementType:
         from kitwright.services.uow import get
 
-        return get(info.context.session, BuildRequirement, parse_id(id))  # type: ignore[return-value]
+        return as_node(BuildRequirementType, get(info.context.session, BuildRequirement, parse_id(id)))
 
     @strawberry.field(permission_classes=needs(P.VIEW_RUNS))
     def abom_item(self, info: Info, id: strawberry.ID) -> AbomItemType:
         from kitwright.services.uow import get
 
-        return get(info.context.session, AbomItem, parse_id(id))  # type: ignore[return-value]
+        return as_node(AbomItemType, get(info.context.session, AbomItem, parse_id(id)))
 
 
 @strawberry.type
@@ -487,29 +476,29 @@ class Mutation:
                 part_inventory_id=optional_id(input.part_inventory_id, "partInventoryId"),
                 location_id=optional_id(input.location_id, "locationId"),
                 status=input.status.value if input.status else rules.RunStatus.TODO,
-                attributes=dict(input.attributes) if input.attributes else None,  # type: ignore[call-overload]
+                attributes=dict(input.attributes) if input.attributes else None,
             )
-        return RunPayload(run=run)  # type: ignore[arg-type]
+        return RunPayload(run=as_node(RunType, run))
 
     @strawberry.mutation(permission_classes=needs(P.MANAGE_RUNS), description="COMPLETED needs every requirement installed or waived; the unit becomes AVAILABLE.")
     def update_run(self, info: Info, input: UpdateRunInput) -> RunPayload:
         with info.context.uow() as uow:
             run = runs.update_run(uow, parse_id(input.id), input.etag,
                                   input_changes(input, ids=("location_id", "procedure_id")))
-        return RunPayload(run=run)  # type: ignore[arg-type]
+        return RunPayload(run=as_node(RunType, run))
 
     @strawberry.mutation(permission_classes=needs(P.MANAGE_RUNS))
     def update_run_attribute(self, info: Info, input: UpdateRunAttributeInput) -> RunPayload:
         with info.context.uow() as uow:
             run = runs.update_run_attribute(uow, id=parse_id(input.id), key=input.key, value=input.value,
                                             etag=input.etag)
-        return RunPayload(run=run)  # type: ignore[arg-type]
+        return RunPayload(run=as_node(RunType, run))
 
     @strawberry.mutation(permission_classes=needs(P.MANAGE_RUNS), description="Waive a requirement (a reason is required) or take the waiver back.")
     def update_build_requirement(self, info: Info, input: UpdateBuildRequirementInput) -> BuildRequirementPayload:
         with info.context.uow() as uow:
             req = runs.update_build_requirement(uow, parse_id(input.id), input.etag, input_changes(input))
-        return BuildRequirementPayload(build_requirement=req)  # type: ignore[arg-type]
+        return BuildRequirementPayload(build_requirement=as_node(BuildRequirementType, req))
 
     @strawberry.mutation(permission_classes=needs(P.MANAGE_RUNS),
         description="A kit whose items are what the run still needs (requirements - installed - "
@@ -539,7 +528,7 @@ class Mutation:
                 part_inventory_id=parse_id(input.part_inventory_id, field="partInventoryId"),
                 quantity=input.quantity, etag=input.etag,
             )
-        return InstallPayload(part_inventory=done.record, abom_item=done.abom_item)  # type: ignore[arg-type]
+        return InstallPayload(part_inventory=as_node(PartInventoryType, done.record), abom_item=as_node(AbomItemType, done.abom_item))
 
     @strawberry.mutation(permission_classes=needs(P.INSTALL_PART_INVENTORY),
         description="Reverse an install, or part of it: KITTED again while its kit is open, else AVAILABLE. "
@@ -552,13 +541,13 @@ class Mutation:
                 abom_item_id=optional_id(input.abom_item_id, "abomItemId"), quantity=input.quantity,
                 etag=input.etag, location_id=optional_id(input.location_id, "locationId"),
             )
-        return PartInventoryPayload(part_inventory=record)  # type: ignore[arg-type]
+        return PartInventoryPayload(part_inventory=as_node(PartInventoryType, record))
 
     @strawberry.mutation(permission_classes=needs(P.INSTALL_PART_INVENTORY), description="The root of a unit's aBOM trace (returns the existing one if any).")
     def create_abom_for_part_inventory(self, info: Info, id: strawberry.ID, etag: str) -> AbomItemPayload:
         with info.context.uow() as uow:
             item = runs.create_abom_for_part_inventory(uow, id=parse_id(id), etag=etag)
-        return AbomItemPayload(abom_item=item)  # type: ignore[arg-type]
+        return AbomItemPayload(abom_item=as_node(AbomItemType, item))
 
     @strawberry.mutation(permission_classes=needs(P.INSTALL_PART_INVENTORY),
         description="A root's traced quantity, or a smaller installed quantity (the rest is uninstalled "
@@ -567,21 +556,21 @@ class Mutation:
     def update_abom_item(self, info: Info, input: UpdateAbomItemInput) -> AbomItemPayload:
         with info.context.uow() as uow:
             item = runs.update_abom_item(uow, parse_id(input.id), input.etag, input_changes(input))
-        return AbomItemPayload(abom_item=item)  # type: ignore[arg-type]
+        return AbomItemPayload(abom_item=as_node(AbomItemType, item))
 
 
 def _run_kit(info: Info, result: runs.RunKitResult) -> RunKitPayload:
-    from kitwright.api.kits import KitShortageType
+    from kitwright.api.kits import KitShortageType, PartKitItemType, PartKitType
     from kitwright.store.models import PartKitItem
 
     ctx = info.context
     shortages = result.fulfilment.shortages if result.fulfilment else []
     return RunKitPayload(
-        part_kit=result.kit,  # type: ignore[arg-type]
+        part_kit=as_node(PartKitType, result.kit),
         shortages=[
             KitShortageType(
-                part_kit_item=ctx.loader(PartKitItem).get(s.item_id),  # type: ignore[arg-type]
-                part=ctx.loader(Part).get(s.part_id),  # type: ignore[arg-type]
+                part_kit_item=as_node(PartKitItemType, ctx.loader(PartKitItem).get(s.item_id)),
+                part=as_node(PartType, ctx.loader(Part).get(s.part_id)),
                 quantity=s.quantity,
             )
             for s in shortages

@@ -44,7 +44,7 @@ def _parse_decimal(value: Any) -> Decimal:
 # Python-side names for the two custom scalars; their GraphQL definitions are in SCALARS,
 # handed to the schema through StrawberryConfig.scalar_map.
 DecimalScalar: TypeAlias = Decimal
-JSONObject = NewType("JSONObject", object)
+JSONObject = NewType("JSONObject", dict[str, Any])
 
 DECIMAL_DEFINITION = strawberry.scalar(
     name="Decimal",

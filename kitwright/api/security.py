@@ -9,16 +9,12 @@ from strawberry.types.unset import UNSET
 
 from kitwright.api.authorization import needs
 from kitwright.api.context import Info
+from kitwright.api.lists import connection_field
 from kitwright.api.relay import (
-    Connection,
     DateTimeFilter,
     IDFilter,
     StringFilter,
-    connection,
-    filters_dict,
-    page_request,
     sort_enum,
-    sort_values,
 )
 from kitwright.api.scalars import JSONObject
 from kitwright.security.permissions import P
@@ -59,7 +55,7 @@ class AuditEntryType:
 
     @strawberry.field(description="Fields set (CREATE, DELETE) or [before, after] per changed field (UPDATE); "
                       "secrets are never shown.")
-    def changes(self, root: strawberry.Parent[AuditEntry]) -> JSONObject:  # type: ignore[valid-type]
+    def changes(self, root: strawberry.Parent[AuditEntry]) -> JSONObject:
         return JSONObject(root.changes or {})
 
 
@@ -88,16 +84,8 @@ class Query:
             api_key_id=strawberry.ID(str(actor.api_key_id)) if actor.api_key_id is not None else None,
         )
 
-    @strawberry.field(permission_classes=needs(P.VIEW_AUDIT), description="The audit trail of users, keys, kits, rules, runs, parts and locations "
-                      "(ViewAudit).")
-    def audit_entries(
-        self, info: Info, filters: AuditEntriesInputFilters | None = None,
-        sort: list[AuditEntrySortEnum | None] | None = None,  # type: ignore[valid-type]
-        first: int | None = None, after: str | None = None, last: int | None = None,
-        before: str | None = None,
-    ) -> Connection[AuditEntryType]:
-        page = audit.list_audit_entries(
-            info.context.session, filters_dict(filters), sort_values(sort),
-            page_request(first, after, last, before),
-        )
-        return connection(page)
+    audit_entries = connection_field(
+        AuditEntryType, audit.list_audit_entries, filters=AuditEntriesInputFilters, sort=AuditEntrySortEnum,
+        description="The audit trail of users, keys, kits, rules, runs, parts and locations (ViewAudit).",
+        permission_classes=needs(P.VIEW_AUDIT),
+    )

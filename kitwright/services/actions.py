@@ -26,6 +26,7 @@ from kitwright.domain import actions as rules
 from kitwright.domain.actions import Change, CompiledRule, Event, Severity, Target
 from kitwright.domain.errors import BadInput, NotFound, Problems
 from kitwright.services.actor import current_actor
+from kitwright.services.listing import Listing
 from kitwright.services.uow import UnitOfWork, check_etag, check_updatable
 from kitwright.store.models import (
     AbomItem,
@@ -41,7 +42,6 @@ from kitwright.store.models import (
     Run,
     utcnow,
 )
-from kitwright.store.queries import Page, PageRequest, query_page
 
 MODELS: dict[type[Any], Target] = {
     Part: Target.PART,
@@ -151,12 +151,7 @@ RULE_COLUMNS = {
 RULE_SORTS = {"ID": Rule.id, "ORDER": Rule.position, "TITLE": Rule.title}
 
 
-def list_rules(
-    session: Session, filters: Mapping[str, Mapping[str, Any]] | None = None,
-    sort: list[str] | None = None, page: PageRequest = PageRequest(),
-) -> Page[Rule]:
-    return query_page(session, select(Rule), filters=filters, sort=sort or ["ORDER_ASC", "ID_ASC"],
-                      page=page, columns=RULE_COLUMNS, sorts=RULE_SORTS, id_column=Rule.id)
+list_rules = Listing(Rule, RULE_COLUMNS, RULE_SORTS, default_sort=("ORDER_ASC", "ID_ASC"))
 
 
 # --------------------------------------------------------------------------- running rules

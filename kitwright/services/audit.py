@@ -29,8 +29,8 @@ from sqlalchemy.orm import Session, UOWTransaction
 from sqlalchemy.orm.base import NO_VALUE
 
 from kitwright.services.actor import current_actor
+from kitwright.services.listing import Listing
 from kitwright.store.models import AuditEntry, utcnow
-from kitwright.store.queries import Page, PageRequest, query_page
 
 # Table -> the target type its audit entries name.
 AUDITED_TABLES: Final[Mapping[str, str]] = MappingProxyType({
@@ -229,13 +229,4 @@ AUDIT_COLUMNS = {
 AUDIT_SORTS = {"ID": AuditEntry.id, "AT": AuditEntry.at}
 
 
-def list_audit_entries(
-    session: Session,
-    filters: Mapping[str, Mapping[str, Any]] | None = None,
-    sort: list[str] | None = None,
-    page: PageRequest = PageRequest(),
-) -> Page[AuditEntry]:
-    return query_page(
-        session, select(AuditEntry), filters=filters, sort=sort, page=page,
-        columns=AUDIT_COLUMNS, sorts=AUDIT_SORTS, id_column=AuditEntry.id,
-    )
+list_audit_entries = Listing(AuditEntry, AUDIT_COLUMNS, AUDIT_SORTS)

@@ -50,9 +50,10 @@ from kitwright.domain.availability import (
 )
 from kitwright.domain.errors import BadInput, Problems
 from kitwright.domain.text import csv_cell
+from kitwright.services.listing import offset_page
 from kitwright.services.uow import get
 from kitwright.store.models import Location, Part, PartComponent, PartInventory, status_is
-from kitwright.store.queries import combine_sum, exact_sum
+from kitwright.store.queries import Page, PageRequest, combine_sum, exact_sum
 
 # Derived statuses that are committed to demand and never count as supply.
 COMMITTED_STATUSES = ("KITTED", "ALLOCATED", "INSTALLED", "SCRAPPED")
@@ -333,17 +334,11 @@ class FeedRow:
     sites: tuple[SiteFigure, ...]
 
 
-def kit_ids_page(session: Session, *, offset: int = 0, limit: int | None = None) -> list[int]:
-    """Ids of kits (parts with components) in ascending order, one page."""
-    stmt = (
-        select(PartComponent.part_id)
-        .group_by(PartComponent.part_id)
-        .order_by(PartComponent.part_id)
-        .offset(offset)
-    )
-    if limit is not None:
-        stmt = stmt.limit(limit)
-    return list(session.scalars(stmt))
+def kit_ids_page(session: Session, page: PageRequest) -> Page[int]:
+    """Ids of kits (parts with components) in ascending order, one page. The feed is ordered
+    by part id over kit items only, so its cursors are offsets."""
+    stmt = select(PartComponent.part_id).group_by(PartComponent.part_id).order_by(PartComponent.part_id)
+    return offset_page(session, stmt, page)
 
 
 def count_kits(session: Session) -> int:

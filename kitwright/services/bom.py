@@ -14,9 +14,9 @@ from sqlalchemy.orm import Session
 from kitwright.domain import bom as rules
 from kitwright.domain.errors import BadInput, Problem
 from kitwright.domain.quantities import ONE
+from kitwright.services.listing import Listing
 from kitwright.services.uow import UnitOfWork, check_etag, check_updatable, register_constraint
 from kitwright.store.models import MbomItem, MbomItemReferenceDesignator, Part
-from kitwright.store.queries import Page, PageRequest, query_page
 
 register_constraint(
     "uq_mbom_item_parent_part", "partId", "this part is already a component of that parent (not unique)"
@@ -205,12 +205,7 @@ MBOM_SORTS: dict[str, Any] = {"ID": MbomItem.id, "CREATED_AT": MbomItem.created_
                               "PART_ID": MbomItem.part_id, "PARENT_ID": MbomItem.parent_id}
 
 
-def list_mbom_items(
-    session: Session, filters: Mapping[str, Mapping[str, Any]] | None = None,
-    sort: list[str] | None = None, page: PageRequest = PageRequest(),
-) -> Page[MbomItem]:
-    return query_page(session, select(MbomItem), filters=filters, sort=sort, page=page,
-                      columns=MBOM_COLUMNS, sorts=MBOM_SORTS, id_column=MbomItem.id)
+list_mbom_items = Listing(MbomItem, MBOM_COLUMNS, MBOM_SORTS)
 
 
 def reference_designators(session: Session, item_ids: Iterable[int]) -> dict[int, list[MbomItemReferenceDesignator]]:

@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
 from kitwright.domain.attributes import normalize_attributes
 from kitwright.domain.text import clean_text
+from kitwright.services.listing import Listing
 from kitwright.services.uow import UnitOfWork, check_etag
 from kitwright.store.models import Supplier, UnitOfMeasure
-from kitwright.store.queries import Page, PageRequest, query_page
 
 
 def create_unit_of_measure(uow: UnitOfWork, *, name: str, abbreviation: str | None = None) -> UnitOfMeasure:
@@ -58,21 +52,7 @@ SUPPLIER_COLUMNS = {"id": Supplier.id, "name": Supplier.name, "createdAt": Suppl
 SUPPLIER_SORTS = {"ID": Supplier.id, "NAME": Supplier.name, "CREATED_AT": Supplier.created_at}
 
 
-def list_units_of_measure(
-    session: Session, filters: Mapping[str, Mapping[str, Any]] | None = None,
-    sort: list[str] | None = None, page: PageRequest = PageRequest(),
-) -> Page[UnitOfMeasure]:
-    return query_page(
-        session, select(UnitOfMeasure), filters=filters, sort=sort, page=page,
-        columns=UNIT_COLUMNS, sorts=UNIT_SORTS, id_column=UnitOfMeasure.id,
-    )
+list_units_of_measure = Listing(UnitOfMeasure, UNIT_COLUMNS, UNIT_SORTS)
 
 
-def list_suppliers(
-    session: Session, filters: Mapping[str, Mapping[str, Any]] | None = None,
-    sort: list[str] | None = None, page: PageRequest = PageRequest(),
-) -> Page[Supplier]:
-    return query_page(
-        session, select(Supplier), filters=filters, sort=sort, page=page,
-        columns=SUPPLIER_COLUMNS, sorts=SUPPLIER_SORTS, id_column=Supplier.id,
-    )
+list_suppliers = Listing(Supplier, SUPPLIER_COLUMNS, SUPPLIER_SORTS)

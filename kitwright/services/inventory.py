@@ -24,6 +24,7 @@ from kitwright.domain.text import clean_attributes, clean_text
 from kitwright.domain.tracking import Identity, TrackingType, check_identity, clean_number
 from kitwright.services.holds import hold_of
 from kitwright.services.ledger import record_change, snapshot
+from kitwright.services.listing import Listing
 from kitwright.services.parts import is_kit_part
 from kitwright.services.uow import MAX_ID, UnitOfWork, check_etag, check_updatable
 from kitwright.store.models import (
@@ -35,7 +36,7 @@ from kitwright.store.models import (
     UnitOfMeasure,
     status_is,
 )
-from kitwright.store.queries import MembershipFilter, Page, PageRequest, query_page
+from kitwright.store.queries import MembershipFilter
 
 
 @dataclass
@@ -334,16 +335,7 @@ def inventory_columns() -> dict[str, Any]:
     return {**INVENTORY_COLUMNS, "status": MembershipFilter(status_is)}
 
 
-def list_part_inventories(
-    session: Session,
-    filters: Mapping[str, Mapping[str, Any]] | None = None,
-    sort: list[str] | None = None,
-    page: PageRequest = PageRequest(),
-) -> Page[PartInventory]:
-    return query_page(
-        session, select(PartInventory), filters=filters, sort=sort, page=page,
-        columns=inventory_columns(), sorts=INVENTORY_SORTS, id_column=PartInventory.id,
-    )
+list_part_inventories = Listing(PartInventory, inventory_columns, INVENTORY_SORTS)
 
 
 def receive_part_inventory(

@@ -32,6 +32,7 @@ from kitwright.domain.quantities import ZERO, from_units, normalize, parse_quant
 from kitwright.domain.tracking import TrackingType
 from kitwright.services import kits
 from kitwright.services.ledger import record_change, snapshot
+from kitwright.services.listing import Listing
 from kitwright.services.uow import MAX_ID, UnitOfWork, check_etag, check_updatable, register_constraint
 from kitwright.store.models import (
     KanbanCycle,
@@ -47,7 +48,6 @@ from kitwright.store.models import (
     PartKitItem,
     utcnow,
 )
-from kitwright.store.queries import Page, PageRequest, query_page
 
 register_constraint("uq_kanban_cycle_open", "id", "the kanban kit already has an open cycle")
 register_constraint("uq_line_stock_level_part", "levels", "a level for this part at this location exists")
@@ -200,16 +200,26 @@ def held_by_kit(session: Session, kit_ids: Iterable[int]) -> dict[int, dict[int,
 def line_position(session: Session, line_location_id: int) -> dict[int, Decimal]:
     """Per part, what kanban kits for a line hold: at the line, or filled at home and on
     their way (one GROUP BY)."""
+    return line_positions(session, [line_location_id])[line_location_id]
+
+
+def line_positions(session: Session, line_location_ids: Iterable[int]) -> dict[int, dict[int, Decimal]]:
+    """`line_position` of many lines in one GROUP BY."""
+    wanted = sorted(set(line_location_ids))
     stmt = (
-        select(PartKitItem.part_id, func.sum(type_coerce(PartKitInventory.issued_quantity, BigInteger)))
+        select(KanbanKit.line_location_id, PartKitItem.part_id,
+               func.sum(type_coerce(PartKitInventory.issued_quantity, BigInteger)))
         .select_from(KanbanKit)
         .join(KanbanCycle, (KanbanCycle.kanban_kit_id == KanbanKit.id) & KanbanCycle.emptied_at.is_(None))
         .join(PartKitInventory, PartKitInventory.part_kit_id == KanbanCycle.part_kit_id)
         .join(PartKitItem, PartKitItem.id == PartKitInventory.part_kit_item_id)
-        .where(KanbanKit.line_location_id == line_location_id, PartKitInventory.released == False)  # noqa: E712
-        .group_by(PartKitItem.part_id)
+        .where(KanbanKit.line_location_id.in_(wanted), PartKitInventory.released == False)  # noqa: E712
+        .group_by(KanbanKit.line_location_id, PartKitItem.part_id)
     )
-    return {part: from_units(int(units or 0)) for part, units in session.execute(stmt)}
+    found: dict[int, dict[int, Decimal]] = {line: {} for line in wanted}
+    for line, part, units in session.execute(stmt):
+        found[line][part] = from_units(int(units or 0))
+    return found
 
 
 def patterns(session: Session, kit_ids: Iterable[int]) -> dict[int, list[rules.PatternLine]]:
@@ -639,17 +649,7 @@ LEVEL_SORTS: dict[str, Any] = {"ID": LineStockLevel.id, "PART_ID": LineStockLeve
                                "LOCATION_ID": LineStockLevel.location_id}
 
 
-def list_kanban_kits(
-    session: Session, filters: Mapping[str, Mapping[str, Any]] | None = None,
-    sort: list[str] | None = None, page: PageRequest = PageRequest(),
-) -> Page[KanbanKit]:
-    return query_page(session, select(KanbanKit), filters=filters, sort=sort, page=page,
-                      columns=KANBAN_COLUMNS, sorts=KANBAN_SORTS, id_column=KanbanKit.id)
+list_kanban_kits = Listing(KanbanKit, KANBAN_COLUMNS, KANBAN_SORTS)
 
 
-def list_line_stock_levels(
-    session: Session, filters: Mapping[str, Mapping[str, Any]] | None = None,
-    sort: list[str] | None = None, page: PageRequest = PageRequest(),
-) -> Page[LineStockLevel]:
-    return query_page(session, select(LineStockLevel), filters=filters, sort=sort, page=page,
-                      columns=LEVEL_COLUMNS, sorts=LEVEL_SORTS, id_column=LineStockLevel.id)
+list_line_stock_levels = Listing(LineStockLevel, LEVEL_COLUMNS, LEVEL_SORTS)

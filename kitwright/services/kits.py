@@ -57,6 +57,7 @@ from kitwright.domain.status import PartInventoryStatus
 from kitwright.domain.tracking import TrackingType
 from kitwright.services import kit_access
 from kitwright.services.ledger import record_change, snapshot
+from kitwright.services.listing import Listing
 from kitwright.services.locations import subtree_ids
 from kitwright.services.uow import UnitOfWork, check_etag, check_updatable, register_constraint
 from kitwright.store.models import (
@@ -72,7 +73,6 @@ from kitwright.store.models import (
     status_expression,
     status_is,
 )
-from kitwright.store.queries import Page, PageRequest, query_page
 
 register_constraint(
     "uq_part_kit_inventory_held", "partInventoryId", "the inventory is already kitted to another kit"
@@ -837,37 +837,31 @@ ITEM_SORTS: dict[str, Any] = {"ID": PartKitItem.id, "CREATED_AT": PartKitItem.cr
               "QUANTITY": PartKitItem.quantity}
 
 
-def list_part_kits(
-    session: Session, filters: Mapping[str, Mapping[str, Any]] | None = None,
-    sort: list[str] | None = None, page: PageRequest = PageRequest(),
-) -> Page[PartKit]:
-    return query_page(session, select(PartKit), filters=filters, sort=sort, page=page,
-                      columns=KIT_COLUMNS, sorts=KIT_SORTS, id_column=KIT_COLUMNS["id"])
-
-
-def list_part_kit_items(
-    session: Session, filters: Mapping[str, Mapping[str, Any]] | None = None,
-    sort: list[str] | None = None, page: PageRequest = PageRequest(),
-) -> Page[PartKitItem]:
-    return query_page(session, select(PartKitItem), filters=filters, sort=sort, page=page,
-                      columns=ITEM_COLUMNS, sorts=ITEM_SORTS, id_column=ITEM_COLUMNS["id"])
+list_part_kits = Listing(PartKit, KIT_COLUMNS, KIT_SORTS)
+list_part_kit_items = Listing(PartKitItem, ITEM_COLUMNS, ITEM_SORTS)
 
 
 def pick_list(session: Session, kit_id: int) -> list[PickLine]:
     """The records a kit holds, with where to pick them, in pick-path order (one query)."""
+    return pick_lists(session, [kit_id])[kit_id]
+
+
+def pick_lists(session: Session, kit_ids: Iterable[int]) -> dict[int, list[PickLine]]:
+    """The pick lists of many kits in one query."""
+    wanted = sorted(set(kit_ids))
     rows = session.execute(
-        select(PartKitInventory.part_kit_item_id, PartInventory.id, PartInventory.part_number,
-               Location.name, PartKitInventory.issued_quantity, PartInventory.serial_number,
-               PartInventory.lot_number)
+        select(PartKitInventory.part_kit_id, PartKitInventory.part_kit_item_id, PartInventory.id,
+               PartInventory.part_number, Location.name, PartKitInventory.issued_quantity,
+               PartInventory.serial_number, PartInventory.lot_number)
         .join(PartInventory, PartInventory.id == PartKitInventory.part_inventory_id)
         .outerjoin(Location, Location.id == PartInventory.location_id)
-        .where(PartKitInventory.part_kit_id == kit_id, PartKitInventory.released == False)  # noqa: E712
+        .where(PartKitInventory.part_kit_id.in_(wanted), PartKitInventory.released == False)  # noqa: E712
     )
-    return rules.pick_path_order(
-        PickLine(record_id=rid, part_number=number, location_name=name, quantity=q, item_id=item_id,
-                 serial_number=serial, lot_number=lot)
-        for item_id, rid, number, name, q, serial, lot in rows
-    )
+    lines: dict[int, list[PickLine]] = {kit_id: [] for kit_id in wanted}
+    for kit_id, item_id, rid, number, name, q, serial, lot in rows:
+        lines[kit_id].append(PickLine(record_id=rid, part_number=number, location_name=name, quantity=q,
+                                      item_id=item_id, serial_number=serial, lot_number=lot))
+    return {kit_id: rules.pick_path_order(found) for kit_id, found in lines.items()}
 
 
 def available_by_part(session: Session, part_ids: Iterable[int]) -> dict[int, Decimal]:

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
+from kitwright.services.listing import Listing
 from kitwright.services.uow import UnitOfWork
 from kitwright.store.models import LedgerEntry, PartInventory, utcnow
-from kitwright.store.queries import Page, PageRequest, query_page
 
 # The fields of a record that replaying the ledger must reproduce. The record's copy of its
 # part number is left out: it follows the part (see services.parts.update_part).
@@ -101,16 +100,7 @@ LEDGER_COLUMNS = {
 LEDGER_SORTS = {"ID": LedgerEntry.id, "AT": LedgerEntry.at}
 
 
-def list_ledger_entries(
-    session: Session,
-    filters: Mapping[str, Mapping[str, Any]] | None = None,
-    sort: list[str] | None = None,
-    page: PageRequest = PageRequest(),
-) -> Page[LedgerEntry]:
-    return query_page(
-        session, select(LedgerEntry), filters=filters, sort=sort, page=page,
-        columns=LEDGER_COLUMNS, sorts=LEDGER_SORTS, id_column=LedgerEntry.id,
-    )
+list_ledger_entries = Listing(LedgerEntry, LEDGER_COLUMNS, LEDGER_SORTS)
 
 
 def replay(session: Session) -> tuple[dict[int, dict[str, Any]], list[str]]:

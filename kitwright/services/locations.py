@@ -10,9 +10,9 @@ from sqlalchemy.orm import Session
 
 from kitwright.domain.errors import BadInput, Conflict
 from kitwright.domain.text import LONG, clean_text
+from kitwright.services.listing import Listing
 from kitwright.services.uow import UnitOfWork, check_etag, check_updatable
 from kitwright.store.models import Location, PartInventory, PartKit
-from kitwright.store.queries import Page, PageRequest, query_page
 
 UPDATABLE = {"name", "type", "description", "parent_id", "inventory_available", "available_soon", "archived"}
 
@@ -144,16 +144,7 @@ LOCATION_COLUMNS = {
 LOCATION_SORTS = {"ID": Location.id, "NAME": Location.name, "CREATED_AT": Location.created_at}
 
 
-def list_locations(
-    session: Session,
-    filters: Mapping[str, Mapping[str, Any]] | None = None,
-    sort: list[str] | None = None,
-    page: PageRequest = PageRequest(),
-) -> Page[Location]:
-    return query_page(
-        session, select(Location), filters=filters, sort=sort, page=page,
-        columns=LOCATION_COLUMNS, sorts=LOCATION_SORTS, id_column=Location.id,
-    )
+list_locations = Listing(Location, LOCATION_COLUMNS, LOCATION_SORTS)
 
 
 def children(session: Session, location_id: int) -> list[Location]:

@@ -41,6 +41,7 @@ from kitwright.domain.status import PartInventoryStatus
 from kitwright.services import actions
 from kitwright.services.inventory import NewPartInventory, build_part_inventory
 from kitwright.services.ledger import entry_values, record_change, snapshot, write_entries
+from kitwright.services.listing import Listing
 from kitwright.services.uow import UnitOfWork, check_etag, get, register_constraint
 from kitwright.store.models import (
     Invoice,
@@ -66,7 +67,6 @@ from kitwright.store.models import (
     status_is,
     utcnow,
 )
-from kitwright.store.queries import Page, PageRequest, query_page
 
 register_constraint("uq_retail_order_order_number", "orderNumber", "an order with this number exists")
 register_constraint(
@@ -1302,10 +1302,7 @@ ORDER_COLUMNS = {"id": RetailOrder.id, "orderNumber": RetailOrder.order_number, 
 ORDER_SORTS = {"ID": RetailOrder.id, "ORDER_NUMBER": RetailOrder.order_number, "CREATED_AT": RetailOrder.created_at}
 
 
-def list_orders(session: Session, filters: Mapping[str, Mapping[str, Any]] | None = None,
-                sort: list[str] | None = None, page: PageRequest = PageRequest()) -> Page[RetailOrder]:
-    return query_page(session, select(RetailOrder), filters=filters, sort=sort, page=page,
-                      columns=ORDER_COLUMNS, sorts=ORDER_SORTS, id_column=RetailOrder.id)
+list_orders = Listing(RetailOrder, ORDER_COLUMNS, ORDER_SORTS)
 
 
 def get_order(session: Session, id: int) -> RetailOrder:

@@ -16,9 +16,9 @@ from kitwright.domain.quantities import parse_quantity
 from kitwright.domain.text import LONG, clean_text
 from kitwright.domain.tracking import TrackingType
 from kitwright.services import actions
+from kitwright.services.listing import Listing
 from kitwright.services.uow import UnitOfWork, check_etag, check_updatable
 from kitwright.store.models import Part, PartComponent, PartInventory, UnitOfMeasure
-from kitwright.store.queries import Page, PageRequest, query_page
 
 UPDATABLE = {
     "part_number", "revision", "description", "tracking_type", "unit_of_measure_id", "cost", "is_digital",
@@ -165,16 +165,7 @@ PART_SORTS = {
 }
 
 
-def list_parts(
-    session: Session,
-    filters: Mapping[str, Mapping[str, Any]] | None = None,
-    sort: list[str] | None = None,
-    page: PageRequest = PageRequest(),
-) -> Page[Part]:
-    return query_page(
-        session, select(Part), filters=filters, sort=sort, page=page,
-        columns=PART_COLUMNS, sorts=PART_SORTS, id_column=Part.id,
-    )
+list_parts = Listing(Part, PART_COLUMNS, PART_SORTS)
 
 
 def components_of(session: Session, part_ids: list[int]) -> dict[int, list[PartComponent]]:

@@ -29,6 +29,7 @@ from kitwright.domain.tracking import TrackingType
 from kitwright.services import kit_access, kits
 from kitwright.services.inventory import NewPartInventory, build_part_inventory
 from kitwright.services.ledger import record_change, snapshot
+from kitwright.services.listing import Listing
 from kitwright.services.uow import UnitOfWork, check_etag, check_updatable, register_constraint
 from kitwright.store.models import (
     AbomItem,
@@ -43,7 +44,6 @@ from kitwright.store.models import (
     Run,
     utcnow,
 )
-from kitwright.store.queries import Page, PageRequest, query_page
 
 register_constraint("uq_run_open_unit", "partInventoryId", "another open run is already building this unit")
 register_constraint("uq_abom_item_installed", "partInventoryId", "the inventory is already installed")
@@ -782,12 +782,7 @@ RUN_SORTS: dict[str, Any] = {"ID": Run.id, "CREATED_AT": Run.created_at, "TITLE"
                              "STATUS": Run.status, "PART_ID": Run.part_id}
 
 
-def list_runs(
-    session: Session, filters: Mapping[str, Mapping[str, Any]] | None = None,
-    sort: list[str] | None = None, page: PageRequest = PageRequest(),
-) -> Page[Run]:
-    return query_page(session, select(Run), filters=filters, sort=sort, page=page,
-                      columns=RUN_COLUMNS, sorts=RUN_SORTS, id_column=Run.id)
+list_runs = Listing(Run, RUN_COLUMNS, RUN_SORTS)
 
 
 def runs_of_records(session: Session, record_ids: Iterable[int]) -> dict[int, list[int]]:

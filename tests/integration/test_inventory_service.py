@@ -14,6 +14,7 @@ from kitwright.services import inventory, ledger, locations, parts
 from kitwright.services.inventory import NewPartInventory
 from kitwright.services.uow import UnitOfWork
 from kitwright.store.models import LedgerEntry, Location, PartInventory
+from kitwright.store.queries import PageRequest
 from tests import helpers
 
 
@@ -231,16 +232,16 @@ def test_list_filters_sorts_and_pages_in_sql(session: Session) -> None:
     made = [helpers.record(session, bolt, n, lot_number=f"L{n}", location_id=shelf.id) for n in range(1, 8)]
     page = inventory.list_part_inventories(
         session, {"quantity": {"gte": Decimal(3)}, "lotNumber": {"startsWith": "L"}}, ["QUANTITY_DESC"],
-        inventory.PageRequest(first=2),
+        PageRequest(first=2),
     )
     assert [r.id for r in page.rows] == [made[6].id, made[5].id]
     assert page.has_next_page and page.count_total() == 5
     following = inventory.list_part_inventories(
         session, {"quantity": {"gte": Decimal(3)}}, ["QUANTITY_DESC"],
-        inventory.PageRequest(first=2, after=page.cursor(1)),
+        PageRequest(first=2, after=page.cursor(1)),
     )
     assert [r.id for r in following.rows] == [made[4].id, made[3].id]
-    last = inventory.list_part_inventories(session, None, ["ID_ASC"], inventory.PageRequest(last=2))
+    last = inventory.list_part_inventories(session, None, ["ID_ASC"], PageRequest(last=2))
     assert [r.id for r in last.rows] == [made[5].id, made[6].id]
     assert last.has_previous_page and not last.has_next_page
     unavailable = inventory.list_part_inventories(session, {"status": {"eq": "UNAVAILABLE"}})

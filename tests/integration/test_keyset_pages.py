@@ -12,9 +12,9 @@ from sqlalchemy.orm import Session
 
 from kitwright.domain.errors import BadInput
 from kitwright.services import inventory
-from kitwright.services.inventory import INVENTORY_SORTS, PageRequest
+from kitwright.services.inventory import INVENTORY_SORTS
 from kitwright.store.models import Part, PartInventory
-from kitwright.store.queries import encode_cursor
+from kitwright.store.queries import PageRequest, encode_cursor
 from tests import helpers
 
 SORTS = [f"{name}_{direction}" for name in INVENTORY_SORTS for direction in ("ASC", "DESC")]

@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import strawberry
 
+from kitwright.domain.kits import FulfilmentOrder as _FulfilmentOrder
 from kitwright.domain.status import PartInventoryStatus as _Status
 from kitwright.domain.tracking import TrackingType as _Tracking
 
 TrackingType = strawberry.enum(_Tracking, name="TrackingType")
 PartInventoryStatus = strawberry.enum(_Status, name="PartInventoryStatus")
+FulfilmentOrder = strawberry.enum(
+    _FulfilmentOrder, name="FulfilmentOrder",
+    description="The order fulfillPartKit uses a part's records in: FIFO (oldest first) or FEFO "
+    "(earliest expirationDate first, records without one last).",
+)

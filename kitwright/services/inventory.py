@@ -55,12 +55,13 @@ class NewPartInventory:
     attributes: dict[str, Any] = field(default_factory=dict)
     on_order: bool = False
     expected_at: date | None = None
+    expiration_date: date | None = None
     how_created: str = "CREATED"
 
 
 UPDATABLE = {
     "location_id", "supplier_id", "serial_number", "lot_number", "quantity", "cost", "usage_type",
-    "unit_of_measure_id", "segment", "attributes", "on_order", "expected_at",
+    "unit_of_measure_id", "segment", "attributes", "on_order", "expected_at", "expiration_date",
 }
 
 
@@ -101,6 +102,7 @@ def build_part_inventory(uow: UnitOfWork, new: NewPartInventory) -> PartInventor
     _apply_details(record, {
         "cost": new.cost, "usage_type": new.usage_type, "segment": new.segment,
         "attributes": new.attributes, "on_order": new.on_order, "expected_at": new.expected_at,
+        "expiration_date": new.expiration_date,
     }, problems)
     # A number typed by the user wins over autogenerate (ION's examples send both).
     if record.serial_number is None and new.autogenerate_serial_number and not problems:
@@ -199,7 +201,7 @@ def _frozen_values(record: PartInventory) -> dict[RecordChange, object]:
     }
 
 
-_DETAILS = {"cost", "usage_type", "segment", "attributes", "on_order", "expected_at"}
+_DETAILS = {"cost", "usage_type", "segment", "attributes", "on_order", "expected_at", "expiration_date"}
 
 
 def _quantity(value: object, problems: Problems) -> Decimal:
@@ -248,6 +250,11 @@ def _apply_details(record: PartInventory, values: Mapping[str, Any], problems: P
             if expected is not None and not isinstance(expected, date):
                 raise BadInput("expectedAt must be a date (YYYY-MM-DD)", field="expectedAt")
             record.expected_at = expected
+        if "expiration_date" in values:
+            expires = values["expiration_date"]
+            if expires is not None and not isinstance(expires, date):
+                raise BadInput("expirationDate must be a date (YYYY-MM-DD)", field="expirationDate")
+            record.expiration_date = expires
     except BadInput as error:
         problems.add(error.message, field=error.field)
 
@@ -311,6 +318,7 @@ INVENTORY_COLUMNS = {
     "segment": PartInventory.segment,
     "onOrder": PartInventory.on_order,
     "expectedAt": PartInventory.expected_at,
+    "expirationDate": PartInventory.expiration_date,
     "howCreated": PartInventory.how_created,
     "originPartInventoryId": PartInventory.origin_part_inventory_id,
     "createdAt": PartInventory.created_at,
@@ -327,6 +335,7 @@ INVENTORY_SORTS = {
     "LOT_NUMBER": PartInventory.lot_number,
     "COST": PartInventory.cost,
     "EXPECTED_AT": PartInventory.expected_at,
+    "EXPIRATION_DATE": PartInventory.expiration_date,
 }
 
 

@@ -370,7 +370,8 @@ def _new_record(uow: UnitOfWork, origin: PartInventory, quantity: Decimal, how: 
         supplier_id=origin.supplier_id, unit_of_measure_id=origin.unit_of_measure_id, serial_number=None,
         lot_number=origin.lot_number, quantity=normalize(quantity), cost=origin.cost,
         usage_type=origin.usage_type, segment=origin.segment, attributes=dict(origin.attributes or {}),
-        on_order=False, expected_at=origin.expected_at, received_at=origin.received_at, how_created=how,
+        on_order=False, expected_at=origin.expected_at, received_at=origin.received_at,
+        expiration_date=origin.expiration_date, how_created=how,
         origin_part_inventory_id=origin.id, created_at=origin.created_at, created_by_id=uow.actor.id,
     )
     uow.session.add(new)

@@ -498,7 +498,8 @@ def install_part_inventory(
             supplier_id=record.supplier_id, unit_of_measure_id=record.unit_of_measure_id,
             lot_number=record.lot_number, quantity=normalize(plan.quantity), cost=record.cost,
             usage_type=record.usage_type, segment=record.segment, attributes=dict(record.attributes or {}),
-            on_order=False, received_at=record.received_at, how_created=rules.PARTIAL_INSTALL,
+            on_order=False, received_at=record.received_at, expiration_date=record.expiration_date,
+            how_created=rules.PARTIAL_INSTALL,
             origin_part_inventory_id=record.id, created_at=record.created_at, created_by_id=uow.actor.id,
         )
         uow.session.add(target)
@@ -605,7 +606,8 @@ def _split_uninstall(
         supplier_id=record.supplier_id, unit_of_measure_id=record.unit_of_measure_id,
         lot_number=record.lot_number, quantity=normalize(back), cost=record.cost, usage_type=record.usage_type,
         segment=record.segment, attributes=dict(record.attributes or {}), on_order=False,
-        received_at=record.received_at, how_created="PARTIAL_UNINSTALL", origin_part_inventory_id=record.id,
+        received_at=record.received_at, expiration_date=record.expiration_date,
+        how_created="PARTIAL_UNINSTALL", origin_part_inventory_id=record.id,
         created_at=record.created_at, created_by_id=uow.actor.id,
     )
     uow.session.add(stock)

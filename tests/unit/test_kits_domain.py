@@ -16,11 +16,11 @@ from hypothesis import strategies as st
 from kitwright.domain.errors import BadInput
 from kitwright.domain.kits import (
     CLOSED_STATUSES,
+    FEFO,
     FIFO,
     OPEN_STATUSES,
     Allocation,
     Candidate,
-    FEFO,
     FefoStrategy,
     FifoStrategy,
     FulfilmentOrder,

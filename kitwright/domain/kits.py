@@ -72,11 +72,6 @@ class PlanKind(enum.StrEnum):
     SPLIT = "SPLIT"  # a new record takes the quantity, the origin keeps the rest
 
 
-def is_reserving(kit_status: PartKitStatus, *, released: bool) -> bool:
-    """Whether a link reserves its record: the `kitted` fact of domain.status."""
-    return kit_status.is_open and not released
-
-
 def current_location_id(
     status: PartKitStatus, *, staging_location_id: int | None, delivery_location_id: int | None
 ) -> int | None:

@@ -37,6 +37,7 @@ class LedgerOperation(enum.StrEnum):
     ORDER_RETURN = "ORDER_RETURN"
 
 
-KIT_OPERATIONS: frozenset[LedgerOperation] = frozenset(
+# What a kit writes; none of them changes a part's total.
+KIT_OPERATIONS: tuple[LedgerOperation, ...] = tuple(
     op for op in LedgerOperation if op.name.startswith("KIT_")
 )

@@ -18,6 +18,7 @@ from kitwright.config import settings
 from kitwright.domain.errors import BadInput, NotFound, Problems
 from kitwright.domain.holds import RecordChange, check_held_change
 from kitwright.domain.kit_definitions import check_holds_stock
+from kitwright.domain.ledger import LedgerOperation
 from kitwright.domain.numbering import render_number
 from kitwright.domain.quantities import ZERO, parse_quantity
 from kitwright.domain.text import clean_attributes, clean_text
@@ -69,7 +70,7 @@ def create_part_inventory(uow: UnitOfWork, new: NewPartInventory) -> PartInvento
     record = build_part_inventory(uow, new)
     uow.session.add(record)
     uow.flush()
-    record_change(uow, "CREATE", record, None, snapshot(record))
+    record_change(uow, LedgerOperation.CREATE, record, None, snapshot(record))
     uow.commit()
     return record
 
@@ -168,7 +169,7 @@ def update_part_inventory(
     after = snapshot(record)
     uow.flush()
     if after != before:
-        record_change(uow, "UPDATE", record, before, after)
+        record_change(uow, LedgerOperation.UPDATE, record, before, after)
     uow.commit()
     return record
 
@@ -177,7 +178,7 @@ def delete_part_inventory(uow: UnitOfWork, id: int, etag: str) -> int:
     record = uow.get(PartInventory, id, lock=True)
     check_etag(record, etag)
     check_held_change(record.id, hold_of(uow.session, record.id), [RecordChange.DELETE])
-    record_change(uow, "DELETE", record, snapshot(record), None)
+    record_change(uow, LedgerOperation.DELETE, record, snapshot(record), None)
     uow.session.delete(record)
     uow.commit()
     return id
@@ -387,6 +388,6 @@ def receive_part_inventory(
     record.on_order = False
     record.received_at = datetime.now(UTC)
     uow.flush()
-    record_change(uow, "RECEIVE", record, before, snapshot(record))
+    record_change(uow, LedgerOperation.RECEIVE, record, before, snapshot(record))
     uow.commit()
     return record

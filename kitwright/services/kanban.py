@@ -28,6 +28,7 @@ from kitwright.domain.errors import BadInput, Conflict, NotFound, Problem, Probl
 from kitwright.domain.kanban import KanbanStatus
 from kitwright.domain.kits import PartKitStatus, Shortage
 from kitwright.domain.kits import current_location_id as kit_current_location_id
+from kitwright.domain.ledger import LedgerOperation
 from kitwright.domain.quantities import ZERO, from_units, normalize, parse_quantity
 from kitwright.domain.tracking import TrackingType
 from kitwright.services import audit, kits
@@ -55,8 +56,6 @@ register_constraint("uq_kanban_pattern_line_part", "pattern", "a part appears tw
 audit.AUDITED_TABLES.setdefault("kanban_kit", "KanbanKit")
 audit.AUDITED_TABLES.setdefault("line_stock_level", "LineStockLevel")
 
-# Ledger operations written here (the kit service writes its own KIT_* entries).
-KANBAN_OPERATIONS = ("KANBAN_CONSUME", "KANBAN_RETURN")
 _FRESH = {"populate_existing": True}
 
 
@@ -478,11 +477,11 @@ def empty_kanban_kit(
         if outcome.consumed > ZERO:
             before = snapshot(record)
             record.quantity = normalize(record.quantity - outcome.consumed)
-            record_change(uow, "KANBAN_CONSUME", record, before, snapshot(record), **refs)
+            record_change(uow, LedgerOperation.KANBAN_CONSUME, record, before, snapshot(record), **refs)
         if outcome.returned > ZERO and record.location_id != kit.home_location_id:
             before = snapshot(record)
             record.location_id = kit.home_location_id
-            record_change(uow, "KANBAN_RETURN", record, before, snapshot(record), **refs)
+            record_change(uow, LedgerOperation.KANBAN_RETURN, record, before, snapshot(record), **refs)
     for line in uow.session.scalars(select(KanbanCycleLine).where(KanbanCycleLine.kanban_cycle_id == cycle.id)):
         line.consumed_quantity = plan.consumed_by_part.get(line.part_id, ZERO)
         line.returned_quantity = plan.returned_by_part.get(line.part_id, ZERO)

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
+from kitwright.domain.ledger import LedgerOperation
 from kitwright.services.uow import UnitOfWork
 from kitwright.store.models import LedgerEntry, PartInventory, utcnow
 from kitwright.store.queries import Page, PageRequest, query_page
@@ -34,7 +35,7 @@ def snapshot(record: PartInventory) -> dict[str, Any]:
 
 def record_change(
     uow: UnitOfWork,
-    operation: str,
+    operation: LedgerOperation,
     record: PartInventory,
     before: dict[str, Any] | None,
     after: dict[str, Any] | None,
@@ -51,7 +52,7 @@ def record_change(
     entry = LedgerEntry(
         actor_id=uow.actor.id,
         actor=uow.actor.name,
-        operation=operation,
+        operation=operation.value,
         part_inventory_id=record.id,
         part_id=record.part_id,
         location_id=(after or before or {}).get("location_id"),
@@ -65,7 +66,7 @@ def record_change(
 
 def entry_values(
     uow: UnitOfWork,
-    operation: str,
+    operation: LedgerOperation,
     record_id: int,
     part_id: int,
     before: dict[str, Any] | None,
@@ -75,7 +76,7 @@ def entry_values(
     """One entry as column values, for writers that insert many entries in one statement
     (`write_entries`); the same entry `record_change` adds."""
     return {
-        "at": utcnow(), "actor_id": uow.actor.id, "actor": uow.actor.name, "operation": operation,
+        "at": utcnow(), "actor_id": uow.actor.id, "actor": uow.actor.name, "operation": operation.value,
         "part_inventory_id": record_id, "part_id": part_id,
         "location_id": (after or before or {}).get("location_id"),
         "references": {k: v for k, v in references.items() if v is not None},

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from kitwright.config import settings
 from kitwright.domain.bom import check_mbom_quantity, cycle_message, find_cycle
 from kitwright.domain.errors import BadInput, Problems
+from kitwright.domain.ledger import LedgerOperation
 from kitwright.domain.numbering import render_number
 from kitwright.domain.quantities import ONE, ZERO, parse_quantity
 from kitwright.domain.text import LONG, clean_text
@@ -906,11 +907,11 @@ def import_part_inventory(uow: UnitOfWork, source: IO[bytes], *, filename: str |
     session.add_all(new_records)
     _write_checked(uow)
     for record in new_records:
-        record_change(uow, "CREATE", record, None, snapshot(record))
+        record_change(uow, LedgerOperation.CREATE, record, None, snapshot(record))
     for (_row, record, _changes), old in zip(updates, befores, strict=True):
         new = snapshot(record)
         if new != old:
-            record_change(uow, "UPDATE", record, old, new)
+            record_change(uow, LedgerOperation.UPDATE, record, old, new)
     uow.commit()
     return PlantImport("part inventory", len(creates) + len(updates), len(creates), False,
                        [r.id for r in new_records] + [r.id for _, r, _ in updates])

@@ -23,6 +23,7 @@ from kitwright.domain import runs as rules
 from kitwright.domain.errors import BadInput, Conflict, NotFound
 from kitwright.domain.kit_access import KitAction
 from kitwright.domain.kits import OPEN_STATUSES, PartKitStatus, PlanKind
+from kitwright.domain.ledger import LedgerOperation
 from kitwright.domain.quantities import ONE, ZERO, from_units, normalize, parse_quantity
 from kitwright.domain.runs import RunStatus
 from kitwright.domain.tracking import TrackingType
@@ -51,9 +52,6 @@ register_constraint("uq_abom_item_root", "id", "the inventory already has an aBO
 register_constraint("ck_run_quantity_positive", "quantity", "quantity must be greater than 0")
 register_constraint("ck_abom_item_quantity_positive", "quantity", "quantity must be greater than 0")
 
-# Ledger operations written here. INSTALL / INSTALL_SPLIT / UNINSTALL only move quantity (rule 1).
-RUN_OPERATIONS = ("RUN_START", "RUN_COMPLETE", "RUN_CANCEL", "INSTALL", "INSTALL_SPLIT", "UNINSTALL",
-                  "UNIT_TO_STOCK")
 RUN_UPDATABLE = {"title", "status", "location_id", "procedure_id"}
 OPEN_RUN = [s.value for s in RunStatus if s.is_open]
 OPEN_KIT = [s.value for s in OPEN_STATUSES]
@@ -64,7 +62,7 @@ def _units_sum(column: Any) -> Any:
     return type_coerce(func.sum(type_coerce(column, BigInteger)), BigInteger)
 
 
-def _ledger(uow: UnitOfWork, operation: str, record: PartInventory, before: dict[str, Any] | None,
+def _ledger(uow: UnitOfWork, operation: LedgerOperation, record: PartInventory, before: dict[str, Any] | None,
             after: dict[str, Any] | None, **references: Any) -> None:
     record_change(uow, operation, record, before, after, link_change=True, **references)
 
@@ -208,7 +206,7 @@ def _start_unit(uow: UnitOfWork, run: Run, unit: PartInventory) -> None:
     """The unit's status became WIP: a status-driving link, so a ledger entry (its etag stays,
     so a client holding it can still act on it, as ION's run importer does)."""
     state = snapshot(unit)
-    _ledger(uow, "RUN_START", unit, state, state, runId=run.id)
+    _ledger(uow, LedgerOperation.RUN_START, unit, state, state, runId=run.id)
 
 
 def _new_unit(uow: UnitOfWork, run: Run, part: Part) -> PartInventory:
@@ -221,7 +219,7 @@ def _new_unit(uow: UnitOfWork, run: Run, part: Part) -> PartInventory:
     ))
     uow.session.add(unit)
     uow.flush()
-    record_change(uow, "CREATE", unit, None, snapshot(unit), runId=run.id)
+    record_change(uow, LedgerOperation.CREATE, unit, None, snapshot(unit), runId=run.id)
     run.part_inventory_id = unit.id
     _start_unit(uow, run, unit)
     return unit
@@ -293,7 +291,7 @@ def update_run(uow: UnitOfWork, id: int, etag: str, changes: Mapping[str, Any]) 
                 unit.location_id = target
             kits._touch(unit)
             run.completed_at = utcnow() if new is RunStatus.COMPLETED else None
-            _ledger(uow, "RUN_COMPLETE" if new is RunStatus.COMPLETED else "RUN_CANCEL", unit, before,
+            _ledger(uow, LedgerOperation.RUN_COMPLETE if new is RunStatus.COMPLETED else LedgerOperation.RUN_CANCEL, unit, before,
                     snapshot(unit), runId=run.id)
         # COMPLETED releases what was not installed (installed records stay INSTALLED).
         kit_status = PartKitStatus.COMPLETED if new is RunStatus.COMPLETED else PartKitStatus.CANCELED
@@ -488,11 +486,11 @@ def install_part_inventory(
         record.location_id = plan.location_id
         kits._touch(record)
         target = record
-        _ledger(uow, "INSTALL", record, before, snapshot(record), **refs)
+        _ledger(uow, LedgerOperation.INSTALL, record, before, snapshot(record), **refs)
     else:
         before = snapshot(record)
         record.quantity = normalize(record.quantity - plan.quantity)
-        _ledger(uow, "INSTALL_SPLIT", record, before, snapshot(record), **refs)
+        _ledger(uow, LedgerOperation.INSTALL_SPLIT, record, before, snapshot(record), **refs)
         target = PartInventory(
             part_id=record.part_id, part_number=record.part_number, location_id=plan.location_id,
             supplier_id=record.supplier_id, unit_of_measure_id=record.unit_of_measure_id,
@@ -504,7 +502,7 @@ def install_part_inventory(
         )
         uow.session.add(target)
         uow.flush()
-        _ledger(uow, "INSTALL", target, None, snapshot(target), **refs)
+        _ledger(uow, LedgerOperation.INSTALL, target, None, snapshot(target), **refs)
         if plan.keeps_kit_link and link is not None:
             # Both parts stay with the run's kit item: it still holds what it was issued.
             link.issued_quantity = normalize(link.issued_quantity - plan.quantity)
@@ -570,7 +568,7 @@ def uninstall_part_inventory(
     refs = {"runId": run.id if run else None, "buildRequirementId": abom.build_requirement_id,
             "parentPartInventoryId": abom.parent_part_inventory_id}
     uow.session.delete(abom)
-    _ledger(uow, "UNINSTALL", record, before, snapshot(record), **refs)
+    _ledger(uow, LedgerOperation.UNINSTALL, record, before, snapshot(record), **refs)
     uow.commit()
     return record
 
@@ -600,7 +598,7 @@ def _split_uninstall(
             "parentPartInventoryId": item.parent_part_inventory_id}
     before = snapshot(record)
     record.quantity = normalize(record.quantity - back)
-    _ledger(uow, "INSTALL_SPLIT", record, before, snapshot(record), **refs)
+    _ledger(uow, LedgerOperation.INSTALL_SPLIT, record, before, snapshot(record), **refs)
     stock = PartInventory(
         part_id=record.part_id, part_number=record.part_number, location_id=location_id or record.location_id,
         supplier_id=record.supplier_id, unit_of_measure_id=record.unit_of_measure_id,
@@ -620,7 +618,7 @@ def _split_uninstall(
                 part_kit_id=link.part_kit_id, part_kit_item_id=link.part_kit_item_id,
                 part_inventory_id=stock.id, issued_quantity=normalize(back), released=False,
             ))
-    _ledger(uow, "UNINSTALL", stock, None, snapshot(stock), **refs)
+    _ledger(uow, LedgerOperation.UNINSTALL, stock, None, snapshot(stock), **refs)
     return stock
 
 
@@ -648,7 +646,7 @@ def move_unit_to_inventory(
     before = snapshot(record)
     record.location_id = target
     kits._touch(record)
-    _ledger(uow, "UNIT_TO_STOCK", record, before, snapshot(record), runId=run.id)
+    _ledger(uow, LedgerOperation.UNIT_TO_STOCK, record, before, snapshot(record), runId=run.id)
     uow.commit()
     return record
 

@@ -43,7 +43,6 @@ from kitwright.domain.kits import (
     apply_status_effect,
     check_item_quantity,
     current_location_id,
-    is_reserving,
     issue_location,
     kitted_quantity,
     natural_key,
@@ -57,6 +56,7 @@ from kitwright.domain.kits import (
     status_after_issue,
     status_change_effects,
 )
+from kitwright.domain.ledger import LedgerOperation
 from kitwright.domain.status import PartInventoryStatus
 from kitwright.domain.tracking import TrackingType
 
@@ -132,12 +132,6 @@ def test_open_and_closed_statuses_partition_all() -> None:
     assert {S.DRAFT, S.REQUESTED, S.IN_PROGRESS, S.DELIVERED} == OPEN_STATUSES
     for s in S:
         assert s.is_open != s.is_closed
-
-
-def test_only_unreleased_links_of_open_kits_reserve() -> None:
-    assert is_reserving(S.IN_PROGRESS, released=False)
-    assert not is_reserving(S.IN_PROGRESS, released=True)
-    assert not is_reserving(S.COMPLETED, released=False)
 
 
 @pytest.mark.parametrize("status", [S.DRAFT, S.REQUESTED])
@@ -228,7 +222,7 @@ def test_a_delivered_kit_takes_its_inventory_to_a_new_delivery_location_only() -
     assert not same.changes_inventory  # saving a delivered kit again moves nothing
     moved = status_change_effects(S.DELIVERED, S.DELIVERED, delivery_location_id=6,
                                   staging_location_id=4, delivery_changed=True)
-    assert moved.move_held_to_location_id == 6 and moved.operation == "KIT_DELIVER"
+    assert moved.move_held_to_location_id == 6 and moved.operation == LedgerOperation.KIT_DELIVER
     after = apply_status_effect(moved, [KitHolding(1, 1, D(1), 5),
                                         KitHolding(2, 1, D(1), 9, installed=True)])
     assert [h.location_id for h in after] == [6, 9]
@@ -238,7 +232,7 @@ def test_a_delivered_kit_takes_its_inventory_to_a_new_delivery_location_only() -
 def test_a_new_staging_location_stages_an_open_undelivered_kit(status: PartKitStatus) -> None:
     effect = status_change_effects(status, status, delivery_location_id=None,
                                    staging_location_id=4, staging_changed=True)
-    assert effect.move_held_to_location_id == 4 and effect.operation == "KIT_STAGE"
+    assert effect.move_held_to_location_id == 4 and effect.operation == LedgerOperation.KIT_STAGE
     assert not effect.release_held
     after = apply_status_effect(effect, [KitHolding(1, 1, D(1), 8),
                                          KitHolding(2, 1, D(1), 9, installed=True)])
@@ -251,7 +245,7 @@ def test_a_new_staging_location_does_not_move_delivered_or_closed_kits_or_to_now
     assert delivered.move_held_to_location_id is None
     closed = status_change_effects(S.IN_PROGRESS, S.CANCELED, delivery_location_id=5,
                                    staging_location_id=4, staging_changed=True)
-    assert closed.move_held_to_location_id is None and closed.operation == "KIT_RELEASE"
+    assert closed.move_held_to_location_id is None and closed.operation == LedgerOperation.KIT_RELEASE
     cleared = status_change_effects(S.IN_PROGRESS, S.IN_PROGRESS, delivery_location_id=None,
                                     staging_location_id=None, staging_changed=True)
     assert not cleared.changes_inventory
@@ -260,7 +254,7 @@ def test_a_new_staging_location_does_not_move_delivered_or_closed_kits_or_to_now
 def test_delivering_and_staging_at_once_delivers() -> None:
     effect = status_change_effects(S.IN_PROGRESS, S.DELIVERED, delivery_location_id=5,
                                    staging_location_id=4, staging_changed=True)
-    assert effect.move_held_to_location_id == 5 and effect.operation == "KIT_DELIVER"
+    assert effect.move_held_to_location_id == 5 and effect.operation == LedgerOperation.KIT_DELIVER
 
 
 def test_stage_moves_what_an_open_kit_holds_except_installed_and_already_there() -> None:

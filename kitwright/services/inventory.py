@@ -19,6 +19,7 @@ from kitwright.domain.errors import BadInput, NotFound, Problems
 from kitwright.domain.holds import RecordChange, check_held_change
 from kitwright.domain.kit_definitions import check_holds_stock
 from kitwright.domain.ledger import LedgerOperation
+from kitwright.domain.limits import MAX_ID, NUMBER_ATTEMPTS
 from kitwright.domain.numbering import render_number
 from kitwright.domain.quantities import ZERO, parse_quantity
 from kitwright.domain.text import clean_attributes, clean_text
@@ -26,7 +27,7 @@ from kitwright.domain.tracking import Identity, TrackingType, check_identity, cl
 from kitwright.services.holds import hold_of
 from kitwright.services.ledger import record_change, snapshot
 from kitwright.services.parts import is_kit_part
-from kitwright.services.uow import MAX_ID, UnitOfWork, check_etag, check_updatable
+from kitwright.services.uow import UnitOfWork, check_etag, check_updatable
 from kitwright.store.models import (
     Location,
     NumberSequence,
@@ -293,7 +294,7 @@ def next_number(uow: UnitOfWork, kind: str, part: Part) -> str:
         select(NumberSequence).where(NumberSequence.name == kind).with_for_update()
     ).one()
     today = datetime.now(UTC).date()
-    for _ in range(10_000):
+    for _ in range(NUMBER_ATTEMPTS):
         candidate = render_number(pattern, seq=sequence.next_value, today=today,
                                   part_number=part.part_number)
         sequence.next_value += 1

@@ -29,11 +29,13 @@ from kitwright.domain.kanban import KanbanStatus
 from kitwright.domain.kits import PartKitStatus, Shortage
 from kitwright.domain.kits import current_location_id as kit_current_location_id
 from kitwright.domain.ledger import LedgerOperation
+from kitwright.domain.limits import MAX_ID
 from kitwright.domain.quantities import ZERO, from_units, normalize, parse_quantity
+from kitwright.domain.text import SHORT
 from kitwright.domain.tracking import TrackingType
 from kitwright.services import audit, kits
 from kitwright.services.ledger import record_change, snapshot
-from kitwright.services.uow import MAX_ID, UnitOfWork, check_etag, check_updatable, register_constraint
+from kitwright.services.uow import UnitOfWork, check_etag, check_updatable, register_constraint
 from kitwright.store.models import (
     KanbanCycle,
     KanbanCycleLine,
@@ -249,8 +251,8 @@ def _name(name: str | None) -> str | None:
     if name is None:
         return None
     cleaned = name.strip()
-    if len(cleaned) > 200 or "\x00" in cleaned:
-        raise BadInput("name must be at most 200 characters", field="name")
+    if len(cleaned) > SHORT or "\x00" in cleaned:
+        raise BadInput(f"name must be at most {SHORT} characters", field="name")
     return cleaned or None
 
 

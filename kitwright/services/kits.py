@@ -56,6 +56,7 @@ from kitwright.domain.kits import (
     UnissueRecord,
 )
 from kitwright.domain.ledger import LedgerOperation
+from kitwright.domain.limits import MAX_PRIORITY
 from kitwright.domain.quantities import ZERO, from_units, normalize, parse_quantity, to_units
 from kitwright.domain.status import PartInventoryStatus
 from kitwright.domain.tracking import TrackingType
@@ -392,8 +393,8 @@ def _run_id(uow: UnitOfWork, run_id: int | None) -> int | None:
 
 
 def _priority(priority: int | None) -> int | None:
-    if priority is not None and not 0 <= priority <= 1_000_000:
-        raise BadInput("priority must be between 0 and 1000000 (lower comes first)", field="priority")
+    if priority is not None and not 0 <= priority <= MAX_PRIORITY:
+        raise BadInput(f"priority must be between 0 and {MAX_PRIORITY} (lower comes first)", field="priority")
     return priority
 
 

@@ -9,6 +9,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from kitwright.domain.ledger import LedgerOperation
+from kitwright.domain.limits import STREAM_BATCH
 from kitwright.services.uow import UnitOfWork
 from kitwright.store.models import LedgerEntry, PartInventory, utcnow
 from kitwright.store.queries import Page, PageRequest, query_page
@@ -125,7 +126,7 @@ def replay(session: Session) -> tuple[dict[int, dict[str, Any]], list[str]]:
     stmt = select(
         LedgerEntry.id, LedgerEntry.part_inventory_id, LedgerEntry.before, LedgerEntry.after
     ).order_by(LedgerEntry.id)
-    for entry_id, record_id, before, after in session.execute(stmt.execution_options(yield_per=5000)):
+    for entry_id, record_id, before, after in session.execute(stmt.execution_options(yield_per=STREAM_BATCH)):
         if state.get(record_id) != before:
             breaks.append(f"entry {entry_id}: record {record_id} was {state.get(record_id)}, entry says {before}")
         if after is None:
@@ -139,7 +140,7 @@ def verify(session: Session) -> list[str]:
     """Every way the records and the ledger disagree (empty when rule 4 holds)."""
     replayed, problems = replay(session)
     seen: set[int] = set()
-    for record in session.scalars(select(PartInventory).execution_options(yield_per=5000)):
+    for record in session.scalars(select(PartInventory).execution_options(yield_per=STREAM_BATCH)):
         seen.add(record.id)
         expected = replayed.get(record.id)
         actual = snapshot(record)

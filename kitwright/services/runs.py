@@ -24,6 +24,7 @@ from kitwright.domain.errors import BadInput, Conflict, NotFound
 from kitwright.domain.kit_access import KitAction
 from kitwright.domain.kits import OPEN_STATUSES, PartKitStatus, PlanKind
 from kitwright.domain.ledger import LedgerOperation
+from kitwright.domain.limits import MAX_ID, MAX_RUN_TITLE
 from kitwright.domain.quantities import ONE, ZERO, from_units, normalize, parse_quantity
 from kitwright.domain.runs import RunStatus
 from kitwright.domain.tracking import TrackingType
@@ -79,7 +80,7 @@ def _location(uow: UnitOfWork, location_id: int | None, field: str) -> int | Non
 def lock_run(uow: UnitOfWork, id: int, *, field: str = "id") -> Run:
     run = uow.session.scalars(
         select(Run).where(Run.id == id).with_for_update().execution_options(**_FRESH)
-    ).one_or_none() if 0 < id <= 2**31 - 1 else None
+    ).one_or_none() if 0 < id <= MAX_ID else None
     if run is None:
         raise NotFound(f"Run {id} does not exist", field=field)
     return run
@@ -169,11 +170,11 @@ def create_run(
     ]
     plans = rules.requirements_from_mbom(f"{part.part_number} rev {part.revision}".strip(), lines, q)
     location = _location(uow, location_id, "locationId")
-    if procedure_id is not None and not 0 < procedure_id <= 2**31 - 1:
+    if procedure_id is not None and not 0 < procedure_id <= MAX_ID:
         raise BadInput("procedureId must be a positive id", field="procedureId")
     clean_title = (title or "").strip() or f"{part.part_number} x {q}"
-    if len(clean_title) > 300:
-        raise BadInput("title is at most 300 characters", field="title")
+    if len(clean_title) > MAX_RUN_TITLE:
+        raise BadInput(f"title is at most {MAX_RUN_TITLE} characters", field="title")
 
     unit: PartInventory | None = None
     if part_inventory_id is not None:
@@ -268,8 +269,8 @@ def update_run(uow: UnitOfWork, id: int, etag: str, changes: Mapping[str, Any]) 
     )) if new is not old and not new.is_open else []
     if "title" in changes:
         title = (changes["title"] or "").strip()
-        if not title or len(title) > 300:
-            raise BadInput("title is 1 to 300 characters", field="title")
+        if not title or len(title) > MAX_RUN_TITLE:
+            raise BadInput(f"title is 1 to {MAX_RUN_TITLE} characters", field="title")
         run.title = title
     if "procedure_id" in changes:
         run.procedure_id = changes["procedure_id"]

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from kitwright.domain.errors import BadInput, Conflict, NotFound
+from kitwright.domain.limits import MAX_ID
 from kitwright.services import (
     audit,  # noqa: F401 - registers the audit trail's flush listener
     installed,  # registers the listener noting moved records
@@ -25,7 +26,6 @@ from kitwright.store.models import Base, Versioned
 
 T = TypeVar("T", bound=Base)
 
-MAX_ID = 2**31 - 1
 
 
 @dataclass(frozen=True)

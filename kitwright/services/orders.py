@@ -418,10 +418,14 @@ def _locked_pool(uow: UnitOfWork, condition: Any) -> tuple[
                 site_of[rid] = site
     pool: dict[tuple[int, int], Decimal] = defaultdict(lambda: ZERO)
     by_key: dict[tuple[int, int], list[Candidate]] = defaultdict(list)
-    for record in sorted((records[rid] for rid in site_of), key=lambda r: (r.created_at, r.id)):
+    for rid in sorted(site_of):
+        record = records[rid]
         key = (site_of[record.id], record.part_id)
         pool[key] += record.quantity
-        by_key[key].append(Candidate(record.id, record.quantity, record.serial_number is not None))
+        by_key[key].append(Candidate(record.id, record.quantity, record.serial_number is not None,
+                                     record.created_at))
+    for candidates in by_key.values():
+        candidates.sort(key=rules.fifo_key)
     return records, by_key, pool
 
 

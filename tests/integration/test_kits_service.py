@@ -305,7 +305,7 @@ def test_bad_input_refusals_change_nothing(session: Session, world: dict[str, An
         row = uow.get(PartInventory, scrapped.id, lock=True)
         before = snapshot(row)
         row.scrapped = True
-        record_change(uow, "SCRAP", row, before, snapshot(row))
+        record_change(uow, LedgerOperation.UPDATE, row, before, snapshot(row))  # no scrap operation yet
         uow.commit()
     refused(session, BadInput, "partInventoryId", lambda: issue(session, scrapped, bolts, 1))
     # to a closed kit

@@ -67,7 +67,7 @@ def test_scrapped_records_never_count(session: Session) -> None:
         before = snapshot(row)
         row.scrapped = True
         uow.flush()
-        record_change(uow, "SCRAP", row, before, snapshot(row))
+        record_change(uow, LedgerOperation.UPDATE, row, before, snapshot(row))  # no scrap operation yet
         uow.commit()
     lines = availability.supply_lines(session, [part.id], view=DEFAULT_VIEW)
     assert [(line.supply_type, line.quantity) for line in lines] == [(SupplyType.ON_HAND_AVAILABLE, Decimal(5))]

@@ -233,21 +233,9 @@ def status_after_issue(status: PartKitStatus) -> PartKitStatus:
 # --------------------------------------------------------------------------- item quantities
 
 
-@dataclass(frozen=True)
-class KitLink:
-    """One record linked to a kit item; `quantity` is what it was issued (and holds)."""
-
-    record_id: int
-    quantity: Decimal
-    released: bool = False
-
-
-def kitted_quantity(links: Iterable[KitLink]) -> Decimal:
-    """What an item holds now: released links (kit closed at some point) count no more."""
-    return sum((link.quantity for link in links if not link.released), ZERO)
-
-
 def remaining_quantity(requested: Decimal, kitted: Decimal) -> Decimal:
+    """What an item still needs; `kitted` is what its unreleased links hold (summed in SQL by
+    services.kits.kitted_by_item: released links, of a kit closed at some point, count no more)."""
     return max(requested - kitted, ZERO)
 
 

@@ -1,5 +1,9 @@
 """Kits: create / update / delete kits and items, issue and unissue inventory,
-fulfil oldest first, stage, pick lists and the shortage report.
+fulfil (each part FIFO or FEFO), stage, pick lists and the shortage report.
+
+The domain (`kitwright/domain/kits.py`) decides what moves, where, split or whole, and which
+status follows; this module fetches the facts, locks, applies the plan as given and writes
+the ledger (docs/kit-rules.md#moving-stock).
 
 Every mutation is one unit of work. Lock order, everywhere: the kit, then its items (ascending
 id), then inventory records (ascending id). Availability is re-read with a fresh statement

@@ -30,6 +30,7 @@ from sqlalchemy import (
     func,
     literal,
     select,
+    true,
     type_coerce,
     union_all,
 )
@@ -636,12 +637,15 @@ class FulfilResult:
     shortages: list[Shortage]
 
 
-def _strategy_order(part_order: Any) -> tuple[Any, ...]:
-    """The window order of `_available_candidates`, per row: the SQL form of the keys of
+def _strategy_order(fefo_parts: set[int], parts: set[int]) -> tuple[Any, ...]:
+    """The window order of `_available_candidates`: the SQL form of the keys of
     `FulfilmentOrder.strategy` (FIFO: created, id; FEFO: undated last, expiry, created, id).
-    Both engines sort NULLs differently, so "undated" is its own 0/1 key and the expiry key is
-    NULL only where every row of the part has it NULL (FIFO parts)."""
-    fefo = part_order == FulfilmentOrder.FEFO.value
+    A kit of FIFO parts only orders exactly as before FEFO existed (the stock-age index
+    serves it). The engines sort NULLs differently, so "undated" is its own 0/1 key and the
+    expiry key is only compared between dated records."""
+    if not fefo_parts:
+        return (PartInventory.created_at, PartInventory.id)
+    fefo: Any = true() if fefo_parts >= parts else PartInventory.part_id.in_(sorted(fefo_parts))
     return (
         case((and_(fefo, PartInventory.expiration_date.is_(None)), 1), else_=0),
         case((fefo, PartInventory.expiration_date), else_=None),
@@ -652,11 +656,11 @@ def _strategy_order(part_order: Any) -> tuple[Any, ...]:
 
 def _available_candidates(
     session: Session, need: Mapping[int, Decimal], source_location_id: int | None,
-    exclude: set[int],
+    exclude: set[int], fefo_parts: set[int],
 ) -> Select[Any]:
-    """Available records of the needed parts in each part's fulfilment order (FIFO or FEFO,
-    `Part.fulfilment_order`), just enough per part to cover the need (a running total per
-    part: rows whose preceding total is still below the need)."""
+    """Available records of the needed parts in each part's fulfilment order (FEFO for
+    `fefo_parts`, FIFO for the rest), just enough per part to cover the need (a running total
+    per part: rows whose preceding total is still below the need)."""
     units = type_coerce(PartInventory.quantity, BigInteger)
     conditions = [
         PartInventory.part_id.in_(sorted(need)),
@@ -670,17 +674,12 @@ def _available_candidates(
     if exclude:
         conditions.append(PartInventory.id.not_in(sorted(exclude)))
     running = func.sum(units).over(
-        partition_by=PartInventory.part_id, order_by=_strategy_order(Part.fulfilment_order)
+        partition_by=PartInventory.part_id, order_by=_strategy_order(fefo_parts, set(need))
     )
-    inner = (
-        select(
-            PartInventory.id.label("id"), PartInventory.part_id.label("part_id"),
-            (running - units).label("preceding"),
-        )
-        .join(Part, Part.id == PartInventory.part_id)
-        .where(and_(*conditions))
-        .subquery()
-    )
+    inner = select(
+        PartInventory.id.label("id"), PartInventory.part_id.label("part_id"),
+        (running - units).label("preceding"),
+    ).where(and_(*conditions)).subquery()
     # The need per part as a small derived table (UNION ALL of constants: portable to SQLite),
     # joined on part_id: a hash join, not an OR of one clause per part for every row.
     needed = union_all(*(
@@ -740,11 +739,13 @@ def fulfill_part_kit(
     tried: set[int] = set()
     parts = {p.id: p for p in uow.session.scalars(
         select(Part).where(Part.id.in_(sorted(need))))} if need else {}
+    orders = {part_id: FulfilmentOrder(p.fulfilment_order) for part_id, p in parts.items()}
+    fefo_parts = {part_id for part_id, order in orders.items() if order is FulfilmentOrder.FEFO}
     for _round in range(FULFIL_SEARCH_ROUNDS):
         still = {part: q for part, q in need.items() if q > ZERO}
         if not still:
             break
-        ids = list(uow.session.scalars(_available_candidates(uow.session, still, source, tried)))
+        ids = list(uow.session.scalars(_available_candidates(uow.session, still, source, tried, fefo_parts)))
         if not ids:
             break
         tried.update(ids)
@@ -764,7 +765,7 @@ def fulfill_part_kit(
     ]
     plan = rules.plan_fulfilment(
         lines, candidates,
-        {part_id: FulfilmentOrder(p.fulfilment_order).strategy for part_id, p in parts.items()},
+        {part_id: order.strategy for part_id, order in orders.items()},
         kit=KitPlace(status, kit.staging_location_id, kit.delivery_location_id),
     )
     by_id = {item.id: item for item in items}

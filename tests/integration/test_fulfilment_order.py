@@ -121,3 +121,14 @@ def test_an_unknown_fulfilment_order_is_refused(session: Session, world: dict[st
     assert exc.value.field == "fulfilmentOrder"
     session.rollback()
     assert session.get(Part, world["fifo"].id, populate_existing=True).fulfilment_order == "FIFO"  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("which", ["fifo", "fefo"])
+def test_a_kit_of_one_order_only(session: Session, world: dict[str, Any], which: str) -> None:
+    """The candidate search has a form per mix of orders: FIFO only, FEFO only, both."""
+    with UnitOfWork(session) as uow:
+        kit = kits.create_part_kit(uow, status="REQUESTED", items=[(world[which].id, 3)])
+    with UnitOfWork(session) as uow:
+        kits.fulfill_part_kit(uow, id=kit.id)
+    expected = {"fifo": ["OLD-UNDATED", "OLD-LATE"], "fefo": ["NEWEST-SOONEST", "NEW-SOON"]}[which]
+    assert _issued_lots(session, kit.id, world[which].id) == expected

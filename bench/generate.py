@@ -49,6 +49,7 @@ from rich.progress import (
 )
 from sqlalchemy.engine import Engine, make_url
 
+from kitwright.domain.ledger import LedgerOperation
 from kitwright.domain.quantities import FACTOR, from_units
 from kitwright.services import ledger
 from kitwright.store.db import make_engine, normalise_url
@@ -281,7 +282,7 @@ class InventoryFactory:
             records.append(row)
             entries.append({
                 "id": record_id, "at": created, "actor_id": SYSTEM_USER_ID, "actor": SYSTEM_USER,
-                "operation": "CREATE", "part_inventory_id": record_id, "part_id": part["id"],
+                "operation": LedgerOperation.CREATE.value, "part_inventory_id": record_id, "part_id": part["id"],
                 "location_id": location, "references": {}, "before": None, "after": self.snapshot(row),
             })
         return records, entries

@@ -7,6 +7,7 @@ from decimal import Decimal
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from kitwright.domain.ledger import KIT_OPERATIONS, LedgerOperation
 from kitwright.domain.quantities import ONE, ZERO
 from kitwright.domain.status import PartInventoryStatus
 from kitwright.services import ledger
@@ -52,7 +53,6 @@ def assert_invariants(engine: Engine) -> None:
         assert_installed_follows_root_unit(session)
 
 
-KIT_OPERATIONS = ("KIT_ISSUE", "KIT_SPLIT", "KIT_UNISSUE", "KIT_DELIVER", "KIT_STAGE", "KIT_RELEASE")
 OPEN_KIT_STATUSES = {"DRAFT", "REQUESTED", "IN_PROGRESS", "DELIVERED"}
 
 
@@ -69,7 +69,7 @@ def assert_kit_invariants(session: object) -> None:
     delta: dict[int, Decimal] = {}
     for entry in session.scalars(select(LedgerEntry).where(LedgerEntry.operation.in_(KIT_OPERATIONS))):
         delta[entry.part_id] = delta.get(entry.part_id, ZERO) + _q(entry.after) - _q(entry.before)
-        if entry.operation in ("KIT_DELIVER", "KIT_STAGE", "KIT_RELEASE", "KIT_ISSUE"):
+        if entry.operation in (LedgerOperation.KIT_DELIVER, LedgerOperation.KIT_STAGE, LedgerOperation.KIT_RELEASE, LedgerOperation.KIT_ISSUE):
             assert _q(entry.after) == _q(entry.before), f"{entry.operation} {entry.id} changed a quantity"
     unbalanced = {part: d for part, d in delta.items() if d != ZERO}
     assert not unbalanced, f"kit operations created or consumed quantity: {unbalanced}"
@@ -106,7 +106,7 @@ def assert_kit_invariants(session: object) -> None:
             assert record.id in holders, f"record {record.id} is KITTED without a holding kit"
 
 
-INSTALL_OPERATIONS = ("INSTALL", "INSTALL_SPLIT", "UNINSTALL")
+INSTALL_OPERATIONS = (LedgerOperation.INSTALL, LedgerOperation.INSTALL_SPLIT, LedgerOperation.UNINSTALL)
 
 
 def assert_run_invariants(session: object) -> None:
@@ -212,9 +212,9 @@ def assert_kanban_invariants(session: object) -> None:
     assert isinstance(session, Session)
     consumed: dict[int, Decimal] = {}
     for entry in session.scalars(select(LedgerEntry).where(
-            LedgerEntry.operation.in_(("KANBAN_CONSUME", "KANBAN_RETURN")))):
+            LedgerEntry.operation.in_((LedgerOperation.KANBAN_CONSUME, LedgerOperation.KANBAN_RETURN)))):
         change = _q(entry.after) - _q(entry.before)
-        if entry.operation == "KANBAN_RETURN":
+        if entry.operation == LedgerOperation.KANBAN_RETURN:
             assert change == ZERO, f"KANBAN_RETURN {entry.id} changed a quantity"
         else:
             assert change < ZERO, f"KANBAN_CONSUME {entry.id} did not remove quantity"
@@ -282,7 +282,7 @@ def assert_order_invariants(session: object) -> None:
             assert record.id in holders, f"record {record.id} is ALLOCATED without a holding line"
     delta: dict[int, Decimal] = {}
     for entry in session.scalars(
-        select(LedgerEntry).where(LedgerEntry.operation.in_(("ORDER_ALLOCATE", "ORDER_UNALLOCATE")))
+        select(LedgerEntry).where(LedgerEntry.operation.in_((LedgerOperation.ORDER_ALLOCATE, LedgerOperation.ORDER_UNALLOCATE)))
     ):
         delta[entry.part_id] = delta.get(entry.part_id, ZERO) + _q(entry.after) - _q(entry.before)
     unbalanced = {part: d for part, d in delta.items() if d != ZERO}

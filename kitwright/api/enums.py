@@ -6,6 +6,7 @@ from typing import TypeAlias
 
 import strawberry
 
+from kitwright.domain.kits import FulfilmentOrder as _FulfilmentOrder
 from kitwright.domain.status import PartInventoryStatus as _Status
 from kitwright.domain.tracking import TrackingType as _Tracking
 
@@ -13,3 +14,9 @@ strawberry.enum(_Tracking, name="TrackingType")
 TrackingType: TypeAlias = _Tracking
 strawberry.enum(_Status, name="PartInventoryStatus")
 PartInventoryStatus: TypeAlias = _Status
+strawberry.enum(
+    _FulfilmentOrder, name="FulfilmentOrder",
+    description="The order fulfillPartKit uses a part's records in: FIFO (oldest first) or FEFO "
+    "(earliest expirationDate first, records without one last).",
+)
+FulfilmentOrder: TypeAlias = _FulfilmentOrder

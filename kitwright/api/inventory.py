@@ -57,6 +57,9 @@ class PartInventoryType:
     segment: str | None = strawberry.field(description="Free segment label (e.g. ecom, retail).")
     on_order: bool = strawberry.field(description="Supply not yet received (FUTURE supply).")
     expected_at: date | None = strawberry.field(description="Expected arrival of on-order supply.")
+    expiration_date: date | None = strawberry.field(
+        description="When the stock expires; parts set to FEFO are fulfilled earliest expiry first."
+    )
     how_created: str = strawberry.field(description="CREATED, PARTIAL_KIT, PARTIAL_UNKIT, IMPORTED, …")
     origin_part_inventory_id: strawberry.ID | None = strawberry.field(
         description="The record this one was split from."
@@ -190,6 +193,7 @@ class PartInventoriesInputFilters:
     status: PartInventoryStatusFilter | None = UNSET
     on_order: BooleanFilter | None = UNSET
     expected_at: DateFilter | None = UNSET
+    expiration_date: DateFilter | None = UNSET
     how_created: StringFilter | None = UNSET
     origin_part_inventory_id: IDFilter | None = UNSET
     created_at: DateTimeFilter | None = UNSET
@@ -220,6 +224,7 @@ class CreatePartInventoryInput:
     attributes: JSONObject | None = None
     on_order: bool = False
     expected_at: date | None = None
+    expiration_date: date | None = None
 
 
 @strawberry.input
@@ -241,6 +246,7 @@ class UpdatePartInventoryInput:
     attributes: JSONObject | None = UNSET
     on_order: bool | None = UNSET
     expected_at: date | None = UNSET
+    expiration_date: date | None = UNSET
 
 
 @strawberry.type
@@ -336,6 +342,7 @@ class Mutation:
             attributes=dict(input.attributes or {}),
             on_order=input.on_order,
             expected_at=input.expected_at,
+            expiration_date=input.expiration_date,
         )
         with info.context.uow() as uow:
             record = inventory.create_part_inventory(uow, new)

@@ -18,7 +18,7 @@ from kitwright.api.attributes import (
 from kitwright.api.authorization import needs
 from kitwright.api.catalog import UnitOfMeasureType
 from kitwright.api.context import Info
-from kitwright.api.enums import TrackingType
+from kitwright.api.enums import FulfilmentOrder, TrackingType
 from kitwright.api.lists import connection_field
 from kitwright.api.nodes import as_node
 from kitwright.api.relay import (
@@ -58,6 +58,9 @@ class PartType:
     is_digital: bool
     unit_of_measure_id: strawberry.ID | None
     created_at: datetime
+    fulfilment_order: FulfilmentOrder = strawberry.field(
+        description="FIFO (default) or FEFO: the order fulfillPartKit uses this part's records in."
+    )
     supplier_part_number: str | None = strawberry.field(description="The supplier's number for this part.")
 
     @strawberry.field(name="_etag")
@@ -145,6 +148,9 @@ class CreatePartInput:
     )
     supplier_part_number: str | None = None
     attributes: list[KeyValueAttributeInput] | None = None
+    fulfilment_order: FulfilmentOrder | None = strawberry.field(
+        default=None, description="Default FIFO."
+    )
 
 
 @strawberry.input
@@ -166,6 +172,7 @@ class UpdatePartInput:
     attributes: list[KeyValueAttributeInput] | None = strawberry.field(
         default=UNSET, description="Replaces all attributes; [] or null removes them."
     )
+    fulfilment_order: FulfilmentOrder | None = UNSET
 
 
 @strawberry.type
@@ -199,6 +206,7 @@ class Mutation:
                 components=component_pairs(input.components),
                 supplier_part_number=input.supplier_part_number,
                 attributes=attribute_triples(input.attributes),
+                fulfilment_order=input.fulfilment_order.value if input.fulfilment_order else None,
             )
         return PartPayload(part=as_node(PartType, part))
 

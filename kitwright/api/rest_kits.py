@@ -13,10 +13,10 @@ from starlette.routing import Route
 
 from kitwright.api.rest import bad_request, error_response
 from kitwright.domain.errors import KitwrightError, NotFound
+from kitwright.domain.limits import MAX_ID
 from kitwright.domain.quantities import normalize
 from kitwright.domain.text import csv_cell
 from kitwright.services import kits
-from kitwright.store.queries import MAX_ID
 
 PICK_LIST_COLUMNS = (
     "part_kit_id", "part_kit_item_id", "location", "part_number", "part_inventory_id",

@@ -10,8 +10,8 @@ import strawberry
 from strawberry.types.scalar import ScalarDefinition
 
 from kitwright.domain.errors import BadInput
+from kitwright.domain.limits import MAX_ID
 from kitwright.domain.quantities import MAX_QUANTITY, PLAIN_DECIMAL, SCALE, normalize
-from kitwright.store.queries import MAX_ID
 
 
 def _serialize_decimal(value: Decimal) -> Decimal:

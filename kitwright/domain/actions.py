@@ -35,7 +35,6 @@ MAX_CODE = 1000
 MAX_TITLE = 200
 MAX_MESSAGE = 1000
 MAX_COMPREHENSIONS = 2
-MAX_RULES = 200  # enabled rules for one target and event
 DEFAULT_BUDGET_SECONDS = 60.0  # for all evaluations of one unit of work
 
 

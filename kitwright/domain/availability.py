@@ -43,14 +43,6 @@ class SupplyType(enum.StrEnum):
     FUTURE = "FUTURE"
 
 
-ON_HAND_SUPPLY_TYPES: frozenset[SupplyType] = frozenset(
-    {
-        SupplyType.ON_HAND_AVAILABLE,
-        SupplyType.ON_HAND_AVAILABLE_SOON,
-        SupplyType.ON_HAND_UNAVAILABLE,
-    }
-)
-
 # The default view is what a Manhattan "Ship-to-Home" view or an ION user asking "what can I
 # have" expects: sellable stock now plus what is on order. Stock on a receiving dock (soon) or
 # in an unavailable location is opt-in, as in the page's "available only" examples.

@@ -40,6 +40,7 @@ class RecordChange(enum.StrEnum):
     SEGMENT = "segment"
     ATTRIBUTES = "attributes"
     EXPECTED_AT = "expectedAt"
+    EXPIRATION_DATE = "expirationDate"  # orders FEFO fulfilment; the amount and place stay
 
 
 FROZEN_WHILE_HELD: frozenset[RecordChange] = frozenset({

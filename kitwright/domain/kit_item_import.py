@@ -24,6 +24,7 @@ from typing import Any
 
 from kitwright.domain.errors import BadInput, Problems
 from kitwright.domain.kits import check_item_quantity
+from kitwright.domain.limits import MAX_ID
 from kitwright.domain.quantities import ZERO, parse_quantity
 from kitwright.domain.tracking import TrackingType
 
@@ -35,7 +36,6 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "revision": ("rev", "part_revision"),
     "quantity": ("qty",),
 }
-MAX_ID = 2**31 - 1
 MAX_PART_NUMBER = 200
 MAX_REVISION = 50
 

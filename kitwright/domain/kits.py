@@ -24,6 +24,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from kitwright.domain.errors import BadInput, Problems
+from kitwright.domain.ledger import LedgerOperation
 from kitwright.domain.quantities import ONE, ZERO, parse_quantity
 from kitwright.domain.status import PartInventoryStatus
 from kitwright.domain.tracking import TrackingType
@@ -71,11 +72,6 @@ class PlanKind(enum.StrEnum):
     SPLIT = "SPLIT"  # a new record takes the quantity, the origin keeps the rest
 
 
-def is_reserving(kit_status: PartKitStatus, *, released: bool) -> bool:
-    """Whether a link reserves its record: the `kitted` fact of domain.status."""
-    return kit_status.is_open and not released
-
-
 def current_location_id(
     status: PartKitStatus, *, staging_location_id: int | None, delivery_location_id: int | None
 ) -> int | None:
@@ -100,8 +96,10 @@ class StatusEffect:
 
     old: PartKitStatus
     new: PartKitStatus
-    # DELIVERED: move every held record that is not installed here (ION's kit guide, "Automate
-    # inventory movement"). Installed records belong to the run's build and stay put.
+    # Becoming DELIVERED (or a delivered kit's delivery location changing): move every held
+    # record that is not installed there (ION's kit guide, "Automate inventory movement").
+    # A new staging location of an open, undelivered kit: move them there. Installed records
+    # belong to the run's build and stay put.
     move_held_to_location_id: int | None
     # open -> closed: mark every held link released. Records not installed become available
     # where they stand (derived status); installed ones stay INSTALLED. The links remain.
@@ -110,6 +108,8 @@ class StatusEffect:
     # items' remaining quantities grow back and the kit must be issued / fulfilled again.
     reopened: bool
     current_location_id: int | None
+    # The ledger entry of each held record the change touches.
+    operation: LedgerOperation = LedgerOperation.KIT_DELIVER
 
     @property
     def changes_inventory(self) -> bool:
@@ -122,31 +122,42 @@ def status_change_effects(
     *,
     delivery_location_id: int | None,
     staging_location_id: int | None,
+    delivery_changed: bool = False,
+    staging_changed: bool = False,
 ) -> StatusEffect:
-    """Any status may move to any other; this says what that does.
+    """Any status may move to any other; this says what that does, given the kit's locations
+    after the change and which of them the same update changed.
 
-    Also call it with old == new == DELIVERED when a delivered kit's delivery location
-    changes: its held inventory follows. Refuses DELIVERED without a delivery location
-    rather than leaving "delivered" inventory somewhere else.
+    A delivered kit whose delivery location changes (old == new == DELIVERED,
+    `delivery_changed`) takes its held inventory along; an open, undelivered kit whose
+    staging location changes moves it to the new staging location (when there is one).
+    Refuses DELIVERED without a delivery location rather than leaving "delivered" inventory
+    somewhere else.
     """
     if new is PartKitStatus.DELIVERED and delivery_location_id is None:
         raise BadInput(
             "a kit needs a deliveryLocation before it can be DELIVERED",
             field="deliveryLocationId",
         )
+    release = old.is_open and new.is_closed
+    move_to: int | None = None
+    operation = LedgerOperation.KIT_RELEASE if release else LedgerOperation.KIT_DELIVER
+    if new is PartKitStatus.DELIVERED and (old is not new or delivery_changed):
+        move_to = delivery_location_id
+    elif staging_changed and new.is_open and new is not PartKitStatus.DELIVERED:
+        move_to, operation = staging_location_id, LedgerOperation.KIT_STAGE
     return StatusEffect(
         old=old,
         new=new,
-        move_held_to_location_id=(
-            delivery_location_id if new is PartKitStatus.DELIVERED else None
-        ),
-        release_held=old.is_open and new.is_closed,
+        move_held_to_location_id=move_to,
+        release_held=release,
         reopened=old.is_closed and new.is_open,
         current_location_id=current_location_id(
             new,
             staging_location_id=staging_location_id,
             delivery_location_id=delivery_location_id,
         ),
+        operation=operation,
     )
 
 
@@ -177,6 +188,36 @@ def apply_status_effect(
     return tuple(result)
 
 
+@dataclass(frozen=True)
+class StageRecord:
+    """A record a kit holds (open kit) or once held (closed kit), for Stage Inventory."""
+
+    record_id: int
+    status: PartInventoryStatus  # derived by domain.status, read after locking
+    location_id: int | None
+
+
+def plan_stage(
+    kit_status: PartKitStatus, records: Iterable[StageRecord], location_id: int
+) -> tuple[int, ...]:
+    """Stage Inventory: the ids of the records to move to `location_id`, ascending.
+
+    An open kit moves what it holds; a closed kit moves what it released that is still
+    ordinary stock (not since kitted elsewhere, installed or scrapped). Installed records sit
+    with the unit they are built into and never move; records already there are left alone.
+    """
+    gone = {PartInventoryStatus.KITTED, PartInventoryStatus.INSTALLED, PartInventoryStatus.SCRAPPED}
+    moves: list[int] = []
+    for r in sorted(records, key=lambda r: r.record_id):
+        if r.status is PartInventoryStatus.INSTALLED:
+            continue
+        if kit_status.is_closed and r.status in gone:
+            continue
+        if r.location_id != location_id:
+            moves.append(r.record_id)
+    return tuple(moves)
+
+
 def status_after_issue(status: PartKitStatus) -> PartKitStatus:
     """Issuing starts fulfilment: DRAFT/REQUESTED become IN_PROGRESS; closed kits refuse."""
     if status.is_closed:
@@ -192,21 +233,9 @@ def status_after_issue(status: PartKitStatus) -> PartKitStatus:
 # --------------------------------------------------------------------------- item quantities
 
 
-@dataclass(frozen=True)
-class KitLink:
-    """One record linked to a kit item; `quantity` is what it was issued (and holds)."""
-
-    record_id: int
-    quantity: Decimal
-    released: bool = False
-
-
-def kitted_quantity(links: Iterable[KitLink]) -> Decimal:
-    """What an item holds now: released links (kit closed at some point) count no more."""
-    return sum((link.quantity for link in links if not link.released), ZERO)
-
-
 def remaining_quantity(requested: Decimal, kitted: Decimal) -> Decimal:
+    """What an item still needs; `kitted` is what its unreleased links hold (summed in SQL by
+    services.kits.kitted_by_item: released links, of a kit closed at some point, count no more)."""
     return max(requested - kitted, ZERO)
 
 
@@ -262,10 +291,29 @@ class IssueItem:
     kitted_quantity: Decimal
     kit_status: PartKitStatus
     delivery_location_id: int | None = None
+    staging_location_id: int | None = None
 
     @property
     def remaining(self) -> Decimal:
         return remaining_quantity(self.quantity, self.kitted_quantity)
+
+
+def issue_location(
+    kit_status_after: PartKitStatus,
+    *,
+    stands_at: int | None,
+    staging_location_id: int | None,
+    delivery_location_id: int | None,
+    explicit: int | None = None,
+) -> int | None:
+    """Where issued inventory stands afterwards: the caller's location when given; else a
+    delivered kit's delivery location (a delivered kit keeps all it holds there); else the
+    kit's staging location; else where the record already stands."""
+    if explicit is not None:
+        return explicit
+    delivered = kit_status_after is PartKitStatus.DELIVERED
+    target = delivery_location_id if delivered else staging_location_id
+    return target if target is not None else stands_at
 
 
 @dataclass(frozen=True)
@@ -309,8 +357,10 @@ def plan_issue(
     quantity: Decimal | None = None,
     *,
     allow_other_revision: bool = False,
+    location_id: int | None = None,
 ) -> IssuePlan:
-    """issueItemToKit: move `record` (or `quantity` of it) into `item`.
+    """issueItemToKit: move `record` (or `quantity` of it) into `item`, to `location_id` when
+    given, else where `issue_location` says.
 
     `quantity` None means: a serial record whole; for a lot or untracked record as much as
     the item still needs and the record holds, min(record quantity, remaining) (ION's
@@ -384,12 +434,12 @@ def plan_issue(
         quantity=q,
         origin_keeps=record.quantity - q,
         how_created=None if whole else KitSplit.PARTIAL_KIT,
-        # A delivered kit keeps all its inventory at the delivery location.
-        location_id=(
-            item.delivery_location_id
-            if kit_status_after is PartKitStatus.DELIVERED
-            and item.delivery_location_id is not None
-            else record.location_id
+        location_id=issue_location(
+            kit_status_after,
+            stands_at=record.location_id,
+            staging_location_id=item.staging_location_id,
+            delivery_location_id=item.delivery_location_id,
+            explicit=location_id,
         ),
         kit_status_after=kit_status_after,
     )
@@ -502,17 +552,28 @@ class Candidate:
     created_at: datetime
     location_name: str | None = None
     expires_at: date | None = None
+    location_id: int | None = None
 
 
 @dataclass(frozen=True)
 class Allocation:
-    """Issue `quantity` of `record_id` to `item_id`. Apply allocations in the given order:
-    `split` is judged against what the record still holds after the earlier ones."""
+    """Issue `quantity` of `record_id` to `item_id`, the linked record standing at
+    `location_id` afterwards. Apply allocations in the given order: `split` is judged against
+    what the record still holds after the earlier ones."""
 
     item_id: int
     record_id: int
     quantity: Decimal
     split: bool
+    location_id: int | None = None
+
+    @property
+    def kind(self) -> PlanKind:
+        return PlanKind.SPLIT if self.split else PlanKind.MOVE_WHOLE
+
+    @property
+    def how_created(self) -> KitSplit | None:
+        return KitSplit.PARTIAL_KIT if self.split else None
 
 
 @dataclass(frozen=True)
@@ -526,15 +587,23 @@ class Shortage:
 class FulfilmentPlan:
     allocations: tuple[Allocation, ...]
     shortages: tuple[Shortage, ...]
+    kit_status_after: PartKitStatus | None = None  # None: planned without a kit
+
+
+@dataclass(frozen=True)
+class KitPlace:
+    """The kit's status and locations, as issuing and fulfilment see them."""
+
+    status: PartKitStatus
+    staging_location_id: int | None = None
+    delivery_location_id: int | None = None
 
 
 class FulfilmentStrategy(Protocol):
-    """Which candidates may serve, and in what order (first = used first)."""
+    """The order in which candidates serve (first = used first)."""
 
     @property
     def name(self) -> str: ...
-
-    def eligible(self, candidate: Candidate) -> bool: ...
 
     def key(self, candidate: Candidate) -> tuple[Any, ...]: ...
 
@@ -545,29 +614,20 @@ class FifoStrategy:
 
     name: str = "FIFO"
 
-    def eligible(self, candidate: Candidate) -> bool:
-        return True
-
     def key(self, candidate: Candidate) -> tuple[Any, ...]:
         return (candidate.created_at, candidate.record_id)
 
 
 @dataclass(frozen=True)
 class FefoStrategy:
-    """First expiring first; records without expiry last, then oldest first.
+    """First expiring first; records without an expiry date last, then oldest first.
 
-    With `today`, records expired before today are not used at all.
+    Expiry orders, it does not filter: an expired record is still used (first). Stock that
+    must not be kitted is scrapped or moved to a location whose stock does not count as
+    available (docs/kit-rules.md#fulfilment-order).
     """
 
-    today: date | None = None
     name: str = "FEFO"
-
-    def eligible(self, candidate: Candidate) -> bool:
-        return not (
-            self.today is not None
-            and candidate.expires_at is not None
-            and candidate.expires_at < self.today
-        )
 
     def key(self, candidate: Candidate) -> tuple[Any, ...]:
         never = candidate.expires_at is None
@@ -575,34 +635,71 @@ class FefoStrategy:
 
 
 FIFO = FifoStrategy()
+FEFO = FefoStrategy()
+
+
+class FulfilmentOrder(enum.StrEnum):
+    """A part's setting: the order in which fulfilment uses its available records (stored in
+    `part.fulfilment_order`). The SQL candidate search of services.kits orders by the same
+    keys as `strategy.key`."""
+
+    FIFO = "FIFO"  # oldest received first (creation time, then id)
+    FEFO = "FEFO"  # earliest expiry first; no expiry date last; then oldest first
+
+    @property
+    def strategy(self) -> FulfilmentStrategy:
+        return FEFO if self is FulfilmentOrder.FEFO else FIFO
+
+
+def check_fulfillable(status: PartKitStatus) -> None:
+    """fulfillPartKit refuses a closed kit (its inventory was released)."""
+    if status.is_closed:
+        raise BadInput(f"the kit is {status.value}; reopen it before fulfilling it", field="id")
 
 
 def plan_fulfilment(
     items: Sequence[OpenLine],
     candidates: Sequence[Candidate],
-    strategy: FulfilmentStrategy = FIFO,
+    strategy: FulfilmentStrategy | Mapping[int, FulfilmentStrategy] = FIFO,
+    *,
+    kit: KitPlace | None = None,
 ) -> FulfilmentPlan:
     """fulfillPartKit: choose inventory for every open line, in strategy order across the
     whole kit.
 
-    Lines are served in the order given (the service passes them by id). Per part, the
-    candidates form one queue shared by all lines of that part, so a record is never used
-    twice and the leftover of a lot split for one line serves the next. Serial records go
-    whole and only to a line still needing at least 1 (an item never holds more than it
-    requests). Partial fulfilment is fine: what cannot be found is a shortage.
+    `strategy` is one for every part, or one per part id (parts not named: FIFO). Lines are
+    served in the order given (the service passes them by id). Per part, the candidates form
+    one queue shared by all lines of that part, so a record is never used twice and the
+    leftover of a lot split for one line serves the next. Serial records go whole and only
+    to a line still needing at least 1 (an item never holds more than it requests). Partial
+    fulfilment is fine: what cannot be found is a shortage.
+
+    With `kit`: a closed kit is refused, each allocation says where its record stands
+    afterwards (`issue_location`) and the plan the kit's status after it (issuing anything
+    starts a DRAFT or REQUESTED kit).
     """
+    if kit is not None:
+        check_fulfillable(kit.status)
     seen: set[int] = set()
     for c in candidates:
         if c.record_id in seen:
             raise ValueError(f"candidate {c.record_id} given twice")
         seen.add(c.record_id)
+
+    def strategy_of(part_id: int) -> FulfilmentStrategy:
+        if isinstance(strategy, Mapping):
+            return strategy.get(part_id, FIFO)
+        return strategy
+
     queues: dict[int, list[Candidate]] = {}
-    for c in sorted(candidates, key=strategy.key):
-        if c.quantity > ZERO and strategy.eligible(c):
+    for c in candidates:
+        if c.quantity > ZERO:
             queues.setdefault(c.part_id, []).append(c)
+    for part_id, queue in queues.items():
+        queue.sort(key=strategy_of(part_id).key)
     left: dict[int, Decimal] = {c.record_id: c.quantity for c in candidates}
 
-    allocations: list[Allocation] = []
+    picks: list[tuple[OpenLine, Candidate, Decimal, bool]] = []
     shortages: list[Shortage] = []
     for line in items:
         need = line.remaining
@@ -620,12 +717,29 @@ def plan_fulfilment(
                 take = have
             else:
                 take = min(have, need)
-            allocations.append(Allocation(line.item_id, c.record_id, take, split=take < have))
+            picks.append((line, c, take, take < have))
             left[c.record_id] = have - take
             need -= take
         if need > ZERO:
             shortages.append(Shortage(line.item_id, line.part_id, need))
-    return FulfilmentPlan(tuple(allocations), tuple(shortages))
+
+    status_after: PartKitStatus | None = None
+    if kit is not None:
+        status_after = status_after_issue(kit.status) if picks else kit.status
+    allocations = tuple(
+        Allocation(
+            line.item_id, c.record_id, take, split=split,
+            location_id=(
+                c.location_id if status_after is None else issue_location(
+                    status_after, stands_at=c.location_id,
+                    staging_location_id=kit.staging_location_id if kit else None,
+                    delivery_location_id=kit.delivery_location_id if kit else None,
+                )
+            ),
+        )
+        for line, c, take, split in picks
+    )
+    return FulfilmentPlan(allocations, tuple(shortages), status_after)
 
 
 # --------------------------------------------------------------------------- pick list

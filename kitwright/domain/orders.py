@@ -18,6 +18,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 
 from kitwright.domain.quantities import ZERO
@@ -118,11 +119,18 @@ def plan_allocation(
 
 @dataclass(frozen=True)
 class Candidate:
-    """An available record that can supply a part at a site, in the order to use it (FIFO)."""
+    """An available record that can supply a part at a site."""
 
     record_id: int
     quantity: Decimal
     serial: bool = False
+    created_at: datetime | None = None  # stock age (a split keeps its origin's)
+
+
+def fifo_key(candidate: Candidate) -> tuple[bool, datetime, int]:
+    """The order `draw` expects its candidates in: oldest first, then by id (a candidate
+    without an age sorts by id alone, before aged ones)."""
+    return (candidate.created_at is not None, candidate.created_at or datetime.min, candidate.record_id)
 
 
 def draw(need: Decimal, candidates: Sequence[Candidate], used: Mapping[int, Decimal]) -> list[tuple[int, Decimal]]:

@@ -25,6 +25,7 @@ from sqlalchemy.orm.base import NO_VALUE as _NO_VALUE
 from kitwright.domain import actions as rules
 from kitwright.domain.actions import Change, CompiledRule, Event, Severity, Target
 from kitwright.domain.errors import BadInput, NotFound, Problems
+from kitwright.domain.limits import ID_CHUNK, MAX_ID, MAX_RULE_ORDER
 from kitwright.services.actor import current_actor
 from kitwright.services.listing import Listing
 from kitwright.services.uow import UnitOfWork, check_etag, check_updatable
@@ -66,8 +67,8 @@ _SKIPPED = frozenset({"etag", "password_hash"})
 
 
 def _position(value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 1_000_000:
-        raise BadInput("order must be a whole number from 0 to 1000000", field="order")
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_RULE_ORDER:
+        raise BadInput(f"order must be a whole number from 0 to {MAX_RULE_ORDER}", field="order")
     return value
 
 
@@ -138,7 +139,7 @@ def delete_rule(uow: UnitOfWork, id: int, etag: str) -> int:
 
 
 def get_rule(session: Session, id: int) -> Rule:
-    rule = session.get(Rule, id) if 0 < id < 2**31 else None
+    rule = session.get(Rule, id) if 0 < id <= MAX_ID else None
     if rule is None:
         raise NotFound(f"Rule {id} does not exist", field="id")
     return rule
@@ -231,9 +232,9 @@ def _stored(session: Session, model: type[Any], ids: Sequence[int]) -> dict[int,
     mapper = inspect(model)
     attrs = [a for a in mapper.column_attrs if a.key not in _SKIPPED]
     found: dict[int, dict[str, Any]] = {}
-    for start in range(0, len(ids), 5000):
+    for start in range(0, len(ids), ID_CHUNK):
         statement = select(*(a.columns[0] for a in attrs)).where(
-            mapper.primary_key[0].in_(ids[start:start + 5000]))
+            mapper.primary_key[0].in_(ids[start:start + ID_CHUNK]))
         for row in session.execute(statement):
             record = {_camel(a.key): value for a, value in zip(attrs, row, strict=True)}
             found[record["id"]] = record
@@ -250,15 +251,15 @@ def _enrich(session: Session, target: str, records: Iterable[Mapping[str, Any] |
     parts: dict[int, dict[str, Any]] = {}
     kits: dict[int, dict[str, Any]] = {}
     with session.no_autoflush:
-        for start in range(0, len(part_ids), 5000):
+        for start in range(0, len(part_ids), ID_CHUNK):
             for id, number, revision, tracking in session.execute(
                 select(Part.id, Part.part_number, Part.revision, Part.tracking_type)
-                .where(Part.id.in_(part_ids[start:start + 5000]))
+                .where(Part.id.in_(part_ids[start:start + ID_CHUNK]))
             ):
                 parts[id] = {"id": id, "partNumber": number, "revision": revision, "trackingType": tracking}
-        for start in range(0, len(kit_ids), 5000):
+        for start in range(0, len(kit_ids), ID_CHUNK):
             for id, status in session.execute(
-                select(PartKit.id, PartKit.status).where(PartKit.id.in_(kit_ids[start:start + 5000]))
+                select(PartKit.id, PartKit.status).where(PartKit.id.in_(kit_ids[start:start + ID_CHUNK]))
             ):
                 kits[id] = {"id": id, "status": status}
     for record in wanted:
@@ -315,7 +316,7 @@ def check_bulk_update(session: Session, model: type[Any], where: Any, values: Ma
     """For a set-based UPDATE (or DELETE) of the rows of `model` matching `where`, which the
     flush never sees: run the target's rules on every such row, old values as stored and new
     ones with `values` (column names) applied; a blocking trip refuses the whole statement.
-    The rows are read as plain tuples, 5000 at a time by id, and only when a rule watches."""
+    The rows are read as plain tuples, ID_CHUNK at a time by id, and only when a rule watches."""
     target = MODELS[model]
     active = [r for r in enabled_rules(session) if r.target == target and r.event == event]
     if not active:
@@ -330,7 +331,7 @@ def check_bulk_update(session: Session, model: type[Any], where: Any, values: Ma
     with session.no_autoflush:
         while True:
             rows = session.execute(
-                select(*(a.columns[0] for a in attrs)).where(where, key > last).order_by(key).limit(5000)
+                select(*(a.columns[0] for a in attrs)).where(where, key > last).order_by(key).limit(ID_CHUNK)
             ).all()
             if not rows:
                 break

@@ -19,6 +19,7 @@ from sqlalchemy import Integer, bindparam, event, insert, literal, select, updat
 from sqlalchemy.orm import Session, UOWTransaction, aliased
 from sqlalchemy.orm.attributes import get_history
 
+from kitwright.domain.ledger import LedgerOperation
 from kitwright.store.models import AbomItem, LedgerEntry, PartInventory, new_etag
 
 MOVED = "kitwright_moved_records"
@@ -80,7 +81,7 @@ def follow_units(session: Session, actor_id: int | None, actor_name: str) -> int
         by_location.setdefault(location, []).append(record.id)
         before = snapshot(record)
         entries.append({
-            "actor_id": actor_id, "actor": actor_name, "operation": "FOLLOW_UNIT",
+            "actor_id": actor_id, "actor": actor_name, "operation": LedgerOperation.FOLLOW_UNIT.value,
             "part_inventory_id": record.id, "part_id": record.part_id, "location_id": location,
             "references": {"unitPartInventoryId": unit}, "before": before,
             "after": {**before, "location_id": location},

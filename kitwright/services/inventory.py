@@ -18,6 +18,8 @@ from kitwright.config import settings
 from kitwright.domain.errors import BadInput, NotFound, Problems
 from kitwright.domain.holds import RecordChange, check_held_change
 from kitwright.domain.kit_definitions import check_holds_stock
+from kitwright.domain.ledger import LedgerOperation
+from kitwright.domain.limits import MAX_ID, NUMBER_ATTEMPTS
 from kitwright.domain.numbering import render_number
 from kitwright.domain.quantities import ZERO, parse_quantity
 from kitwright.domain.text import clean_attributes, clean_text
@@ -26,7 +28,7 @@ from kitwright.services.holds import hold_of
 from kitwright.services.ledger import record_change, snapshot
 from kitwright.services.listing import Listing
 from kitwright.services.parts import is_kit_part
-from kitwright.services.uow import MAX_ID, UnitOfWork, check_etag, check_updatable
+from kitwright.services.uow import UnitOfWork, check_etag, check_updatable
 from kitwright.store.models import (
     Location,
     NumberSequence,
@@ -56,12 +58,13 @@ class NewPartInventory:
     attributes: dict[str, Any] = field(default_factory=dict)
     on_order: bool = False
     expected_at: date | None = None
+    expiration_date: date | None = None
     how_created: str = "CREATED"
 
 
 UPDATABLE = {
     "location_id", "supplier_id", "serial_number", "lot_number", "quantity", "cost", "usage_type",
-    "unit_of_measure_id", "segment", "attributes", "on_order", "expected_at",
+    "unit_of_measure_id", "segment", "attributes", "on_order", "expected_at", "expiration_date",
 }
 
 
@@ -69,7 +72,7 @@ def create_part_inventory(uow: UnitOfWork, new: NewPartInventory) -> PartInvento
     record = build_part_inventory(uow, new)
     uow.session.add(record)
     uow.flush()
-    record_change(uow, "CREATE", record, None, snapshot(record))
+    record_change(uow, LedgerOperation.CREATE, record, None, snapshot(record))
     uow.commit()
     return record
 
@@ -102,6 +105,7 @@ def build_part_inventory(uow: UnitOfWork, new: NewPartInventory) -> PartInventor
     _apply_details(record, {
         "cost": new.cost, "usage_type": new.usage_type, "segment": new.segment,
         "attributes": new.attributes, "on_order": new.on_order, "expected_at": new.expected_at,
+        "expiration_date": new.expiration_date,
     }, problems)
     # A number typed by the user wins over autogenerate (ION's examples send both).
     if record.serial_number is None and new.autogenerate_serial_number and not problems:
@@ -167,7 +171,7 @@ def update_part_inventory(
     after = snapshot(record)
     uow.flush()
     if after != before:
-        record_change(uow, "UPDATE", record, before, after)
+        record_change(uow, LedgerOperation.UPDATE, record, before, after)
     uow.commit()
     return record
 
@@ -176,7 +180,7 @@ def delete_part_inventory(uow: UnitOfWork, id: int, etag: str) -> int:
     record = uow.get(PartInventory, id, lock=True)
     check_etag(record, etag)
     check_held_change(record.id, hold_of(uow.session, record.id), [RecordChange.DELETE])
-    record_change(uow, "DELETE", record, snapshot(record), None)
+    record_change(uow, LedgerOperation.DELETE, record, snapshot(record), None)
     uow.session.delete(record)
     uow.commit()
     return id
@@ -200,7 +204,7 @@ def _frozen_values(record: PartInventory) -> dict[RecordChange, object]:
     }
 
 
-_DETAILS = {"cost", "usage_type", "segment", "attributes", "on_order", "expected_at"}
+_DETAILS = {"cost", "usage_type", "segment", "attributes", "on_order", "expected_at", "expiration_date"}
 
 
 def _quantity(value: object, problems: Problems) -> Decimal:
@@ -249,6 +253,11 @@ def _apply_details(record: PartInventory, values: Mapping[str, Any], problems: P
             if expected is not None and not isinstance(expected, date):
                 raise BadInput("expectedAt must be a date (YYYY-MM-DD)", field="expectedAt")
             record.expected_at = expected
+        if "expiration_date" in values:
+            expires = values["expiration_date"]
+            if expires is not None and not isinstance(expires, date):
+                raise BadInput("expirationDate must be a date (YYYY-MM-DD)", field="expirationDate")
+            record.expiration_date = expires
     except BadInput as error:
         problems.add(error.message, field=error.field)
 
@@ -286,7 +295,7 @@ def next_number(uow: UnitOfWork, kind: str, part: Part) -> str:
         select(NumberSequence).where(NumberSequence.name == kind).with_for_update()
     ).one()
     today = datetime.now(UTC).date()
-    for _ in range(10_000):
+    for _ in range(NUMBER_ATTEMPTS):
         candidate = render_number(pattern, seq=sequence.next_value, today=today,
                                   part_number=part.part_number)
         sequence.next_value += 1
@@ -312,6 +321,7 @@ INVENTORY_COLUMNS = {
     "segment": PartInventory.segment,
     "onOrder": PartInventory.on_order,
     "expectedAt": PartInventory.expected_at,
+    "expirationDate": PartInventory.expiration_date,
     "howCreated": PartInventory.how_created,
     "originPartInventoryId": PartInventory.origin_part_inventory_id,
     "createdAt": PartInventory.created_at,
@@ -328,6 +338,7 @@ INVENTORY_SORTS = {
     "LOT_NUMBER": PartInventory.lot_number,
     "COST": PartInventory.cost,
     "EXPECTED_AT": PartInventory.expected_at,
+    "EXPIRATION_DATE": PartInventory.expiration_date,
 }
 
 
@@ -370,6 +381,6 @@ def receive_part_inventory(
     record.on_order = False
     record.received_at = datetime.now(UTC)
     uow.flush()
-    record_change(uow, "RECEIVE", record, before, snapshot(record))
+    record_change(uow, LedgerOperation.RECEIVE, record, before, snapshot(record))
     uow.commit()
     return record

@@ -28,12 +28,15 @@ from kitwright.domain.errors import BadInput, Conflict, NotFound, Problem, Probl
 from kitwright.domain.kanban import KanbanStatus
 from kitwright.domain.kits import PartKitStatus, Shortage
 from kitwright.domain.kits import current_location_id as kit_current_location_id
+from kitwright.domain.ledger import LedgerOperation
+from kitwright.domain.limits import MAX_ID
 from kitwright.domain.quantities import ZERO, from_units, normalize, parse_quantity
+from kitwright.domain.text import SHORT
 from kitwright.domain.tracking import TrackingType
 from kitwright.services import kits
 from kitwright.services.ledger import record_change, snapshot
 from kitwright.services.listing import Listing
-from kitwright.services.uow import MAX_ID, UnitOfWork, check_etag, check_updatable, register_constraint
+from kitwright.services.uow import UnitOfWork, check_etag, check_updatable, register_constraint
 from kitwright.store.models import (
     KanbanCycle,
     KanbanCycleLine,
@@ -53,8 +56,6 @@ register_constraint("uq_kanban_cycle_open", "id", "the kanban kit already has an
 register_constraint("uq_line_stock_level_part", "levels", "a level for this part at this location exists")
 register_constraint("uq_kanban_pattern_line_part", "pattern", "a part appears twice in the pattern")
 
-# Ledger operations written here (the kit service writes its own KIT_* entries).
-KANBAN_OPERATIONS = ("KANBAN_CONSUME", "KANBAN_RETURN")
 _FRESH = {"populate_existing": True}
 
 
@@ -258,8 +259,8 @@ def _name(name: str | None) -> str | None:
     if name is None:
         return None
     cleaned = name.strip()
-    if len(cleaned) > 200 or "\x00" in cleaned:
-        raise BadInput("name must be at most 200 characters", field="name")
+    if len(cleaned) > SHORT or "\x00" in cleaned:
+        raise BadInput(f"name must be at most {SHORT} characters", field="name")
     return cleaned or None
 
 
@@ -486,11 +487,11 @@ def empty_kanban_kit(
         if outcome.consumed > ZERO:
             before = snapshot(record)
             record.quantity = normalize(record.quantity - outcome.consumed)
-            record_change(uow, "KANBAN_CONSUME", record, before, snapshot(record), **refs)
+            record_change(uow, LedgerOperation.KANBAN_CONSUME, record, before, snapshot(record), **refs)
         if outcome.returned > ZERO and record.location_id != kit.home_location_id:
             before = snapshot(record)
             record.location_id = kit.home_location_id
-            record_change(uow, "KANBAN_RETURN", record, before, snapshot(record), **refs)
+            record_change(uow, LedgerOperation.KANBAN_RETURN, record, before, snapshot(record), **refs)
     for line in uow.session.scalars(select(KanbanCycleLine).where(KanbanCycleLine.kanban_cycle_id == cycle.id)):
         line.consumed_quantity = plan.consumed_by_part.get(line.part_id, ZERO)
         line.returned_quantity = plan.returned_by_part.get(line.part_id, ZERO)

@@ -1,5 +1,9 @@
 """Kits: create / update / delete kits and items, issue and unissue inventory,
-fulfil oldest first, stage, pick lists and the shortage report.
+fulfil (each part FIFO or FEFO), stage, pick lists and the shortage report.
+
+The domain (`kitwright/domain/kits.py`) decides what moves, where, split or whole, and which
+status follows; this module fetches the facts, locks, applies the plan as given and writes
+the ledger (docs/kit-rules.md#moving-stock).
 
 Every mutation is one unit of work. Lock order, everywhere: the kit, then its items (ascending
 id), then inventory records (ascending id). Availability is re-read with a fresh statement
@@ -12,7 +16,7 @@ to a new one; every record touched gets one ledger entry, with the kit and item 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -21,10 +25,12 @@ from sqlalchemy import (
     Integer,
     Select,
     and_,
+    case,
     delete,
     func,
     literal,
     select,
+    true,
     type_coerce,
     union_all,
 )
@@ -37,21 +43,25 @@ from kitwright.domain import kits as rules
 from kitwright.domain.errors import BadInput, Conflict, NotFound
 from kitwright.domain.kit_access import KitAction
 from kitwright.domain.kits import (
-    FIFO,
     Candidate,
-    FulfilmentStrategy,
+    FulfilmentOrder,
     IssueItem,
     IssueRecord,
     KitDemand,
+    KitPlace,
     KitSplit,
     OpenLine,
     PartKitStatus,
     PickLine,
+    PlanKind,
     Shortage,
     ShortageReport,
+    StageRecord,
     UnissueItem,
     UnissueRecord,
 )
+from kitwright.domain.ledger import LedgerOperation
+from kitwright.domain.limits import MAX_PRIORITY
 from kitwright.domain.quantities import ZERO, from_units, normalize, parse_quantity, to_units
 from kitwright.domain.status import PartInventoryStatus
 from kitwright.domain.tracking import TrackingType
@@ -85,10 +95,6 @@ register_constraint(
     "a kit needs a deliveryLocation before it can be DELIVERED",
 )
 
-# Ledger operations written by kits; none of them changes a part's total (rule 1).
-KIT_OPERATIONS = (
-    "KIT_ISSUE", "KIT_SPLIT", "KIT_UNISSUE", "KIT_DELIVER", "KIT_STAGE", "KIT_RELEASE",
-)
 KIT_UPDATABLE = {"status", "run_id", "assigned_to_id", "staging_location_id", "delivery_location_id",
                  "priority"}
 
@@ -246,17 +252,15 @@ def _touch(record: PartInventory) -> None:
 
 
 def _ledger(
-    uow: UnitOfWork, operation: str, record: PartInventory, before: dict[str, Any] | None,
+    uow: UnitOfWork, operation: LedgerOperation, record: PartInventory, before: dict[str, Any] | None,
     after: dict[str, Any] | None, **references: Any,
 ) -> None:
     """One ledger entry; a pure link change (the record only became kitted / released) counts."""
     record_change(uow, operation, record, before, after, link_change=True, **references)
 
 
-def _move(uow: UnitOfWork, record: PartInventory, location_id: int | None, operation: str,
+def _move(uow: UnitOfWork, record: PartInventory, location_id: int, operation: LedgerOperation,
           **references: Any) -> None:
-    if location_id is None or record.location_id == location_id:
-        return
     before = snapshot(record)
     record.location_id = location_id
     _ledger(uow, operation, record, before, snapshot(record), **references)
@@ -280,6 +284,7 @@ def _split(uow: UnitOfWork, origin: PartInventory, quantity: Decimal, location_i
         serial_number=None, lot_number=origin.lot_number, quantity=normalize(quantity), cost=origin.cost,
         usage_type=origin.usage_type, segment=origin.segment, attributes=dict(origin.attributes or {}),
         on_order=False, expected_at=origin.expected_at, received_at=origin.received_at,
+        expiration_date=origin.expiration_date,
         how_created=how.value, origin_part_inventory_id=origin.id, created_at=origin.created_at,
         created_by_id=uow.actor.id,
     )
@@ -287,8 +292,8 @@ def _split(uow: UnitOfWork, origin: PartInventory, quantity: Decimal, location_i
     return new
 
 
-def _split_operation(how: KitSplit) -> str:
-    return "KIT_SPLIT" if how is KitSplit.PARTIAL_KIT else "KIT_UNISSUE"
+def _split_operation(how: KitSplit) -> LedgerOperation:
+    return LedgerOperation.KIT_SPLIT if how is KitSplit.PARTIAL_KIT else LedgerOperation.KIT_UNISSUE
 
 
 def _created(uow: UnitOfWork, new: PartInventory, how: KitSplit, **references: Any) -> None:
@@ -297,30 +302,31 @@ def _created(uow: UnitOfWork, new: PartInventory, how: KitSplit, **references: A
 
 @dataclass(frozen=True)
 class _Issue:
+    """One planned issue (`plan_issue` or one allocation of `plan_fulfilment`), applied."""
+
     item: PartKitItem
     record: PartInventory
     quantity: Decimal
+    kind: PlanKind
+    location_id: int | None  # where the held record stands afterwards
 
 
-def _issue(uow: UnitOfWork, kit: PartKit, issues: Sequence[_Issue], *,
-           location_id: int | None) -> list[PartInventory]:
-    """Link each quantity of each record to its item, splitting when partial (judged against
-    what the record still holds after the earlier issues); returns the held records. One
+def _issue(uow: UnitOfWork, kit: PartKit, issues: Sequence[_Issue]) -> list[PartInventory]:
+    """Apply the domain's issue plans in order: link the record whole, or split the planned
+    quantity off into a new PARTIAL_KIT record and link that; returns the held records. One
     flush for all the splits."""
     held: list[PartInventory] = []
     created: list[tuple[_Issue, PartInventory]] = []
     for issue in issues:
         record, refs = issue.record, {"partKitId": kit.id, "partKitItemId": issue.item.id}
-        if issue.quantity == record.quantity:
+        if issue.kind is PlanKind.MOVE_WHOLE:
             before = snapshot(record)
-            if location_id is not None:
-                record.location_id = location_id
+            record.location_id = issue.location_id
             _touch(record)
-            _ledger(uow, "KIT_ISSUE", record, before, snapshot(record), **refs)
+            _ledger(uow, LedgerOperation.KIT_ISSUE, record, before, snapshot(record), **refs)
             held.append(record)
         else:
-            new = _split(uow, record, issue.quantity, location_id or record.location_id,
-                         KitSplit.PARTIAL_KIT, **refs)
+            new = _split(uow, record, issue.quantity, issue.location_id, KitSplit.PARTIAL_KIT, **refs)
             created.append((issue, new))
             held.append(new)
     if created:
@@ -333,16 +339,6 @@ def _issue(uow: UnitOfWork, kit: PartKit, issues: Sequence[_Issue], *,
             issued_quantity=normalize(issue.quantity), released=False,
         ))
     return held
-
-
-def _issue_target(kit: PartKit, status: PartKitStatus, explicit: int | None) -> int | None:
-    """Where issued inventory goes: an explicit location, else a delivered kit's delivery
-    location, else the staging location, else it stays where it stands."""
-    if explicit is not None:
-        return explicit
-    if status is PartKitStatus.DELIVERED:
-        return kit.delivery_location_id
-    return kit.staging_location_id
 
 
 def _set_status(kit: PartKit, status: PartKitStatus) -> None:
@@ -402,8 +398,8 @@ def _run_id(uow: UnitOfWork, run_id: int | None) -> int | None:
 
 
 def _priority(priority: int | None) -> int | None:
-    if priority is not None and not 0 <= priority <= 1_000_000:
-        raise BadInput("priority must be between 0 and 1000000 (lower comes first)", field="priority")
+    if priority is not None and not 0 <= priority <= MAX_PRIORITY:
+        raise BadInput(f"priority must be between 0 and {MAX_PRIORITY} (lower comes first)", field="priority")
     return priority
 
 
@@ -441,28 +437,23 @@ def update_part_kit(uow: UnitOfWork, id: int, etag: str, changes: Mapping[str, A
 
 def apply_status(uow: UnitOfWork, kit: PartKit, old: PartKitStatus, new: PartKitStatus, *,
                  staging_changed: bool = False, delivery_changed: bool = False) -> None:
-    """Set a locked kit's status and apply what it does to the records it holds (the domain's
-    plan: DELIVERED moves them, closing releases them; installed records never move). Used by
-    updatePartKit and by a run that closes its kits (services.runs)."""
+    """Set a locked kit's status and apply the domain's plan for the records it holds
+    (`status_change_effects`, `apply_status_effect`: delivering or a new staging location
+    moves them, closing releases them; installed records never move). Used by updatePartKit
+    and by a run that closes its kits (services.runs)."""
     effect = rules.status_change_effects(
         old, new, delivery_location_id=kit.delivery_location_id,
         staging_location_id=kit.staging_location_id,
+        delivery_changed=delivery_changed, staging_changed=staging_changed,
     )
     # Before the link query below autoflushes: one flush, so one audit entry, for the kit.
     _set_status(kit, new)
-    move_to: int | None = None
-    operation = "KIT_DELIVER"
-    if effect.move_held_to_location_id is not None and (old is not new or delivery_changed):
-        move_to = effect.move_held_to_location_id
-    elif staging_changed and new.is_open and new is not PartKitStatus.DELIVERED:
-        move_to, operation = kit.staging_location_id, "KIT_STAGE"
-    if move_to is not None or effect.release_held:
+    if effect.changes_inventory:
         links = _held_links(uow.session, kit.id)
         records = lock_records(uow, (link.part_inventory_id for link in links))
-        # The domain's plan, applied: installed records never move; closing releases them all.
         installed = set(fresh_statuses_installed(uow.session, records))
         plan = {h.record_id: h for h in rules.apply_status_effect(
-            replace(effect, move_held_to_location_id=move_to),
+            effect,
             [rules.KitHolding(r.id, r.part_id, r.quantity, r.location_id, installed=r.id in installed)
              for r in records.values()],
         )}
@@ -475,8 +466,7 @@ def apply_status(uow: UnitOfWork, kit: PartKit, old: PartKitStatus, new: PartKit
                 link.released = True
                 _touch(record)
             if effect.release_held or before != snapshot(record):
-                _ledger(uow, "KIT_RELEASE" if effect.release_held else operation, record, before,
-                        snapshot(record), **refs)
+                _ledger(uow, effect.operation, record, before, snapshot(record), **refs)
     flag_modified(kit, "status")
 
 
@@ -578,12 +568,12 @@ def issue_item_to_kit(
                     record.location_id),
         IssueItem(item.id, item_part.id, item_part.part_number, item_part.revision, item.quantity,
                   kitted_by_item(uow.session, [item.id])[item.id], PartKitStatus(kit.status),
-                  kit.delivery_location_id),
+                  kit.delivery_location_id, kit.staging_location_id),
         q,
         allow_other_revision=settings().allow_other_revision,
+        location_id=target,
     )
-    [held] = _issue(uow, kit, [_Issue(item, record, plan.quantity)],
-                    location_id=_issue_target(kit, plan.kit_status_after, target))
+    [held] = _issue(uow, kit, [_Issue(item, record, plan.quantity, plan.kind, plan.location_id)])
     if plan.kit_status_after.value != kit.status:
         _set_status(kit, plan.kit_status_after)
     uow.commit()
@@ -620,12 +610,12 @@ def move_item_to_inventory(
     )
     assert link is not None  # plan_unissue refuses records the item does not hold
     refs = {"partKitId": kit.id, "partKitItemId": item.id}
-    if plan.kind is rules.PlanKind.MOVE_WHOLE:
+    if plan.kind is PlanKind.MOVE_WHOLE:
         before = snapshot(record)
         record.location_id = plan.location_id
         _touch(record)
         uow.session.delete(link)
-        _ledger(uow, "KIT_UNISSUE", record, before, snapshot(record), **refs)
+        _ledger(uow, LedgerOperation.KIT_UNISSUE, record, before, snapshot(record), **refs)
         stock = record
     else:
         link.issued_quantity = normalize(link.issued_quantity - plan.quantity)
@@ -647,12 +637,30 @@ class FulfilResult:
     shortages: list[Shortage]
 
 
+def _strategy_order(fefo_parts: set[int], parts: set[int]) -> tuple[Any, ...]:
+    """The window order of `_available_candidates`: the SQL form of the keys of
+    `FulfilmentOrder.strategy` (FIFO: created, id; FEFO: undated last, expiry, created, id).
+    A kit of FIFO parts only orders exactly as before FEFO existed (the stock-age index
+    serves it). The engines sort NULLs differently, so "undated" is its own 0/1 key and the
+    expiry key is only compared between dated records."""
+    if not fefo_parts:
+        return (PartInventory.created_at, PartInventory.id)
+    fefo: Any = true() if fefo_parts >= parts else PartInventory.part_id.in_(sorted(fefo_parts))
+    return (
+        case((and_(fefo, PartInventory.expiration_date.is_(None)), 1), else_=0),
+        case((fefo, PartInventory.expiration_date), else_=None),
+        PartInventory.created_at,
+        PartInventory.id,
+    )
+
+
 def _available_candidates(
     session: Session, need: Mapping[int, Decimal], source_location_id: int | None,
-    exclude: set[int],
+    exclude: set[int], fefo_parts: set[int],
 ) -> Select[Any]:
-    """Available records of the needed parts, FIFO, just enough per part to cover the need
-    (a running total per part: rows whose preceding total is still below the need)."""
+    """Available records of the needed parts in each part's fulfilment order (FEFO for
+    `fefo_parts`, FIFO for the rest), just enough per part to cover the need (a running total
+    per part: rows whose preceding total is still below the need)."""
     units = type_coerce(PartInventory.quantity, BigInteger)
     conditions = [
         PartInventory.part_id.in_(sorted(need)),
@@ -666,7 +674,7 @@ def _available_candidates(
     if exclude:
         conditions.append(PartInventory.id.not_in(sorted(exclude)))
     running = func.sum(units).over(
-        partition_by=PartInventory.part_id, order_by=(PartInventory.created_at, PartInventory.id)
+        partition_by=PartInventory.part_id, order_by=_strategy_order(fefo_parts, set(need))
     )
     inner = select(
         PartInventory.id.label("id"), PartInventory.part_id.label("part_id"),
@@ -696,18 +704,22 @@ def _still_available(session: Session, ids: Sequence[int], source_location_id: i
     return stmt
 
 
+# Candidate searches per fulfilment: a record taken by a concurrent issue between the search
+# and the lock is replaced by searching again past it, at most this many times.
+FULFIL_SEARCH_ROUNDS = 4
+
+
 def fulfill_part_kit(
     uow: UnitOfWork, *, id: int, source_location_id: int | None = None,
-    strategy: FulfilmentStrategy = FIFO,
 ) -> FulfilResult:
-    """fulfillPartKit: oldest first across the whole kit (the strategy orders; FIFO now),
-    available records in available locations only, optionally within a location subtree.
-    Partial fulfilment is fine; what cannot be found comes back as shortages per item."""
+    """fulfillPartKit: each part's fulfilment order (FIFO, or FEFO for parts set so) across
+    the whole kit, available records in available locations only, optionally within a
+    location subtree. Partial fulfilment is fine; what cannot be found comes back as
+    shortages per item. The domain plans (`plan_fulfilment`); this fetches, locks and applies."""
     kit = lock_kit(uow, id)
     kit_access.authorize(uow, kit, KitAction.FULFIL)
     status = PartKitStatus(kit.status)
-    if status.is_closed:
-        raise BadInput(f"the kit is {status.value}; reopen it before fulfilling it", field="id")
+    rules.check_fulfillable(status)
     source = _location(uow, source_location_id, "sourceLocationId")
     items = list(uow.session.scalars(
         select(PartKitItem).where(PartKitItem.part_kit_id == kit.id).order_by(PartKitItem.id)
@@ -725,13 +737,15 @@ def fulfill_part_kit(
 
     records: dict[int, PartInventory] = {}
     tried: set[int] = set()
-    tracking = {p.id: TrackingType(p.tracking_type) for p in uow.session.scalars(
+    parts = {p.id: p for p in uow.session.scalars(
         select(Part).where(Part.id.in_(sorted(need))))} if need else {}
-    for _round in range(4):
+    orders = {part_id: FulfilmentOrder(p.fulfilment_order) for part_id, p in parts.items()}
+    fefo_parts = {part_id for part_id, order in orders.items() if order is FulfilmentOrder.FEFO}
+    for _round in range(FULFIL_SEARCH_ROUNDS):
         still = {part: q for part, q in need.items() if q > ZERO}
         if not still:
             break
-        ids = list(uow.session.scalars(_available_candidates(uow.session, still, source, tried)))
+        ids = list(uow.session.scalars(_available_candidates(uow.session, still, source, tried, fefo_parts)))
         if not ids:
             break
         tried.update(ids)
@@ -745,19 +759,23 @@ def fulfill_part_kit(
         if ok == set(ids):
             break
     candidates = [
-        Candidate(r.id, r.part_id, tracking[r.part_id], r.quantity, r.created_at)
+        Candidate(r.id, r.part_id, TrackingType(parts[r.part_id].tracking_type), r.quantity,
+                  r.created_at, expires_at=r.expiration_date, location_id=r.location_id)
         for r in records.values()
     ]
-    plan = rules.plan_fulfilment(lines, candidates, strategy)
+    plan = rules.plan_fulfilment(
+        lines, candidates,
+        {part_id: order.strategy for part_id, order in orders.items()},
+        kit=KitPlace(status, kit.staging_location_id, kit.delivery_location_id),
+    )
     by_id = {item.id: item for item in items}
-    after_status = rules.status_after_issue(status) if plan.allocations else status
-    target = _issue_target(kit, after_status, None)
     held = _issue(uow, kit, [
-        _Issue(by_id[a.item_id], records[a.record_id], a.quantity) for a in plan.allocations
-    ], location_id=target)
+        _Issue(by_id[a.item_id], records[a.record_id], a.quantity, a.kind, a.location_id)
+        for a in plan.allocations
+    ])
     issued = [(a.item_id, record) for a, record in zip(plan.allocations, held, strict=True)]
-    if after_status is not status:
-        _set_status(kit, after_status)
+    if plan.kit_status_after is not None and plan.kit_status_after is not status:
+        _set_status(kit, plan.kit_status_after)
     uow.commit()
     return FulfilResult(kit, issued, list(plan.shortages))
 
@@ -782,14 +800,11 @@ def stage_part_kit_inventory(uow: UnitOfWork, *, id: int, location_id: int) -> P
         ))
     records = lock_records(uow, ids)
     statuses = fresh_statuses(uow.session, records)
-    for rid in sorted(records):
-        if statuses.get(rid) is PartInventoryStatus.INSTALLED:
-            continue  # installed stock sits with the unit it is built into
-        if status.is_closed and statuses.get(rid) in (
-            PartInventoryStatus.KITTED, PartInventoryStatus.INSTALLED, PartInventoryStatus.SCRAPPED,
-        ):
-            continue  # no longer this kit's to move
-        _move(uow, records[rid], target, "KIT_STAGE", partKitId=kit.id)
+    moves = rules.plan_stage(
+        status, [StageRecord(r.id, statuses[r.id], r.location_id) for r in records.values()], target
+    )
+    for rid in moves:
+        _move(uow, records[rid], target, LedgerOperation.KIT_STAGE, partKitId=kit.id)
     flag_modified(kit, "status")
     uow.commit()
     return kit

@@ -7,6 +7,8 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
+from kitwright.domain.ledger import LedgerOperation
+from kitwright.domain.limits import STREAM_BATCH
 from kitwright.services.listing import Listing
 from kitwright.services.uow import UnitOfWork
 from kitwright.store.models import LedgerEntry, PartInventory, utcnow
@@ -33,7 +35,7 @@ def snapshot(record: PartInventory) -> dict[str, Any]:
 
 def record_change(
     uow: UnitOfWork,
-    operation: str,
+    operation: LedgerOperation,
     record: PartInventory,
     before: dict[str, Any] | None,
     after: dict[str, Any] | None,
@@ -50,7 +52,7 @@ def record_change(
     entry = LedgerEntry(
         actor_id=uow.actor.id,
         actor=uow.actor.name,
-        operation=operation,
+        operation=operation.value,
         part_inventory_id=record.id,
         part_id=record.part_id,
         location_id=(after or before or {}).get("location_id"),
@@ -64,7 +66,7 @@ def record_change(
 
 def entry_values(
     uow: UnitOfWork,
-    operation: str,
+    operation: LedgerOperation,
     record_id: int,
     part_id: int,
     before: dict[str, Any] | None,
@@ -74,7 +76,7 @@ def entry_values(
     """One entry as column values, for writers that insert many entries in one statement
     (`write_entries`); the same entry `record_change` adds."""
     return {
-        "at": utcnow(), "actor_id": uow.actor.id, "actor": uow.actor.name, "operation": operation,
+        "at": utcnow(), "actor_id": uow.actor.id, "actor": uow.actor.name, "operation": operation.value,
         "part_inventory_id": record_id, "part_id": part_id,
         "location_id": (after or before or {}).get("location_id"),
         "references": {k: v for k, v in references.items() if v is not None},
@@ -114,7 +116,7 @@ def replay(session: Session) -> tuple[dict[int, dict[str, Any]], list[str]]:
     stmt = select(
         LedgerEntry.id, LedgerEntry.part_inventory_id, LedgerEntry.before, LedgerEntry.after
     ).order_by(LedgerEntry.id)
-    for entry_id, record_id, before, after in session.execute(stmt.execution_options(yield_per=5000)):
+    for entry_id, record_id, before, after in session.execute(stmt.execution_options(yield_per=STREAM_BATCH)):
         if state.get(record_id) != before:
             breaks.append(f"entry {entry_id}: record {record_id} was {state.get(record_id)}, entry says {before}")
         if after is None:
@@ -128,7 +130,7 @@ def verify(session: Session) -> list[str]:
     """Every way the records and the ledger disagree (empty when rule 4 holds)."""
     replayed, problems = replay(session)
     seen: set[int] = set()
-    for record in session.scalars(select(PartInventory).execution_options(yield_per=5000)):
+    for record in session.scalars(select(PartInventory).execution_options(yield_per=STREAM_BATCH)):
         seen.add(record.id)
         expected = replayed.get(record.id)
         actual = snapshot(record)

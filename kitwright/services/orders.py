@@ -25,6 +25,7 @@ from sqlalchemy.orm.attributes import flag_modified
 from kitwright.domain import orders as rules
 from kitwright.domain.errors import BadInput, Conflict, NotFound, Problems
 from kitwright.domain.kit_definitions import normalize_kit_definition
+from kitwright.domain.ledger import LedgerOperation
 from kitwright.domain.orders import (
     Candidate,
     EventFact,
@@ -76,7 +77,6 @@ register_constraint(
 MAX_LINES = 1000
 MAX_EVENTS = 1000
 _FRESH = {"populate_existing": True}
-ORDER_OPERATIONS = ("ORDER_ALLOCATE", "ORDER_UNALLOCATE")
 
 
 # --------------------------------------------------------------------------- settings
@@ -370,7 +370,8 @@ def _new_record(uow: UnitOfWork, origin: PartInventory, quantity: Decimal, how: 
         supplier_id=origin.supplier_id, unit_of_measure_id=origin.unit_of_measure_id, serial_number=None,
         lot_number=origin.lot_number, quantity=normalize(quantity), cost=origin.cost,
         usage_type=origin.usage_type, segment=origin.segment, attributes=dict(origin.attributes or {}),
-        on_order=False, expected_at=origin.expected_at, received_at=origin.received_at, how_created=how,
+        on_order=False, expected_at=origin.expected_at, received_at=origin.received_at,
+        expiration_date=origin.expiration_date, how_created=how,
         origin_part_inventory_id=origin.id, created_at=origin.created_at, created_by_id=uow.actor.id,
     )
     uow.session.add(new)
@@ -417,10 +418,14 @@ def _locked_pool(uow: UnitOfWork, condition: Any) -> tuple[
                 site_of[rid] = site
     pool: dict[tuple[int, int], Decimal] = defaultdict(lambda: ZERO)
     by_key: dict[tuple[int, int], list[Candidate]] = defaultdict(list)
-    for record in sorted((records[rid] for rid in site_of), key=lambda r: (r.created_at, r.id)):
+    for rid in sorted(site_of):
+        record = records[rid]
         key = (site_of[record.id], record.part_id)
         pool[key] += record.quantity
-        by_key[key].append(Candidate(record.id, record.quantity, record.serial_number is not None))
+        by_key[key].append(Candidate(record.id, record.quantity, record.serial_number is not None,
+                                     record.created_at))
+    for candidates in by_key.values():
+        candidates.sort(key=rules.fifo_key)
     return records, by_key, pool
 
 
@@ -507,16 +512,16 @@ def allocate_order(uow: UnitOfWork, id: int) -> AllocationResult:
                 before = snapshot(record)
                 if quantity == record.quantity:
                     _touch(record)
-                    record_change(uow, "ORDER_ALLOCATE", record, before, snapshot(record), link_change=True, **refs)
+                    record_change(uow, LedgerOperation.ORDER_ALLOCATE, record, before, snapshot(record), link_change=True, **refs)
                     pending.append((record, False, row, part, quantity, refs))
                     continue
                 record.quantity = normalize(record.quantity - quantity)
-                record_change(uow, "ORDER_ALLOCATE", record, before, snapshot(record), **refs)
+                record_change(uow, LedgerOperation.ORDER_ALLOCATE, record, before, snapshot(record), **refs)
                 pending.append((_new_record(uow, record, quantity, "ORDER_ALLOCATION"), True, row, part, quantity, refs))
     uow.flush()
     for held, is_new, row, part, quantity, refs in pending:
         if is_new:
-            record_change(uow, "ORDER_ALLOCATE", held, None, snapshot(held), link_change=True, **refs)
+            record_change(uow, LedgerOperation.ORDER_ALLOCATE, held, None, snapshot(held), link_change=True, **refs)
         uow.session.add(OrderAllocationInventory(
             allocation_id=row.id, order_line_id=row.order_line_id, part_id=part,
             part_inventory_id=held.id, quantity=normalize(quantity), released=False,
@@ -752,7 +757,7 @@ class _Split:
     before its ledger entry is written."""
 
     record: PartInventory
-    operation: str
+    operation: LedgerOperation
     refs: dict[str, Any]
 
 
@@ -771,7 +776,7 @@ class _Writes:
         held = self.snapshots.get(record.id)
         return Decimal(held["quantity"]) if held is not None else record.quantity
 
-    def change(self, uow: UnitOfWork, record: PartInventory, quantity: Decimal, operation: str,
+    def change(self, uow: UnitOfWork, record: PartInventory, quantity: Decimal, operation: LedgerOperation,
                refs: dict[str, Any]) -> None:
         """`record` now holds `quantity` (unchanged: a status-driving link moved)."""
         before = self.snapshots.get(record.id) or snapshot(record)
@@ -807,7 +812,7 @@ class _Writes:
 
 
 def _unlink(uow: UnitOfWork, links: Sequence[OrderAllocationInventory], records: Mapping[int, PartInventory],
-            part: int, quantity: Decimal, operation: str, consume: bool, writes: _Writes,
+            part: int, quantity: Decimal, operation: LedgerOperation, consume: bool, writes: _Writes,
             **refs: Any) -> None:
     """Take `quantity` of `part` out of the held links, oldest link first: shipped (the record
     is consumed) or released back to stock (unallocated). The record changes are gathered in
@@ -894,20 +899,20 @@ def _apply(uow: UnitOfWork, groups: Sequence[_Group], results: Sequence[GroupRes
         if event_type is OrderEventType.SHIP:
             line.shipped_quantity += result.kits
             for part, ratio in ratios[line_id].items():
-                _unlink(uow, links, records, part, ratio * result.kits, "ORDER_SHIP", True, writes, **refs)
+                _unlink(uow, links, records, part, ratio * result.kits, LedgerOperation.ORDER_SHIP, True, writes, **refs)
             for package, kits in sorted(result.packages.items()):
                 invoices.setdefault(package, line.order_id)
                 invoice_lines.append((package, line.id, kits))
         if event_type is OrderEventType.SHORT:
             line.shorted_quantity += result.kits
             for part, ratio in ratios[line_id].items():
-                _unlink(uow, links, records, part, ratio * result.kits, "ORDER_UNALLOCATE", False, writes, **refs)
+                _unlink(uow, links, records, part, ratio * result.kits, LedgerOperation.ORDER_UNALLOCATE, False, writes, **refs)
             if result.short_reason_id not in settings.backorder_short_reasons:
                 line.canceled_quantity += result.kits
         if result.cancel:
             line.canceled_quantity += result.cancel
             for part, ratio in ratios[line_id].items():
-                _unlink(uow, links, records, part, ratio * result.cancel, "ORDER_UNALLOCATE", False, writes, **refs)
+                _unlink(uow, links, records, part, ratio * result.cancel, LedgerOperation.ORDER_UNALLOCATE, False, writes, **refs)
     writes.write(uow)
     made = _invoices(uow, message_id, invoices)
     if invoice_lines:
@@ -1172,7 +1177,7 @@ def _receive(uow: UnitOfWork, part_id: int, quantity: Decimal, location_id: int 
     ))
     uow.session.add(record)
     uow.flush()
-    record_change(uow, "ORDER_RETURN", record, None, snapshot(record), **refs)
+    record_change(uow, LedgerOperation.ORDER_RETURN, record, None, snapshot(record), **refs)
     return record
 
 

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, aliased
 from kitwright.domain.attributes import normalize_attributes
 from kitwright.domain.errors import BadInput, NotFound, Problems
 from kitwright.domain.kit_definitions import check_may_become_kit, normalize_kit_definition
+from kitwright.domain.kits import FulfilmentOrder
 from kitwright.domain.quantities import parse_quantity
 from kitwright.domain.text import LONG, clean_text
 from kitwright.domain.tracking import TrackingType
@@ -22,12 +23,19 @@ from kitwright.store.models import Part, PartComponent, PartInventory, UnitOfMea
 
 UPDATABLE = {
     "part_number", "revision", "description", "tracking_type", "unit_of_measure_id", "cost", "is_digital",
-    "components", "supplier_part_number", "attributes",
+    "components", "supplier_part_number", "attributes", "fulfilment_order",
 }
 # ION's createPart takes no tracking type: a part without one has no tracking rule, which is
 # Kitwright's UNTRACKED (docs/ion-compatibility.md).
 DEFAULT_TRACKING = TrackingType.UNTRACKED
 MAX_COMPONENTS = 1000
+
+
+def parse_fulfilment_order(value: object) -> FulfilmentOrder:
+    try:
+        return FulfilmentOrder(str(getattr(value, "value", value)).upper())
+    except ValueError:
+        raise BadInput("fulfilmentOrder must be FIFO or FEFO", field="fulfilmentOrder") from None
 
 
 def parse_tracking_type(value: object) -> TrackingType:
@@ -50,6 +58,7 @@ def create_part(
     components: Sequence[tuple[int, Decimal]] | None = None,
     supplier_part_number: str | None = None,
     attributes: list[tuple[object, object, object]] | None = None,
+    fulfilment_order: str | FulfilmentOrder | None = None,
 ) -> Part:
     part = Part(
         part_number=clean_text(part_number, field="partNumber", required=True),
@@ -60,6 +69,7 @@ def create_part(
         is_digital=bool(is_digital),
         supplier_part_number=clean_text(supplier_part_number, field="supplierPartNumber"),
         attributes=normalize_attributes(attributes or []),
+        fulfilment_order=parse_fulfilment_order(fulfilment_order or FulfilmentOrder.FIFO).value,
     )
     if unit_of_measure_id is not None:
         part.unit_of_measure_id = uow.get(UnitOfMeasure, unit_of_measure_id, field="unitOfMeasureId").id
@@ -112,6 +122,8 @@ def update_part(uow: UnitOfWork, id: int, etag: str, changes: Mapping[str, Any])
         part.cost = parse_quantity(changes["cost"], field="cost") if changes["cost"] is not None else None
     if "is_digital" in changes:
         part.is_digital = bool(changes["is_digital"])
+    if "fulfilment_order" in changes:
+        part.fulfilment_order = parse_fulfilment_order(changes["fulfilment_order"]).value
     if "supplier_part_number" in changes:
         part.supplier_part_number = clean_text(changes["supplier_part_number"], field="supplierPartNumber")
     if "attributes" in changes:

@@ -27,6 +27,8 @@ from sqlalchemy.orm import Session
 from kitwright.config import settings
 from kitwright.domain.bom import check_mbom_quantity, cycle_message, find_cycle
 from kitwright.domain.errors import BadInput, Problems
+from kitwright.domain.ledger import LedgerOperation
+from kitwright.domain.limits import MAX_ID, NUMBER_ROUNDS
 from kitwright.domain.numbering import render_number
 from kitwright.domain.quantities import ONE, ZERO, parse_quantity
 from kitwright.domain.text import LONG, clean_text
@@ -140,7 +142,7 @@ def import_suppliers(uow: UnitOfWork, source: IO[bytes], *, filename: str | None
     for row in rows:
         name = _cell(row, "name", problems, lambda v: clean_text(_text(v), field="name", required=True))
         raw_id = (_text(row.values.get("id")) or "").strip()
-        if raw_id and not (raw_id.isdigit() and 0 < int(raw_id) < 2**31):
+        if raw_id and not (raw_id.isdigit() and 0 < int(raw_id) <= MAX_ID):
             problems.add(f"no supplier {raw_id[:20]!r}", row=row.number, column="id")
             continue
         if name is None:
@@ -561,7 +563,7 @@ def import_locations(uow: UnitOfWork, source: IO[bytes], *, filename: str | None
     tree = _Tree(uow.session, names)
     by_id: dict[int, Location] = {}
     for batch in chunks(sorted({int(v) for r in rows if (v := (_text(r.values.get("id")) or "").strip()).isdigit()
-                                and int(v) < 2**31})):
+                                and int(v) <= MAX_ID})):
         by_id.update({loc.id: loc for loc in uow.session.scalars(
             select(Location).where(Location.id.in_(batch)).order_by(Location.id).with_for_update())})
     created: list[_Node] = []
@@ -716,7 +718,7 @@ def _reserve_numbers(session: Session, kind: str, wanted: Sequence[str]) -> list
     today = datetime.now(UTC).date()
     result: list[str | None] = [None] * len(wanted)
     todo = list(range(len(wanted)))
-    for _ in range(100):
+    for _ in range(NUMBER_ROUNDS):
         candidates = {}
         for index in todo:
             candidates[index] = render_number(pattern, seq=sequence.next_value, today=today,
@@ -906,11 +908,11 @@ def import_part_inventory(uow: UnitOfWork, source: IO[bytes], *, filename: str |
     session.add_all(new_records)
     _write_checked(uow)
     for record in new_records:
-        record_change(uow, "CREATE", record, None, snapshot(record))
+        record_change(uow, LedgerOperation.CREATE, record, None, snapshot(record))
     for (_row, record, _changes), old in zip(updates, befores, strict=True):
         new = snapshot(record)
         if new != old:
-            record_change(uow, "UPDATE", record, old, new)
+            record_change(uow, LedgerOperation.UPDATE, record, old, new)
     uow.commit()
     return PlantImport("part inventory", len(creates) + len(updates), len(creates), False,
                        [r.id for r in new_records] + [r.id for _, r, _ in updates])

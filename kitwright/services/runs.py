@@ -23,6 +23,8 @@ from kitwright.domain import runs as rules
 from kitwright.domain.errors import BadInput, Conflict, NotFound
 from kitwright.domain.kit_access import KitAction
 from kitwright.domain.kits import OPEN_STATUSES, PartKitStatus, PlanKind
+from kitwright.domain.ledger import LedgerOperation
+from kitwright.domain.limits import MAX_ID, MAX_RUN_TITLE
 from kitwright.domain.quantities import ONE, ZERO, from_units, normalize, parse_quantity
 from kitwright.domain.runs import RunStatus
 from kitwright.domain.tracking import TrackingType
@@ -51,9 +53,6 @@ register_constraint("uq_abom_item_root", "id", "the inventory already has an aBO
 register_constraint("ck_run_quantity_positive", "quantity", "quantity must be greater than 0")
 register_constraint("ck_abom_item_quantity_positive", "quantity", "quantity must be greater than 0")
 
-# Ledger operations written here. INSTALL / INSTALL_SPLIT / UNINSTALL only move quantity (rule 1).
-RUN_OPERATIONS = ("RUN_START", "RUN_COMPLETE", "RUN_CANCEL", "INSTALL", "INSTALL_SPLIT", "UNINSTALL",
-                  "UNIT_TO_STOCK")
 RUN_UPDATABLE = {"title", "status", "location_id", "procedure_id"}
 OPEN_RUN = [s.value for s in RunStatus if s.is_open]
 OPEN_KIT = [s.value for s in OPEN_STATUSES]
@@ -64,7 +63,7 @@ def _units_sum(column: Any) -> Any:
     return type_coerce(func.sum(type_coerce(column, BigInteger)), BigInteger)
 
 
-def _ledger(uow: UnitOfWork, operation: str, record: PartInventory, before: dict[str, Any] | None,
+def _ledger(uow: UnitOfWork, operation: LedgerOperation, record: PartInventory, before: dict[str, Any] | None,
             after: dict[str, Any] | None, **references: Any) -> None:
     record_change(uow, operation, record, before, after, link_change=True, **references)
 
@@ -81,7 +80,7 @@ def _location(uow: UnitOfWork, location_id: int | None, field: str) -> int | Non
 def lock_run(uow: UnitOfWork, id: int, *, field: str = "id") -> Run:
     run = uow.session.scalars(
         select(Run).where(Run.id == id).with_for_update().execution_options(**_FRESH)
-    ).one_or_none() if 0 < id <= 2**31 - 1 else None
+    ).one_or_none() if 0 < id <= MAX_ID else None
     if run is None:
         raise NotFound(f"Run {id} does not exist", field=field)
     return run
@@ -171,11 +170,11 @@ def create_run(
     ]
     plans = rules.requirements_from_mbom(f"{part.part_number} rev {part.revision}".strip(), lines, q)
     location = _location(uow, location_id, "locationId")
-    if procedure_id is not None and not 0 < procedure_id <= 2**31 - 1:
+    if procedure_id is not None and not 0 < procedure_id <= MAX_ID:
         raise BadInput("procedureId must be a positive id", field="procedureId")
     clean_title = (title or "").strip() or f"{part.part_number} x {q}"
-    if len(clean_title) > 300:
-        raise BadInput("title is at most 300 characters", field="title")
+    if len(clean_title) > MAX_RUN_TITLE:
+        raise BadInput(f"title is at most {MAX_RUN_TITLE} characters", field="title")
 
     unit: PartInventory | None = None
     if part_inventory_id is not None:
@@ -208,7 +207,7 @@ def _start_unit(uow: UnitOfWork, run: Run, unit: PartInventory) -> None:
     """The unit's status became WIP: a status-driving link, so a ledger entry (its etag stays,
     so a client holding it can still act on it, as ION's run importer does)."""
     state = snapshot(unit)
-    _ledger(uow, "RUN_START", unit, state, state, runId=run.id)
+    _ledger(uow, LedgerOperation.RUN_START, unit, state, state, runId=run.id)
 
 
 def _new_unit(uow: UnitOfWork, run: Run, part: Part) -> PartInventory:
@@ -221,7 +220,7 @@ def _new_unit(uow: UnitOfWork, run: Run, part: Part) -> PartInventory:
     ))
     uow.session.add(unit)
     uow.flush()
-    record_change(uow, "CREATE", unit, None, snapshot(unit), runId=run.id)
+    record_change(uow, LedgerOperation.CREATE, unit, None, snapshot(unit), runId=run.id)
     run.part_inventory_id = unit.id
     _start_unit(uow, run, unit)
     return unit
@@ -270,8 +269,8 @@ def update_run(uow: UnitOfWork, id: int, etag: str, changes: Mapping[str, Any]) 
     )) if new is not old and not new.is_open else []
     if "title" in changes:
         title = (changes["title"] or "").strip()
-        if not title or len(title) > 300:
-            raise BadInput("title is 1 to 300 characters", field="title")
+        if not title or len(title) > MAX_RUN_TITLE:
+            raise BadInput(f"title is 1 to {MAX_RUN_TITLE} characters", field="title")
         run.title = title
     if "procedure_id" in changes:
         run.procedure_id = changes["procedure_id"]
@@ -293,7 +292,7 @@ def update_run(uow: UnitOfWork, id: int, etag: str, changes: Mapping[str, Any]) 
                 unit.location_id = target
             kits._touch(unit)
             run.completed_at = utcnow() if new is RunStatus.COMPLETED else None
-            _ledger(uow, "RUN_COMPLETE" if new is RunStatus.COMPLETED else "RUN_CANCEL", unit, before,
+            _ledger(uow, LedgerOperation.RUN_COMPLETE if new is RunStatus.COMPLETED else LedgerOperation.RUN_CANCEL, unit, before,
                     snapshot(unit), runId=run.id)
         # COMPLETED releases what was not installed (installed records stay INSTALLED).
         kit_status = PartKitStatus.COMPLETED if new is RunStatus.COMPLETED else PartKitStatus.CANCELED
@@ -488,22 +487,23 @@ def install_part_inventory(
         record.location_id = plan.location_id
         kits._touch(record)
         target = record
-        _ledger(uow, "INSTALL", record, before, snapshot(record), **refs)
+        _ledger(uow, LedgerOperation.INSTALL, record, before, snapshot(record), **refs)
     else:
         before = snapshot(record)
         record.quantity = normalize(record.quantity - plan.quantity)
-        _ledger(uow, "INSTALL_SPLIT", record, before, snapshot(record), **refs)
+        _ledger(uow, LedgerOperation.INSTALL_SPLIT, record, before, snapshot(record), **refs)
         target = PartInventory(
             part_id=record.part_id, part_number=record.part_number, location_id=plan.location_id,
             supplier_id=record.supplier_id, unit_of_measure_id=record.unit_of_measure_id,
             lot_number=record.lot_number, quantity=normalize(plan.quantity), cost=record.cost,
             usage_type=record.usage_type, segment=record.segment, attributes=dict(record.attributes or {}),
-            on_order=False, received_at=record.received_at, how_created=rules.PARTIAL_INSTALL,
+            on_order=False, received_at=record.received_at, expiration_date=record.expiration_date,
+            how_created=rules.PARTIAL_INSTALL,
             origin_part_inventory_id=record.id, created_at=record.created_at, created_by_id=uow.actor.id,
         )
         uow.session.add(target)
         uow.flush()
-        _ledger(uow, "INSTALL", target, None, snapshot(target), **refs)
+        _ledger(uow, LedgerOperation.INSTALL, target, None, snapshot(target), **refs)
         if plan.keeps_kit_link and link is not None:
             # Both parts stay with the run's kit item: it still holds what it was issued.
             link.issued_quantity = normalize(link.issued_quantity - plan.quantity)
@@ -569,7 +569,7 @@ def uninstall_part_inventory(
     refs = {"runId": run.id if run else None, "buildRequirementId": abom.build_requirement_id,
             "parentPartInventoryId": abom.parent_part_inventory_id}
     uow.session.delete(abom)
-    _ledger(uow, "UNINSTALL", record, before, snapshot(record), **refs)
+    _ledger(uow, LedgerOperation.UNINSTALL, record, before, snapshot(record), **refs)
     uow.commit()
     return record
 
@@ -599,13 +599,14 @@ def _split_uninstall(
             "parentPartInventoryId": item.parent_part_inventory_id}
     before = snapshot(record)
     record.quantity = normalize(record.quantity - back)
-    _ledger(uow, "INSTALL_SPLIT", record, before, snapshot(record), **refs)
+    _ledger(uow, LedgerOperation.INSTALL_SPLIT, record, before, snapshot(record), **refs)
     stock = PartInventory(
         part_id=record.part_id, part_number=record.part_number, location_id=location_id or record.location_id,
         supplier_id=record.supplier_id, unit_of_measure_id=record.unit_of_measure_id,
         lot_number=record.lot_number, quantity=normalize(back), cost=record.cost, usage_type=record.usage_type,
         segment=record.segment, attributes=dict(record.attributes or {}), on_order=False,
-        received_at=record.received_at, how_created="PARTIAL_UNINSTALL", origin_part_inventory_id=record.id,
+        received_at=record.received_at, expiration_date=record.expiration_date,
+        how_created="PARTIAL_UNINSTALL", origin_part_inventory_id=record.id,
         created_at=record.created_at, created_by_id=uow.actor.id,
     )
     uow.session.add(stock)
@@ -618,7 +619,7 @@ def _split_uninstall(
                 part_kit_id=link.part_kit_id, part_kit_item_id=link.part_kit_item_id,
                 part_inventory_id=stock.id, issued_quantity=normalize(back), released=False,
             ))
-    _ledger(uow, "UNINSTALL", stock, None, snapshot(stock), **refs)
+    _ledger(uow, LedgerOperation.UNINSTALL, stock, None, snapshot(stock), **refs)
     return stock
 
 
@@ -646,7 +647,7 @@ def move_unit_to_inventory(
     before = snapshot(record)
     record.location_id = target
     kits._touch(record)
-    _ledger(uow, "UNIT_TO_STOCK", record, before, snapshot(record), runId=run.id)
+    _ledger(uow, LedgerOperation.UNIT_TO_STOCK, record, before, snapshot(record), runId=run.id)
     uow.commit()
     return record
 

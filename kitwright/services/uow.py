@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from kitwright.domain.errors import BadInput, Conflict, NotFound
+from kitwright.domain.limits import MAX_ID
 from kitwright.services import audit, installed  # installed: registers the listener noting moved records
 from kitwright.services.actor import Actor, current_actor
 from kitwright.store.db import sqlite_write_lock
@@ -20,7 +21,6 @@ from kitwright.store.models import Base, Versioned
 
 T = TypeVar("T", bound=Base)
 
-MAX_ID = 2**31 - 1
 
 
 # Constraint name -> (field, message) so a violation caught by the database reads like the

@@ -154,6 +154,7 @@ class Part(Versioned, Base):
         CheckConstraint(
             "tracking_type IN ('SERIAL', 'LOT', 'UNTRACKED')", name="tracking_type"
         ),
+        CheckConstraint("fulfilment_order IN ('FIFO', 'FEFO')", name="fulfilment_order"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -168,6 +169,8 @@ class Part(Versioned, Base):
     supplier_part_number: Mapped[str | None] = mapped_column(String(200))
     # ION's key/value attributes: [{"key", "value", "type"}] (docs/ion-compatibility.md)
     attributes: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    # The order fulfilment uses its records in: domain.kits.FulfilmentOrder (FIFO or FEFO).
+    fulfilment_order: Mapped[str] = mapped_column(String(4), default="FIFO", server_default="FIFO")
 
     unit_of_measure: Mapped[UnitOfMeasure | None] = relationship(lazy="raise_on_sql")
 
@@ -230,6 +233,8 @@ class PartInventory(Versioned, Base):
     attributes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     on_order: Mapped[bool] = mapped_column(Boolean, default=False)
     expected_at: Mapped[date | None] = mapped_column(Date)
+    # When the stock expires; FEFO parts are fulfilled earliest expiry first.
+    expiration_date: Mapped[date | None] = mapped_column(Date)
     received_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     scrapped: Mapped[bool] = mapped_column(Boolean, default=False)
     how_created: Mapped[str] = mapped_column(String(20), default="CREATED")
@@ -284,9 +289,6 @@ class LedgerEntry(Base):
 
 
 # --------------------------------------------------------------------------- kits
-
-KIT_STATUSES = ("DRAFT", "REQUESTED", "IN_PROGRESS", "DELIVERED", "COMPLETED", "CANCELED")
-
 
 class PartKit(Versioned, Base):
     """A request for parts delivered together. `run_id` is a plain reference

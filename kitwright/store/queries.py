@@ -21,6 +21,7 @@ from sqlalchemy import ColumnElement, Select, and_, false, func, or_, select, tr
 from sqlalchemy.orm import Session
 
 from kitwright.domain.errors import BadInput
+from kitwright.domain.limits import MAX_ID
 from kitwright.domain.quantities import FACTOR, from_units
 
 T = TypeVar("T")
@@ -276,7 +277,6 @@ def _beyond(keys: Sequence[SortKey], values: Sequence[Any], *, nulls_largest: bo
 
 # Ids are 32-bit integer columns on PostgreSQL: anything larger cannot name a row, and
 # offsets beyond it cannot name a page.
-MAX_ID = 2**31 - 1
 MAX_OFFSET = MAX_ID
 
 

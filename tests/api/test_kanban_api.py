@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Engine
 from starlette.testclient import TestClient
 
+from kitwright.domain.ledger import LedgerOperation
 from tests.api.gql import data, error, gql
 from tests.security.operations import row_counts
 
@@ -101,7 +102,7 @@ def test_a_whole_cycle_over_graphql(client: TestClient) -> None:
     # Consumption left inventory: one ledger entry each, and the totals dropped.
     ledger = data(client, """{ ledgerEntries(filters: {operation: {in: ["KANBAN_CONSUME", "KANBAN_RETURN"]}}) {
         edges { node { operation } } } }""")["ledgerEntries"]["edges"]
-    assert sorted(e["node"]["operation"] for e in ledger) == ["KANBAN_CONSUME"] * 2 + ["KANBAN_RETURN"] * 2
+    assert sorted(e["node"]["operation"] for e in ledger) == [LedgerOperation.KANBAN_CONSUME] * 2 + [LedgerOperation.KANBAN_RETURN] * 2
     stock = data(client, """query($p: ID!) { partInventories(filters: {partId: {eq: $p}, status: {eq: AVAILABLE}}) {
         edges { node { quantity location { name } } } } }""", {"p": ids["bolt"]})["partInventories"]["edges"]
     assert sum(e["node"]["quantity"] for e in stock) == 12

@@ -9,6 +9,7 @@ from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
 
+from kitwright.domain.ledger import LedgerOperation
 from tests import helpers
 from tests.api.gql import data
 
@@ -74,5 +75,5 @@ def test_ledger_entries_filter_by_record(session: Session, client: TestClient) -
     )["ledgerEntries"]["edges"]
     assert len(result) == 1
     node = result[0]["node"]
-    assert (node["operation"], node["actor"], node["before"]) == ("CREATE", "system", None)
+    assert (node["operation"], node["actor"], node["before"]) == (LedgerOperation.CREATE, "system", None)
     assert node["after"]["quantity"] == "2.5"

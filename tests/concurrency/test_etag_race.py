@@ -13,6 +13,7 @@ from decimal import Decimal
 from sqlalchemy import Engine, select
 
 from kitwright.domain.errors import Conflict
+from kitwright.domain.ledger import LedgerOperation
 from kitwright.services import inventory
 from kitwright.services.uow import UnitOfWork
 from kitwright.store.db import make_engine, make_sessionmaker
@@ -54,7 +55,7 @@ def _check(pg_engine: Engine, record_id: int, outcomes: list[str]) -> None:
     with make_sessionmaker(pg_engine)() as session:
         record = session.get(PartInventory, record_id)
         assert record is not None and record.quantity in {Decimal(q) for q in range(1, WORKERS + 1)}
-        updates = session.scalars(select(LedgerEntry).where(LedgerEntry.operation == "UPDATE")).all()
+        updates = session.scalars(select(LedgerEntry).where(LedgerEntry.operation == LedgerOperation.UPDATE)).all()
         assert len(updates) == 1 and updates[0].after is not None
         assert Decimal(updates[0].after["quantity"]) == record.quantity
     assert_invariants(pg_engine)

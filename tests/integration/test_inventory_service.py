@@ -10,6 +10,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from kitwright.domain.errors import BadInput, Conflict, NotFound
+from kitwright.domain.ledger import LedgerOperation
 from kitwright.services import inventory, ledger, locations, parts
 from kitwright.services.inventory import NewPartInventory
 from kitwright.services.uow import UnitOfWork
@@ -156,7 +157,7 @@ def test_delete_takes_the_etag_and_leaves_history(session: Session) -> None:
         inventory.delete_part_inventory(uow, made.id, made.etag)
     assert count(session, PartInventory) == 0
     history = session.scalars(select(LedgerEntry.operation).order_by(LedgerEntry.id)).all()
-    assert history == ["CREATE", "DELETE"]
+    assert history == [LedgerOperation.CREATE, LedgerOperation.DELETE]
     with pytest.raises(NotFound), UnitOfWork(session) as uow:
         inventory.delete_part_inventory(uow, made.id, made.etag)
 

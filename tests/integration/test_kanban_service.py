@@ -13,6 +13,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from kitwright.domain.errors import BadInput, NotFound
+from kitwright.domain.ledger import LedgerOperation
 from kitwright.services import kanban
 from kitwright.services.kanban import ConsumptionEntry, LevelEntry, PatternEntry
 from kitwright.services.uow import UnitOfWork
@@ -126,10 +127,10 @@ def test_a_full_cycle_fills_oldest_first_delivers_consumes_and_returns(session: 
         (f.motor.id, Decimal(1), f.home.id, "AVAILABLE"),
     ])
     assert records[f.motors[0]].quantity == 0
-    consumed = session.scalars(select(LedgerEntry).where(LedgerEntry.operation == "KANBAN_CONSUME")).all()
+    consumed = session.scalars(select(LedgerEntry).where(LedgerEntry.operation == LedgerOperation.KANBAN_CONSUME)).all()
     assert len(consumed) == 2 and all(e.references["kanbanKitId"] == kit.id for e in consumed)
     assert session.scalar(select(func.count()).select_from(LedgerEntry)
-                          .where(LedgerEntry.operation == "KANBAN_RETURN")) == 2
+                          .where(LedgerEntry.operation == LedgerOperation.KANBAN_RETURN)) == 2
     assert session.get(PartKit, cycle.part_kit_id).status == "COMPLETED"
     lines = {line.part_id: line for line in session.scalars(
         select(KanbanCycleLine).where(KanbanCycleLine.kanban_cycle_id == cycle.id))}
@@ -261,7 +262,7 @@ def test_a_filled_kit_may_be_emptied_unused(session: Session) -> None:
     assert (kit.status, kit.cycle_count) == ("EMPTIED", 1)
     assert total(session, f.bolt) == 15 and total(session, f.motor) == 3
     assert session.scalar(select(func.count()).select_from(LedgerEntry)
-                          .where(LedgerEntry.operation.in_(["KANBAN_CONSUME", "KANBAN_RETURN"]))) == 0
+                          .where(LedgerEntry.operation.in_([LedgerOperation.KANBAN_CONSUME, LedgerOperation.KANBAN_RETURN]))) == 0
     statuses = set(session.scalars(select(PartInventory.status)))
     assert statuses == {"AVAILABLE"}
 

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from kitwright.config import Settings, use_settings
 from kitwright.domain.errors import BadInput, Conflict, KitwrightError, NotFound
+from kitwright.domain.ledger import LedgerOperation
 from kitwright.services import kits
 from kitwright.services.ledger import record_change, snapshot
 from kitwright.services.uow import UnitOfWork
@@ -130,7 +131,7 @@ def test_issue_serial_whole_moves_kit_to_in_progress(session: Session, world: di
     assert fresh(session, PartKit, k.id).status == "IN_PROGRESS"
     assert kits.kitted_by_item(session, [it.id])[it.id] == 1
     ops = session.scalars(select(LedgerEntry.operation).where(LedgerEntry.part_inventory_id == sn.id)).all()
-    assert ops == ["CREATE", "KIT_ISSUE"]
+    assert ops == [LedgerOperation.CREATE, LedgerOperation.KIT_ISSUE]
 
 
 def test_partial_lot_issue_splits_with_origin(session: Session, world: dict[str, Any]) -> None:
@@ -304,7 +305,7 @@ def test_bad_input_refusals_change_nothing(session: Session, world: dict[str, An
         row = uow.get(PartInventory, scrapped.id, lock=True)
         before = snapshot(row)
         row.scrapped = True
-        record_change(uow, "SCRAP", row, before, snapshot(row))
+        record_change(uow, LedgerOperation.UPDATE, row, before, snapshot(row))  # no scrap operation yet
         uow.commit()
     refused(session, BadInput, "partInventoryId", lambda: issue(session, scrapped, bolts, 1))
     # to a closed kit

@@ -15,6 +15,7 @@ from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
 from kitwright.domain.errors import BadInput
+from kitwright.domain.ledger import LedgerOperation
 from kitwright.services import actions, orders
 from kitwright.services.orders import EventOutcome, NewEvent, NewLine
 from kitwright.services.uow import UnitOfWork
@@ -103,7 +104,7 @@ def test_shipping_costs_the_same_round_trips_for_one_line_or_many(session: Sessi
     many, outcome = statements_for(session, lambda uow: orders.process_order_events(uow, "M-2", events))
     assert outcome.processed and len(outcome.invoices) == 6
     assert len(many) == len(one), "\n".join(["one line:", *one, "", "six lines:", *many])
-    entries = session.scalar(select(func.count()).select_from(LedgerEntry).where(LedgerEntry.operation == "ORDER_SHIP"))
+    entries = session.scalar(select(func.count()).select_from(LedgerEntry).where(LedgerEntry.operation == LedgerOperation.ORDER_SHIP))
     assert entries is not None and entries >= 2 + 6 * 2
     held = session.scalar(select(func.count()).select_from(OrderAllocationInventory).where(
         OrderAllocationInventory.released == False))  # noqa: E712

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kitwright.domain.errors import BadInput, NotFound
+from kitwright.domain.ledger import LedgerOperation
 from kitwright.services import availability, orders
 from kitwright.services.orders import NewEvent, NewLine
 from kitwright.services.uow import UnitOfWork
@@ -136,7 +137,7 @@ def test_ship_consumes_allocated_inventory_with_ledger_entries(session: Session)
     assert outcome.processed and len(outcome.invoices) == 2
     d = detail(session, order_id)[0]
     assert (d.shipped, d.released) == (2, 1)
-    ships = session.scalars(select(LedgerEntry).where(LedgerEntry.operation == "ORDER_SHIP")).all()
+    ships = session.scalars(select(LedgerEntry).where(LedgerEntry.operation == LedgerOperation.ORDER_SHIP)).all()
     assert ships
     total_tables = sum(r.quantity for r in session.scalars(select(PartInventory).where(PartInventory.part_id == table.id)))
     assert total_tables == 8

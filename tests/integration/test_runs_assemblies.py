@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from kitwright.domain.errors import BadInput
+from kitwright.domain.ledger import LedgerOperation
 from kitwright.services import inventory, kits, runs
 from kitwright.services.uow import UnitOfWork
 from kitwright.store.models import (
@@ -97,11 +98,11 @@ def test_a_built_unit_goes_to_stock_and_into_a_higher_level_assembly(session: Se
 
     core = to_stock(session, core.id, shelf)
     assert (core.status, core.location_id) == ("AVAILABLE", shelf)
-    assert operations(session, core.id)[-1] == "UNIT_TO_STOCK"
+    assert operations(session, core.id)[-1] == LedgerOperation.UNIT_TO_STOCK
     # The screws installed in the core went with it, each with a ledger entry.
     screw = fresh(session, PartInventory, core_screws[0])
     assert (screw.status, screw.location_id) == ("INSTALLED", shelf)
-    assert operations(session, screw.id)[-1] == "FOLLOW_UNIT"
+    assert operations(session, screw.id)[-1] == LedgerOperation.FOLLOW_UNIT
 
     sub_run, sub_kit = build(session, plant["sub"], cell)  # kits the core from stock
     assert sub_kit.run_id == sub_run.id
@@ -138,7 +139,7 @@ def test_moving_a_unit_by_hand_moves_what_is_installed_in_it(session: Session, p
         inventory.update_part_inventory(uow, core.id, core.etag, {"location_id": plant["line"].id})
     screw = fresh(session, PartInventory, screw_id)
     assert screw.location_id == plant["line"].id
-    assert operations(session, screw_id)[before:] == ["FOLLOW_UNIT"]
+    assert operations(session, screw_id)[before:] == [LedgerOperation.FOLLOW_UNIT]
     # An installed record does not move on its own.
     with pytest.raises(BadInput) as caught, UnitOfWork(session) as uow:
         inventory.update_part_inventory(uow, screw.id, screw.etag, {"location_id": plant["shelf"].id})
@@ -163,7 +164,7 @@ def test_kit_delivery_and_staging_carry_a_sub_assembly_with_its_contents(
         kits.update_part_kit(uow, kit.id, fresh(session, PartKit, kit.id).etag, {"status": "DELIVERED"})
     assert fresh(session, PartInventory, core.id).location_id == line
     assert fresh(session, PartInventory, screw_id).location_id == line
-    assert operations(session, screw_id)[-2:] == ["FOLLOW_UNIT", "FOLLOW_UNIT"]
+    assert operations(session, screw_id)[-2:] == [LedgerOperation.FOLLOW_UNIT, LedgerOperation.FOLLOW_UNIT]
 
 
 def test_unit_to_stock_refusals_name_the_field_and_change_nothing(session: Session, plant: dict[str, Any]) -> None:
@@ -222,7 +223,7 @@ def test_partial_uninstall_splits_the_installed_record(session: Session, plant: 
     assert runs.installed_by_requirement(session, [req.id])[req.id] == Decimal("1.5")
     [item] = session.scalars(select(PartKitItem).where(PartKitItem.part_kit_id == kit.id)).all()
     assert kits.kitted_by_item(session, [item.id])[item.id] == 2  # the kit item still holds both parts
-    assert operations(session, out.id) == ["UNINSTALL"] and operations(session, installed.id)[-1] == "INSTALL_SPLIT"
+    assert operations(session, out.id) == [LedgerOperation.UNINSTALL] and operations(session, installed.id)[-1] == LedgerOperation.INSTALL_SPLIT
     # The rest, by record id, whole: the install is gone.
     with UnitOfWork(session) as uow:
         runs.uninstall_part_inventory(uow, part_inventory_id=installed.id, quantity="1.5")
@@ -295,7 +296,7 @@ def test_completing_a_run_closes_its_open_kits_and_releases_what_was_not_install
         runs.update_run(uow, run.id, fresh(session, Run, run.id).etag, {"status": "COMPLETED"})
     assert {fresh(session, PartKit, k.id).status for k in (kit, extra)} == {"COMPLETED"}
     assert fresh(session, PartInventory, spare.record_id).status == "AVAILABLE"
-    assert operations(session, spare.record_id)[-1] == "KIT_RELEASE"
+    assert operations(session, spare.record_id)[-1] == LedgerOperation.KIT_RELEASE
     [node] = runs.installed_in(session, fresh(session, Run, run.id).part_inventory_id)
     assert fresh(session, PartInventory, node.part_inventory_id).status == "INSTALLED"
     assert runs.installed_by_requirement(session, [req.id])[req.id] == 2

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from kitwright.config import settings, use_settings
 from kitwright.domain.errors import BadInput, KitwrightError
+from kitwright.domain.ledger import LedgerOperation
 from kitwright.services import bom, kits, runs
 from kitwright.services.uow import UnitOfWork
 from kitwright.store.models import (
@@ -250,7 +251,7 @@ def test_install_whole_partial_and_uninstall(session: Session, shop: dict[str, A
     assert [n.part_inventory_id for n in runs.installed_where(session, new.id)] == [new.id]
     assert runs.installed_where(session, new.id)[0].parent_part_inventory_id == unit_id
     ops = session.scalars(select(LedgerEntry.operation).where(LedgerEntry.part_inventory_id == new.id)).all()
-    assert ops == ["INSTALL"]
+    assert ops == [LedgerOperation.INSTALL]
     with UnitOfWork(session) as uow:
         back = runs.uninstall_part_inventory(uow, part_inventory_id=new.id, location_id=shop["shelf"].id)
     back = fresh(session, PartInventory, back.id)

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from kitwright.domain.availability import DEFAULT_VIEW, SupplyType, View, classify_supply
 from kitwright.domain.errors import BadInput
+from kitwright.domain.ledger import LedgerOperation
 from kitwright.services import availability
 from kitwright.services.ledger import record_change, snapshot
 from kitwright.services.uow import UnitOfWork
@@ -66,7 +67,7 @@ def test_scrapped_records_never_count(session: Session) -> None:
         before = snapshot(row)
         row.scrapped = True
         uow.flush()
-        record_change(uow, "SCRAP", row, before, snapshot(row))
+        record_change(uow, LedgerOperation.UPDATE, row, before, snapshot(row))  # no scrap operation yet
         uow.commit()
     lines = availability.supply_lines(session, [part.id], view=DEFAULT_VIEW)
     assert [(line.supply_type, line.quantity) for line in lines] == [(SupplyType.ON_HAND_AVAILABLE, Decimal(5))]
@@ -174,7 +175,7 @@ def test_receive_moves_on_order_supply_on_hand_with_a_ledger_entry(session: Sess
         received = inventory.receive_part_inventory(uow, po.id, po.etag, location_id=dock.id, quantity=8)
     assert (received.on_order, received.quantity, received.location_id) == (False, Decimal(8), dock.id)
     entry = session.scalars(select(LedgerEntry).order_by(LedgerEntry.id.desc())).first()
-    assert entry is not None and entry.operation == "RECEIVE"
+    assert entry is not None and entry.operation == LedgerOperation.RECEIVE
     assert entry.before is not None and entry.before["on_order"] is True
     lines = availability.supply_lines(session, [part.id], view=View(supply_types=frozenset(SupplyType)))
     assert [(line.supply_type, line.quantity) for line in lines] == [(SupplyType.ON_HAND_AVAILABLE_SOON, Decimal(8))]

@@ -16,41 +16,45 @@ from hypothesis import strategies as st
 from kitwright.domain.errors import BadInput
 from kitwright.domain.kits import (
     CLOSED_STATUSES,
+    FEFO,
     FIFO,
     OPEN_STATUSES,
     Allocation,
     Candidate,
     FefoStrategy,
     FifoStrategy,
+    FulfilmentOrder,
     FulfilmentStrategy,
     IssueItem,
     IssueRecord,
     KitDemand,
     KitHolding,
-    KitLink,
+    KitPlace,
     KitSplit,
     OpenLine,
     PartKitStatus,
     PickLine,
     PlanKind,
     Shortage,
+    StageRecord,
     UnissueItem,
     UnissueRecord,
     apply_status_effect,
     check_item_quantity,
     current_location_id,
-    is_reserving,
-    kitted_quantity,
+    issue_location,
     natural_key,
     pick_path_order,
     plan_fulfilment,
     plan_issue,
+    plan_stage,
     plan_unissue,
     remaining_quantity,
     shortage_report,
     status_after_issue,
     status_change_effects,
 )
+from kitwright.domain.ledger import LedgerOperation
 from kitwright.domain.status import PartInventoryStatus
 from kitwright.domain.tracking import TrackingType
 
@@ -97,6 +101,7 @@ def item(
     kitted: str | Decimal = "0",
     kit_status: PartKitStatus = S.REQUESTED,
     delivery_location_id: int | None = None,
+    staging_location_id: int | None = None,
 ) -> IssueItem:
     return IssueItem(
         id=id,
@@ -107,6 +112,7 @@ def item(
         kitted_quantity=D(kitted),
         kit_status=kit_status,
         delivery_location_id=delivery_location_id,
+        staging_location_id=staging_location_id,
     )
 
 
@@ -124,12 +130,6 @@ def test_open_and_closed_statuses_partition_all() -> None:
     assert {S.DRAFT, S.REQUESTED, S.IN_PROGRESS, S.DELIVERED} == OPEN_STATUSES
     for s in S:
         assert s.is_open != s.is_closed
-
-
-def test_only_unreleased_links_of_open_kits_reserve() -> None:
-    assert is_reserving(S.IN_PROGRESS, released=False)
-    assert not is_reserving(S.IN_PROGRESS, released=True)
-    assert not is_reserving(S.COMPLETED, released=False)
 
 
 @pytest.mark.parametrize("status", [S.DRAFT, S.REQUESTED])
@@ -154,7 +154,7 @@ def test_any_status_may_move_to_any_other(old: PartKitStatus, new: PartKitStatus
     effect = status_change_effects(old, new, delivery_location_id=5, staging_location_id=4)
     assert effect.release_held == (old.is_open and new.is_closed)
     assert effect.reopened == (old.is_closed and new.is_open)
-    assert effect.move_held_to_location_id == (5 if new is S.DELIVERED else None)
+    assert effect.move_held_to_location_id == (5 if new is S.DELIVERED and old is not new else None)
 
 
 def test_delivering_moves_held_inventory_to_the_delivery_location() -> None:
@@ -209,9 +209,69 @@ def test_reopening_never_re_reserves_released_inventory(new: PartKitStatus) -> N
     reopened = apply_status_effect(effect, closed)
     assert reopened[0].released
     assert reopened[0].location_id == 4  # released stock is not dragged to the delivery
-    links = [KitLink(h.record_id, h.quantity, h.released) for h in reopened]
-    assert kitted_quantity(links) == 0
-    assert remaining_quantity(D(2), kitted_quantity(links)) == 2  # to be issued again
+    assert all(h.released for h in reopened)  # so the item holds nothing: issue it again
+
+
+def test_a_delivered_kit_takes_its_inventory_to_a_new_delivery_location_only() -> None:
+    same = status_change_effects(S.DELIVERED, S.DELIVERED, delivery_location_id=5,
+                                 staging_location_id=4)
+    assert not same.changes_inventory  # saving a delivered kit again moves nothing
+    moved = status_change_effects(S.DELIVERED, S.DELIVERED, delivery_location_id=6,
+                                  staging_location_id=4, delivery_changed=True)
+    assert moved.move_held_to_location_id == 6 and moved.operation == LedgerOperation.KIT_DELIVER
+    after = apply_status_effect(moved, [KitHolding(1, 1, D(1), 5),
+                                        KitHolding(2, 1, D(1), 9, installed=True)])
+    assert [h.location_id for h in after] == [6, 9]
+
+
+@pytest.mark.parametrize("status", [S.DRAFT, S.REQUESTED, S.IN_PROGRESS])
+def test_a_new_staging_location_stages_an_open_undelivered_kit(status: PartKitStatus) -> None:
+    effect = status_change_effects(status, status, delivery_location_id=None,
+                                   staging_location_id=4, staging_changed=True)
+    assert effect.move_held_to_location_id == 4 and effect.operation == LedgerOperation.KIT_STAGE
+    assert not effect.release_held
+    after = apply_status_effect(effect, [KitHolding(1, 1, D(1), 8),
+                                         KitHolding(2, 1, D(1), 9, installed=True)])
+    assert [h.location_id for h in after] == [4, 9]  # installed stays put
+
+
+def test_a_new_staging_location_does_not_move_delivered_or_closed_kits_or_to_nowhere() -> None:
+    delivered = status_change_effects(S.DELIVERED, S.DELIVERED, delivery_location_id=5,
+                                      staging_location_id=4, staging_changed=True)
+    assert delivered.move_held_to_location_id is None
+    closed = status_change_effects(S.IN_PROGRESS, S.CANCELED, delivery_location_id=5,
+                                   staging_location_id=4, staging_changed=True)
+    assert closed.move_held_to_location_id is None and closed.operation == LedgerOperation.KIT_RELEASE
+    cleared = status_change_effects(S.IN_PROGRESS, S.IN_PROGRESS, delivery_location_id=None,
+                                    staging_location_id=None, staging_changed=True)
+    assert not cleared.changes_inventory
+
+
+def test_delivering_and_staging_at_once_delivers() -> None:
+    effect = status_change_effects(S.IN_PROGRESS, S.DELIVERED, delivery_location_id=5,
+                                   staging_location_id=4, staging_changed=True)
+    assert effect.move_held_to_location_id == 5 and effect.operation == LedgerOperation.KIT_DELIVER
+
+
+def test_stage_moves_what_an_open_kit_holds_except_installed_and_already_there() -> None:
+    records = [
+        StageRecord(3, PartInventoryStatus.KITTED, 8),
+        StageRecord(1, PartInventoryStatus.KITTED, None),
+        StageRecord(2, PartInventoryStatus.INSTALLED, 9),
+        StageRecord(4, PartInventoryStatus.KITTED, 4),  # already there
+    ]
+    assert plan_stage(S.IN_PROGRESS, records, 4) == (1, 3)
+
+
+def test_stage_moves_only_what_a_closed_kit_released_that_is_still_stock() -> None:
+    records = [
+        StageRecord(1, PartInventoryStatus.AVAILABLE, 8),
+        StageRecord(2, PartInventoryStatus.KITTED, 8),  # kitted to another kit since
+        StageRecord(3, PartInventoryStatus.INSTALLED, 8),
+        StageRecord(4, PartInventoryStatus.SCRAPPED, 8),
+        StageRecord(5, PartInventoryStatus.UNAVAILABLE, 8),
+    ]
+    assert plan_stage(S.COMPLETED, records, 4) == (1, 5)
 
 
 def test_closed_to_closed_changes_nothing() -> None:
@@ -250,6 +310,8 @@ holdings_st = st.lists(
     delivery=st.integers(1, 5),
     staging=st.none() | st.integers(1, 5),
     holdings=holdings_st,
+    delivery_changed=st.booleans(),
+    staging_changed=st.booleans(),
 )
 def test_status_effects_never_create_or_consume_quantity(
     old: PartKitStatus,
@@ -257,15 +319,20 @@ def test_status_effects_never_create_or_consume_quantity(
     delivery: int,
     staging: int | None,
     holdings: list[KitHolding],
+    delivery_changed: bool,
+    staging_changed: bool,
 ) -> None:
     effect = status_change_effects(old, new, delivery_location_id=delivery,
-                                   staging_location_id=staging)
+                                   staging_location_id=staging, delivery_changed=delivery_changed,
+                                   staging_changed=staging_changed)
     after = apply_status_effect(effect, holdings)
     assert [(h.record_id, h.part_id, h.quantity, h.installed) for h in after] == [
         (h.record_id, h.part_id, h.quantity, h.installed) for h in holdings
     ]
     for before, now in zip(holdings, after, strict=True):
         assert now.released >= before.released  # nothing is ever re-reserved
+        if before.released or before.installed:
+            assert now.location_id == before.location_id  # history and builds stay put
         if before.released:
             assert now == before
 
@@ -273,9 +340,7 @@ def test_status_effects_never_create_or_consume_quantity(
 # --------------------------------------------------------------------------- item quantities
 
 
-def test_kitted_quantity_counts_unreleased_links_only() -> None:
-    links = [KitLink(1, D("1.5")), KitLink(2, D(2), released=True), KitLink(3, D("0.5"))]
-    assert kitted_quantity(links) == 2
+def test_remaining_quantity_is_never_negative() -> None:
     assert remaining_quantity(D(3), D(2)) == 1
     assert remaining_quantity(D(3), D(4)) == 0
 
@@ -411,6 +476,28 @@ def test_issue_reports_every_reason_at_once() -> None:
         )
     assert len(exc.value.details) == 4
     assert refused(exc) == {"partInventoryId", "partKitItemId", "quantity"}
+
+
+def test_issue_lands_at_the_staging_location_when_the_kit_has_one() -> None:
+    plan = plan_issue(record(location_id=100), item(staging_location_id=4, delivery_location_id=5),
+                      D(1))
+    assert plan.location_id == 4
+    explicit = plan_issue(record(), item(staging_location_id=4), D(1), location_id=6)
+    assert explicit.location_id == 6  # the caller's location wins
+    delivered = plan_issue(record(), item(kit_status=S.DELIVERED, staging_location_id=4,
+                                          delivery_location_id=5), D(1), location_id=6)
+    assert delivered.location_id == 6
+
+
+def test_issue_location() -> None:
+    kw = {"stands_at": 1, "staging_location_id": 4, "delivery_location_id": 5}
+    assert issue_location(S.IN_PROGRESS, **kw) == 4
+    assert issue_location(S.DELIVERED, **kw) == 5
+    assert issue_location(S.DELIVERED, **kw, explicit=7) == 7
+    assert issue_location(S.IN_PROGRESS, stands_at=1, staging_location_id=None,
+                          delivery_location_id=5) == 1  # no staging location: stays
+    assert issue_location(S.DELIVERED, stands_at=1, staging_location_id=4,
+                          delivery_location_id=None) == 1
 
 
 def test_issue_to_a_delivered_kit_lands_at_its_delivery_location() -> None:
@@ -665,18 +752,57 @@ def test_fulfil_refuses_a_candidate_given_twice() -> None:
         plan_fulfilment([OpenLine(1, 1, D(1))], [cand(1, 1, "1", 0), cand(1, 1, "1", 1)])
 
 
-def test_fefo_takes_the_first_expiring_then_undated_and_skips_expired() -> None:
+def test_fefo_takes_the_first_expiring_first_and_undated_last() -> None:
     cands = [
         cand(1, 1, "1", 0),  # oldest, no expiry: last
         cand(2, 1, "1", 5, expires=date(2030, 6, 1)),
         cand(3, 1, "1", 9, expires=date(2030, 1, 1)),
         cand(4, 1, "1", 1, expires=date(2020, 1, 1)),  # expired
     ]
-    plan = plan_fulfilment([OpenLine(1, 1, D(4))], cands, FefoStrategy(today=date(2025, 1, 1)))
-    assert [a.record_id for a in plan.allocations] == [3, 2, 1]
-    assert plan.shortages == (Shortage(1, 1, D(1)),)
-    unfiltered = plan_fulfilment([OpenLine(1, 1, D(4))], cands, FefoStrategy())
-    assert [a.record_id for a in unfiltered.allocations] == [4, 3, 2, 1]
+    plan = plan_fulfilment([OpenLine(1, 1, D(4))], cands, FefoStrategy())
+    # Expiry orders, it does not filter: the expired record goes first.
+    assert [a.record_id for a in plan.allocations] == [4, 3, 2, 1]
+
+
+def test_fefo_and_fifo_side_by_side_per_part() -> None:
+    cands = [
+        cand(1, 1, "1", 0),  # oldest, no expiry
+        cand(2, 1, "1", 5, expires=date(2030, 6, 1)),
+        cand(3, 1, "1", 9, expires=date(2030, 1, 1)),
+        cand(11, 2, "1", 0),
+        cand(12, 2, "1", 5, expires=date(2030, 6, 1)),
+        cand(13, 2, "1", 9, expires=date(2030, 1, 1)),
+    ]
+    lines = [OpenLine(1, 1, D(2)), OpenLine(2, 2, D(2))]
+    orders = {1: FulfilmentOrder.FIFO.strategy, 2: FulfilmentOrder.FEFO.strategy}
+    plan = plan_fulfilment(lines, cands, orders)
+    assert [a.record_id for a in plan.allocations] == [1, 2, 13, 12]
+    assert plan_fulfilment(lines, cands, {})  == plan_fulfilment(lines, cands, FIFO)
+    assert FulfilmentOrder("FEFO").strategy is FEFO
+
+
+def test_fulfil_for_a_kit_says_where_records_go_and_which_status_follows() -> None:
+    cands = [Candidate(1, 1, LOT, D(5), day(0), location_id=100),
+             Candidate(2, 2, SERIAL, D(1), day(0), location_id=101)]
+    lines = [OpenLine(1, 1, D(2)), OpenLine(2, 2, D(1))]
+    staged = plan_fulfilment(lines, cands, kit=KitPlace(S.REQUESTED, staging_location_id=4))
+    assert staged.kit_status_after is S.IN_PROGRESS
+    assert [(a.location_id, a.kind, a.how_created) for a in staged.allocations] == [
+        (4, PlanKind.SPLIT, KitSplit.PARTIAL_KIT), (4, PlanKind.MOVE_WHOLE, None)]
+    delivered = plan_fulfilment(lines, cands, kit=KitPlace(S.DELIVERED, 4, 5))
+    assert [a.location_id for a in delivered.allocations] == [5, 5]
+    assert delivered.kit_status_after is S.DELIVERED
+    in_place = plan_fulfilment(lines, cands, kit=KitPlace(S.DRAFT))
+    assert [a.location_id for a in in_place.allocations] == [100, 101]
+    nothing = plan_fulfilment(lines, [], kit=KitPlace(S.DRAFT))
+    assert nothing.kit_status_after is S.DRAFT  # nothing issued: the kit does not start
+
+
+@pytest.mark.parametrize("status", sorted(CLOSED_STATUSES))
+def test_fulfil_refuses_a_closed_kit(status: PartKitStatus) -> None:
+    with pytest.raises(BadInput) as exc:
+        plan_fulfilment([OpenLine(1, 1, D(1))], [cand(1, 1, "1", 0)], kit=KitPlace(status))
+    assert exc.value.field == "id" and status.value in exc.value.message
 
 
 @st.composite
@@ -693,18 +819,25 @@ def fulfilment_case(draw: st.DrawFn) -> tuple[list[OpenLine], list[Candidate]]:
         tracking = parts[part]
         q = (D(draw(st.integers(0, 1))) if tracking is SERIAL
              else D(draw(st.integers(0, 3000))) / 100)
-        cands.append(Candidate(rid, part, tracking, q, day(draw(st.integers(0, 5)))))
+        expires = draw(st.none() | st.dates(date(2030, 1, 1), date(2030, 1, 5)))
+        cands.append(Candidate(rid, part, tracking, q, day(draw(st.integers(0, 5))),
+                               expires_at=expires))
     return lines, cands
 
 
 @settings(max_examples=300)
-@given(case=fulfilment_case(), fefo=st.booleans())
+@given(case=fulfilment_case(), fefo=st.booleans(),
+       kit_status=st.none() | st.sampled_from(sorted(OPEN_STATUSES)))
 def test_fulfilment_properties(
-    case: tuple[list[OpenLine], list[Candidate]], fefo: bool
+    case: tuple[list[OpenLine], list[Candidate]], fefo: bool, kit_status: PartKitStatus | None,
 ) -> None:
     lines, cands = case
     strategy: FulfilmentStrategy = FefoStrategy() if fefo else FIFO
-    plan = plan_fulfilment(lines, cands, strategy)
+    kit = None if kit_status is None else KitPlace(kit_status, 4, 5)
+    plan = plan_fulfilment(lines, cands, strategy, kit=kit)
+    if kit is not None:
+        assert plan.kit_status_after == (status_after_issue(kit.status) if plan.allocations
+                                         else kit.status)
     by_id = {c.record_id: c for c in cands}
     used: dict[int, Decimal] = {}
     got: dict[int, Decimal] = {}

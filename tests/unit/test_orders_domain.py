@@ -3,6 +3,7 @@ in whole-kit ratios, return resolution. Examples from the retail rules plus prop
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from hypothesis import given, settings
@@ -18,6 +19,7 @@ from kitwright.domain.orders import (
     check_group,
     complete_kits,
     draw,
+    fifo_key,
     kits_at,
     plan_allocation,
     resolve_return,
@@ -71,6 +73,14 @@ def test_draw_takes_oldest_first_and_serials_whole() -> None:
     assert draw(D(5), candidates, {}) == [(1, D(3)), (2, D(1)), (3, D(1))]
     assert draw(D(5), candidates, {1: D(3)}) == [(2, D(1)), (3, D(4))]
     assert draw(D(50), candidates, {}) == []
+
+
+def test_fifo_key_orders_candidates_oldest_first_then_by_id() -> None:
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    candidates = [Candidate(5, D(1), created_at=t0 + timedelta(days=2)),
+                  Candidate(9, D(1), created_at=t0), Candidate(3, D(1), created_at=t0)]
+    assert [c.record_id for c in sorted(candidates, key=fifo_key)] == [3, 9, 5]
+    assert draw(D(2), sorted(candidates, key=fifo_key), {}) == [(3, D(1)), (9, D(1))]
 
 
 pools = st.dictionaries(

@@ -71,7 +71,7 @@ def run_services(url: str, planned: list[list[tuple[int, int]]], seed: int) -> d
         for n, lines in enumerate(planned):
             with UnitOfWork(session) as uow:
                 order = timed(times["create"], lambda uow=uow, n=n, lines=lines: orders.create_order(
-                    uow, f"B-{n}", [NewLine(str(i + 1), part, qty) for i, (part, qty) in enumerate(lines)]))
+                    uow, f"B{seed}-{n}", [NewLine(str(i + 1), part, qty) for i, (part, qty) in enumerate(lines)]))
                 order_ids.append(order.id)
         allocated = []
         for order_id in order_ids:
@@ -96,7 +96,7 @@ def run_services(url: str, planned: list[list[tuple[int, int]]], seed: int) -> d
                       for group in message for row in group]
             with UnitOfWork(session) as uow:
                 outcome = timed(times["message"], lambda uow=uow, n=n, events=events: orders.process_order_events(
-                    uow, f"MSG-{n}", events))
+                    uow, f"MSG{seed}-{n}", events))
             processed += outcome.processed
             times["events"].append(len(events))
         console.print(f"  services: {len(allocated):,} of {len(order_ids):,} orders allocated, "
@@ -229,7 +229,7 @@ def run_raw(url: str, planned: list[list[tuple[int, int]]], seed: int) -> dict[s
 
         def ship(message: list[list[Any]], n: int) -> None:
             conn.execute(sa.text("INSERT INTO order_event_message (external_message_id, processed, created_at) "
-                                 "VALUES (:m, true, now())"), {"m": f"MSG-{n}"})
+                                 "VALUES (:m, true, now())"), {"m": f"MSG{seed}-{n}"})
             for group in message:
                 ids = [row.id for row in group]
                 kits = group[0].kits

@@ -235,12 +235,14 @@ def create_order(uow: UnitOfWork, order_number: str, lines: Sequence[NewLine], *
                         created_by_id=uow.actor.id)
     uow.session.add(order)
     uow.flush()
-    for line, line_number, quantity, components in prepared:
-        row = OrderLine(order_id=order.id, line_number=line_number, part_id=line.part_id, quantity=quantity,
-                        is_kit=bool(components), canceled_quantity=0, shipped_quantity=0,
-                        shorted_quantity=0, returned_quantity=0, allocation_attempted=False)
-        uow.session.add(row)
-        uow.flush()
+    # Every line in one flush (their ids), then every component in one more.
+    rows = [OrderLine(order_id=order.id, line_number=line_number, part_id=line.part_id, quantity=quantity,
+                      is_kit=bool(components), canceled_quantity=0, shipped_quantity=0,
+                      shorted_quantity=0, returned_quantity=0, allocation_attempted=False)
+            for line, line_number, quantity, components in prepared]
+    uow.session.add_all(rows)
+    uow.flush()
+    for row, (_line, _number, _quantity, components) in zip(rows, prepared, strict=True):
         uow.session.add_all(
             OrderLineComponent(order_line_id=row.id, part_id=c, quantity=r) for c, r in components
         )
@@ -552,14 +554,15 @@ def release_order(uow: UnitOfWork, id: int) -> list[OrderRelease]:
     by_site: dict[int, list[OrderAllocation]] = defaultdict(list)
     for allocation in allocations:
         by_site[allocation.site_id].append(allocation)
-    releases = []
-    for site_id, group in sorted(by_site.items()):
-        count += 1
-        release = OrderRelease(order_id=order.id, site_id=site_id, release_number=f"{order.order_number}{count}")
-        uow.session.add(release)
-        uow.flush()
+    # Every release in one flush (their ids), then every line and allocation change in one more.
+    sites = sorted(by_site)
+    releases = [OrderRelease(order_id=order.id, site_id=site_id, release_number=f"{order.order_number}{count + n}")
+                for n, site_id in enumerate(sites, start=1)]
+    uow.session.add_all(releases)
+    uow.flush()
+    for site_id, release in zip(sites, releases, strict=True):
         kits_by_line: dict[int, int] = defaultdict(int)
-        for allocation in group:
+        for allocation in by_site[site_id]:
             kits_by_line[allocation.order_line_id] += allocation.kits
             allocation.release_id = release.id
         number = 0
@@ -572,7 +575,6 @@ def release_order(uow: UnitOfWork, id: int) -> list[OrderRelease]:
                     quantity=normalize(ratio * kits), kits=kits, released=kits, in_progress=0, picked=0,
                     packed=0, shipped=0, shorted=0, canceled=0,
                 ))
-        releases.append(release)
     uow.commit()
     return releases
 
@@ -867,6 +869,7 @@ def _held_links(uow: UnitOfWork, keys: Iterable[tuple[int, int]]) -> tuple[
     except OperationalError as exc:
         raise Conflict("the inventory is being changed by another request; try again") from exc
     for held, release_id, record in sorted(rows, key=lambda r: r[0].id):
+        assert release_id is not None  # the condition names it
         found[(release_id, held.order_line_id)].append(held)
         records[record.id] = record
     return found, records
@@ -953,7 +956,7 @@ def _insert_returning(session: Session, model: type[T], values: list[dict[str, A
     if session.get_bind().dialect.name == "postgresql":
         return list(session.scalars(insert(model).returning(model, sort_by_parameter_order=True), values))
     made = list(session.scalars(insert(model).returning(model), values))
-    return sorted(made, key=lambda row: row.id)  # type: ignore[attr-defined, no-any-return]
+    return sorted(made, key=lambda row: row.id)  # type: ignore[attr-defined]
 
 
 def _insert_for(session: Session) -> Any:
@@ -1065,29 +1068,32 @@ def reconcile_order_events(uow: UnitOfWork, now: datetime | None = None) -> Reco
     by_group: dict[tuple[int | None, int, OrderEventType], list[UnprocessedOrderEvent]] = defaultdict(list)
     for event in pending:
         by_group[(event.release_id, event.order_line_id, OrderEventType(event.event_type))].append(event)
+    # Every group is checked in one pass (a passing group counts for the later ones, a failing
+    # one changes nothing), then all passing groups are applied together in the fixed number
+    # of statements a message costs, however many groups there are.
+    groups = [
+        _Group(key, lines[key[1]], [
+            _Resolved(e.id, EventFact(e.id, key[2], e.part_id, e.quantity, e.package_id, e.short_reason_id,
+                                      e.cancel_unfulfilled), lines[key[1]], key[0], e.release_line_id)
+            for e in stored])
+        for key, stored in by_group.items()
+    ]
+    results, failures = _evaluate(groups, states, ratios, settings.partial_kit_supported)
     processed: list[UnprocessedOrderEvent] = []
     stuck: list[StuckEvent] = []
-    for key, stored in by_group.items():
-        release_id, line_id, event_type = key
-        facts = [EventFact(e.id, event_type, e.part_id, e.quantity, e.package_id, e.short_reason_id,
-                           e.cancel_unfulfilled) for e in stored]
-        group = _Group(key, lines[line_id], [_Resolved(e.id, f, lines[line_id], release_id, e.release_line_id)
-                                             for e, f in zip(stored, facts, strict=True)])
-        results, failures = _evaluate([group], states, ratios, settings.partial_kit_supported)
-        if failures:
+    passing: list[_Group] = []
+    for position, stored in enumerate(by_group.values()):
+        if position in failures:
             for event in stored:
                 age = int((moment - event.created_at).total_seconds())
-                stuck.append(StuckEvent(event, max(age, 0), failures[0]))
+                stuck.append(StuckEvent(event, max(age, 0), failures[position]))
             continue
-        _apply(uow, [group], results, rows, ratios, settings, None)
-        assert release_id is not None
-        state = states[(release_id, line_id)]
-        state.take(event_type, results[0].kits)
-        if results[0].cancel:
-            state.take(OrderEventType.SHORT, results[0].cancel)
+        passing.append(groups[position])
         for event in stored:
             event.processed_at = moment
             processed.append(event)
+    if passing:
+        _apply(uow, passing, results, rows, ratios, settings, None, invoice_per_group=True)
     uow.commit()
     return ReconcileResult(processed, stuck)
 

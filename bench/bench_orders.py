@@ -587,12 +587,16 @@ def run_copy(copy: Copy, planned: list[list[tuple[int, int]]], sample: set[int],
     groups = copy.groups()
     sample_orders = set(sample_ids)
     total_lines = sum(g.size for g in groups)
-    share = min(1.0, max(0.0, (args.events - total_lines) / max(total_lines, 1)))
-    in_sample = [g for g in groups if g.order_id in sample_orders]
-    rest = [g for g in groups if g.order_id not in sample_orders]
-    reconciled = rest[:: max(1, len(rest) // args.reconcile)][: args.reconcile] if args.reconcile else []
+    share = min(1.0, max(0.0, (args.events - total_lines) / max(total_lines, 1) + 0.01))
+    # Timed: the sampled orders' groups and every `--every`-th other group (so that at least
+    # 1,000 messages are timed); the reconciler gets its own groups; the rest is bulk.
+    others = [g for g in groups if g.order_id not in sample_orders]
+    reconciled = others[1:: max(1, len(others) // args.reconcile)][: args.reconcile] if args.reconcile else []
     held_back = {(g.release_id, g.order_line_id) for g in reconciled}
-    rest = [g for g in rest if (g.release_id, g.order_line_id) not in held_back]
+    in_sample = [g for n, g in enumerate(groups) if g.order_id in sample_orders or (
+        n % args.every == 0 and (g.release_id, g.order_line_id) not in held_back)]
+    timed_groups = {(g.release_id, g.order_line_id) for g in in_sample}
+    rest = [g for g in others if (g.release_id, g.order_line_id) not in held_back | timed_groups]
     size: Callable[[Group], int] = lambda g: g.size  # noqa: E731
     bulk_packs = pack([g for g in rest if packed(g, share)], args.seed + 1, size)
     bulk_ships = pack(rest, args.seed + 2, size)
@@ -653,7 +657,9 @@ def main() -> None:
     parser.add_argument("--orders", type=int, default=10_000)
     parser.add_argument("--events", type=int, default=100_000, help="at least this many events in all")
     parser.add_argument("--sample", type=int, default=1_000, help="orders timed one by one (spread over the plan)")
+    parser.add_argument("--every", type=int, default=12, help="also time every N-th group of the other orders")
     parser.add_argument("--reconcile", type=int, default=200, help="release-line groups left to the reconciler")
+    parser.add_argument("--stock", type=int, default=3, help="times the generator's on-hand quantities")
     parser.add_argument("--kits", type=int, default=1_000)
     parser.add_argument("--pool", type=int, default=500)
     parser.add_argument("--sites", type=int, default=100)
@@ -669,6 +675,11 @@ def main() -> None:
         console.print(f"generating {url}")
         generate(engine, kits=args.kits, sites=args.sites, components=6, pool=args.pool)
         trim_components(engine, args.pool)
+        with engine.begin() as conn:
+            # The generator stocks a read benchmark; 10,000 orders need more, or the later
+            # orders (and the sample among them) would mostly be backordered.
+            conn.execute(sa.text("UPDATE part_inventory SET quantity = quantity * :m WHERE NOT on_order"),
+                         {"m": args.stock})
         engine.dispose()
     planned = plan_orders(args.orders, args.kits, args.pool, args.seed)
     step = max(1, args.orders // max(args.sample, 1))

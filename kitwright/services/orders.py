@@ -470,6 +470,11 @@ def allocate_order(uow: UnitOfWork, id: int) -> AllocationResult:
         if site is not None:
             rough[(site, part)] = from_units(int(total or 0))
     guess = rules.plan_allocation(demands, rough, enable_kits=settings.enable_kits)
+    if not guess:
+        # No site can make a kit: everything stays backordered and nothing is held, so there
+        # is nothing to lock (a later allocateOrder retries).
+        uow.commit()
+        return result
     keys = {(a.site_id, part) for a in guess for part in ratios[a.line_id]}
     plan: list[rules.Allocation] | None = None
     if keys:

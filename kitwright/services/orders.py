@@ -377,18 +377,6 @@ def _new_record(uow: UnitOfWork, origin: PartInventory, quantity: Decimal, how: 
     return new
 
 
-def lock_records(uow: UnitOfWork, ids: Iterable[int]) -> dict[int, PartInventory]:
-    wanted = sorted(set(ids))
-    if not wanted:
-        return {}
-    stmt = (select(PartInventory).where(PartInventory.id.in_(wanted)).order_by(PartInventory.id)
-            .with_for_update(of=PartInventory).execution_options(**_FRESH))
-    try:
-        return {row.id: row for row in uow.session.scalars(stmt)}
-    except OperationalError as exc:
-        raise Conflict("the inventory is being changed by another request; try again") from exc
-
-
 # --------------------------------------------------------------------------- allocation
 
 

@@ -15,12 +15,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import BigInteger, Table, and_, bindparam, func, insert, select, type_coerce, update
+from sqlalchemy import BigInteger, Table, and_, bindparam, func, insert, select, tuple_, type_coerce, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import flag_modified
+from sqlalchemy.orm import Session, aliased
 
 from kitwright.domain import orders as rules
 from kitwright.domain.errors import BadInput, Conflict, NotFound, Problems
@@ -74,6 +75,7 @@ register_constraint(
     "uq_order_allocation_inventory_held", "id", "the inventory is already allocated; try again"
 )
 
+T = TypeVar("T")
 MAX_LINES = 1000
 MAX_EVENTS = 1000
 _FRESH = {"populate_existing": True}
@@ -233,12 +235,14 @@ def create_order(uow: UnitOfWork, order_number: str, lines: Sequence[NewLine], *
                         created_by_id=uow.actor.id)
     uow.session.add(order)
     uow.flush()
-    for line, line_number, quantity, components in prepared:
-        row = OrderLine(order_id=order.id, line_number=line_number, part_id=line.part_id, quantity=quantity,
-                        is_kit=bool(components), canceled_quantity=0, shipped_quantity=0,
-                        shorted_quantity=0, returned_quantity=0, allocation_attempted=False)
-        uow.session.add(row)
-        uow.flush()
+    # Every line in one flush (their ids), then every component in one more.
+    rows = [OrderLine(order_id=order.id, line_number=line_number, part_id=line.part_id, quantity=quantity,
+                      is_kit=bool(components), canceled_quantity=0, shipped_quantity=0,
+                      shorted_quantity=0, returned_quantity=0, allocation_attempted=False)
+            for line, line_number, quantity, components in prepared]
+    uow.session.add_all(rows)
+    uow.flush()
+    for row, (_line, _number, _quantity, components) in zip(rows, prepared, strict=True):
         uow.session.add_all(
             OrderLineComponent(order_line_id=row.id, part_id=c, quantity=r) for c, r in components
         )
@@ -358,10 +362,6 @@ def quantity_details(session: Session, lines: Sequence[OrderLine]) -> dict[int, 
 # --------------------------------------------------------------------------- ledger helpers
 
 
-def _touch(record: PartInventory) -> None:
-    flag_modified(record, "location_id")  # its etag changes with its status
-
-
 def _new_record(uow: UnitOfWork, origin: PartInventory, quantity: Decimal, how: str) -> PartInventory:
     """A new record holding `quantity` split off `origin` (the caller has reduced the origin
     and flushes; the new record keeps the origin's age so FIFO survives the round trip)."""
@@ -378,18 +378,6 @@ def _new_record(uow: UnitOfWork, origin: PartInventory, quantity: Decimal, how: 
     return new
 
 
-def lock_records(uow: UnitOfWork, ids: Iterable[int]) -> dict[int, PartInventory]:
-    wanted = sorted(set(ids))
-    if not wanted:
-        return {}
-    stmt = (select(PartInventory).where(PartInventory.id.in_(wanted)).order_by(PartInventory.id)
-            .with_for_update(of=PartInventory).execution_options(**_FRESH))
-    try:
-        return {row.id: row for row in uow.session.scalars(stmt)}
-    except OperationalError as exc:
-        raise Conflict("the inventory is being changed by another request; try again") from exc
-
-
 # --------------------------------------------------------------------------- allocation
 
 
@@ -402,14 +390,20 @@ class AllocationResult:
 def _locked_pool(uow: UnitOfWork, condition: Any) -> tuple[
     dict[int, PartInventory], dict[tuple[int, int], list[Candidate]], dict[tuple[int, int], Decimal]
 ]:
-    """Lock the matching records (ascending id), re-read which are still available, and
-    return them, FIFO candidates per (site, part), and the pool they make."""
-    ids = list(uow.session.scalars(
-        select(PartInventory.id).join(Location, Location.id == PartInventory.location_id).where(condition)))
-    records = lock_records(uow, ids)
+    """Lock the matching records (ascending id, one statement), re-read which are still
+    available, and return them, FIFO candidates per (site, part), and the pool they make."""
+    matching = select(PartInventory.id).join(Location, Location.id == PartInventory.location_id).where(
+        condition).correlate(None)
+    stmt = (select(PartInventory).where(PartInventory.id.in_(matching)).order_by(PartInventory.id)
+            .with_for_update().execution_options(**_FRESH))
+    try:
+        records = {row.id: row for row in uow.session.scalars(stmt)}
+    except OperationalError as exc:
+        raise Conflict("the inventory is being changed by another request; try again") from exc
     site_of: dict[int, int] = {}
     if records:
-        # A fresh statement after the lock: what committed while we waited drops out.
+        # A fresh statement after the lock: what committed while we waited drops out (the
+        # lock re-checks the locked row itself, not the links a committed allocation added).
         for rid, site in uow.session.execute(
             select(PartInventory.id, Location.site_id).join(Location, Location.id == PartInventory.location_id)
             .where(PartInventory.id.in_(sorted(records)), condition)
@@ -469,6 +463,11 @@ def allocate_order(uow: UnitOfWork, id: int) -> AllocationResult:
         if site is not None:
             rough[(site, part)] = from_units(int(total or 0))
     guess = rules.plan_allocation(demands, rough, enable_kits=settings.enable_kits)
+    if not guess:
+        # No site can make a kit: everything stays backordered and nothing is held, so there
+        # is nothing to lock (a later allocateOrder retries).
+        uow.commit()
+        return result
     keys = {(a.site_id, part) for a in guess for part in ratios[a.line_id]}
     plan: list[rules.Allocation] | None = None
     if keys:
@@ -502,30 +501,32 @@ def allocate_order(uow: UnitOfWork, id: int) -> AllocationResult:
             for a, _ in chosen]
     uow.session.add_all(rows)
     uow.flush()
-    # Splits are flushed together: one round trip for all new records, then their entries.
-    pending: list[tuple[PartInventory, bool, OrderAllocation, int, Decimal, dict[str, Any]]] = []
+    # The locked records change set-based (one UPDATE, one INSERT of the splits, one of the
+    # ledger entries), not one versioned UPDATE per record.
+    writes = _Writes()
+    # (record id, or the split record whose id the flush assigns), allocation, part, quantity
+    held: list[tuple[int | PartInventory, OrderAllocation, int, Decimal]] = []
     for row, (allocation, picks_by_part) in zip(rows, chosen, strict=True):
         refs: dict[str, Any] = {"orderId": order.id, "orderLineId": allocation.line_id, "allocationId": row.id}
         for part, picks in picks_by_part.items():
             for record_id, quantity in picks:
                 record = records[record_id]
-                before = snapshot(record)
-                if quantity == record.quantity:
-                    _touch(record)
-                    record_change(uow, LedgerOperation.ORDER_ALLOCATE, record, before, snapshot(record), link_change=True, **refs)
-                    pending.append((record, False, row, part, quantity, refs))
+                left = writes.quantity(record)
+                if quantity == left:
+                    # The whole record is held: unchanged, but its status changes (an entry too).
+                    writes.change(uow, record, left, LedgerOperation.ORDER_ALLOCATE, refs)
+                    held.append((record.id, row, part, quantity))
                     continue
-                record.quantity = normalize(record.quantity - quantity)
-                record_change(uow, LedgerOperation.ORDER_ALLOCATE, record, before, snapshot(record), **refs)
-                pending.append((_new_record(uow, record, quantity, "ORDER_ALLOCATION"), True, row, part, quantity, refs))
-    uow.flush()
-    for held, is_new, row, part, quantity, refs in pending:
-        if is_new:
-            record_change(uow, LedgerOperation.ORDER_ALLOCATE, held, None, snapshot(held), link_change=True, **refs)
-        uow.session.add(OrderAllocationInventory(
-            allocation_id=row.id, order_line_id=row.order_line_id, part_id=part,
-            part_inventory_id=held.id, quantity=normalize(quantity), released=False,
-        ))
+                writes.change(uow, record, left - quantity, LedgerOperation.ORDER_ALLOCATE, refs)
+                split = _new_record(uow, record, quantity, "ORDER_ALLOCATION")
+                writes.splits.append(_Split(split, LedgerOperation.ORDER_ALLOCATE, refs))
+                held.append((split, row, part, quantity))
+    writes.write(uow)
+    uow.session.add_all(OrderAllocationInventory(
+        allocation_id=row.id, order_line_id=row.order_line_id, part_id=part,
+        part_inventory_id=record if isinstance(record, int) else record.id, quantity=normalize(quantity),
+        released=False,
+    ) for record, row, part, quantity in held)
     result.allocations.extend(rows)
     uow.commit()
     return result
@@ -551,14 +552,15 @@ def release_order(uow: UnitOfWork, id: int) -> list[OrderRelease]:
     by_site: dict[int, list[OrderAllocation]] = defaultdict(list)
     for allocation in allocations:
         by_site[allocation.site_id].append(allocation)
-    releases = []
-    for site_id, group in sorted(by_site.items()):
-        count += 1
-        release = OrderRelease(order_id=order.id, site_id=site_id, release_number=f"{order.order_number}{count}")
-        uow.session.add(release)
-        uow.flush()
+    # Every release in one flush (their ids), then every line and allocation change in one more.
+    sites = sorted(by_site)
+    releases = [OrderRelease(order_id=order.id, site_id=site_id, release_number=f"{order.order_number}{count + n}")
+                for n, site_id in enumerate(sites, start=1)]
+    uow.session.add_all(releases)
+    uow.flush()
+    for site_id, release in zip(sites, releases, strict=True):
         kits_by_line: dict[int, int] = defaultdict(int)
-        for allocation in group:
+        for allocation in by_site[site_id]:
             kits_by_line[allocation.order_line_id] += allocation.kits
             allocation.release_id = release.id
         number = 0
@@ -571,7 +573,6 @@ def release_order(uow: UnitOfWork, id: int) -> list[OrderRelease]:
                     quantity=normalize(ratio * kits), kits=kits, released=kits, in_progress=0, picked=0,
                     packed=0, shipped=0, shorted=0, canceled=0,
                 ))
-        releases.append(release)
     uow.commit()
     return releases
 
@@ -842,29 +843,39 @@ def _unlink(uow: UnitOfWork, links: Sequence[OrderAllocationInventory], records:
         raise Conflict("the allocation holds less than the event needs; fetch the order again")
 
 
-def _held_links(session: Session, keys: Iterable[tuple[int, int]]
-                ) -> dict[tuple[int, int], list[OrderAllocationInventory]]:
-    """The held links of every (release, order line) group, oldest first: one query."""
-    wanted = set(keys)
+def _held_links(uow: UnitOfWork, keys: Iterable[tuple[int, int]]) -> tuple[
+    dict[tuple[int, int], list[OrderAllocationInventory]], dict[int, PartInventory]
+]:
+    """The held links of every (release, order line) group, oldest first, and their records,
+    locked in ascending id order: one statement."""
+    wanted = sorted(set(keys))
     found: dict[tuple[int, int], list[OrderAllocationInventory]] = defaultdict(list)
+    records: dict[int, PartInventory] = {}
     if not wanted:
-        return found
-    for link, release_id in session.execute(
-        select(OrderAllocationInventory, OrderAllocation.release_id)
-        .join(OrderAllocation, OrderAllocation.id == OrderAllocationInventory.allocation_id)
-        .where(OrderAllocation.release_id.in_(sorted({r for r, _ in wanted})),
-               OrderAllocationInventory.order_line_id.in_(sorted({line for _, line in wanted})),
-               OrderAllocationInventory.released == False)  # noqa: E712
-        .order_by(OrderAllocationInventory.id).execution_options(**_FRESH)
-    ):
-        if release_id is not None and (release_id, link.order_line_id) in wanted:
-            found[(release_id, link.order_line_id)].append(link)
-    return found
+        return found, records
+    # Aliases: the record's status expression reads the link and allocation tables itself.
+    link, allocation = aliased(OrderAllocationInventory), aliased(OrderAllocation)
+    stmt = (
+        select(link, allocation.release_id, PartInventory)
+        .join(allocation, allocation.id == link.allocation_id)
+        .join(PartInventory, PartInventory.id == link.part_inventory_id)
+        .where(tuple_(allocation.release_id, link.order_line_id).in_(wanted), link.released == False)  # noqa: E712
+        .order_by(PartInventory.id).with_for_update(of=PartInventory).execution_options(**_FRESH)
+    )
+    try:
+        rows = uow.session.execute(stmt).all()
+    except OperationalError as exc:
+        raise Conflict("the inventory is being changed by another request; try again") from exc
+    for held, release_id, record in sorted(rows, key=lambda r: r[0].id):
+        assert release_id is not None  # the condition names it
+        found[(release_id, held.order_line_id)].append(held)
+        records[record.id] = record
+    return found, records
 
 
 def _apply(uow: UnitOfWork, groups: Sequence[_Group], results: Sequence[GroupResult],
            rows: Mapping[tuple[int, int], list[OrderReleaseLine]], ratios: Mapping[int, Mapping[int, Decimal]],
-           settings: Settings, message_id: int | None) -> list[Invoice]:
+           settings: Settings, message_id: int | None, *, invoice_per_group: bool = False) -> list[Invoice]:
     """Apply checked groups in a fixed number of statements, whatever their number: the held
     links and records are read (and locked) once, every change is made on the loaded objects,
     and one flush sends each table's updates and inserts as a batch (then invoice lines and
@@ -872,12 +883,13 @@ def _apply(uow: UnitOfWork, groups: Sequence[_Group], results: Sequence[GroupRes
     session = uow.session
     moving = {(g.key[0], g.key[1]) for g, r in zip(groups, results, strict=True)
               if g.key[0] is not None and (r.event_type in (OrderEventType.SHIP, OrderEventType.SHORT) or r.cancel)}
-    links_by_group = _held_links(session, moving)
-    records = lock_records(uow, (link.part_inventory_id for links in links_by_group.values() for link in links))
-    invoices: dict[str, int] = {}  # package -> order
-    invoice_lines: list[tuple[str, int, int]] = []
+    links_by_group, records = _held_links(uow, moving)
+    # A message makes one invoice per package; the reconciler one per package of each group,
+    # as it did applying its groups one at a time.
+    invoices: dict[Any, tuple[int, str]] = {}  # key -> (order, package)
+    invoice_lines: list[tuple[Any, int, int]] = []
     writes = _Writes()
-    for group, result in zip(groups, results, strict=True):
+    for position, (group, result) in enumerate(zip(groups, results, strict=True)):
         release_id, line_id, event_type = group.key
         assert release_id is not None
         line = group.line
@@ -901,8 +913,9 @@ def _apply(uow: UnitOfWork, groups: Sequence[_Group], results: Sequence[GroupRes
             for part, ratio in ratios[line_id].items():
                 _unlink(uow, links, records, part, ratio * result.kits, LedgerOperation.ORDER_SHIP, True, writes, **refs)
             for package, kits in sorted(result.packages.items()):
-                invoices.setdefault(package, line.order_id)
-                invoice_lines.append((package, line.id, kits))
+                key = (position, package) if invoice_per_group else package
+                invoices.setdefault(key, (line.order_id, package))
+                invoice_lines.append((key, line.id, kits))
         if event_type is OrderEventType.SHORT:
             line.shorted_quantity += result.kits
             for part, ratio in ratios[line_id].items():
@@ -917,28 +930,36 @@ def _apply(uow: UnitOfWork, groups: Sequence[_Group], results: Sequence[GroupRes
     made = _invoices(uow, message_id, invoices)
     if invoice_lines:
         session.execute(insert(InvoiceLine), [
-            {"invoice_id": made[package].id, "order_line_id": line_id, "quantity": kits}
-            for package, line_id, kits in invoice_lines])
+            {"invoice_id": made[key].id, "order_line_id": line_id, "quantity": kits}
+            for key, line_id, kits in invoice_lines])
     return list(made.values())
 
 
-def _invoices(uow: UnitOfWork, message_id: int | None, packages: Mapping[str, int]) -> dict[str, Invoice]:
-    """One SALE invoice per package. A message inserts them in one statement and reads them
-    back by its id (no RETURNING per row); the reconciler, with no message, adds them."""
-    session = uow.session
+def _invoices(uow: UnitOfWork, message_id: int | None, packages: Mapping[Any, tuple[int, str]]) -> dict[Any, Invoice]:
+    """One SALE invoice per key (order id, package id), inserted in one statement and read
+    back in the same statement (RETURNING)."""
     if not packages:
         return {}
-    if message_id is None:
-        made = {package: Invoice(order_id=order_id, kind="SALE", package_id=package)
-                for package, order_id in sorted(packages.items())}
-        session.add_all(made.values())
-        session.flush()
-        return made
-    session.execute(insert(Invoice), [
-        {"order_id": order_id, "kind": "SALE", "package_id": package, "message_id": message_id,
-         "created_at": utcnow()} for package, order_id in sorted(packages.items())])
-    return {invoice.package_id or "": invoice for invoice in session.scalars(
-        select(Invoice).where(Invoice.message_id == message_id).order_by(Invoice.id))}
+    keys = sorted(packages)
+    made = _insert_returning(uow.session, Invoice, [
+        {"order_id": packages[key][0], "kind": "SALE", "package_id": packages[key][1], "message_id": message_id,
+         "created_at": utcnow()} for key in keys])
+    return dict(zip(keys, made, strict=True))
+
+
+def _insert_returning(session: Session, model: type[T], values: list[dict[str, Any]]) -> list[T]:
+    """Insert rows in one statement and return them in the order given. PostgreSQL sorts
+    RETURNING by parameter order itself; SQLite would then send one statement per row, but it
+    numbers the rows of one INSERT in order, so its RETURNING is sorted by id instead."""
+    if session.get_bind().dialect.name == "postgresql":
+        return list(session.scalars(insert(model).returning(model, sort_by_parameter_order=True), values))
+    made = list(session.scalars(insert(model).returning(model), values))
+    return sorted(made, key=lambda row: row.id)  # type: ignore[attr-defined]
+
+
+def _insert_for(session: Session) -> Any:
+    """The dialect's INSERT, which knows ON CONFLICT (PostgreSQL and SQLite spell it alike)."""
+    return postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
 
 
 def process_order_events(uow: UnitOfWork, external_message_id: str, events: Sequence[NewEvent]) -> EventOutcome:
@@ -954,21 +975,20 @@ def process_order_events(uow: UnitOfWork, external_message_id: str, events: Sequ
     if len(events) > MAX_EVENTS:
         raise BadInput(f"at most {MAX_EVENTS} events in a message", field="events")
     session = uow.session
-    existing = session.scalars(select(OrderEventMessage).where(
-        OrderEventMessage.external_message_id == message_id)).one_or_none()
-    if existing is not None:
-        return _outcome_of(session, existing, True)
-    resolved = _resolve_events(uow, events)
-    message = OrderEventMessage(external_message_id=message_id, processed=False)
-    try:
-        # The unique message id serialises a repeat sent concurrently: it waits here, then fails.
-        with session.begin_nested():
-            session.add(message)
-            session.flush()
-    except IntegrityError:
+    # Claim the message id first: a repeat finds it taken (a repeat sent concurrently waits on
+    # the unique id until the first commits, then finds it taken) and answers the first
+    # outcome. Stored as processed; a failing check below says otherwise before commit.
+    message = session.scalars(
+        _insert_for(session)(OrderEventMessage)
+        .values(external_message_id=message_id, processed=True, created_at=utcnow())
+        .on_conflict_do_nothing(index_elements=[OrderEventMessage.external_message_id])
+        .returning(OrderEventMessage)
+    ).one_or_none()
+    if message is None:
         first = session.scalars(select(OrderEventMessage).where(
             OrderEventMessage.external_message_id == message_id)).one()
         return _outcome_of(session, first, True)
+    resolved = _resolve_events(uow, events)
     settings = read_settings(session)
     line_ids = sorted({r.line.id for r in resolved})
     states, rows = group_states(session, line_ids, lock=True)
@@ -982,6 +1002,7 @@ def process_order_events(uow: UnitOfWork, external_message_id: str, events: Sequ
     results, failures = _evaluate(groups, states, ratios, settings.partial_kit_supported)
     if failures:
         first_reason = next(iter(failures.values()))
+        message.processed = False
         message.reason = first_reason
         values = []
         for position, group in enumerate(groups):
@@ -989,14 +1010,11 @@ def process_order_events(uow: UnitOfWork, external_message_id: str, events: Sequ
             reason = own or f"another event of the message failed: {first_reason}"
             for item in group.events:
                 values.append(_store(message.id, item, reason))
-        # One INSERT for the whole message, read back in one SELECT (no RETURNING per row).
-        session.execute(insert(UnprocessedOrderEvent), sorted(values, key=lambda v: int(v["position"])))
-        stored = list(session.scalars(select(UnprocessedOrderEvent).where(
-            UnprocessedOrderEvent.message_id == message.id).order_by(UnprocessedOrderEvent.position)))
+        # One INSERT for the whole message, read back by the same statement (RETURNING).
+        stored = _insert_returning(session, UnprocessedOrderEvent, sorted(values, key=lambda v: int(v["position"])))
         uow.commit()
         return EventOutcome(message, False, stored)
     invoices = _apply(uow, groups, results, rows, ratios, settings, message.id)
-    message.processed = True
     uow.commit()
     return EventOutcome(message, True, [], invoices=invoices)
 
@@ -1048,29 +1066,32 @@ def reconcile_order_events(uow: UnitOfWork, now: datetime | None = None) -> Reco
     by_group: dict[tuple[int | None, int, OrderEventType], list[UnprocessedOrderEvent]] = defaultdict(list)
     for event in pending:
         by_group[(event.release_id, event.order_line_id, OrderEventType(event.event_type))].append(event)
+    # Every group is checked in one pass (a passing group counts for the later ones, a failing
+    # one changes nothing), then all passing groups are applied together in the fixed number
+    # of statements a message costs, however many groups there are.
+    groups = [
+        _Group(key, lines[key[1]], [
+            _Resolved(e.id, EventFact(e.id, key[2], e.part_id, e.quantity, e.package_id, e.short_reason_id,
+                                      e.cancel_unfulfilled), lines[key[1]], key[0], e.release_line_id)
+            for e in stored])
+        for key, stored in by_group.items()
+    ]
+    results, failures = _evaluate(groups, states, ratios, settings.partial_kit_supported)
     processed: list[UnprocessedOrderEvent] = []
     stuck: list[StuckEvent] = []
-    for key, stored in by_group.items():
-        release_id, line_id, event_type = key
-        facts = [EventFact(e.id, event_type, e.part_id, e.quantity, e.package_id, e.short_reason_id,
-                           e.cancel_unfulfilled) for e in stored]
-        group = _Group(key, lines[line_id], [_Resolved(e.id, f, lines[line_id], release_id, e.release_line_id)
-                                             for e, f in zip(stored, facts, strict=True)])
-        results, failures = _evaluate([group], states, ratios, settings.partial_kit_supported)
-        if failures:
+    passing: list[_Group] = []
+    for position, stored in enumerate(by_group.values()):
+        if position in failures:
             for event in stored:
                 age = int((moment - event.created_at).total_seconds())
-                stuck.append(StuckEvent(event, max(age, 0), failures[0]))
+                stuck.append(StuckEvent(event, max(age, 0), failures[position]))
             continue
-        _apply(uow, [group], results, rows, ratios, settings, None)
-        assert release_id is not None
-        state = states[(release_id, line_id)]
-        state.take(event_type, results[0].kits)
-        if results[0].cancel:
-            state.take(OrderEventType.SHORT, results[0].cancel)
+        passing.append(groups[position])
         for event in stored:
             event.processed_at = moment
             processed.append(event)
+    if passing:
+        _apply(uow, passing, results, rows, ratios, settings, None, invoice_per_group=True)
     uow.commit()
     return ReconcileResult(processed, stuck)
 

@@ -142,3 +142,38 @@ def test_rules_on_inventory_updates_still_see_the_set_based_shipment(session: Se
         OrderAllocationInventory.released == False))  # noqa: E712
     assert held == 2 * 2 * 5  # 2 lines x 2 kits x (1 table + 4 chairs), all still held
     assert not session.scalars(select(OrderEventMessage)).all()
+
+
+def halves_stored(session: Session, rows: list[OrderReleaseLine], name: str) -> None:
+    """Ship each kit line's components in two messages (tables, then chairs): each half is
+    not whole kits, so both messages are stored unprocessed for the reconciler."""
+    events = ship_events(rows)
+    tables = [e for e, row in zip(events, rows, strict=True) if row.ratio == 1]
+    chairs = [e for e, row in zip(events, rows, strict=True) if row.ratio != 1]
+    for n, half in enumerate((tables, chairs)):
+        with UnitOfWork(session) as uow:
+            assert not orders.process_order_events(uow, f"{name}-{n}", half).processed
+
+
+def test_the_reconciler_applies_its_groups_together_in_fixed_round_trips(session: Session) -> None:
+    one_line = released_order(session, "ORD-1", 1)
+    halves_stored(session, one_line, "H1")
+    with counting(session) as one, UnitOfWork(session) as uow:
+        result = orders.reconcile_order_events(uow)
+    assert len(result.processed) == 2 and not result.stuck
+    # Six kit lines (six groups), each component held in three records.
+    six_lines = released_order(session, "ORD-2", 6, records_per_component=3)
+    halves_stored(session, six_lines, "H2")
+    with counting(session) as many, UnitOfWork(session) as uow:
+        result = orders.reconcile_order_events(uow)
+    assert len(result.processed) == 12 and not result.stuck
+    assert len(many) == len(one), "\n".join(["one group:", *one, "", "six groups:", *many])
+    # One invoice per package of each group, every held record consumed, an entry for each.
+    assert session.scalar(select(func.count()).select_from(Invoice)) == 7
+    held = session.scalar(select(func.count()).select_from(OrderAllocationInventory).where(
+        OrderAllocationInventory.released == False))  # noqa: E712
+    assert held == 0
+    entries = session.scalar(select(func.count()).select_from(LedgerEntry).where(LedgerEntry.operation == "ORDER_SHIP"))
+    assert entries is not None and entries >= 2 + 6 * 2
+    shipped = session.scalar(select(func.sum(OrderLine.shipped_quantity)))
+    assert shipped == 2 * 7

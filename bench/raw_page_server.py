@@ -1,9 +1,9 @@
 """The raw-SQL side of the list-page benchmark, served over HTTP like Kitwright is.
 
 A minimal Starlette app under uvicorn, started the way `kitwright serve` starts (same worker
-count, same TCP_NODELAY listening socket from `kitwright.cli.serving`, same access log), so that both sides of
-`bench_read_path.py` pay HTTP, JSON parsing of the request and a worker's thread hop. It takes the
-same request body as the GraphQL endpoint (`{"query": …, "variables": {"filters": …}}`), reads
+count, same TCP_NODELAY listening socket and worker health check from `kitwright.cli.serving`,
+same access log), so that both sides of `bench_read_path.py` pay HTTP, JSON parsing of the
+request and a worker's thread hop. It takes the same request body as the GraphQL endpoint (`{"query": …, "variables": {"filters": …}}`), reads
 only the filter value from it, and answers with `bench_inventory.RawPage`: one SELECT with JOINs,
 one COUNT, the same rows and columns as the GraphQL response, serialised with simplejson.
 
@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     import uvicorn
     from uvicorn.supervisors import Multiprocess
 
-    from kitwright.cli.serving import NoDelayConfig
+    from kitwright.cli import serving
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--database-url", required=True)
@@ -85,8 +85,12 @@ def main(argv: list[str] | None = None) -> int:
     # The workers import this module by name.
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(Path(__file__).resolve().parent),
                                                              os.environ.get("PYTHONPATH")]))
-    config = NoDelayConfig("raw_page_server:create_app", factory=True, host="127.0.0.1", port=args.port,
-                           workers=args.workers, log_level="info", proxy_headers=False)
+    config = serving.NoDelayConfig(
+        "raw_page_server:create_app", factory=True, host="127.0.0.1", port=args.port, workers=args.workers,
+        log_level="info", proxy_headers=False,
+        # as `kitwright serve` (kitwright/cli/serving.py); uvicorn's default was 5 s before it
+        timeout_worker_healthcheck=getattr(serving, "WORKER_HEALTHCHECK_SECONDS", 5),
+    )
     if args.workers > 1:
         Multiprocess(config, sockets=[config.bind_socket()]).run()
     else:

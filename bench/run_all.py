@@ -279,7 +279,9 @@ def main(argv: list[str] | None = None) -> int:
     args.postgres = args.postgres or size["postgres"]
     args.retail_sqlite = args.retail_sqlite or size["retail_sqlite"]
     args.retail_postgres = args.retail_postgres or size["retail_postgres"]
-    sections = args.only or list(SECTIONS)
+    # In this order whatever --only says: the write section's script changes this process's
+    # environment (it authenticates with an API key), which the earlier servers must not inherit.
+    sections = [name for name in SECTIONS if name in args.only] if args.only else list(SECTIONS)
     if args.prepare:
         needs_read = {"read", "kits"} & set(sections)
         prepare(size, [args.sqlite, args.postgres] if needs_read else [],

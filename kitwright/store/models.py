@@ -401,6 +401,7 @@ def location_available_here() -> ColumnElement[bool]:
     return (
         select(Location.id)
         .where(Location.id == PartInventory.location_id, Location.inventory_available == True)  # noqa: E712
+        .correlate_except(Location)  # its own location row, even in a query that joins location
         .exists()
     )
 

@@ -63,10 +63,10 @@ query BenchPartInventories($filters: PartInventoriesInputFilters, $sort: [PartIn
 }
 """
 
-# The same page by hand: status AVAILABLE written the way a person would (the record's own
-# flags and its location's availability), everything else as the API does it.
 QUERY_WITHOUT_TOTAL = QUERY.replace("    totalCount\n", "")
 
+# The same page by hand: status AVAILABLE written the way a person would (the record's own
+# flags, its location's availability, and no kit, order, unit or run holding it).
 RAW_SELECT = """
 SELECT pi.id, pi.quantity, pi.serial_number, pi.lot_number, p.part_number, l.id, l.name
 FROM part_inventory pi
@@ -82,9 +82,18 @@ FROM part_inventory pi
 JOIN location l ON l.id = pi.location_id
 WHERE {where} AND NOT pi.scrapped AND NOT pi.on_order AND pi.quantity > 0 AND l.inventory_available{kitted}
 """
-# Held by an open kit (status KITTED) once the kits migration exists.
+# Held or used elsewhere (statuses KITTED, INSTALLED, ALLOCATED, WIP), each once its table exists.
 RAW_NOT_KITTED = """
   AND NOT EXISTS (SELECT 1 FROM part_kit_inventory k WHERE k.part_inventory_id = pi.id AND NOT k.released)"""
+RAW_NOT_HELD = {
+    "part_kit_inventory": RAW_NOT_KITTED,
+    "abom_item": """
+  AND NOT EXISTS (SELECT 1 FROM abom_item a WHERE a.part_inventory_id = pi.id AND a.parent_part_inventory_id IS NOT NULL)""",
+    "order_allocation_inventory": """
+  AND NOT EXISTS (SELECT 1 FROM order_allocation_inventory o WHERE o.part_inventory_id = pi.id AND NOT o.released)""",
+    "run": """
+  AND NOT EXISTS (SELECT 1 FROM run r WHERE r.part_inventory_id = pi.id AND r.status NOT IN ('COMPLETED', 'CANCELED'))""",
+}
 
 
 @dataclass
@@ -282,7 +291,7 @@ class RawPage:
             self.conn = sqlite3.connect(parsed.database or "", check_same_thread=False)
             self.conn.execute("PRAGMA query_only=ON")
             self.style = "qmark"
-        self.kitted = RAW_NOT_KITTED if self._has_table("part_kit_inventory") else ""
+        self.kitted = "".join(clause for table, clause in RAW_NOT_HELD.items() if self._has_table(table))
 
     def _has_table(self, name: str) -> bool:
         if self.postgres:

@@ -66,3 +66,49 @@ def test_two_workers_answer_keep_alive_requests_as_fast_as_one(tmp_path: Path) -
     one = _keep_alive_median_ms(1, database)
     two = _keep_alive_median_ms(2, database)
     assert two <= one + ALLOWED_EXTRA_MS, f"median {two:.1f} ms with 2 workers, {one:.1f} ms with 1"
+
+
+# Python runs sitecustomize at start-up: this one makes each worker of the server under test
+# (a process whose parent is `kitwright serve`) start as slowly as on a busy machine.
+SLOW_START = """
+import os, time
+try:
+    with open(f"/proc/{os.getppid()}/cmdline", "rb") as parent:
+        if b"serve" in parent.read() and os.environ.get("KITWRIGHT_TEST_SLOW_WORKER_START"):
+            time.sleep(float(os.environ["KITWRIGHT_TEST_SLOW_WORKER_START"]))
+except OSError:
+    pass
+"""
+
+
+@pytest.mark.slow
+def test_workers_that_start_slowly_are_not_killed_and_restarted(tmp_path: Path) -> None:
+    """uvicorn's supervisor kills a worker that has not answered its health check within a few
+    seconds; on a busy machine a worker takes longer than that to start, so every replacement
+    was killed in turn and the server never had its workers."""
+    (tmp_path / "sitecustomize.py").write_text(SLOW_START)
+    port = _free_port()
+    env = dict(os.environ, KITWRIGHT_DATABASE_URL=f"sqlite:///{tmp_path / 'slow.db'}",
+               PYTHONPATH=os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")])),
+               KITWRIGHT_TEST_SLOW_WORKER_START="8")
+    log = tmp_path / "server.log"
+    with log.open("wb") as out:
+        server = subprocess.Popen([str(KITWRIGHT), "serve", "--port", str(port), "--workers", "2"],
+                                  env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        with httpx.Client() as client:
+            while time.monotonic() < deadline:
+                try:
+                    if client.get(f"http://127.0.0.1:{port}/health").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                assert server.poll() is None, log.read_text()
+                time.sleep(0.2)
+            else:
+                pytest.fail(f"no worker answered within 60 s:\n{log.read_text()}")
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    assert "died" not in log.read_text(), log.read_text()

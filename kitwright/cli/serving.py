@@ -15,6 +15,11 @@ import uvicorn
 from uvicorn.supervisors import Multiprocess
 
 APP = "kitwright.app:app_from_env"
+# uvicorn's supervisor kills a worker that does not answer its health check within this many
+# seconds and starts another. Its default (5 s) is shorter than a worker's start on a busy
+# machine, so each replacement was killed in turn and the server ran on fewer workers (or none),
+# spending its CPU on starting them.
+WORKER_HEALTHCHECK_SECONDS = 60
 
 
 class NoDelayConfig(uvicorn.Config):
@@ -35,6 +40,7 @@ def make_config(
         # X-Forwarded-For is honoured by the app only from KITWRIGHT_TRUSTED_PROXIES
         # (api.edge); uvicorn's own default would trust 127.0.0.1.
         proxy_headers=False,
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
     )
 
 

@@ -9,7 +9,7 @@ from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
 
-from tests import helpers
+from tests import factories
 from tests.api.gql import data
 
 PAGE = """query P($filters: PartInventoriesInputFilters, $after: String) {
@@ -34,11 +34,11 @@ def counting(engine: Engine) -> Iterator[list[str]]:
 
 
 def test_pages_follow_cursors_with_counts(session: Session, client: TestClient, engine: Engine) -> None:
-    site = helpers.location(session, "Site")
-    shelf = helpers.location(session, "Shelf", site)
-    bolt = helpers.part(session, "BOLT", "LOT")
+    site = factories.location(session, "Site")
+    shelf = factories.location(session, "Shelf", site)
+    bolt = factories.part(session, "BOLT", "LOT")
     for n in range(1, 8):
-        helpers.record(session, bolt, n, lot_number=f"L{n}", location_id=shelf.id)
+        factories.record(session, bolt, n, lot_number=f"L{n}", location_id=shelf.id)
     filters = {"quantity": {"gt": 1}, "status": {"in": ["AVAILABLE"]}, "partId": {"eq": str(bolt.id)}}
     with counting(engine) as statements:
         first = data(client, PAGE, {"filters": filters})["partInventories"]
@@ -57,15 +57,15 @@ def test_pages_follow_cursors_with_counts(session: Session, client: TestClient, 
 
 
 def test_every_list_of_the_contract_answers(session: Session, client: TestClient) -> None:
-    helpers.part(session, "P", "LOT")
+    factories.part(session, "P", "LOT")
     for name in ("parts", "locations", "suppliers", "unitsOfMeasure", "partInventories", "ledgerEntries"):
         result = data(client, f"{{ {name}(first: 1) {{ edges {{ node {{ id }} }} pageInfo {{ totalCount }} }} }}")
         assert "pageInfo" in result[name]
 
 
 def test_ledger_entries_filter_by_record(session: Session, client: TestClient) -> None:
-    cable = helpers.part(session, "CABLE")
-    made = helpers.record(session, cable, "2.5")
+    cable = factories.part(session, "CABLE")
+    made = factories.record(session, cable, "2.5")
     result = data(
         client,
         """query L($f: LedgerEntriesInputFilters) { ledgerEntries(filters: $f) {

@@ -15,7 +15,7 @@ from kitwright.domain.status import StatusFacts, derive_status
 from kitwright.services import inventory
 from kitwright.services.uow import UnitOfWork
 from kitwright.store.models import PartInventory
-from tests import helpers
+from tests import factories
 from tests.invariants import assert_invariants
 
 FIXTURE_OK = settings(
@@ -34,9 +34,9 @@ def test_sql_status_equals_the_domain_rule(
 ) -> None:
     """status_expression (SQL) and derive_status (Python) are one rule."""
     session.rollback()
-    cable = helpers.part(session, f"CABLE-{uuid.uuid4().hex[:12]}")
-    location = helpers.location(session, "L", inventory_available=where == "available") if where != "none" else None
-    made = helpers.record(
+    cable = factories.part(session, f"CABLE-{uuid.uuid4().hex[:12]}")
+    location = factories.location(session, "L", inventory_available=where == "available") if where != "none" else None
+    made = factories.record(
         session, cable, quantity, location_id=location.id if location else None, on_order=on_order
     )
     expected = derive_status(
@@ -61,8 +61,8 @@ operations = st.lists(
 def test_any_sequence_of_writes_keeps_the_invariants(session: Session, steps: list[tuple[str, int, Decimal]]) -> None:
     """Quantity changes only by create/adjust/delete; refusals change nothing; ledger replays."""
     session.rollback()
-    lot = helpers.part(session, f"LOT-{uuid.uuid4().hex[:12]}", "LOT")
-    shelves = [helpers.location(session, f"S{n}") for n in range(2)]
+    lot = factories.part(session, f"LOT-{uuid.uuid4().hex[:12]}", "LOT")
+    shelves = [factories.location(session, f"S{n}") for n in range(2)]
     expected_total = Decimal(0)
     made: list[int] = []
     for action, pick, amount in steps:

@@ -14,22 +14,22 @@ from kitwright.services import availability, orders
 from kitwright.services.orders import NewEvent, NewLine
 from kitwright.services.uow import UnitOfWork
 from kitwright.store.models import LedgerEntry, Location, Part, PartInventory
-from tests import helpers
+from tests import factories
 
 
 def dining_world(session: Session, tables: tuple[int, ...] = (10,), chairs: tuple[int, ...] = (40,)
                  ) -> tuple[Part, Part, Part, list[Location]]:
-    table = helpers.part(session, "Table")
-    chair = helpers.part(session, "Chair")
-    dining = helpers.part(session, "DiningSet", components=[(table.id, Decimal(1)), (chair.id, Decimal(4))])
+    table = factories.part(session, "Table")
+    chair = factories.part(session, "Chair")
+    dining = factories.part(session, "DiningSet", components=[(table.id, Decimal(1)), (chair.id, Decimal(4))])
     sites = []
     for index, (t, c) in enumerate(zip(tables, chairs, strict=True)):
-        site = helpers.location(session, f"DC{index + 1}")
+        site = factories.location(session, f"DC{index + 1}")
         sites.append(site)
         if t:
-            helpers.record(session, table, t, location_id=site.id)
+            factories.record(session, table, t, location_id=site.id)
         if c:
-            helpers.record(session, chair, c, location_id=site.id)
+            factories.record(session, chair, c, location_id=site.id)
     return table, chair, dining, sites
 
 
@@ -91,8 +91,8 @@ def test_a_later_allocation_retries_backordered_kits(session: Session) -> None:
     with UnitOfWork(session) as uow:
         orders.allocate_order(uow, order_id)
     assert (detail(session, order_id)[0].allocated, detail(session, order_id)[0].backordered) == (1, 1)
-    helpers.record(session, table, 1, location_id=sites[0].id)
-    helpers.record(session, chair, 4, location_id=sites[0].id)
+    factories.record(session, table, 1, location_id=sites[0].id)
+    factories.record(session, chair, 4, location_id=sites[0].id)
     with UnitOfWork(session) as uow:
         orders.allocate_order(uow, order_id)
     assert (detail(session, order_id)[0].allocated, detail(session, order_id)[0].backordered) == (2, 0)

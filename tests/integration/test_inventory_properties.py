@@ -1,4 +1,5 @@
-"""Property tests through the real services and database (both engines)."""
+"""Property tests through the real services and database (both engines). The status rule, SQL
+against Python with every fact varied, is tests/integration/test_status_rules_runs.py."""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from kitwright.domain.errors import KitwrightError
-from kitwright.domain.status import StatusFacts, derive_status
 from kitwright.services import inventory
 from kitwright.services.uow import UnitOfWork
 from kitwright.store.models import PartInventory
@@ -21,28 +21,6 @@ from tests.invariants import assert_invariants
 FIXTURE_OK = settings(
     max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-
-
-@FIXTURE_OK
-@given(
-    quantity=st.decimals(min_value=0, max_value=50, places=2),
-    where=st.sampled_from(["available", "unavailable", "none"]),
-    on_order=st.booleans(),
-)
-def test_sql_status_equals_the_domain_rule(
-    session: Session, quantity: Decimal, where: str, on_order: bool
-) -> None:
-    """status_expression (SQL) and derive_status (Python) are one rule."""
-    session.rollback()
-    cable = factories.part(session, f"CABLE-{uuid.uuid4().hex[:12]}")
-    location = factories.location(session, "L", inventory_available=where == "available") if where != "none" else None
-    made = factories.record(
-        session, cable, quantity, location_id=location.id if location else None, on_order=on_order
-    )
-    expected = derive_status(
-        StatusFacts(quantity=quantity, location_available=where == "available", on_order=on_order)
-    )
-    assert made.status == expected.value
 
 
 operations = st.lists(

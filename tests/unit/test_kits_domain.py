@@ -693,17 +693,20 @@ def fulfilment_case(draw: st.DrawFn) -> tuple[list[OpenLine], list[Candidate]]:
         tracking = parts[part]
         q = (D(draw(st.integers(0, 1))) if tracking is SERIAL
              else D(draw(st.integers(0, 3000))) / 100)
-        cands.append(Candidate(rid, part, tracking, q, day(draw(st.integers(0, 5)))))
+        # Every field of Candidate varies: expiry (FEFO orders by it) and location included.
+        expires = draw(st.none() | st.integers(0, 5).map(lambda n: day(n).date()))
+        where = draw(st.sampled_from([None, "A-2", "A-10"]))
+        cands.append(Candidate(rid, part, tracking, q, day(draw(st.integers(0, 5))), where, expires))
     return lines, cands
 
 
 @settings(max_examples=300)
-@given(case=fulfilment_case(), fefo=st.booleans())
+@given(case=fulfilment_case(), fefo=st.booleans(), today=st.none() | st.integers(0, 6).map(lambda n: day(n).date()))
 def test_fulfilment_properties(
-    case: tuple[list[OpenLine], list[Candidate]], fefo: bool
+    case: tuple[list[OpenLine], list[Candidate]], fefo: bool, today: date | None
 ) -> None:
     lines, cands = case
-    strategy: FulfilmentStrategy = FefoStrategy() if fefo else FIFO
+    strategy: FulfilmentStrategy = FefoStrategy(today) if fefo else FIFO
     plan = plan_fulfilment(lines, cands, strategy)
     by_id = {c.record_id: c for c in cands}
     used: dict[int, Decimal] = {}
@@ -729,11 +732,14 @@ def test_fulfilment_properties(
         assert got.get(line.item_id, D(0)) <= max(line.remaining, D(0))
         if line.remaining > 0:
             assert got.get(line.item_id, D(0)) + short.get(line.item_id, D(0)) == line.remaining
-    # oldest first: no record used while an older one of the same part has quantity left
+    # never a record the strategy excludes (FEFO: expired before today)
+    assert all(strategy.eligible(by_id[rid]) for rid in used)
+    # in strategy order: no record used while an earlier eligible one of the same part has quantity left
     for a in plan.allocations:
         younger = by_id[a.record_id]
         for older in cands:
-            if older.part_id == younger.part_id and strategy.key(older) < strategy.key(younger):
+            if (older.part_id == younger.part_id and strategy.eligible(older)
+                    and strategy.key(older) < strategy.key(younger)):
                 assert left[older.record_id] == 0
 
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine, event, select
 from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
 
+from kitwright.store.models import LedgerEntry, Location, Part, PartInventory, Supplier, UnitOfMeasure
 from tests import factories
 from tests.api.gql import data
 
@@ -58,9 +60,16 @@ def test_pages_follow_cursors_with_counts(session: Session, client: TestClient, 
 
 def test_every_list_of_the_contract_answers(session: Session, client: TestClient) -> None:
     factories.part(session, "P", "LOT")
-    for name in ("parts", "locations", "suppliers", "unitsOfMeasure", "partInventories", "ledgerEntries"):
+    factories.record(session, factories.part(session, "Q"), 2, location_id=factories.location(session, "A").id)
+    session.rollback()
+    models: dict[str, Any] = {"parts": Part, "locations": Location, "suppliers": Supplier, "unitsOfMeasure": UnitOfMeasure,
+              "partInventories": PartInventory, "ledgerEntries": LedgerEntry}
+    for name, model in models.items():
         result = data(client, f"{{ {name}(first: 1) {{ edges {{ node {{ id }} }} pageInfo {{ totalCount }} }} }}")
-        assert "pageInfo" in result[name]
+        ids = set(session.scalars(select(model.id)))
+        assert result[name]["pageInfo"]["totalCount"] == len(ids), name
+        shown = [int(e["node"]["id"]) for e in result[name]["edges"]]
+        assert len(shown) == min(1, len(ids)) and set(shown) <= ids, name
 
 
 def test_ledger_entries_filter_by_record(session: Session, client: TestClient) -> None:

@@ -81,11 +81,12 @@ def test_deleting_a_kit_runs_item_delete_rules_on_every_item(session: Session) -
     rule = new_rule(session, 'old.part.partNumber.startsWith("CAPA") && user.role != "planner"',
                     target="PARTKITITEM", event_type="DELETE", message="only planners remove CAPA items")
     session.refresh(kit)
+    etag = kit.etag
     with UnitOfWork(session) as uow, pytest.raises(BadInput, match="only planners") as caught:
-        kits.delete_part_kit(uow, kit.id, kit.etag)
+        kits.delete_part_kit(uow, kit.id, etag)
     assert caught.value.field == f"rule:{rule.id}"
     session.rollback()
-    assert session.get(PartKit, kit.id) is not None
+    assert session.scalars(select(PartKit.etag).where(PartKit.id == kit.id)).all() == [etag]
     assert len(session.scalars(select(PartKitItem).where(PartKitItem.part_kit_id == kit.id)).all()) == 2
     with UnitOfWork(session) as uow:
         actions.update_rule(uow, rule.id, session.get(Rule, rule.id).etag,  # type: ignore[union-attr]

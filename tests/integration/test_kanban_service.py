@@ -137,6 +137,7 @@ def test_a_full_cycle_fills_oldest_first_delivers_consumes_and_returns(session: 
             for p in (f.bolt.id, f.motor.id)] == [(4, 3, 1), (2, 1, 1)]
     assert cycle.filled_by == cycle.delivered_by == cycle.emptied_by == "system"
     assert cycle.filled_at is not None and cycle.delivered_at is not None and cycle.emptied_at is not None
+    assert cycle.filled_at <= cycle.delivered_at <= cycle.emptied_at
 
     # Refill: a new cycle on a new kit, oldest first again (the returned bolt is the oldest).
     again = fill(session, kit.id)

@@ -4,7 +4,7 @@ CSRF token; sessions live in signed, HttpOnly, SameSite cookies."""
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
@@ -13,6 +13,7 @@ from kitwright.security.settings import SecuritySettings
 from kitwright.services import auth
 from kitwright.services.uow import UnitOfWork
 from kitwright.store.db import make_sessionmaker
+from kitwright.store.models import Supplier
 from tests import factories
 from tests.security.operations import row_counts
 
@@ -82,7 +83,9 @@ def test_cookie_authenticated_graphql_needs_the_csrf_header(browser: TestClient,
     assert browser.post("/graphql", json=mutation, headers={"X-CSRF-Token": "forged"}).status_code == 403
     assert row_counts(engine) == before
     done = browser.post("/graphql", json=mutation, headers={"X-CSRFToken": csrf}).json()
-    assert done["data"]["createSupplier"]["supplier"]["id"]
+    with make_sessionmaker(engine)() as session:
+        made = session.scalars(select(Supplier.id).where(Supplier.name == "via cookie")).one()
+    assert done == {"data": {"createSupplier": {"supplier": {"id": str(made)}}}}
     me = browser.post("/graphql", json={"query": "{ me { name } }"}, headers={"X-CSRF-Token": csrf}).json()
     assert me["data"]["me"]["name"] == "sam"  # a person, not a key
 

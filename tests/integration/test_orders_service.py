@@ -137,7 +137,7 @@ def test_ship_consumes_allocated_inventory_with_ledger_entries(session: Session)
     d = detail(session, order_id)[0]
     assert (d.shipped, d.released) == (2, 1)
     ships = session.scalars(select(LedgerEntry).where(LedgerEntry.operation == "ORDER_SHIP")).all()
-    assert ships
+    assert {e.part_id for e in ships} == {table.id, chair.id}
     total_tables = sum(r.quantity for r in session.scalars(select(PartInventory).where(PartInventory.part_id == table.id)))
     assert total_tables == 8
 

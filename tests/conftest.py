@@ -1,9 +1,10 @@
 """Shared fixtures.
 
 `engine` runs a test on SQLite and on PostgreSQL. Each test gets a clean database: a copy of a
-migrated SQLite file, or a PostgreSQL database (one per test process) truncated after the test.
+migrated SQLite file, or a PostgreSQL database (one per test process) from which `reset_postgres`
+removes, before the test, whatever the tests before it wrote.
 PostgreSQL that cannot be reached FAILS the run: the concurrency rules are only proven there.
-Every test using `engine` ends with the invariant check (design rules 1, 2, 4).
+Every test using `engine` ends with the invariant check (tests/invariants.py, docs/rules.md).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import shutil
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -23,11 +25,10 @@ from starlette.testclient import TestClient
 
 from kitwright.app import create_app
 from kitwright.security.settings import SecuritySettings
-from kitwright.services import auth
-from kitwright.services.uow import UnitOfWork
 from kitwright.store.db import make_engine, make_sessionmaker
 from kitwright.store.migrate import upgrade
 from kitwright.store.models import Base
+from tests.factories import api_key_for, bearer
 from tests.invariants import assert_invariants
 
 PG_ADMIN_URL = os.environ.get(
@@ -72,7 +73,7 @@ def postgres_url() -> Iterator[str]:
     url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
     engine = make_engine(url)
     upgrade(engine)
-    _MIGRATED_ROWS[url] = _rows_written_by_migrations(engine)
+    _MIGRATED[url] = _read_migrated(engine)
     engine.dispose()
     try:
         yield url
@@ -82,28 +83,65 @@ def postgres_url() -> Iterator[str]:
         admin.dispose()
 
 
-# Rows the migrations seed (the system user, number counters, …), read back once after
-# migrating so a reset restores exactly them. Cloning a template database per test was
-# measured instead: about 1 s to create and 2 s to drop each, against milliseconds to truncate.
-_MIGRATED_ROWS: dict[str, list[tuple[Table, list[dict[str, object]]]]] = {}
+@dataclass(frozen=True)
+class _Migrated:
+    """What a freshly migrated database holds, read once per test process, so that a reset can
+    find the tables a test wrote and put back exactly the rows the migrations seed (the system
+    user, number counters, …)."""
+
+    seeded: list[tuple[Table, list[dict[str, object]]]]
+    sequences: dict[str, str]  # table -> its id sequence
+    probe: str  # one query naming every table a test may have written
 
 
-def _rows_written_by_migrations(engine: Engine) -> list[tuple[Table, list[dict[str, object]]]]:
+# A reset deletes the rows of only the tables a test wrote: a table is written when it has
+# rows the migrations did not seed or its id sequence moved (a rolled-back insert moves it
+# too). DELETE of a few small tables is much cheaper than TRUNCATE (new files for every
+# table) or cloning a template database (CREATE plus DROP DATABASE, each with a checkpoint);
+# the figures are in README.md, "Tests".
+_MIGRATED: dict[str, _Migrated] = {}
+
+
+def _read_migrated(engine: Engine) -> _Migrated:
+    tables = Base.metadata.sorted_tables
     with engine.connect() as conn:
-        rows = [(table, [dict(row._mapping) for row in conn.execute(table.select())])
-                for table in Base.metadata.sorted_tables]
-    return [(table, found) for table, found in rows if found]
+        seeded = [(table, [dict(row._mapping) for row in conn.execute(table.select())]) for table in tables]
+        sequences: dict[str, str] = {}
+        for table in tables:
+            if "id" in table.c:
+                found = conn.scalar(text(f"SELECT pg_get_serial_sequence('\"{table.name}\"', 'id')"))
+                if found:
+                    sequences[table.name] = found
+        moved = {name: conn.execute(text(f"SELECT last_value, is_called FROM {sequence}")).one()
+                 for name, sequence in sequences.items()}
+    seeded = [(table, rows) for table, rows in seeded if rows]
+    always = {table.name for table, _ in seeded}
+    probes = [f"SELECT '{name}' FROM {sequence} WHERE (last_value, is_called) <> ({last}, {called})"
+              for name, sequence in sequences.items() for last, called in [moved[name]]]
+    probes += [f"SELECT '{table.name}' WHERE EXISTS (SELECT FROM \"{table.name}\")"
+               for table in tables if table.name not in always]
+    probes += [f"SELECT '{name}'" for name in sorted(always)]
+    return _Migrated(seeded, sequences, " UNION ALL ".join(probes))
 
 
 def reset_postgres(engine: Engine) -> None:
-    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    """Put the database back as the migrations left it, touching only what the last test wrote."""
+    migrated = _MIGRATED[engine.url.render_as_string(hide_password=False)]
     with engine.begin() as conn:
-        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-        for table, rows in _MIGRATED_ROWS[engine.url.render_as_string(hide_password=False)]:
-            conn.execute(table.insert(), rows)
-            if "id" in table.c:
+        written = set(conn.scalars(text(migrated.probe)))
+        # Deleting every row of a table needs neither its foreign keys checked nor the
+        # append-only triggers (they guard the application, not the test harness).
+        conn.execute(text("SET LOCAL session_replication_role = replica"))
+        for table in reversed(Base.metadata.sorted_tables):
+            if table.name in written:
+                conn.execute(text(f'DELETE FROM "{table.name}"'))
+        for table, rows in migrated.seeded:
+            if table.name in written:
+                conn.execute(table.insert(), rows)
+        for name, sequence in migrated.sequences.items():
+            if name in written:
                 conn.execute(text(
-                    f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), (SELECT max(id) FROM \"{table.name}\"))"
+                    f"SELECT setval('{sequence}', coalesce(max(id), 1), max(id) IS NOT NULL) FROM \"{name}\""
                 ))
 
 
@@ -146,15 +184,6 @@ TEST_SECURITY = SecuritySettings(
 )
 
 
-def api_key_for(engine: Engine, role: str, name: str | None = None) -> str:
-    """Create a user with `role` and an API key; return the key's secret (a bearer token)."""
-    with make_sessionmaker(engine)() as session:
-        with UnitOfWork(session) as uow:
-            user = auth.create_user(uow, name or f"test-{role}-{uuid.uuid4().hex[:6]}", role)
-        with UnitOfWork(session) as uow:
-            return auth.create_api_key(uow, user.id, name="tests").secret
-
-
 @pytest.fixture
 def app(engine: Engine) -> Starlette:
     return create_app(engine, TEST_SECURITY)
@@ -163,8 +192,7 @@ def app(engine: Engine) -> Starlette:
 @pytest.fixture
 def client(app: Starlette, engine: Engine) -> Iterator[TestClient]:
     """Authenticated as an admin (API key in `Authorization: Bearer`)."""
-    secret = api_key_for(engine, "admin", "test-admin")
-    with TestClient(app, headers={"Authorization": f"Bearer {secret}"}) as client:
+    with bearer(app, api_key_for(engine, "admin", "test-admin")) as client:
         yield client
 
 
@@ -173,8 +201,7 @@ def client_for(app: Starlette, engine: Engine) -> Iterator[Callable[[str], TestC
     """`client_for("viewer")`: a client authenticated as a new user with that role."""
     with ExitStack() as stack:
         def make(role: str) -> TestClient:
-            secret = api_key_for(engine, role)
-            return stack.enter_context(TestClient(app, headers={"Authorization": f"Bearer {secret}"}))
+            return stack.enter_context(bearer(app, api_key_for(engine, role)))
 
         yield make
 

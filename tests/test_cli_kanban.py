@@ -10,18 +10,18 @@ from kitwright.cli.main import app
 from kitwright.services import kanban
 from kitwright.services.kanban import LevelEntry
 from kitwright.services.uow import UnitOfWork
-from tests import helpers
+from tests import factories
 
 runner = CliRunner()
 
 
 def test_replenish_from_the_command_line(session: Session, engine: Engine) -> None:
     url = engine.url.render_as_string(hide_password=False)
-    bolt = helpers.part(session, "BOLT", "LOT")
-    stock = helpers.location(session, "Stockroom")
-    home = helpers.location(session, "Kanban rack")
-    line = helpers.location(session, "Line 1")
-    helpers.record(session, bolt, 5, lot_number="L1", location_id=stock.id)
+    bolt = factories.part(session, "BOLT", "LOT")
+    stock = factories.location(session, "Stockroom")
+    home = factories.location(session, "Kanban rack")
+    line = factories.location(session, "Line 1")
+    factories.record(session, bolt, 5, lot_number="L1", location_id=stock.id)
     missing = runner.invoke(app, ["kanban", "replenish", "--location", str(line.id), "--database-url", url])
     assert missing.exit_code == 2 and "locationId" in missing.output
     with UnitOfWork(session) as uow:

@@ -14,7 +14,7 @@ from kitwright.services.orders import NewEvent, NewLine
 from kitwright.services.uow import UnitOfWork
 from kitwright.store.db import make_engine, make_sessionmaker
 from kitwright.store.models import OrderReleaseLine, UnprocessedOrderEvent
-from tests import helpers
+from tests import factories
 from tests.invariants import assert_invariants
 
 runner = CliRunner()
@@ -25,11 +25,11 @@ def test_reconcile_reports_stuck_events_then_processes_whole_kits(tmp_path: Path
     assert runner.invoke(app, ["migrate", "--database-url", url]).exit_code == 0
     engine = make_engine(url)
     with make_sessionmaker(engine)() as session:
-        table, chair = helpers.part(session, "Table"), helpers.part(session, "Chair")
-        kit = helpers.part(session, "DiningSet", components=[(table.id, Decimal(1)), (chair.id, Decimal(4))])
-        site = helpers.location(session, "DC1")
-        helpers.record(session, table, 2, location_id=site.id)
-        helpers.record(session, chair, 8, location_id=site.id)
+        table, chair = factories.part(session, "Table"), factories.part(session, "Chair")
+        kit = factories.part(session, "DiningSet", components=[(table.id, Decimal(1)), (chair.id, Decimal(4))])
+        site = factories.location(session, "DC1")
+        factories.record(session, table, 2, location_id=site.id)
+        factories.record(session, chair, 8, location_id=site.id)
         with UnitOfWork(session) as uow:
             orders.update_order_settings(uow, {"partial_kit_supported": True})
         with UnitOfWork(session) as uow:

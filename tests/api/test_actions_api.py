@@ -35,7 +35,9 @@ def test_rule_lifecycle_and_blocking(client: TestClient) -> None:
     updated = data(client, """mutation ($id: ID!, $etag: String!) { updateRule(input: {id: $id, etag: $etag,
       enabled: false, order: 1}) { rule { enabled order _etag } } }""", {"id": rule["id"], "etag": rule["_etag"]})
     assert updated["updateRule"]["rule"]["enabled"] is False
-    assert data(client, create_item, variables)["createPartKitItem"]["partKitItem"]["id"]
+    created = data(client, create_item, variables)["createPartKitItem"]["partKitItem"]["id"]
+    items = data(client, "{ partKitItems { edges { node { id } } pageInfo { totalCount } } }")["partKitItems"]
+    assert ([e["node"]["id"] for e in items["edges"]], items["pageInfo"]["totalCount"]) == ([created], 1)
     listed = data(client, "{ rules(filters: {target: {eq: PARTKITITEM}}) { edges { node { id title } } } }")
     assert [e["node"]["title"] for e in listed["rules"]["edges"]] == ["no CAPA parts"]
     stale = error(client, 'mutation ($id: ID!) { deleteRule(id: $id, etag: "old") { id } }', {"id": rule["id"]})

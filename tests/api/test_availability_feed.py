@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from kitwright.cli.main import app
 from kitwright.services import parts
 from kitwright.services.uow import UnitOfWork
-from tests import helpers
+from tests import factories
 from tests.api.gql import data, error
 
 FEED = """query($first: Int, $after: String, $asOf: Date) {
@@ -29,22 +29,22 @@ FEED = """query($first: Int, $after: String, $asOf: Date) {
 
 def build(session: Session) -> list[int]:
     """Three kits of a table and chairs at two DCs, a regular part that is no kit."""
-    table = helpers.part(session, "Table")
-    chair = helpers.part(session, "Chair")
-    helpers.part(session, "Lamp")
+    table = factories.part(session, "Table")
+    chair = factories.part(session, "Chair")
+    factories.part(session, "Lamp")
     kits = []
     for chairs in (2, 4, 6):
         with UnitOfWork(session) as uow:
             kit = parts.create_part(uow, part_number=f"Set-{chairs}", tracking_type="UNTRACKED",
                                     components=[(table.id, Decimal(1)), (chair.id, Decimal(chairs))])
         kits.append(kit.id)
-    dc1 = helpers.location(session, "DC1")
-    dc2 = helpers.location(session, "DC2")
-    shelf = helpers.location(session, "Shelf", dc1)
-    helpers.record(session, table, 10, location_id=shelf.id)
-    helpers.record(session, chair, 12, location_id=shelf.id)
-    helpers.record(session, table, 1, location_id=dc2.id)
-    helpers.record(session, chair, 12, location_id=dc2.id, on_order=True, expected_at=dt.date(2026, 5, 1))
+    dc1 = factories.location(session, "DC1")
+    dc2 = factories.location(session, "DC2")
+    shelf = factories.location(session, "Shelf", dc1)
+    factories.record(session, table, 10, location_id=shelf.id)
+    factories.record(session, chair, 12, location_id=shelf.id)
+    factories.record(session, table, 1, location_id=dc2.id)
+    factories.record(session, chair, 12, location_id=dc2.id, on_order=True, expected_at=dt.date(2026, 5, 1))
     return kits
 
 

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
 
 from kitwright.store.models import LedgerEntry, Part, PartInventory
-from tests import helpers
+from tests import factories
 from tests.api.gql import error, gql
 
 CREATE = """mutation C($input: CreatePartInventoryInput!) {
@@ -19,10 +19,10 @@ CREATE = """mutation C($input: CreatePartInventoryInput!) {
 
 @pytest.fixture
 def world(session: Session) -> dict[str, int]:
-    fc = helpers.part(session, "FC", "SERIAL")
-    bolt = helpers.part(session, "BOLT", "LOT")
-    shelf = helpers.location(session)
-    helpers.record(session, fc, 1, serial_number="sn-1", location_id=shelf.id)
+    fc = factories.part(session, "FC", "SERIAL")
+    bolt = factories.part(session, "BOLT", "LOT")
+    shelf = factories.location(session)
+    factories.record(session, fc, 1, serial_number="sn-1", location_id=shelf.id)
     session.commit()
     return {"fc": fc.id, "bolt": bolt.id, "shelf": shelf.id}
 

@@ -12,11 +12,9 @@ from starlette.testclient import TestClient
 from typer.testing import CliRunner
 
 from kitwright.cli.main import app as cli
-from kitwright.services import kits
-from kitwright.services.uow import UnitOfWork
 from kitwright.store.db import make_sessionmaker
 from kitwright.store.models import PartKitItem
-from tests import helpers
+from tests import factories
 
 MUTATION = """mutation ($file: Upload!, $dryRun: Boolean) {
   importKitItems(file: $file, dryRun: $dryRun) { count createdCount updatedCount dryRun partKits { id } } }"""
@@ -24,9 +22,8 @@ MUTATION = """mutation ($file: Upload!, $dryRun: Boolean) {
 
 def setup(engine: Engine) -> int:
     with make_sessionmaker(engine)() as session:
-        helpers.part(session, "BOLT", revision="A")
-        with UnitOfWork(session) as uow:
-            return kits.create_part_kit(uow).id
+        factories.part(session, "BOLT", revision="A")
+        return factories.kit(session).id
 
 
 def item_count(engine: Engine) -> int:

@@ -14,10 +14,9 @@ from starlette.testclient import TestClient
 
 from kitwright.app import create_app
 from kitwright.security.settings import SecuritySettings
-from kitwright.services import auth
-from kitwright.services.uow import UnitOfWork
 from kitwright.store.db import make_sessionmaker
 from kitwright.store.models import Location, Part, UnitOfMeasure
+from tests import factories
 from tests.api.ion_shapes import assert_valid, served_schema, with_demo
 from tests.conftest import TEST_SECURITY
 
@@ -26,12 +25,8 @@ ME = {"query": "query { me { name role } }"}
 
 
 def _key(engine: Engine, role: str = "admin") -> tuple[str, str]:
-    with make_sessionmaker(engine)() as session:
-        with UnitOfWork(session) as uow:
-            user = auth.create_user(uow, f"script-{role}", role)
-        with UnitOfWork(session) as uow:
-            key = auth.create_api_key(uow, user.id, name="ion script")
-            return key.client_id, key.secret
+    key = factories.api_key(engine, role, f"script-{role}", key_name="ion script")
+    return key.client_id, key.secret
 
 
 def test_token_from_ion_path_then_bare_authorization(engine: Engine) -> None:

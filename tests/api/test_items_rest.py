@@ -7,7 +7,7 @@ from decimal import Decimal
 from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
 
-from tests import helpers
+from tests import factories
 from tests.api.gql import data
 
 SAMPLE = {
@@ -28,7 +28,7 @@ def components(client: TestClient, part_id: int) -> list[tuple[str, Decimal]]:
 
 def test_the_seed_sample_is_a_composition_of_two_kits(session: Session, client: TestClient) -> None:
     for number in ("ItemB", "ItemC", "ItemD"):
-        helpers.part(session, number)
+        factories.part(session, number)
     response = client.post("/api/items", json=SAMPLE)
     assert response.status_code == 201, response.text
     body = response.json()
@@ -45,8 +45,8 @@ def test_the_seed_sample_is_a_composition_of_two_kits(session: Session, client: 
 
 
 def test_items_resolve_to_the_latest_revision(session: Session, client: TestClient) -> None:
-    helpers.part(session, "ItemB", revision="A")
-    newest = helpers.part(session, "ItemB", revision="B")
+    factories.part(session, "ItemB", revision="A")
+    newest = factories.part(session, "ItemB", revision="B")
     response = client.post("/api/items", json={"ItemId": "Kit", "ItemComponent": [
         {"ComponentItemId": "ItemB", "ComponentQty": 3}]})
     assert response.status_code == 201, response.text
@@ -55,7 +55,7 @@ def test_items_resolve_to_the_latest_revision(session: Session, client: TestClie
 
 
 def test_unknown_component_is_404_naming_the_row(session: Session, client: TestClient) -> None:
-    helpers.part(session, "ItemB")
+    factories.part(session, "ItemB")
     response = client.post("/api/items", json=SAMPLE)
     assert response.status_code == 404
     errors = response.json()["errors"]
@@ -69,7 +69,7 @@ def test_unknown_component_is_404_naming_the_row(session: Session, client: TestC
 
 
 def test_bad_documents_are_400_naming_the_field(session: Session, client: TestClient) -> None:
-    helpers.part(session, "ItemB")
+    factories.part(session, "ItemB")
     cases = [
         ({"ItemId": "K", "ItemComponent": [{"ComponentItemId": "ItemB", "ComponentQty": 0}]},
          "ItemComponent[0].ComponentQty"),

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine, event, select
 from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
 
 from kitwright.domain.ledger import LedgerOperation
-from tests import helpers
+from kitwright.store.models import LedgerEntry, Location, Part, PartInventory, Supplier, UnitOfMeasure
+from tests import factories
 from tests.api.gql import data
 
 PAGE = """query P($filters: PartInventoriesInputFilters, $after: String) {
@@ -35,11 +37,11 @@ def counting(engine: Engine) -> Iterator[list[str]]:
 
 
 def test_pages_follow_cursors_with_counts(session: Session, client: TestClient, engine: Engine) -> None:
-    site = helpers.location(session, "Site")
-    shelf = helpers.location(session, "Shelf", site)
-    bolt = helpers.part(session, "BOLT", "LOT")
+    site = factories.location(session, "Site")
+    shelf = factories.location(session, "Shelf", site)
+    bolt = factories.part(session, "BOLT", "LOT")
     for n in range(1, 8):
-        helpers.record(session, bolt, n, lot_number=f"L{n}", location_id=shelf.id)
+        factories.record(session, bolt, n, lot_number=f"L{n}", location_id=shelf.id)
     filters = {"quantity": {"gt": 1}, "status": {"in": ["AVAILABLE"]}, "partId": {"eq": str(bolt.id)}}
     with counting(engine) as statements:
         first = data(client, PAGE, {"filters": filters})["partInventories"]
@@ -58,15 +60,22 @@ def test_pages_follow_cursors_with_counts(session: Session, client: TestClient, 
 
 
 def test_every_list_of_the_contract_answers(session: Session, client: TestClient) -> None:
-    helpers.part(session, "P", "LOT")
-    for name in ("parts", "locations", "suppliers", "unitsOfMeasure", "partInventories", "ledgerEntries"):
+    factories.part(session, "P", "LOT")
+    factories.record(session, factories.part(session, "Q"), 2, location_id=factories.location(session, "A").id)
+    session.rollback()
+    models: dict[str, Any] = {"parts": Part, "locations": Location, "suppliers": Supplier, "unitsOfMeasure": UnitOfMeasure,
+              "partInventories": PartInventory, "ledgerEntries": LedgerEntry}
+    for name, model in models.items():
         result = data(client, f"{{ {name}(first: 1) {{ edges {{ node {{ id }} }} pageInfo {{ totalCount }} }} }}")
-        assert "pageInfo" in result[name]
+        ids = set(session.scalars(select(model.id)))
+        assert result[name]["pageInfo"]["totalCount"] == len(ids), name
+        shown = [int(e["node"]["id"]) for e in result[name]["edges"]]
+        assert len(shown) == min(1, len(ids)) and set(shown) <= ids, name
 
 
 def test_ledger_entries_filter_by_record(session: Session, client: TestClient) -> None:
-    cable = helpers.part(session, "CABLE")
-    made = helpers.record(session, cable, "2.5")
+    cable = factories.part(session, "CABLE")
+    made = factories.record(session, cable, "2.5")
     result = data(
         client,
         """query L($f: LedgerEntriesInputFilters) { ledgerEntries(filters: $f) {

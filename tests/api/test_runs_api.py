@@ -240,12 +240,12 @@ def _built_avionics(session: Session, n: int) -> None:
     from kitwright.services import runs
     from kitwright.services.uow import UnitOfWork
     from kitwright.store.models import BuildRequirement, Part, Run
-    from tests import helpers
+    from tests import factories
 
     by_number = {p.part_number: p for p in session.scalars(select(Part))}
-    fc = helpers.record(session, by_number["FC-100"], 1, serial_number=f"FC-X{n}", location_id=5)
-    imu = helpers.record(session, by_number["IMU-7"], 1, serial_number=f"IMU-X{n}", location_id=5)
-    run = helpers.run(session, by_number["AVIONICS-1"], status="IN_PROGRESS", location_id=5)
+    fc = factories.record(session, by_number["FC-100"], 1, serial_number=f"FC-X{n}", location_id=5)
+    imu = factories.record(session, by_number["IMU-7"], 1, serial_number=f"IMU-X{n}", location_id=5)
+    run = factories.run(session, by_number["AVIONICS-1"], status="IN_PROGRESS", location_id=5)
     old = settings()
     use_settings(replace(old, allow_install_from_stock=True))
     try:

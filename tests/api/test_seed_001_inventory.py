@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
 
-from tests import helpers
+from tests import factories
 from tests.api.gql import data, error
 
 LIST_QUERY = """query PartInventories($filters: PartInventoriesInputFilters, $sort: [PartInventorySortEnum]) {
@@ -78,14 +78,14 @@ AUTOGENERATE_VARIABLES = {
 
 def seed_world(session: Session) -> None:
     """What the seed assumes exists: serial part 1, lot part 2, supplier 1, location 5."""
-    helpers.part(session, "FC-100", "SERIAL")
-    helpers.part(session, "BOLT-M6", "LOT")
-    helpers.supplier(session)
-    site = helpers.location(session, "Site")
-    room = helpers.location(session, "Room", site)
-    rack = helpers.location(session, "Rack", room)
-    helpers.location(session, "A-1", rack)
-    helpers.location(session, "A-2", rack)
+    factories.part(session, "FC-100", "SERIAL")
+    factories.part(session, "BOLT-M6", "LOT")
+    factories.supplier(session)
+    site = factories.location(session, "Site")
+    room = factories.location(session, "Room", site)
+    rack = factories.location(session, "Rack", room)
+    factories.location(session, "A-1", rack)
+    factories.location(session, "A-2", rack)
 
 
 def test_seed_001_inventory_operations_verbatim(session: Session, client: TestClient) -> None:

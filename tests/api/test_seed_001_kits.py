@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
 
 from kitwright.store.models import Part
-from tests import helpers
+from tests import factories
 from tests.api.gql import data, error
 
 CREATE_PART_KIT = "mutation CreatePartKit($input: CreatePartKitInput!) {\n    createPartKit(input: $input) {\n        partKit {\n            id run { id title }\n        }\n    }\n}\n"
@@ -51,14 +51,14 @@ def test_seed_texts_are_verbatim() -> None:
 
 
 def _world(session: Session) -> None:
-    helpers.part(session, "FC-100", "SERIAL")  # part 1
-    helpers.part(session, "BOLT-M6", "LOT")  # part 2
-    helpers.supplier(session)
+    factories.part(session, "FC-100", "SERIAL")  # part 1
+    factories.part(session, "BOLT-M6", "LOT")  # part 2
+    factories.supplier(session)
     for name in ("Site", "Staging", "Line 1", "A-1", "A-2"):
-        helpers.location(session, name)  # locations 1..5
-    assembly = helpers.part(session, "ASSY-1", "SERIAL")
-    helpers.mbom(session, assembly, (session.get(Part, 1), 1), (session.get(Part, 2), 10))  # type: ignore[arg-type]
-    helpers.run(session, assembly, title="Run 1")  # run 1
+        factories.location(session, name)  # locations 1..5
+    assembly = factories.part(session, "ASSY-1", "SERIAL")
+    factories.mbom(session, assembly, (session.get(Part, 1), 1), (session.get(Part, 2), 10))  # type: ignore[arg-type]
+    factories.run(session, assembly, title="Run 1")  # run 1
 
 
 def _etag(client: TestClient, record_id: int) -> str:
@@ -71,7 +71,7 @@ def test_seed_001_serial_issue_and_list_by_run(session: Session, client: TestCli
     _world(session)
     motor = session.get(Part, 1)
     assert motor is not None
-    helpers.record(session, motor, 1, serial_number="sn-1", location_id=5)
+    factories.record(session, motor, 1, serial_number="sn-1", location_id=5)
 
     created = data(client, CREATE_PART_KIT, {"input": {"runId": 1}})
     assert created == {"createPartKit": {"partKit": {"id": "1", "run": {"id": "1", "title": "Run 1"}}}}
@@ -101,8 +101,8 @@ def test_seed_001_move_item_to_inventory_with_quantity(session: Session, client:
     _world(session)
     bolt = session.get(Part, 2)
     assert bolt is not None
-    helpers.record(session, bolt, 10, lot_number="lot-12", location_id=4)  # record 1
-    helpers.record(session, bolt, 3, lot_number="lot-13", location_id=4)  # record 2
+    factories.record(session, bolt, 10, lot_number="lot-12", location_id=4)  # record 1
+    factories.record(session, bolt, 3, lot_number="lot-13", location_id=4)  # record 2
     data(client, CREATE_PART_KIT, {"input": {"runId": 1}})
     data(client, CREATE_ITEM, {"input": {"partKitId": "1", "partId": "2", "quantity": 5}})
     # issue 5 of record 1: record 3 (PARTIAL_KIT) holds them
@@ -126,8 +126,8 @@ def test_kit_lifecycle_over_graphql(session: Session, client: TestClient) -> Non
     _world(session)
     bolt = session.get(Part, 2)
     assert bolt is not None
-    helpers.record(session, bolt, 4, lot_number="L-A", location_id=5)
-    helpers.record(session, bolt, 4, lot_number="L-B", location_id=4)
+    factories.record(session, bolt, 4, lot_number="L-A", location_id=5)
+    factories.record(session, bolt, 4, lot_number="L-B", location_id=4)
     kit = data(client, """mutation { createPartKit(input: {deliveryLocationId: 3, stagingLocationId: 2,
         status: REQUESTED, priority: 2}) { partKit { id status _etag currentLocation { name } } } }""")["createPartKit"]["partKit"]
     assert (kit["status"], kit["currentLocation"]) == ("REQUESTED", {"name": "Staging"})
@@ -205,7 +205,7 @@ def test_part_kits_list_costs_a_fixed_number_of_queries(session: Session, client
         for i in range(n):
             data(client, "mutation { createPartKit(input: {runId: 1}) { partKit { id } } }")
             kit_id = start + i
-            helpers.record(session, bolt, 2, lot_number=f"Q{kit_id}", location_id=4)
+            factories.record(session, bolt, 2, lot_number=f"Q{kit_id}", location_id=4)
             record_id = data(client, "{ partInventories(sort: [ID_DESC], first: 1) { edges { node { id } } } }")[
                 "partInventories"]["edges"][0]["node"]["id"]
             data(client, CREATE_ITEM, {"input": {"partKitId": kit_id, "partId": 2, "quantity": 1}})

@@ -21,12 +21,12 @@ import pytest
 from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 from sqlalchemy.orm import Session
 
-from kitwright.services import auth, demo, inventory
-from kitwright.services.inventory import NewPartInventory
+from kitwright.services import demo
 from kitwright.services.uow import UnitOfWork
 from kitwright.store.db import make_engine, make_sessionmaker
 from kitwright.store.migrate import upgrade
 from kitwright.store.models import Location, OrderReleaseLine, Part
+from tests import factories
 
 CHROMIUM = os.environ.get("KITWRIGHT_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_FLAGS = [
@@ -58,22 +58,17 @@ def _prepare(database_url: str) -> None:
     with sessions() as session:
         demo.load_demo(session)
         for role in ROLES:
-            with UnitOfWork(session) as uow:
-                auth.create_user(uow, role, role, PASSWORD)
+            factories.user(engine, role, role, PASSWORD)
         # The demo run installs FC-0002; one more flight computer for fulfil to find after a scan.
         computer = session.query(Part).filter(Part.part_number == "FC-100").one()
-        with UnitOfWork(session) as uow:
-            inventory.create_part_inventory(uow, NewPartInventory(
-                part_id=computer.id, serial_number="FC-0004", quantity=1, location_id=5))
+        factories.record(session, computer, 1, serial_number="FC-0004", location_id=5)
         # Future supply for the availability chart: chairs on order at the main site.
         chair = session.query(Part).filter(Part.part_number == "CHAIR-OAK").one()
         shelf = session.get(Location, 5)
         assert shelf is not None
         for days, count in ((10, 8), (30, 12)):
-            with UnitOfWork(session) as uow:
-                inventory.create_part_inventory(uow, NewPartInventory(
-                    part_id=chair.id, quantity=count, location_id=shelf.id, on_order=True,
-                    expected_at=dt.date.today() + dt.timedelta(days=days)))
+            factories.record(session, chair, count, location_id=shelf.id, on_order=True,
+                             expected_at=dt.date.today() + dt.timedelta(days=days))
         _orders_and_kanban(session)
     engine.dispose()
 
@@ -81,20 +76,15 @@ def _prepare(database_url: str) -> None:
 def _orders_and_kanban(session: Session) -> None:
     """An order for one dining set with only the table picked (the chairs' pick is missing, so
     the event waits unprocessed), and a kanban kit of gloves filled twice and delivered once."""
-    from kitwright.services import kanban, orders, parts
+    from kitwright.services import kanban, orders
     from kitwright.services.orders import NewEvent, NewLine
 
     def one(model: type[Part], **where: str) -> Part:
         return session.query(model).filter_by(**where).one()
 
     # Kit 4: a draft the import test adds items to (the flow tests use kits 1 and 2).
-    from kitwright.services import kits
-
-    with UnitOfWork(session) as uow:
-        draft = kits.create_part_kit(uow, delivery_location_id=6, status="DRAFT")
-    with UnitOfWork(session) as uow:
-        kits.create_part_kit_item(uow, part_kit_id=draft.id, part_id=one(Part, part_number="CABLE-24").id,
-                                  quantity=5)
+    draft = factories.kit(session, delivery_location_id=6, status="DRAFT")
+    factories.kit_item(session, draft, one(Part, part_number="CABLE-24"), 5)
     assert draft.id == 4
     dining, table = one(Part, part_number="DINING-SET"), one(Part, part_number="TABLE-OAK")
     with UnitOfWork(session) as uow:
@@ -108,11 +98,8 @@ def _orders_and_kanban(session: Session) -> None:
     line = session.query(OrderReleaseLine).filter_by(part_id=table.id).one()
     with UnitOfWork(session) as uow:
         orders.process_order_events(uow, "MSG-1", [NewEvent("PICK", table.id, 1, release_line_id=line.id)])
-    with UnitOfWork(session) as uow:
-        gloves = parts.create_part(uow, part_number="GLOVE-L", description="Nitrile gloves, large",
-                                   tracking_type="UNTRACKED")
-    with UnitOfWork(session) as uow:
-        inventory.create_part_inventory(uow, NewPartInventory(part_id=gloves.id, quantity=100, location_id=2))
+    gloves = factories.part(session, "GLOVE-L", description="Nitrile gloves, large")
+    factories.record(session, gloves, 100, location_id=2)
     with UnitOfWork(session) as uow:
         bin_id = kanban.create_kanban_kit(uow, home_location_id=2, line_location_id=6, name="Glove bin",
                                           pattern=[kanban.PatternEntry(gloves.id, 10)]).id

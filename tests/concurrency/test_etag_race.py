@@ -18,7 +18,7 @@ from kitwright.services import inventory
 from kitwright.services.uow import UnitOfWork
 from kitwright.store.db import make_engine, make_sessionmaker
 from kitwright.store.models import LedgerEntry, PartInventory
-from tests import helpers
+from tests import factories
 from tests.invariants import assert_invariants
 
 WORKERS = 8
@@ -45,8 +45,8 @@ def _process_worker(url: str, record_id: int, etag: str, quantity: int, barrier:
 
 def _setup(pg_engine: Engine) -> tuple[int, str]:
     with make_sessionmaker(pg_engine)() as session:
-        bolt = helpers.part(session, "BOLT", "LOT")
-        made = helpers.record(session, bolt, 100, lot_number="L1")
+        bolt = factories.part(session, "BOLT", "LOT")
+        made = factories.record(session, bolt, 100, lot_number="L1")
         return made.id, made.etag
 
 
@@ -100,7 +100,7 @@ def test_same_etag_from_processes_exactly_one_wins(pg_engine: Engine, postgres_u
 
 def test_concurrent_creates_of_one_serial_exactly_one_wins(pg_engine: Engine, postgres_url: str) -> None:
     with make_sessionmaker(pg_engine)() as session:
-        part_id = helpers.part(session, "FC", "SERIAL").id
+        part_id = factories.part(session, "FC", "SERIAL").id
     barrier = threading.Barrier(WORKERS)
     outcomes: list[str] = []
     lock = threading.Lock()

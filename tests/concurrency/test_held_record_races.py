@@ -17,7 +17,7 @@ from kitwright.services import inventory, kits
 from kitwright.services.uow import UnitOfWork
 from kitwright.store.db import make_engine, make_sessionmaker
 from kitwright.store.models import PartInventory
-from tests import helpers
+from tests import factories
 from tests.invariants import assert_invariants
 
 ROUNDS = 12
@@ -64,11 +64,11 @@ def _update_on_order(record_id: int) -> Callable[[UnitOfWork], object]:
 
 def test_issue_against_on_order_update_exactly_one_wins(pg_engine: Engine, postgres_url: str) -> None:
     with make_sessionmaker(pg_engine)() as session:
-        bolt = helpers.part(session, "BOLT", "LOT")
-        shelf = helpers.location(session, "Shelf")
+        bolt = factories.part(session, "BOLT", "LOT")
+        shelf = factories.location(session, "Shelf")
         rounds = []
         for i in range(ROUNDS):
-            lot = helpers.record(session, bolt, "3", lot_number=f"L{i}", location_id=shelf.id)
+            lot = factories.record(session, bolt, "3", lot_number=f"L{i}", location_id=shelf.id)
             with UnitOfWork(session) as uow:
                 kit = kits.create_part_kit(uow, status="REQUESTED")
             with UnitOfWork(session) as uow:

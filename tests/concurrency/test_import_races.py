@@ -17,7 +17,7 @@ from kitwright.services.import_kit_items import import_kit_items
 from kitwright.services.uow import UnitOfWork
 from kitwright.store.db import make_engine, make_sessionmaker
 from kitwright.store.models import PartKitItem
-from tests import helpers
+from tests import factories
 from tests.invariants import assert_invariants
 
 WORKERS = 6
@@ -25,8 +25,8 @@ WORKERS = 6
 
 def test_concurrent_imports_create_one_item(pg_engine: Engine) -> None:
     with make_sessionmaker(pg_engine)() as session:
-        helpers.part(session, "BOLT")
-        helpers.part(session, "NUT")
+        factories.part(session, "BOLT")
+        factories.part(session, "NUT")
         with UnitOfWork(session) as uow:
             first = kits.create_part_kit(uow).id
         with UnitOfWork(session) as uow:

@@ -25,7 +25,7 @@ from kitwright.services.kanban import LevelEntry, PatternEntry
 from kitwright.services.uow import UnitOfWork
 from kitwright.store.db import make_engine, make_sessionmaker
 from kitwright.store.models import KanbanCycle, KanbanKit, PartInventory, PartKitInventory
-from tests import helpers
+from tests import factories
 from tests.concurrency.race import race
 from tests.invariants import assert_invariants
 
@@ -69,13 +69,13 @@ def _run(mode: str, target: str, argss: list[tuple[Any, ...]], url: str) -> list
 
 
 def _stock(session: Session, lots: int = 4, per_lot: int = 3, motors: int = 5) -> tuple[int, int]:
-    bolt = helpers.part(session, "BOLT", "LOT")
-    motor = helpers.part(session, "MOTOR", "SERIAL")
-    shelf = helpers.location(session, "Stockroom")
+    bolt = factories.part(session, "BOLT", "LOT")
+    motor = factories.part(session, "MOTOR", "SERIAL")
+    shelf = factories.location(session, "Stockroom")
     for i in range(lots):
-        helpers.record(session, bolt, per_lot, lot_number=f"L{i}", location_id=shelf.id)
+        factories.record(session, bolt, per_lot, lot_number=f"L{i}", location_id=shelf.id)
     for i in range(motors):
-        helpers.record(session, motor, 1, serial_number=f"SN-{i}", location_id=shelf.id)
+        factories.record(session, motor, 1, serial_number=f"SN-{i}", location_id=shelf.id)
     return bolt.id, motor.id
 
 
@@ -97,8 +97,8 @@ def _no_unit_twice(session: Session) -> dict[int, Decimal]:
 def test_concurrent_replenishments_of_one_line_fill_once(pg_engine: Engine, postgres_url: str, mode: str) -> None:
     with make_sessionmaker(pg_engine)() as session:
         bolt, motor = _stock(session)
-        home = helpers.location(session, "Kanban rack")
-        line = helpers.location(session, "Line 1")
+        home = factories.location(session, "Kanban rack")
+        line = factories.location(session, "Line 1")
         with UnitOfWork(session) as uow:
             kanban.set_line_stock_levels(uow, location_id=line.id, home_location_id=home.id,
                                          levels=[LevelEntry(bolt, 4, 7), LevelEntry(motor, 1, 3)])
@@ -116,8 +116,8 @@ def test_concurrent_replenishments_of_one_line_fill_once(pg_engine: Engine, post
 def test_concurrent_fills_of_one_kit_fill_it_once(pg_engine: Engine, postgres_url: str, mode: str) -> None:
     with make_sessionmaker(pg_engine)() as session:
         bolt, motor = _stock(session)
-        home = helpers.location(session, "Kanban rack")
-        line = helpers.location(session, "Line 1")
+        home = factories.location(session, "Kanban rack")
+        line = factories.location(session, "Line 1")
         with UnitOfWork(session) as uow:
             kit_id = kanban.create_kanban_kit(
                 uow, home_location_id=home.id, line_location_id=line.id,
@@ -134,8 +134,8 @@ def test_concurrent_fills_of_one_kit_fill_it_once(pg_engine: Engine, postgres_ur
 def test_fills_of_different_kits_never_share_a_unit(pg_engine: Engine, postgres_url: str, mode: str) -> None:
     with make_sessionmaker(pg_engine)() as session:
         bolt, motor = _stock(session)  # 12 bolts, 5 motors
-        home = helpers.location(session, "Kanban rack")
-        line = helpers.location(session, "Line 1")
+        home = factories.location(session, "Kanban rack")
+        line = factories.location(session, "Line 1")
         kit_ids = []
         for _ in range(WORKERS):
             with UnitOfWork(session) as uow:
@@ -159,10 +159,10 @@ def test_replenishments_of_different_lines_never_share_a_unit(
 ) -> None:
     with make_sessionmaker(pg_engine)() as session:
         bolt, motor = _stock(session)  # 12 bolts, 5 motors
-        home = helpers.location(session, "Kanban rack")
+        home = factories.location(session, "Kanban rack")
         lines = []
         for n in range(WORKERS):
-            line = helpers.location(session, f"Line {n}")
+            line = factories.location(session, f"Line {n}")
             with UnitOfWork(session) as uow:
                 kanban.set_line_stock_levels(uow, location_id=line.id, home_location_id=home.id,
                                              levels=[LevelEntry(bolt, 1, 3), LevelEntry(motor, 1, 1)])

@@ -15,7 +15,7 @@ from kitwright.services.inventory import NewPartInventory
 from kitwright.services.uow import UnitOfWork
 from kitwright.store.db import make_engine, make_sessionmaker
 from kitwright.store.models import PartComponent, PartInventory
-from tests import helpers
+from tests import factories
 from tests.invariants import assert_invariants
 
 CREATORS = 5
@@ -24,8 +24,8 @@ ROUNDS = 4
 
 def _race(pg_engine: Engine, postgres_url: str, round_no: int) -> None:
     with make_sessionmaker(pg_engine)() as session:
-        kit = helpers.part(session, f"SET-{round_no}")
-        table = helpers.part(session, f"TABLE-{round_no}")
+        kit = factories.part(session, f"SET-{round_no}")
+        table = factories.part(session, f"TABLE-{round_no}")
         kit_id, kit_etag, table_id = kit.id, kit.etag, table.id
     barrier = threading.Barrier(CREATORS + 1)
     outcomes: dict[str, list[str]] = {"update": [], "create": []}

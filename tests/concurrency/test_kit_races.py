@@ -24,7 +24,7 @@ from kitwright.services import kits
 from kitwright.services.uow import UnitOfWork
 from kitwright.store.db import make_engine, make_sessionmaker
 from kitwright.store.models import PartInventory, PartKitInventory
-from tests import helpers
+from tests import factories
 from tests.concurrency.race import race
 from tests.invariants import assert_invariants
 
@@ -80,9 +80,9 @@ def _kits_with_items(session: Any, part: Any, n: int, quantity: Any) -> list[int
 @pytest.mark.parametrize("mode", ["threads", "processes"])
 def test_same_serial_to_many_kits_exactly_one_wins(pg_engine: Engine, postgres_url: str, mode: str) -> None:
     with make_sessionmaker(pg_engine)() as session:
-        motor = helpers.part(session, "MOTOR", "SERIAL")
-        shelf = helpers.location(session, "Shelf")
-        serial_id = helpers.record(session, motor, 1, serial_number="SN-1", location_id=shelf.id).id
+        motor = factories.part(session, "MOTOR", "SERIAL")
+        shelf = factories.location(session, "Shelf")
+        serial_id = factories.record(session, motor, 1, serial_number="SN-1", location_id=shelf.id).id
         items = _kits_with_items(session, motor, WORKERS, 1)
     outcomes = _run(mode, "issue", [(serial_id, item_id, None) for item_id in items], postgres_url)
     assert sorted(outcomes) == ["BadInput:partInventoryId"] * (WORKERS - 1) + ["won"]
@@ -96,9 +96,9 @@ def test_same_serial_to_many_kits_exactly_one_wins(pg_engine: Engine, postgres_u
 def test_concurrent_partial_issues_never_exceed_the_lot(pg_engine: Engine, postgres_url: str, mode: str) -> None:
     workers = 12
     with make_sessionmaker(pg_engine)() as session:
-        bolt = helpers.part(session, "BOLT", "LOT")
-        shelf = helpers.location(session, "Shelf")
-        lot_id = helpers.record(session, bolt, "5", lot_number="L1", location_id=shelf.id).id
+        bolt = factories.part(session, "BOLT", "LOT")
+        shelf = factories.location(session, "Shelf")
+        lot_id = factories.record(session, bolt, "5", lot_number="L1", location_id=shelf.id).id
         bolt_id = bolt.id
         items = _kits_with_items(session, bolt, workers, "0.7")
     outcomes = _run(mode, "issue", [(lot_id, item_id, "0.7") for item_id in items], postgres_url)
@@ -118,13 +118,13 @@ def test_concurrent_partial_issues_never_exceed_the_lot(pg_engine: Engine, postg
 @pytest.mark.parametrize("mode", ["threads", "processes"])
 def test_two_fulfils_never_share_a_unit(pg_engine: Engine, postgres_url: str, mode: str) -> None:
     with make_sessionmaker(pg_engine)() as session:
-        bolt = helpers.part(session, "BOLT", "LOT")
-        motor = helpers.part(session, "MOTOR", "SERIAL")
-        shelf = helpers.location(session, "Shelf")
+        bolt = factories.part(session, "BOLT", "LOT")
+        motor = factories.part(session, "MOTOR", "SERIAL")
+        shelf = factories.location(session, "Shelf")
         for i in range(4):
-            helpers.record(session, bolt, 3, lot_number=f"L{i}", location_id=shelf.id)  # 12 bolts
+            factories.record(session, bolt, 3, lot_number=f"L{i}", location_id=shelf.id)  # 12 bolts
         for i in range(5):
-            helpers.record(session, motor, 1, serial_number=f"SN-{i}", location_id=shelf.id)
+            factories.record(session, motor, 1, serial_number=f"SN-{i}", location_id=shelf.id)
         kit_ids = []
         for _ in range(2):
             with UnitOfWork(session) as uow:
@@ -163,9 +163,9 @@ def test_concurrent_issues_to_one_item_never_overfill_it(pg_engine: Engine, post
     asking for 5 gets exactly 5 of 12 concurrent single-unit issues from 12 different lots."""
     workers = 12
     with make_sessionmaker(pg_engine)() as session:
-        bolt = helpers.part(session, "BOLT", "LOT")
-        shelf = helpers.location(session, "Shelf")
-        lots = [helpers.record(session, bolt, 3, lot_number=f"L{i}", location_id=shelf.id).id for i in range(workers)]
+        bolt = factories.part(session, "BOLT", "LOT")
+        shelf = factories.location(session, "Shelf")
+        lots = [factories.record(session, bolt, 3, lot_number=f"L{i}", location_id=shelf.id).id for i in range(workers)]
         with UnitOfWork(session) as uow:
             kit_id = kits.create_part_kit(uow, status="IN_PROGRESS").id
         with UnitOfWork(session) as uow:
@@ -183,9 +183,9 @@ def test_close_racing_issues_leaves_nothing_held(pg_engine: Engine, postgres_url
     close (and is released by it) or is refused after it; nothing stays held by a closed kit."""
     workers = 8
     with make_sessionmaker(pg_engine)() as session:
-        bolt = helpers.part(session, "BOLT", "LOT")
-        shelf = helpers.location(session, "Shelf")
-        lots = [helpers.record(session, bolt, 2, lot_number=f"L{i}", location_id=shelf.id).id for i in range(workers)]
+        bolt = factories.part(session, "BOLT", "LOT")
+        shelf = factories.location(session, "Shelf")
+        lots = [factories.record(session, bolt, 2, lot_number=f"L{i}", location_id=shelf.id).id for i in range(workers)]
         with UnitOfWork(session) as uow:
             kit = kits.create_part_kit(uow, status="IN_PROGRESS")
             kit_id, etag = kit.id, kit.etag

@@ -25,8 +25,7 @@ from kitwright.services.orders import NewLine
 from kitwright.services.uow import UnitOfWork
 from kitwright.store.db import make_sessionmaker
 from kitwright.store.models import OrderAllocation, OrderAllocationInventory
-from tests import helpers
-from tests.conftest import api_key_for
+from tests import factories
 from tests.invariants import assert_invariants
 
 ORDERS = 16
@@ -59,20 +58,20 @@ def _worker_pids(server: subprocess.Popen[bytes]) -> set[int]:
 @pytest.mark.slow
 def test_two_server_workers_never_oversell_the_last_kits(pg_engine: Engine, postgres_url: str) -> None:
     with make_sessionmaker(pg_engine)() as session:
-        table = helpers.part(session, "Table")
-        chair = helpers.part(session, "Chair")
-        dining = helpers.part(session, "DiningSet", components=[(table.id, Decimal(1)), (chair.id, Decimal(4))])
-        dc1, dc2 = helpers.location(session, "DC1"), helpers.location(session, "DC2")
+        table = factories.part(session, "Table")
+        chair = factories.part(session, "Chair")
+        dining = factories.part(session, "DiningSet", components=[(table.id, Decimal(1)), (chair.id, Decimal(4))])
+        dc1, dc2 = factories.location(session, "DC1"), factories.location(session, "DC2")
         # 5 kits in all, spread over several records and two sites; chairs for half a kit more.
         for site, t, c in ((dc1, 2, 8), (dc1, 1, 6), (dc2, 2, 8)):
-            helpers.record(session, table, t, location_id=site.id)
-            helpers.record(session, chair, c, location_id=site.id)
+            factories.record(session, table, t, location_id=site.id)
+            factories.record(session, chair, c, location_id=site.id)
         order_ids = []
         for n in range(ORDERS):
             with UnitOfWork(session) as uow:
                 order_ids.append(orders.create_order(uow, f"RACE-{n}", [NewLine("1", dining.id, 1)]).id)
         dining_id = dining.id
-    secret = api_key_for(pg_engine, "admin", "race-admin")
+    secret = factories.api_key_for(pg_engine, "admin", "race-admin")
 
     port = _free_port()
     executable = shutil.which("kitwright", path=str(Path(sys.executable).parent)) or "kitwright"

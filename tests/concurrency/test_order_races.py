@@ -20,7 +20,7 @@ from kitwright.services.orders import NewEvent, NewLine
 from kitwright.services.uow import UnitOfWork
 from kitwright.store.db import make_engine, make_sessionmaker
 from kitwright.store.models import OrderAllocation, OrderAllocationInventory, OrderEventMessage
-from tests import helpers
+from tests import factories
 from tests.concurrency.race import race
 from tests.invariants import assert_invariants
 
@@ -65,14 +65,14 @@ def _run(mode: str, target: str, argss: list[tuple[Any, ...]], url: str) -> list
 def test_many_orders_for_the_last_kits_never_oversell(pg_engine: Engine, postgres_url: str, mode: str) -> None:
     workers, kits = 10, 4
     with make_sessionmaker(pg_engine)() as session:
-        table = helpers.part(session, "Table")
-        chair = helpers.part(session, "Chair")
-        dining = helpers.part(session, "DiningSet", components=[(table.id, Decimal(1)), (chair.id, Decimal(4))])
-        dc1, dc2 = helpers.location(session, "DC1"), helpers.location(session, "DC2")
+        table = factories.part(session, "Table")
+        chair = factories.part(session, "Chair")
+        dining = factories.part(session, "DiningSet", components=[(table.id, Decimal(1)), (chair.id, Decimal(4))])
+        dc1, dc2 = factories.location(session, "DC1"), factories.location(session, "DC2")
         # 4 kits in all: 3 at DC1 (spread over two records each), 1 at DC2.
         for site, t, c in ((dc1, 2, 8), (dc1, 1, 4), (dc2, 1, 4)):
-            helpers.record(session, table, t, location_id=site.id)
-            helpers.record(session, chair, c, location_id=site.id)
+            factories.record(session, table, t, location_id=site.id)
+            factories.record(session, chair, c, location_id=site.id)
         order_ids = []
         for n in range(workers):
             with UnitOfWork(session) as uow:
@@ -95,9 +95,9 @@ def test_the_same_message_sent_concurrently_is_processed_once(pg_engine: Engine,
     with make_sessionmaker(pg_engine)() as session:
         with UnitOfWork(session) as uow:
             orders.update_order_settings(uow, {"partial_kit_supported": True})
-        table = helpers.part(session, "Table")
-        site = helpers.location(session, "DC1")
-        helpers.record(session, table, 5, location_id=site.id)
+        table = factories.part(session, "Table")
+        site = factories.location(session, "DC1")
+        factories.record(session, table, 5, location_id=site.id)
         with UnitOfWork(session) as uow:
             order_id = orders.create_order(uow, "ORD", [NewLine("1", table.id, 5)]).id
         with UnitOfWork(session) as uow:

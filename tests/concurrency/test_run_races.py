@@ -21,7 +21,7 @@ from kitwright.services import runs
 from kitwright.services.uow import UnitOfWork
 from kitwright.store.db import make_engine, make_sessionmaker
 from kitwright.store.models import AbomItem, BuildRequirement, PartKit, PartKitInventory
-from tests import helpers
+from tests import factories
 from tests.invariants import assert_invariants
 
 
@@ -79,13 +79,13 @@ def _race(mode: str, url: str, kind: str, argss: list[tuple[Any, ...]]) -> list[
 
 
 def _shop(session: Any, motors: int) -> dict[str, Any]:
-    shelf = helpers.location(session, "Shelf")
-    cell = helpers.location(session, "Cell")
-    motor = helpers.part(session, "MOTOR", "SERIAL")
-    assy = helpers.part(session, "ASSY", "UNTRACKED")
-    helpers.mbom(session, assy, (motor, 1))
+    shelf = factories.location(session, "Shelf")
+    cell = factories.location(session, "Cell")
+    motor = factories.part(session, "MOTOR", "SERIAL")
+    assy = factories.part(session, "ASSY", "UNTRACKED")
+    factories.mbom(session, assy, (motor, 1))
     for n in range(motors):
-        helpers.record(session, motor, 1, serial_number=f"M{n}", location_id=shelf.id)
+        factories.record(session, motor, 1, serial_number=f"M{n}", location_id=shelf.id)
     return {"assy": assy, "cell": cell, "motor": motor}
 
 
@@ -96,7 +96,7 @@ def test_installs_wanting_the_same_kitted_unit_exactly_one_wins(
     workers = 6
     with make_sessionmaker(pg_engine)() as session:
         shop = _shop(session, 1)
-        run = helpers.run(session, shop["assy"], 3, status="IN_PROGRESS", location_id=shop["cell"].id)
+        run = factories.run(session, shop["assy"], 3, status="IN_PROGRESS", location_id=shop["cell"].id)
         with UnitOfWork(session) as uow:
             kit = runs.create_kit_for_run(uow, run_id=run.id).kit
         record_id = session.scalars(select(PartKitInventory.part_inventory_id)
@@ -116,8 +116,8 @@ def test_two_runs_kitting_for_the_same_stock_never_share_a_unit(
 ) -> None:
     with make_sessionmaker(pg_engine)() as session:
         shop = _shop(session, 3)
-        first = helpers.run(session, shop["assy"], 2, status="IN_PROGRESS", location_id=shop["cell"].id).id
-        second = helpers.run(session, shop["assy"], 2, status="IN_PROGRESS", location_id=shop["cell"].id).id
+        first = factories.run(session, shop["assy"], 2, status="IN_PROGRESS", location_id=shop["cell"].id).id
+        second = factories.run(session, shop["assy"], 2, status="IN_PROGRESS", location_id=shop["cell"].id).id
     outcomes = _race(mode, postgres_url, "kit", [(first,), (second,)])
     assert outcomes == ["won", "won"]  # partial fulfilment is allowed: the shortage is reported
     with make_sessionmaker(pg_engine)() as session:

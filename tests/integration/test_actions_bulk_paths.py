@@ -15,7 +15,7 @@ from kitwright.domain.errors import BadInput
 from kitwright.services import actions, kits, parts
 from kitwright.services.uow import UnitOfWork
 from kitwright.store.models import AuditEntry, Part, PartInventory, PartKit, PartKitItem, Rule
-from tests import helpers
+from tests import factories
 
 
 def new_rule(session: Session, code: str, **kw: Any) -> Rule:
@@ -32,12 +32,12 @@ def rename(session: Session, part: Part, number: str) -> Part:
 
 
 def test_renaming_a_part_runs_inventory_update_rules_on_every_record(session: Session) -> None:
-    bolt = helpers.part(session, "BOLT", "SERIAL")
-    glue = helpers.part(session, "GLUE", "LOT")
-    shelf = helpers.location(session, "Shelf")
+    bolt = factories.part(session, "BOLT", "SERIAL")
+    glue = factories.part(session, "GLUE", "LOT")
+    shelf = factories.location(session, "Shelf")
     for n in range(3):
-        helpers.record(session, bolt, 1, serial_number=f"S{n}", location_id=shelf.id)
-    helpers.record(session, glue, 5, lot_number="L1", location_id=shelf.id)
+        factories.record(session, bolt, 1, serial_number=f"S{n}", location_id=shelf.id)
+    factories.record(session, glue, 5, lot_number="L1", location_id=shelf.id)
     rule = new_rule(session, 'old.partNumber != new.partNumber && new.serialNumber == "S2"'
                              ' && new.part.partNumber.startsWith("OLD-")',
                     message="serial S2 may not move to an OLD- part number")
@@ -57,10 +57,10 @@ def test_renaming_a_part_runs_inventory_update_rules_on_every_record(session: Se
 
 
 def test_a_warning_on_a_rename_is_recorded_per_record(session: Session) -> None:
-    bolt = helpers.part(session, "BOLT", "SERIAL")
-    shelf = helpers.location(session, "Shelf")
+    bolt = factories.part(session, "BOLT", "SERIAL")
+    shelf = factories.location(session, "Shelf")
     for n in range(2):
-        helpers.record(session, bolt, 1, serial_number=f"S{n}", location_id=shelf.id)
+        factories.record(session, bolt, 1, serial_number=f"S{n}", location_id=shelf.id)
     rule = new_rule(session, "old.partNumber != new.partNumber", severity="WARN", title="relabelled")
     rename(session, bolt, "BOLT-2")
     session.rollback()
@@ -71,8 +71,8 @@ def test_a_warning_on_a_rename_is_recorded_per_record(session: Session) -> None:
 
 
 def test_deleting_a_kit_runs_item_delete_rules_on_every_item(session: Session) -> None:
-    bolt = helpers.part(session, "BOLT")
-    capa = helpers.part(session, "CAPA-1")
+    bolt = factories.part(session, "BOLT")
+    capa = factories.part(session, "CAPA-1")
     with UnitOfWork(session) as uow:
         kit = kits.create_part_kit(uow)
     for part, quantity in ((bolt, 2), (capa, 3)):
@@ -81,11 +81,12 @@ def test_deleting_a_kit_runs_item_delete_rules_on_every_item(session: Session) -
     rule = new_rule(session, 'old.part.partNumber.startsWith("CAPA") && user.role != "planner"',
                     target="PARTKITITEM", event_type="DELETE", message="only planners remove CAPA items")
     session.refresh(kit)
+    etag = kit.etag
     with UnitOfWork(session) as uow, pytest.raises(BadInput, match="only planners") as caught:
-        kits.delete_part_kit(uow, kit.id, kit.etag)
+        kits.delete_part_kit(uow, kit.id, etag)
     assert caught.value.field == f"rule:{rule.id}"
     session.rollback()
-    assert session.get(PartKit, kit.id) is not None
+    assert session.scalars(select(PartKit.etag).where(PartKit.id == kit.id)).all() == [etag]
     assert len(session.scalars(select(PartKitItem).where(PartKitItem.part_kit_id == kit.id)).all()) == 2
     with UnitOfWork(session) as uow:
         actions.update_rule(uow, rule.id, session.get(Rule, rule.id).etag,  # type: ignore[union-attr]

@@ -15,8 +15,9 @@ from kitwright.domain.errors import BadInput, Conflict
 from kitwright.services import actions, kits
 from kitwright.services import import_kit_items as importer
 from kitwright.services.uow import UnitOfWork
-from kitwright.store.models import AuditEntry, PartInventory, PartKit, PartKitItem, Rule
-from tests import helpers
+from kitwright.store.models import AuditEntry, PartInventory, PartKitItem, Rule
+from tests import factories
+from tests.factories import kit
 
 
 def new_rule(session: Session, code: str, **kw: Any) -> Rule:
@@ -31,14 +32,9 @@ def count(session: Session, model: type[Any]) -> int:
     return int(session.scalar(select(func.count()).select_from(model)) or 0)
 
 
-def kit(session: Session) -> PartKit:
-    with UnitOfWork(session) as uow:
-        return kits.create_part_kit(uow)
-
-
 def test_a_blocking_rule_refuses_the_change_and_writes_nothing(session: Session) -> None:
-    capa = helpers.part(session, "CAPA-7")
-    bolt = helpers.part(session, "BOLT")
+    capa = factories.part(session, "CAPA-7")
+    bolt = factories.part(session, "BOLT")
     k = kit(session)
     rule = new_rule(session, 'new.part.partNumber.startsWith("CAPA") && new.partKit.status == "DRAFT"',
                     message="a CAPA part may not be added to a kit")
@@ -52,7 +48,7 @@ def test_a_blocking_rule_refuses_the_change_and_writes_nothing(session: Session)
 
 
 def test_update_and_delete_events_see_old_and_new(session: Session) -> None:
-    bolt = helpers.part(session, "BOLT")
+    bolt = factories.part(session, "BOLT")
     k = kit(session)
     with UnitOfWork(session) as uow:
         item = kits.create_part_kit_item(uow, part_kit_id=k.id, part_id=bolt.id, quantity=5)
@@ -72,20 +68,20 @@ def test_update_and_delete_events_see_old_and_new(session: Session) -> None:
 
 
 def test_rules_on_inventory_and_disabled_rules(session: Session) -> None:
-    glue = helpers.part(session, "GLUE", "LOT")
-    shelf = helpers.location(session, "Shelf")
+    glue = factories.part(session, "GLUE", "LOT")
+    shelf = factories.location(session, "Shelf")
     rule = new_rule(session, "new.quantity > 100.0", target="PARTINVENTORY", title="at most 100 per lot")
     with pytest.raises(BadInput, match="at most 100 per lot"):
-        helpers.record(session, glue, 101, lot_number="L1", location_id=shelf.id)
+        factories.record(session, glue, 101, lot_number="L1", location_id=shelf.id)
     assert count(session, PartInventory) == 0
     with UnitOfWork(session) as uow:
         actions.update_rule(uow, rule.id, rule.etag, {"enabled": False})
-    helpers.record(session, glue, 101, lot_number="L1", location_id=shelf.id)
+    factories.record(session, glue, 101, lot_number="L1", location_id=shelf.id)
     assert count(session, PartInventory) == 1
 
 
 def test_warn_rules_let_the_change_through_and_are_recorded(session: Session) -> None:
-    bolt = helpers.part(session, "BOLT")
+    bolt = factories.part(session, "BOLT")
     k = kit(session)
     rule = new_rule(session, "new.quantity >= 10.0", severity="WARN", title="large request")
     with UnitOfWork(session) as uow:
@@ -96,7 +92,7 @@ def test_warn_rules_let_the_change_through_and_are_recorded(session: Session) ->
 
 
 def test_a_rule_that_fails_at_run_time_blocks(session: Session) -> None:
-    bolt = helpers.part(session, "BOLT")
+    bolt = factories.part(session, "BOLT")
     k = kit(session)
     new_rule(session, "new.noSuchField == 1", title="typo")
     with UnitOfWork(session) as uow, pytest.raises(BadInput, match="failed to run"):
@@ -119,8 +115,8 @@ def test_saving_checks_the_rule(session: Session) -> None:
 
 
 def test_an_import_tripping_a_rule_imports_nothing_and_names_each_row(session: Session) -> None:
-    helpers.part(session, "CAPA-1")
-    helpers.part(session, "BOLT")
+    factories.part(session, "CAPA-1")
+    factories.part(session, "BOLT")
     k = kit(session)
     new_rule(session, 'new.part.partNumber.startsWith("CAPA")', message="no CAPA parts")
     new_rule(session, "new.quantity > old.quantity", event_type="UPDATE", title="no increase by import")

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from kitwright.services import audit, kits
 from kitwright.services.uow import UnitOfWork
 from kitwright.store.models import AuditEntry, Base, Location, PartKit, PartKitItem
-from tests import helpers
+from tests import factories
 
 
 def entries(session: Session, target_type: str, target_id: int | None = None) -> list[AuditEntry]:
@@ -41,7 +41,7 @@ def test_a_status_change_keeps_the_old_status(session: Session) -> None:
 
 
 def test_an_update_records_only_what_changed_with_both_values(session: Session) -> None:
-    staging = helpers.location(session, "Staging")
+    staging = factories.location(session, "Staging")
     with UnitOfWork(session) as uow:
         kit = kits.create_part_kit(uow, priority=5)
     update_kit(session, kit.id, priority=3)
@@ -55,7 +55,7 @@ def test_an_update_records_only_what_changed_with_both_values(session: Session) 
 
 
 def test_an_item_quantity_change_keeps_both_quantities(session: Session) -> None:
-    bolt = helpers.part(session, "BOLT", "LOT")
+    bolt = factories.part(session, "BOLT", "LOT")
     with UnitOfWork(session) as uow:
         kit = kits.create_part_kit(uow)
     with UnitOfWork(session) as uow:
@@ -70,8 +70,8 @@ def test_an_item_quantity_change_keeps_both_quantities(session: Session) -> None
 
 
 def test_deleting_a_kit_records_each_item(session: Session) -> None:
-    bolt = helpers.part(session, "BOLT", "LOT")
-    glue = helpers.part(session, "GLUE", "UNTRACKED")
+    bolt = factories.part(session, "BOLT", "LOT")
+    glue = factories.part(session, "GLUE", "UNTRACKED")
     with UnitOfWork(session) as uow:
         kit = kits.create_part_kit(uow)
     item_ids = []

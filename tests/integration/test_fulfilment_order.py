@@ -15,7 +15,7 @@ from kitwright.domain.errors import BadInput
 from kitwright.services import kits, parts
 from kitwright.services.uow import UnitOfWork
 from kitwright.store.models import Part, PartInventory, PartKitInventory
-from tests import helpers
+from tests import factories
 
 # lot: (created, days after 2026-01-01; expires, or None)
 LOTS: dict[str, tuple[int, date | None]] = {
@@ -30,7 +30,7 @@ LOTS: dict[str, tuple[int, date | None]] = {
 def _stock(session: Session, part: Part, shelf: int) -> dict[str, int]:
     ids = {}
     for lot, (_, expires) in LOTS.items():
-        ids[lot] = helpers.record(session, part, 2, lot_number=lot, location_id=shelf,
+        ids[lot] = factories.record(session, part, 2, lot_number=lot, location_id=shelf,
                                   expiration_date=expires).id
     base = datetime(2026, 1, 1, tzinfo=UTC)
     with UnitOfWork(session) as uow:  # stock age is set through SQL: FIFO needs old stock
@@ -55,9 +55,9 @@ def _issued_lots(session: Session, kit_id: int, part_id: int) -> list[str]:
 
 @pytest.fixture
 def world(session: Session) -> dict[str, Any]:
-    shelf = helpers.location(session, "Shelf").id
-    fifo = helpers.part(session, "GEL-FIFO", "LOT")
-    fefo = helpers.part(session, "GEL-FEFO", "LOT", fulfilment_order="FEFO")
+    shelf = factories.location(session, "Shelf").id
+    fifo = factories.part(session, "GEL-FIFO", "LOT")
+    fefo = factories.part(session, "GEL-FEFO", "LOT", fulfilment_order="FEFO")
     return {"fifo": fifo, "fefo": fefo, "stock": {
         "fifo": _stock(session, fifo, shelf), "fefo": _stock(session, fefo, shelf)}}
 

@@ -18,17 +18,17 @@ from kitwright.domain.errors import Conflict
 from kitwright.services import catalog, inventory, kits
 from kitwright.services.uow import UnitOfWork
 from kitwright.store.models import PartInventory, PartKit, PartKitItem
-from tests import helpers
+from tests import factories
 from tests.integration.test_kits_service import fresh, refused
 
 
 @pytest.fixture
 def held(session: Session) -> dict[str, Any]:
     """A 20-unit lot, 12.5 of it issued to a kit item (a PARTIAL_KIT record the kit holds)."""
-    shelf = helpers.location(session, "A-1")
-    quarantine = helpers.location(session, "Quarantine", inventory_available=False)
-    bolt = helpers.part(session, "BOLT", "LOT")
-    lot = helpers.record(session, bolt, "20", lot_number="L-1", location_id=shelf.id)
+    shelf = factories.location(session, "A-1")
+    quarantine = factories.location(session, "Quarantine", inventory_available=False)
+    bolt = factories.part(session, "BOLT", "LOT")
+    lot = factories.record(session, bolt, "20", lot_number="L-1", location_id=shelf.id)
     with UnitOfWork(session) as uow:
         kit = kits.create_part_kit(uow)
     with UnitOfWork(session) as uow:

@@ -17,10 +17,9 @@ from sqlalchemy.orm import Session
 
 from kitwright.domain.errors import KitwrightError
 from kitwright.services import inventory, kits
-from kitwright.services.inventory import NewPartInventory
 from kitwright.services.uow import UnitOfWork
 from kitwright.store.models import LedgerEntry, PartInventory, PartKit, PartKitInventory
-from tests import helpers
+from tests import factories
 from tests.invariants import assert_held_records_frozen, assert_invariants, assert_kit_invariants
 
 STATUSES = ["DRAFT", "REQUESTED", "IN_PROGRESS", "DELIVERED", "COMPLETED", "CANCELED"]
@@ -33,31 +32,26 @@ def build_machine(session: Session) -> type[RuleBasedStateMachine]:
             super().__init__()
             session.rollback()
             tag = uuid.uuid4().hex[:8]
-            self.lot_part = helpers.part(session, f"BOLT-{tag}", "LOT")
-            self.serial_part = helpers.part(session, f"MOTOR-{tag}", "SERIAL")
+            self.lot_part = factories.part(session, f"BOLT-{tag}", "LOT")
+            self.serial_part = factories.part(session, f"MOTOR-{tag}", "SERIAL")
             self.locations = [
-                helpers.location(session, f"L{i}-{tag}", inventory_available=i != 2).id for i in range(3)
+                factories.location(session, f"L{i}-{tag}", inventory_available=i != 2).id for i in range(3)
             ]
             for i, q in enumerate(["20", "3", "7.5"]):
-                helpers.record(session, self.lot_part, q, lot_number=f"{tag}-{i}",
-                               location_id=self.locations[i % 2])
+                factories.record(session, self.lot_part, q, lot_number=f"{tag}-{i}",
+                                 location_id=self.locations[i % 2])
             for i in range(2):
-                helpers.record(session, self.serial_part, 1, serial_number=f"{tag}-S{i}",
-                               location_id=self.locations[0])
-            with UnitOfWork(session) as uow:  # supply on order, to receive
-                inventory.create_part_inventory(uow, NewPartInventory(
-                    part_id=self.lot_part.id, quantity="4", lot_number=f"{tag}-PO",
-                    location_id=self.locations[0], on_order=True))
+                factories.record(session, self.serial_part, 1, serial_number=f"{tag}-S{i}",
+                                 location_id=self.locations[0])
+            factories.record(session, self.lot_part, "4", lot_number=f"{tag}-PO",  # on order, to receive
+                             location_id=self.locations[0], on_order=True)
             self.kits: list[int] = []
             self.items: list[int] = []
             for _ in range(2):
-                with UnitOfWork(session) as uow:
-                    kit = kits.create_part_kit(uow, delivery_location_id=self.locations[1])
+                kit = factories.kit(session, delivery_location_id=self.locations[1])
                 self.kits.append(kit.id)
                 for part, quantity in ((self.lot_part, "12.5"), (self.serial_part, "2")):
-                    with UnitOfWork(session) as uow:
-                        self.items.append(kits.create_part_kit_item(
-                            uow, part_kit_id=kit.id, part_id=part.id, quantity=quantity).id)
+                    self.items.append(factories.kit_item(session, kit, part, quantity).id)
 
         # -- facts ------------------------------------------------------------------------
         def records(self) -> list[int]:

@@ -17,18 +17,10 @@ from kitwright.services import import_kit_items as importer
 from kitwright.services import kits
 from kitwright.services.import_kit_items import KitItemImport
 from kitwright.services.uow import UnitOfWork
-from kitwright.store.models import AuditEntry, Part, PartKit, PartKitItem
-from tests import helpers
-
-
-def kit(session: Session, **kw: Any) -> PartKit:
-    with UnitOfWork(session) as uow:
-        return kits.create_part_kit(uow, **kw)
-
-
-def item(session: Session, k: PartKit, p: Part, quantity: Any) -> PartKitItem:
-    with UnitOfWork(session) as uow:
-        return kits.create_part_kit_item(uow, part_kit_id=k.id, part_id=p.id, quantity=quantity)
+from kitwright.store.models import AuditEntry, PartKitItem
+from tests import factories
+from tests.factories import kit
+from tests.factories import kit_item as item
 
 
 def csv_file(*lines: str) -> io.BytesIO:
@@ -74,19 +66,19 @@ def items_state(session: Session) -> list[tuple[int, int, int, Decimal]]:
 
 @pytest.fixture
 def world(session: Session) -> dict[str, Any]:
-    bolt_a = helpers.part(session, "BOLT", revision="A")
-    bolt_b = helpers.part(session, "BOLT", revision="B")  # latest
-    motor = helpers.part(session, "MOTOR", "SERIAL")
-    glue = helpers.part(session, "GLUE", "LOT")
+    bolt_a = factories.part(session, "BOLT", revision="A")
+    bolt_b = factories.part(session, "BOLT", revision="B")  # latest
+    motor = factories.part(session, "MOTOR", "SERIAL")
+    glue = factories.part(session, "GLUE", "LOT")
     k1, k2 = kit(session), kit(session)
     return {"bolt_a": bolt_a, "bolt_b": bolt_b, "motor": motor, "glue": glue, "k1": k1, "k2": k2}
 
 
 def test_creates_and_updates_keeping_kitted_inventory(session: Session, world: dict[str, Any]) -> None:
     k1, k2, motor, glue = world["k1"], world["k2"], world["motor"], world["glue"]
-    shelf = helpers.location(session, "Shelf")
+    shelf = factories.location(session, "Shelf")
     existing = item(session, k1, glue, 5)
-    lot = helpers.record(session, glue, 5, lot_number="L1", location_id=shelf.id)
+    lot = factories.record(session, glue, 5, lot_number="L1", location_id=shelf.id)
     with UnitOfWork(session) as uow:
         kits.issue_item_to_kit(uow, part_inventory_id=lot.id, part_kit_item_id=existing.id, quantity=2)
     result = run(session, csv_file(
@@ -150,9 +142,9 @@ def test_every_error_comes_back_together_with_row_and_column(session: Session, w
 
 def test_quantity_below_kitted_is_refused(session: Session, world: dict[str, Any]) -> None:
     k1, glue = world["k1"], world["glue"]
-    shelf = helpers.location(session, "Shelf")
+    shelf = factories.location(session, "Shelf")
     existing = item(session, k1, glue, 5)
-    lot = helpers.record(session, glue, 5, lot_number="L1", location_id=shelf.id)
+    lot = factories.record(session, glue, 5, lot_number="L1", location_id=shelf.id)
     with UnitOfWork(session) as uow:
         kits.issue_item_to_kit(uow, part_inventory_id=lot.id, part_kit_item_id=existing.id, quantity=3)
     problems = refused(session, csv_file("kit_id,part_number,quantity", f"{k1.id},GLUE,2"))
@@ -215,7 +207,7 @@ def test_many_rows_use_few_queries(session: Session, world: dict[str, Any]) -> N
 
     numbers = [f"N-{n}" for n in range(300)]
     for number in numbers:
-        helpers.part(session, number)
+        factories.part(session, number)
     lines = ["kit_id,part_number,quantity"] + [f"{world['k1'].id},{n},1" for n in numbers]
     statements: list[str] = []
     engine = session.get_bind()

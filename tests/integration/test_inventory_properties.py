@@ -1,4 +1,5 @@
-"""Property tests through the real services and database (both engines)."""
+"""Property tests through the real services and database (both engines). The status rule, SQL
+against Python with every fact varied, is tests/integration/test_status_rules_runs.py."""
 
 from __future__ import annotations
 
@@ -11,38 +12,15 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from kitwright.domain.errors import KitwrightError
-from kitwright.domain.status import StatusFacts, derive_status
 from kitwright.services import inventory
 from kitwright.services.uow import UnitOfWork
 from kitwright.store.models import PartInventory
-from tests import helpers
+from tests import factories
 from tests.invariants import assert_invariants
 
 FIXTURE_OK = settings(
     max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-
-
-@FIXTURE_OK
-@given(
-    quantity=st.decimals(min_value=0, max_value=50, places=2),
-    where=st.sampled_from(["available", "unavailable", "none"]),
-    on_order=st.booleans(),
-)
-def test_sql_status_equals_the_domain_rule(
-    session: Session, quantity: Decimal, where: str, on_order: bool
-) -> None:
-    """status_expression (SQL) and derive_status (Python) are one rule."""
-    session.rollback()
-    cable = helpers.part(session, f"CABLE-{uuid.uuid4().hex[:12]}")
-    location = helpers.location(session, "L", inventory_available=where == "available") if where != "none" else None
-    made = helpers.record(
-        session, cable, quantity, location_id=location.id if location else None, on_order=on_order
-    )
-    expected = derive_status(
-        StatusFacts(quantity=quantity, location_available=where == "available", on_order=on_order)
-    )
-    assert made.status == expected.value
 
 
 operations = st.lists(
@@ -61,8 +39,8 @@ operations = st.lists(
 def test_any_sequence_of_writes_keeps_the_invariants(session: Session, steps: list[tuple[str, int, Decimal]]) -> None:
     """Quantity changes only by create/adjust/delete; refusals change nothing; ledger replays."""
     session.rollback()
-    lot = helpers.part(session, f"LOT-{uuid.uuid4().hex[:12]}", "LOT")
-    shelves = [helpers.location(session, f"S{n}") for n in range(2)]
+    lot = factories.part(session, f"LOT-{uuid.uuid4().hex[:12]}", "LOT")
+    shelves = [factories.location(session, f"S{n}") for n in range(2)]
     expected_total = Decimal(0)
     made: list[int] = []
     for action, pick, amount in steps:

@@ -25,7 +25,7 @@ from kitwright.store.models import (
     PartKitInventory,
     PartKitItem,
 )
-from tests import helpers
+from tests import factories
 
 
 def counts(session: Session) -> tuple[int, ...]:
@@ -36,12 +36,12 @@ def counts(session: Session) -> tuple[int, ...]:
 
 @pytest.fixture
 def cycle(session: Session) -> dict[str, Any]:
-    bolt = helpers.part(session, "BOLT", "LOT")
-    stock = helpers.location(session, "Stock")
-    home = helpers.location(session, "Rack")
-    line = helpers.location(session, "Line")
-    helpers.record(session, bolt, 10, lot_number="L1", location_id=stock.id)
-    spare = helpers.record(session, bolt, 5, lot_number="L2", location_id=stock.id)
+    bolt = factories.part(session, "BOLT", "LOT")
+    stock = factories.location(session, "Stock")
+    home = factories.location(session, "Rack")
+    line = factories.location(session, "Line")
+    factories.record(session, bolt, 10, lot_number="L1", location_id=stock.id)
+    spare = factories.record(session, bolt, 5, lot_number="L2", location_id=stock.id)
     with UnitOfWork(session) as uow:
         kk = kanban.create_kanban_kit(uow, name="Bin", home_location_id=home.id, line_location_id=line.id,
                                       pattern=[PatternEntry(bolt.id, 4)])

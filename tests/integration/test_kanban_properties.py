@@ -19,7 +19,7 @@ from kitwright.services import kanban
 from kitwright.services.kanban import ConsumptionEntry, LevelEntry, PatternEntry
 from kitwright.services.uow import UnitOfWork
 from kitwright.store.models import KanbanCycle, KanbanCycleLine, KanbanKit, LedgerEntry, PartInventory
-from tests import helpers
+from tests import factories
 from tests.invariants import assert_invariants
 
 steps = st.lists(
@@ -79,15 +79,15 @@ def test_any_sequence_of_cycle_operations_conserves_quantity(
 ) -> None:
     session.rollback()
     tag = uuid.uuid4().hex[:8]
-    bolt = helpers.part(session, f"BOLT-{tag}", "LOT")
-    motor = helpers.part(session, f"MOTOR-{tag}", "SERIAL")
-    stock = helpers.location(session, f"Stock-{tag}")
-    home = helpers.location(session, f"Home-{tag}")
-    line = helpers.location(session, f"Line-{tag}")
+    bolt = factories.part(session, f"BOLT-{tag}", "LOT")
+    motor = factories.part(session, f"MOTOR-{tag}", "SERIAL")
+    stock = factories.location(session, f"Stock-{tag}")
+    home = factories.location(session, f"Home-{tag}")
+    line = factories.location(session, f"Line-{tag}")
     for i, q in enumerate(["6", "2.5", "9"]):
-        helpers.record(session, bolt, q, lot_number=f"{tag}-{i}", location_id=stock.id)
+        factories.record(session, bolt, q, lot_number=f"{tag}-{i}", location_id=stock.id)
     for i in range(4):
-        helpers.record(session, motor, 1, serial_number=f"{tag}-S{i}", location_id=stock.id)
+        factories.record(session, motor, 1, serial_number=f"{tag}-S{i}", location_id=stock.id)
     kit_ids = []
     for bolts, motors in (("4", 1), ("7.5", 2)):
         with UnitOfWork(session) as uow:

@@ -28,7 +28,7 @@ from kitwright.store.models import (
     PartInventory,
     PartKit,
 )
-from tests import helpers
+from tests import factories
 
 
 @dataclass
@@ -44,14 +44,14 @@ class Floor:
 
 
 def floor(session: Session) -> Floor:
-    bolt = helpers.part(session, "BOLT", "LOT")
-    motor = helpers.part(session, "MOTOR", "SERIAL")
-    stock = helpers.location(session, "Stockroom")
-    home = helpers.location(session, "Kanban rack")
-    line = helpers.location(session, "Line 1")
-    old_lot = helpers.record(session, bolt, 10, lot_number="L-OLD", location_id=stock.id).id
-    new_lot = helpers.record(session, bolt, 5, lot_number="L-NEW", location_id=stock.id).id
-    motors = [helpers.record(session, motor, 1, serial_number=f"M-{i}", location_id=stock.id).id
+    bolt = factories.part(session, "BOLT", "LOT")
+    motor = factories.part(session, "MOTOR", "SERIAL")
+    stock = factories.location(session, "Stockroom")
+    home = factories.location(session, "Kanban rack")
+    line = factories.location(session, "Line 1")
+    old_lot = factories.record(session, bolt, 10, lot_number="L-OLD", location_id=stock.id).id
+    new_lot = factories.record(session, bolt, 5, lot_number="L-NEW", location_id=stock.id).id
+    motors = [factories.record(session, motor, 1, serial_number=f"M-{i}", location_id=stock.id).id
               for i in range(3)]
     return Floor(bolt, motor, stock, home, line, old_lot, new_lot, motors)
 
@@ -138,6 +138,7 @@ def test_a_full_cycle_fills_oldest_first_delivers_consumes_and_returns(session: 
             for p in (f.bolt.id, f.motor.id)] == [(4, 3, 1), (2, 1, 1)]
     assert cycle.filled_by == cycle.delivered_by == cycle.emptied_by == "system"
     assert cycle.filled_at is not None and cycle.delivered_at is not None and cycle.emptied_at is not None
+    assert cycle.filled_at <= cycle.delivered_at <= cycle.emptied_at
 
     # Refill: a new cycle on a new kit, oldest first again (the returned bolt is the oldest).
     again = fill(session, kit.id)
@@ -156,7 +157,7 @@ def test_a_short_fill_reports_shortages_and_a_second_fill_tops_it_up(session: Se
     first = fill(session, kit.id)
     assert {(s.part_id, s.quantity) for s in first.shortages} == {(f.bolt.id, 5), (f.motor.id, 2)}
     assert first.kit.status == "FILLED"
-    helpers.record(session, f.bolt, 7, lot_number="L-LATE", location_id=f.stock.id)
+    factories.record(session, f.bolt, 7, lot_number="L-LATE", location_id=f.stock.id)
     second = fill(session, kit.id)
     assert second.cycle.id == first.cycle.id  # the same cycle, topped up
     assert {(s.part_id, s.quantity) for s in second.shortages} == {(f.motor.id, 2)}
@@ -165,7 +166,7 @@ def test_a_short_fill_reports_shortages_and_a_second_fill_tops_it_up(session: Se
 
 def test_a_fill_that_finds_nothing_leaves_the_kit_empty(session: Session) -> None:
     f = floor(session)
-    ghost = helpers.part(session, "GHOST", "UNTRACKED")
+    ghost = factories.part(session, "GHOST", "UNTRACKED")
     with UnitOfWork(session) as uow:
         kit = kanban.create_kanban_kit(uow, home_location_id=f.home.id, line_location_id=f.line.id,
                                        pattern=[PatternEntry(ghost.id, 3)])
@@ -388,15 +389,15 @@ def test_replenishment_is_set_based_no_query_per_part(session: Session, engine: 
     """Deciding and filling costs the same SELECTs for 2 parts below their minimum as for 8."""
     from tests.api.test_lists import counting
 
-    stock = helpers.location(session, "Stockroom")
-    home = helpers.location(session, "Kanban rack")
+    stock = factories.location(session, "Stockroom")
+    home = factories.location(session, "Kanban rack")
     counts = []
     for n in (2, 8):
-        line = helpers.location(session, f"Line {n}")
+        line = factories.location(session, f"Line {n}")
         levels = []
         for i in range(n):
-            part = helpers.part(session, f"P{n}-{i}", "LOT")
-            helpers.record(session, part, 10, lot_number=f"L{n}-{i}", location_id=stock.id)
+            part = factories.part(session, f"P{n}-{i}", "LOT")
+            factories.record(session, part, 10, lot_number=f"L{n}-{i}", location_id=stock.id)
             levels.append(LevelEntry(part.id, 2, 5))
         with UnitOfWork(session) as uow:
             kanban.set_line_stock_levels(uow, location_id=line.id, home_location_id=home.id, levels=levels)

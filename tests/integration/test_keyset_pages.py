@@ -15,19 +15,19 @@ from kitwright.services import inventory
 from kitwright.services.inventory import INVENTORY_SORTS
 from kitwright.store.models import Part, PartInventory
 from kitwright.store.queries import PageRequest, encode_cursor
-from tests import helpers
+from tests import factories
 
 SORTS = [f"{name}_{direction}" for name in INVENTORY_SORTS for direction in ("ASC", "DESC")]
 
 
 def _stock(session: Session) -> list[PartInventory]:
     """Records with repeated quantities and part numbers, and NULL serials, lots and locations."""
-    shelf = helpers.location(session)
-    bolt = helpers.part(session, "BOLT", "LOT")
-    probe = helpers.part(session, "PROBE", "SERIAL")
-    made = [helpers.record(session, bolt, n % 3, lot_number=f"L{n % 4}-{n}", location_id=shelf.id)
+    shelf = factories.location(session)
+    bolt = factories.part(session, "BOLT", "LOT")
+    probe = factories.part(session, "PROBE", "SERIAL")
+    made = [factories.record(session, bolt, n % 3, lot_number=f"L{n % 4}-{n}", location_id=shelf.id)
             for n in range(9)]
-    made += [helpers.record(session, probe, 1, serial_number=f"S{n}", location_id=shelf.id if n % 2 else None)
+    made += [factories.record(session, probe, 1, serial_number=f"S{n}", location_id=shelf.id if n % 2 else None)
              for n in range(6)]
     return made
 
@@ -77,7 +77,7 @@ def test_a_deep_page_is_stable_when_rows_are_inserted_before_it(session: Session
     # A new record sorts first: an offset cursor would now repeat the last row of page 1.
     bolt = session.get(Part, made[0].part_id)
     assert bolt is not None
-    helpers.record(session, bolt, 1, lot_number="NEWEST")
+    factories.record(session, bolt, 1, lot_number="NEWEST")
     again = inventory.list_part_inventories(session, None, newest_first, PageRequest(first=5, after=cursor))
     assert [r.id for r in again.rows] == expected
     assert not set(expected) & {r.id for r in first.rows}

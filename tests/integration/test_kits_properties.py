@@ -16,7 +16,7 @@ from kitwright.domain.errors import KitwrightError
 from kitwright.services import kits
 from kitwright.services.uow import UnitOfWork
 from kitwright.store.models import LedgerEntry, PartInventory, PartKit, PartKitInventory
-from tests import helpers
+from tests import factories
 from tests.invariants import assert_invariants
 
 STATUSES = ["DRAFT", "REQUESTED", "IN_PROGRESS", "DELIVERED", "COMPLETED", "CANCELED"]
@@ -57,12 +57,12 @@ def _fingerprint(session: Session) -> tuple[object, ...]:
 def test_random_kit_operations_keep_the_rules(session: Session, engine: Engine, plan: list[tuple[str, int, int, Decimal | None]]) -> None:
     session.rollback()
     tag = uuid.uuid4().hex[:8]
-    bolt = helpers.part(session, f"BOLT-{tag}", "LOT")
-    motor = helpers.part(session, f"MOTOR-{tag}", "SERIAL")
-    locations = [helpers.location(session, f"L{i}-{tag}", inventory_available=i != 2) for i in range(3)]
-    records = [helpers.record(session, bolt, q, lot_number=f"{tag}-{i}", location_id=locations[i % 3].id).id
+    bolt = factories.part(session, f"BOLT-{tag}", "LOT")
+    motor = factories.part(session, f"MOTOR-{tag}", "SERIAL")
+    locations = [factories.location(session, f"L{i}-{tag}", inventory_available=i != 2) for i in range(3)]
+    records = [factories.record(session, bolt, q, lot_number=f"{tag}-{i}", location_id=locations[i % 3].id).id
                for i, q in enumerate(["5", "2.5", "7"])]
-    records += [helpers.record(session, motor, 1, serial_number=f"{tag}-S{i}", location_id=locations[i % 2].id).id
+    records += [factories.record(session, motor, 1, serial_number=f"{tag}-S{i}", location_id=locations[i % 2].id).id
                 for i in range(3)]
     kit_ids: list[int] = []
     items: list[int] = []

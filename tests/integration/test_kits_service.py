@@ -21,23 +21,14 @@ from kitwright.services.ledger import record_change, snapshot
 from kitwright.services.uow import UnitOfWork
 from kitwright.store.models import (
     LedgerEntry,
-    Part,
     PartInventory,
     PartKit,
     PartKitInventory,
     PartKitItem,
 )
-from tests import helpers
-
-
-def kit(session: Session, **kw: Any) -> PartKit:
-    with UnitOfWork(session) as uow:
-        return kits.create_part_kit(uow, **kw)
-
-
-def item(session: Session, k: PartKit, p: Part, quantity: Any) -> PartKitItem:
-    with UnitOfWork(session) as uow:
-        return kits.create_part_kit_item(uow, part_kit_id=k.id, part_id=p.id, quantity=quantity)
+from tests import factories
+from tests.factories import kit
+from tests.factories import kit_item as item
 
 
 def issue(session: Session, record: PartInventory | int, it: PartKitItem | int, quantity: Any = None,
@@ -101,16 +92,16 @@ def refused(session: Session, error: type[KitwrightError], field: str | None,
 
 @pytest.fixture
 def world(session: Session) -> dict[str, Any]:
-    shelf = helpers.location(session, "A-10")
-    shelf2 = helpers.location(session, "A-2")
-    staging = helpers.location(session, "Staging")
-    line = helpers.location(session, "Line 1")
-    quarantine = helpers.location(session, "Quarantine", inventory_available=False)
+    shelf = factories.location(session, "A-10")
+    shelf2 = factories.location(session, "A-2")
+    staging = factories.location(session, "Staging")
+    line = factories.location(session, "Line 1")
+    quarantine = factories.location(session, "Quarantine", inventory_available=False)
     return {
         "shelf": shelf, "shelf2": shelf2, "staging": staging, "line": line, "quarantine": quarantine,
-        "motor": helpers.part(session, "MOTOR", "SERIAL"),
-        "bolt": helpers.part(session, "BOLT", "LOT"),
-        "glue": helpers.part(session, "GLUE", "UNTRACKED"),
+        "motor": factories.part(session, "MOTOR", "SERIAL"),
+        "bolt": factories.part(session, "BOLT", "LOT"),
+        "glue": factories.part(session, "GLUE", "UNTRACKED"),
     }
 
 
@@ -118,11 +109,11 @@ def world(session: Session) -> dict[str, Any]:
 
 
 def test_issue_serial_whole_moves_kit_to_in_progress(session: Session, world: dict[str, Any]) -> None:
-    sn = helpers.record(session, world["motor"], 1, serial_number="SN-1", location_id=world["shelf"].id)
+    sn = factories.record(session, world["motor"], 1, serial_number="SN-1", location_id=world["shelf"].id)
     old_etag = sn.etag
-    assembly = helpers.part(session, "ASSY", "SERIAL")
-    helpers.mbom(session, assembly, (world["motor"], 2))
-    k = kit(session, run_id=helpers.run(session, assembly).id, status="REQUESTED")
+    assembly = factories.part(session, "ASSY", "SERIAL")
+    factories.mbom(session, assembly, (world["motor"], 2))
+    k = kit(session, run_id=factories.run(session, assembly).id, status="REQUESTED")
     it = item(session, k, world["motor"], 2)
     held = issue(session, sn, it, etag=old_etag)
     assert held.id == sn.id
@@ -135,7 +126,7 @@ def test_issue_serial_whole_moves_kit_to_in_progress(session: Session, world: di
 
 
 def test_partial_lot_issue_splits_with_origin(session: Session, world: dict[str, Any]) -> None:
-    lot = helpers.record(session, world["bolt"], "10.5", lot_number="L1", location_id=world["shelf"].id)
+    lot = factories.record(session, world["bolt"], "10.5", lot_number="L1", location_id=world["shelf"].id)
     k = kit(session)
     it = item(session, k, world["bolt"], 4)
     held = issue(session, lot, it, "2.25")
@@ -151,7 +142,7 @@ def test_partial_lot_issue_splits_with_origin(session: Session, world: dict[str,
 
 
 def test_exact_decimals_three_tenths(session: Session, world: dict[str, Any]) -> None:
-    glue = helpers.record(session, world["glue"], "0.3", location_id=world["shelf"].id)
+    glue = factories.record(session, world["glue"], "0.3", location_id=world["shelf"].id)
     k = kit(session)
     it = item(session, k, world["glue"], "0.3")
     for _ in range(2):
@@ -163,7 +154,7 @@ def test_exact_decimals_three_tenths(session: Session, world: dict[str, Any]) ->
 
 
 def test_issue_moves_to_staging_location(session: Session, world: dict[str, Any]) -> None:
-    lot = helpers.record(session, world["bolt"], 10, lot_number="L1", location_id=world["shelf"].id)
+    lot = factories.record(session, world["bolt"], 10, lot_number="L1", location_id=world["shelf"].id)
     k = kit(session, staging_location_id=world["staging"].id)
     it = item(session, k, world["bolt"], 3)
     held = issue(session, lot, it, 3)
@@ -175,8 +166,8 @@ def test_issue_moves_to_staging_location(session: Session, world: dict[str, Any]
 
 
 def _kit_with_stock(session: Session, world: dict[str, Any], **kw: Any) -> tuple[PartKit, PartKitItem, list[int]]:
-    sn = helpers.record(session, world["motor"], 1, serial_number="SN-9", location_id=world["shelf"].id)
-    lot = helpers.record(session, world["bolt"], 10, lot_number="L9", location_id=world["shelf2"].id)
+    sn = factories.record(session, world["motor"], 1, serial_number="SN-9", location_id=world["shelf"].id)
+    lot = factories.record(session, world["bolt"], 10, lot_number="L9", location_id=world["shelf2"].id)
     k = kit(session, delivery_location_id=world["line"].id, **kw)
     i1 = item(session, k, world["motor"], 1)
     i2 = item(session, k, world["bolt"], 4)
@@ -195,7 +186,7 @@ def test_delivered_moves_everything_to_delivery(session: Session, world: dict[st
         assert record.location_id == world["line"].id and record.status == "KITTED"
     assert session.scalar(select(func.count()).select_from(LedgerEntry)) == before + 2
     # Issuing to a delivered kit lands at the delivery location.
-    lot2 = helpers.record(session, world["bolt"], 1, lot_number="L10", location_id=world["shelf"].id)
+    lot2 = factories.record(session, world["bolt"], 1, lot_number="L10", location_id=world["shelf"].id)
     it = item(session, k, world["bolt"], 1)
     assert fresh(session, PartInventory, issue(session, lot2, it).id).location_id == world["line"].id
 
@@ -269,8 +260,8 @@ def _item_of(session: Session, record_id: int) -> PartKitItem:
 
 
 def test_bad_input_refusals_change_nothing(session: Session, world: dict[str, Any]) -> None:
-    sn = helpers.record(session, world["motor"], 1, serial_number="SN-1", location_id=world["shelf"].id)
-    lot = helpers.record(session, world["bolt"], 5, lot_number="L1", location_id=world["shelf"].id)
+    sn = factories.record(session, world["motor"], 1, serial_number="SN-1", location_id=world["shelf"].id)
+    lot = factories.record(session, world["bolt"], 5, lot_number="L1", location_id=world["shelf"].id)
     held_k = kit(session)
     held_i = item(session, held_k, world["motor"], 1)
     issue(session, sn, held_i)
@@ -288,19 +279,19 @@ def test_bad_input_refusals_change_nothing(session: Session, world: dict[str, An
     # the wrong part
     refused(session, BadInput, "partInventoryId", lambda: issue(session, lot, motors))
     # a serial issued by a quantity other than 1
-    sn2 = helpers.record(session, world["motor"], 1, serial_number="SN-2", location_id=world["shelf"].id)
+    sn2 = factories.record(session, world["motor"], 1, serial_number="SN-2", location_id=world["shelf"].id)
     refused(session, BadInput, "quantity", lambda: issue(session, sn2, motors, 2))
     refused(session, BadInput, "quantity", lambda: issue(session, lot, bolts, "-1"))
     # a stale etag
     refused(session, Conflict, "etag", lambda: issue(session, sn2, motors, etag="etag"))
     # unavailable: in a location whose stock does not count, empty, on order, scrapped
-    quarantined = helpers.record(session, world["bolt"], 5, lot_number="LQ", location_id=world["quarantine"].id)
+    quarantined = factories.record(session, world["bolt"], 5, lot_number="LQ", location_id=world["quarantine"].id)
     refused(session, BadInput, "partInventoryId", lambda: issue(session, quarantined, bolts, 1))
-    empty = helpers.record(session, world["bolt"], 0, lot_number="L0", location_id=world["shelf"].id)
+    empty = factories.record(session, world["bolt"], 0, lot_number="L0", location_id=world["shelf"].id)
     refused(session, BadInput, "partInventoryId", lambda: issue(session, empty, bolts, 1))
-    ordered = helpers.record(session, world["bolt"], 5, lot_number="LO", location_id=world["shelf"].id, on_order=True)
+    ordered = factories.record(session, world["bolt"], 5, lot_number="LO", location_id=world["shelf"].id, on_order=True)
     refused(session, BadInput, "partInventoryId", lambda: issue(session, ordered, bolts, 1))
-    scrapped = helpers.record(session, world["bolt"], 5, lot_number="LS", location_id=world["shelf"].id)
+    scrapped = factories.record(session, world["bolt"], 5, lot_number="LS", location_id=world["shelf"].id)
     with UnitOfWork(session) as uow:
         row = uow.get(PartInventory, scrapped.id, lock=True)
         before = snapshot(row)
@@ -322,9 +313,9 @@ def test_bad_input_refusals_change_nothing(session: Session, world: dict[str, An
 
 
 def test_other_revision_needs_the_setting(session: Session, world: dict[str, Any]) -> None:
-    rev_a = helpers.part(session, "PUMP", "LOT", revision="A")
-    rev_b = helpers.part(session, "PUMP", "LOT", revision="B")
-    lot = helpers.record(session, rev_b, 5, lot_number="PB", location_id=world["shelf"].id)
+    rev_a = factories.part(session, "PUMP", "LOT", revision="A")
+    rev_b = factories.part(session, "PUMP", "LOT", revision="B")
+    lot = factories.record(session, rev_b, 5, lot_number="PB", location_id=world["shelf"].id)
     k = kit(session)
     it = item(session, k, rev_a, 2)
     err = refused(session, BadInput, "partInventoryId", lambda: issue(session, lot, it))
@@ -389,10 +380,10 @@ def _backdate(session: Session, ids_and_days: dict[int, int]) -> None:
 
 
 def test_fulfil_oldest_first_across_kit_with_shortages(session: Session, world: dict[str, Any]) -> None:
-    new_lot = helpers.record(session, world["bolt"], 10, lot_number="NEW", location_id=world["shelf"].id)
-    old_lot = helpers.record(session, world["bolt"], 3, lot_number="OLD", location_id=world["shelf"].id)
-    bad = helpers.record(session, world["bolt"], 50, lot_number="Q", location_id=world["quarantine"].id)
-    sns = [helpers.record(session, world["motor"], 1, serial_number=f"M{i}", location_id=world["shelf2"].id)
+    new_lot = factories.record(session, world["bolt"], 10, lot_number="NEW", location_id=world["shelf"].id)
+    old_lot = factories.record(session, world["bolt"], 3, lot_number="OLD", location_id=world["shelf"].id)
+    bad = factories.record(session, world["bolt"], 50, lot_number="Q", location_id=world["quarantine"].id)
+    sns = [factories.record(session, world["motor"], 1, serial_number=f"M{i}", location_id=world["shelf2"].id)
            for i in range(3)]
     _backdate(session, {new_lot.id: 5, old_lot.id: 1, bad.id: 0, sns[0].id: 9, sns[1].id: 2, sns[2].id: 3})
     k = kit(session, status="REQUESTED")
@@ -417,10 +408,10 @@ def test_fulfil_oldest_first_across_kit_with_shortages(session: Session, world: 
 
 
 def test_fulfil_within_a_source_subtree(session: Session, world: dict[str, Any]) -> None:
-    site = helpers.location(session, "Site B")
-    bin_ = helpers.location(session, "Bin", parent=site)
-    outside = helpers.record(session, world["bolt"], 5, lot_number="OUT", location_id=world["shelf"].id)
-    inside = helpers.record(session, world["bolt"], 5, lot_number="IN", location_id=bin_.id)
+    site = factories.location(session, "Site B")
+    bin_ = factories.location(session, "Bin", parent=site)
+    outside = factories.record(session, world["bolt"], 5, lot_number="OUT", location_id=world["shelf"].id)
+    inside = factories.record(session, world["bolt"], 5, lot_number="IN", location_id=bin_.id)
     _backdate(session, {outside.id: 1, inside.id: 2})
     k = kit(session)
     it = item(session, k, world["bolt"], 7)
@@ -463,7 +454,7 @@ def test_pick_list_in_pick_path_order(session: Session, world: dict[str, Any]) -
     k = kit(session)
     it = item(session, k, world["bolt"], 3)
     for name, loc in (("X", world["shelf"]), ("Y", world["shelf2"]), ("Z", world["line"])):
-        issue(session, helpers.record(session, world["bolt"], 1, lot_number=name, location_id=loc.id), it)
+        issue(session, factories.record(session, world["bolt"], 1, lot_number=name, location_id=loc.id), it)
     from kitwright.api.rest_kits import pick_list_csv
 
     assert [line.location_name for line in kits.pick_list(session, k.id)] == ["A-2", "A-10", "Line 1"]
@@ -472,7 +463,7 @@ def test_pick_list_in_pick_path_order(session: Session, world: dict[str, Any]) -
 
 
 def test_shortage_report_priority_order(session: Session, world: dict[str, Any]) -> None:
-    helpers.record(session, world["bolt"], 5, lot_number="L", location_id=world["shelf"].id)
+    factories.record(session, world["bolt"], 5, lot_number="L", location_id=world["shelf"].id)
     first = kit(session, status="REQUESTED")
     item(session, first, world["bolt"], 4)
     urgent = kit(session, status="REQUESTED", priority=1)

@@ -31,7 +31,7 @@ from kitwright.store.models import (
     PartInventory,
     UnprocessedOrderEvent,
 )
-from tests import helpers
+from tests import factories
 
 
 @contextmanager
@@ -55,15 +55,15 @@ def released_order(session: Session, number: str, lines: int, records_per_compon
     released at one site, each component held in `records_per_component` records; its
     release lines."""
     found = {p.part_number: p for p in session.scalars(select(Part))}
-    table = found.get("Table") or helpers.part(session, "Table")
-    chair = found.get("Chair") or helpers.part(session, "Chair")
-    dining = found.get("DiningSet") or helpers.part(
+    table = found.get("Table") or factories.part(session, "Table")
+    chair = found.get("Chair") or factories.part(session, "Chair")
+    dining = found.get("DiningSet") or factories.part(
         session, "DiningSet", components=[(table.id, Decimal(1)), (chair.id, Decimal(4))])
-    site = session.scalars(select(Location).where(Location.name == "DC1")).one_or_none() or helpers.location(
+    site = session.scalars(select(Location).where(Location.name == "DC1")).one_or_none() or factories.location(
         session, "DC1")
     for _ in range(records_per_component):
-        helpers.record(session, table, 2 * lines, location_id=site.id)
-        helpers.record(session, chair, 8 * lines, location_id=site.id)
+        factories.record(session, table, 2 * lines, location_id=site.id)
+        factories.record(session, chair, 8 * lines, location_id=site.id)
     with UnitOfWork(session) as uow:
         order = orders.create_order(uow, number, [NewLine(str(n + 1), dining.id, 2) for n in range(lines)])
     with UnitOfWork(session) as uow:

@@ -15,22 +15,22 @@ from kitwright.services import availability, orders
 from kitwright.services.orders import NewEvent, NewLine
 from kitwright.services.uow import UnitOfWork
 from kitwright.store.models import LedgerEntry, Location, Part, PartInventory
-from tests import helpers
+from tests import factories
 
 
 def dining_world(session: Session, tables: tuple[int, ...] = (10,), chairs: tuple[int, ...] = (40,)
                  ) -> tuple[Part, Part, Part, list[Location]]:
-    table = helpers.part(session, "Table")
-    chair = helpers.part(session, "Chair")
-    dining = helpers.part(session, "DiningSet", components=[(table.id, Decimal(1)), (chair.id, Decimal(4))])
+    table = factories.part(session, "Table")
+    chair = factories.part(session, "Chair")
+    dining = factories.part(session, "DiningSet", components=[(table.id, Decimal(1)), (chair.id, Decimal(4))])
     sites = []
     for index, (t, c) in enumerate(zip(tables, chairs, strict=True)):
-        site = helpers.location(session, f"DC{index + 1}")
+        site = factories.location(session, f"DC{index + 1}")
         sites.append(site)
         if t:
-            helpers.record(session, table, t, location_id=site.id)
+            factories.record(session, table, t, location_id=site.id)
         if c:
-            helpers.record(session, chair, c, location_id=site.id)
+            factories.record(session, chair, c, location_id=site.id)
     return table, chair, dining, sites
 
 
@@ -92,8 +92,8 @@ def test_a_later_allocation_retries_backordered_kits(session: Session) -> None:
     with UnitOfWork(session) as uow:
         orders.allocate_order(uow, order_id)
     assert (detail(session, order_id)[0].allocated, detail(session, order_id)[0].backordered) == (1, 1)
-    helpers.record(session, table, 1, location_id=sites[0].id)
-    helpers.record(session, chair, 4, location_id=sites[0].id)
+    factories.record(session, table, 1, location_id=sites[0].id)
+    factories.record(session, chair, 4, location_id=sites[0].id)
     with UnitOfWork(session) as uow:
         orders.allocate_order(uow, order_id)
     assert (detail(session, order_id)[0].allocated, detail(session, order_id)[0].backordered) == (2, 0)
@@ -138,7 +138,7 @@ def test_ship_consumes_allocated_inventory_with_ledger_entries(session: Session)
     d = detail(session, order_id)[0]
     assert (d.shipped, d.released) == (2, 1)
     ships = session.scalars(select(LedgerEntry).where(LedgerEntry.operation == LedgerOperation.ORDER_SHIP)).all()
-    assert ships
+    assert {e.part_id for e in ships} == {table.id, chair.id}
     total_tables = sum(r.quantity for r in session.scalars(select(PartInventory).where(PartInventory.part_id == table.id)))
     assert total_tables == 8
 

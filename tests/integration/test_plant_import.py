@@ -22,7 +22,7 @@ from kitwright.services.plant_import import (
 )
 from kitwright.services.uow import UnitOfWork
 from kitwright.store.models import LedgerEntry, Location, Part, PartInventory, Supplier
-from tests import helpers
+from tests import factories
 
 
 def load(session: Session, loader: Any, *lines: str, **kw: Any) -> PlantImport:
@@ -79,9 +79,9 @@ def test_suppliers_and_parts(session: Session) -> None:
 
 
 def test_part_inventory_creates_updates_and_autogenerates(session: Session) -> None:
-    helpers.part(session, "MOTOR", "SERIAL")
-    helpers.part(session, "GLUE", "LOT")
-    helpers.part(session, "WASHER")
+    factories.part(session, "MOTOR", "SERIAL")
+    factories.part(session, "GLUE", "LOT")
+    factories.part(session, "WASHER")
     load(session, import_locations, "name,parent", "Plant,", "Shelf,Plant")
     load(session, import_suppliers, "name", "Acme")
     result = load(session, import_part_inventory,

@@ -18,7 +18,7 @@ from kitwright.services import actions
 from kitwright.services.plant_import import PlantImport, import_locations, import_parts, import_suppliers
 from kitwright.services.uow import UnitOfWork
 from kitwright.store.models import Location, MbomItem, MbomItemReferenceDesignator, Part, Supplier
-from tests import helpers
+from tests import factories
 
 
 def load(session: Session, loader: Any, *lines: str, **kw: Any) -> PlantImport:
@@ -52,8 +52,8 @@ def lines(session: Session) -> dict[tuple[str, str], tuple[float, list[str]]]:
 
 
 def test_suppliers_are_renamed_by_id_and_existing_names_are_kept(session: Session) -> None:
-    acme = helpers.supplier(session, "Acme")
-    helpers.supplier(session, "Globex")
+    acme = factories.supplier(session, "Acme")
+    factories.supplier(session, "Globex")
     result = load(session, import_suppliers, "id,name", f"{acme.id},Acme Corp", ",Globex", ",Initech")
     assert (result.count, result.created_count, result.updated_count) == (3, 1, 2)
     assert sorted(session.scalars(select(Supplier.name))) == ["Acme Corp", "Globex", "Initech"]
@@ -64,9 +64,9 @@ def test_suppliers_are_renamed_by_id_and_existing_names_are_kept(session: Sessio
 
 
 def test_parts_are_updated_by_part_number_and_revision(session: Session) -> None:
-    bolt = helpers.part(session, "BOLT", revision="A", description="old")
-    motor = helpers.part(session, "MOTOR", "SERIAL")
-    helpers.record(session, motor, 1, serial_number="S1")
+    bolt = factories.part(session, "BOLT", revision="A", description="old")
+    motor = factories.part(session, "MOTOR", "SERIAL")
+    factories.record(session, motor, 1, serial_number="S1")
     result = load(session, import_parts, "part_number,revision,description,cost", "BOLT,A,a bolt,0.5", "NUT,,,")
     assert (result.count, result.created_count, result.updated_count) == (2, 1, 1)
     session.rollback()
@@ -83,7 +83,7 @@ def test_parts_are_updated_by_part_number_and_revision(session: Session) -> None
 
 
 def test_part_update_rules_run_per_row(session: Session) -> None:
-    helpers.part(session, "BOLT")
+    factories.part(session, "BOLT")
     with UnitOfWork(session) as uow:
         actions.create_rule(uow, title="cost only rises", target="PART", event_type="UPDATE",
                             code="has(old.cost) && old.cost != null && new.cost < old.cost")
@@ -111,7 +111,7 @@ def test_locations_are_updated_by_id_or_by_name_under_their_parent(session: Sess
 
 
 def test_parts_files_carry_mbom_lines(session: Session) -> None:
-    helpers.part(session, "FRAME", revision="B")
+    factories.part(session, "FRAME", revision="B")
     result = load(session, import_parts,
                   "Part Number,Revision,Parent Part Number,Parent Revision,Quantity,Reference Designators",
                   "DRONE,A,,,,",

@@ -26,7 +26,7 @@ from kitwright.store.models import (
     PartKitItem,
     Run,
 )
-from tests import helpers
+from tests import factories
 
 
 def fresh(session: Session, model: type[Any], id: int) -> Any:
@@ -43,24 +43,24 @@ def counts(session: Session) -> tuple[int, ...]:
 @pytest.fixture
 def plant(session: Session) -> dict[str, Any]:
     """TOP holds 1 SUB + 1 SCREW; SUB holds 1 CORE + 1 SCREW; CORE holds 2 SCREW."""
-    shelf = helpers.location(session, "Stock")
-    cell = helpers.location(session, "Cell")
-    line = helpers.location(session, "Line")
-    screw = helpers.part(session, "SCREW", "UNTRACKED")
-    core = helpers.part(session, "CORE", "SERIAL")
-    sub = helpers.part(session, "SUB", "SERIAL")
-    top = helpers.part(session, "TOP", "SERIAL")
-    helpers.mbom(session, core, (screw, 2))
-    helpers.mbom(session, sub, (core, 1), (screw, 1))
-    helpers.mbom(session, top, (sub, 1), (screw, 1))
-    stock = helpers.record(session, screw, 20, location_id=shelf.id)
+    shelf = factories.location(session, "Stock")
+    cell = factories.location(session, "Cell")
+    line = factories.location(session, "Line")
+    screw = factories.part(session, "SCREW", "UNTRACKED")
+    core = factories.part(session, "CORE", "SERIAL")
+    sub = factories.part(session, "SUB", "SERIAL")
+    top = factories.part(session, "TOP", "SERIAL")
+    factories.mbom(session, core, (screw, 2))
+    factories.mbom(session, sub, (core, 1), (screw, 1))
+    factories.mbom(session, top, (sub, 1), (screw, 1))
+    stock = factories.record(session, screw, 20, location_id=shelf.id)
     return {"shelf": shelf, "cell": cell, "line": line, "screw": screw, "core": core, "sub": sub, "top": top,
             "stock": stock}
 
 
 def build(session: Session, part: Part, cell_id: int) -> tuple[Run, PartKit]:
     """A started run of `part`, kitted from stock, everything it needs installed, completed."""
-    run = helpers.run(session, part, status="IN_PROGRESS", location_id=cell_id)
+    run = factories.run(session, part, status="IN_PROGRESS", location_id=cell_id)
     with UnitOfWork(session) as uow:
         kit = runs.create_kit_for_run(uow, run_id=run.id).kit
     session.rollback()
@@ -153,7 +153,7 @@ def test_kit_delivery_and_staging_carry_a_sub_assembly_with_its_contents(
     core_run, _ = build(session, plant["core"], cell)
     core = to_stock(session, core_run.part_inventory_id, shelf)
     [screw_id] = [n.part_inventory_id for n in runs.installed_in(session, core.id)]
-    sub_run = helpers.run(session, plant["sub"], status="IN_PROGRESS", location_id=cell)
+    sub_run = factories.run(session, plant["sub"], status="IN_PROGRESS", location_id=cell)
     with UnitOfWork(session) as uow:
         kit = runs.create_kit_for_run(uow, run_id=sub_run.id, delivery_location_id=line).kit
     with UnitOfWork(session) as uow:
@@ -169,7 +169,7 @@ def test_kit_delivery_and_staging_carry_a_sub_assembly_with_its_contents(
 
 def test_unit_to_stock_refusals_name_the_field_and_change_nothing(session: Session, plant: dict[str, Any]) -> None:
     shelf = plant["shelf"].id
-    open_run = helpers.run(session, plant["core"], status="IN_PROGRESS", location_id=plant["cell"].id)
+    open_run = factories.run(session, plant["core"], status="IN_PROGRESS", location_id=plant["cell"].id)
     wip = fresh(session, Run, open_run.id).part_inventory_id
     cases = [
         ({"part_inventory_id": plant["stock"].id, "location_id": shelf}, "partKitItemId"),
@@ -196,7 +196,7 @@ def test_unit_to_stock_refusals_name_the_field_and_change_nothing(session: Sessi
 
 def kitted_run(session: Session, plant: dict[str, Any]) -> tuple[Run, BuildRequirement, PartKit]:
     """A started CORE run with its 2 screws kitted and installed (one record of 2)."""
-    run = helpers.run(session, plant["core"], status="IN_PROGRESS", location_id=plant["cell"].id)
+    run = factories.run(session, plant["core"], status="IN_PROGRESS", location_id=plant["cell"].id)
     with UnitOfWork(session) as uow:
         kit = runs.create_kit_for_run(uow, run_id=run.id).kit
     session.rollback()
@@ -260,7 +260,7 @@ def test_bad_partial_uninstalls_name_the_field_and_change_nothing(session: Sessi
 def test_a_serial_uninstalls_whole(session: Session, plant: dict[str, Any]) -> None:
     core_run, _ = build(session, plant["core"], plant["cell"].id)
     to_stock(session, core_run.part_inventory_id, plant["shelf"].id)
-    sub_run = helpers.run(session, plant["sub"], status="IN_PROGRESS", location_id=plant["cell"].id)
+    sub_run = factories.run(session, plant["sub"], status="IN_PROGRESS", location_id=plant["cell"].id)
     with UnitOfWork(session) as uow:
         runs.create_kit_for_run(uow, run_id=sub_run.id)
     session.rollback()
@@ -303,7 +303,7 @@ def test_completing_a_run_closes_its_open_kits_and_releases_what_was_not_install
 
 
 def test_canceling_a_run_cancels_its_open_kits(session: Session, plant: dict[str, Any]) -> None:
-    run = helpers.run(session, plant["core"], status="IN_PROGRESS", location_id=plant["cell"].id)
+    run = factories.run(session, plant["core"], status="IN_PROGRESS", location_id=plant["cell"].id)
     with UnitOfWork(session) as uow:
         kit = runs.create_kit_for_run(uow, run_id=run.id).kit
     with UnitOfWork(session) as uow:
@@ -318,7 +318,7 @@ def test_canceling_a_run_cancels_its_open_kits(session: Session, plant: dict[str
     assert fresh(session, PartInventory, line.record_id).status == "AVAILABLE"
     assert fresh(session, PartKit, done.id).etag == completed_etag  # a closed kit is left alone
     # A refused completion closes nothing.
-    other = helpers.run(session, plant["core"], status="IN_PROGRESS", location_id=plant["cell"].id)
+    other = factories.run(session, plant["core"], status="IN_PROGRESS", location_id=plant["cell"].id)
     with UnitOfWork(session) as uow:
         open_kit = runs.create_kit_for_run(uow, run_id=other.id).kit
     with pytest.raises(BadInput), UnitOfWork(session) as uow:

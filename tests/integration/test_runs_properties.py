@@ -16,7 +16,7 @@ from kitwright.domain.errors import KitwrightError
 from kitwright.services import kits, runs
 from kitwright.services.uow import UnitOfWork
 from kitwright.store.models import AbomItem, BuildRequirement, PartInventory, PartKit, PartKitInventory, Run
-from tests import helpers
+from tests import factories
 from tests.invariants import assert_invariants
 
 steps = st.lists(
@@ -34,16 +34,16 @@ steps = st.lists(
 def test_any_sequence_of_run_operations_keeps_the_rules(session: Session, script: list[tuple[str, int]]) -> None:
     session.rollback()
     tag = uuid.uuid4().hex[:8]
-    cell = helpers.location(session, f"Cell-{tag}")
-    line = helpers.location(session, f"Line-{tag}")
-    motor = helpers.part(session, f"M-{tag}", "SERIAL")
-    bolt = helpers.part(session, f"B-{tag}", "LOT")
-    assy = helpers.part(session, f"A-{tag}", "UNTRACKED")
-    helpers.mbom(session, assy, (motor, 1), (bolt, 3))
+    cell = factories.location(session, f"Cell-{tag}")
+    line = factories.location(session, f"Line-{tag}")
+    motor = factories.part(session, f"M-{tag}", "SERIAL")
+    bolt = factories.part(session, f"B-{tag}", "LOT")
+    assy = factories.part(session, f"A-{tag}", "UNTRACKED")
+    factories.mbom(session, assy, (motor, 1), (bolt, 3))
     for n in range(3):
-        helpers.record(session, motor, 1, serial_number=f"{tag}-{n}", location_id=cell.id)
-    helpers.record(session, bolt, 5, lot_number=f"L-{tag}", location_id=cell.id)
-    run_ids = [helpers.run(session, assy, 2, status="IN_PROGRESS", location_id=cell.id).id for _ in range(2)]
+        factories.record(session, motor, 1, serial_number=f"{tag}-{n}", location_id=cell.id)
+    factories.record(session, bolt, 5, lot_number=f"L-{tag}", location_id=cell.id)
+    run_ids = [factories.run(session, assy, 2, status="IN_PROGRESS", location_id=cell.id).id for _ in range(2)]
 
     def total(part_id: int) -> Any:
         session.rollback()

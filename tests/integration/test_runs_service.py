@@ -29,7 +29,7 @@ from kitwright.store.models import (
     PartKitItem,
     Run,
 )
-from tests import helpers
+from tests import factories
 
 
 def fresh(session: Session, model: type[Any], id: int) -> Any:
@@ -48,24 +48,24 @@ def counts(session: Session) -> tuple[int, ...]:
 @pytest.fixture
 def shop(session: Session) -> dict[str, Any]:
     """An assembly (lot-tracked, built 2 at a time) of 1 motor, 8 bolts and 0.5 glue each."""
-    shelf = helpers.location(session, "A-1")
-    cell = helpers.location(session, "Cell 1")
-    line = helpers.location(session, "Line 1")
-    motor = helpers.part(session, "MOTOR", "SERIAL")
-    bolt = helpers.part(session, "BOLT", "LOT")
-    glue = helpers.part(session, "GLUE", "UNTRACKED")
-    assy = helpers.part(session, "ASSY", "LOT")
-    helpers.mbom(session, assy, (motor, 1), (bolt, 8), (glue, "0.5"))
-    motors = [helpers.record(session, motor, 1, serial_number=f"M{n}", location_id=shelf.id) for n in range(3)]
-    lot1 = helpers.record(session, bolt, 10, lot_number="B1", location_id=shelf.id)
-    lot2 = helpers.record(session, bolt, 20, lot_number="B2", location_id=shelf.id)
-    glue_stock = helpers.record(session, glue, 5, location_id=shelf.id)
+    shelf = factories.location(session, "A-1")
+    cell = factories.location(session, "Cell 1")
+    line = factories.location(session, "Line 1")
+    motor = factories.part(session, "MOTOR", "SERIAL")
+    bolt = factories.part(session, "BOLT", "LOT")
+    glue = factories.part(session, "GLUE", "UNTRACKED")
+    assy = factories.part(session, "ASSY", "LOT")
+    factories.mbom(session, assy, (motor, 1), (bolt, 8), (glue, "0.5"))
+    motors = [factories.record(session, motor, 1, serial_number=f"M{n}", location_id=shelf.id) for n in range(3)]
+    lot1 = factories.record(session, bolt, 10, lot_number="B1", location_id=shelf.id)
+    lot2 = factories.record(session, bolt, 20, lot_number="B2", location_id=shelf.id)
+    glue_stock = factories.record(session, glue, 5, location_id=shelf.id)
     return {"shelf": shelf, "cell": cell, "line": line, "motor": motor, "bolt": bolt, "glue": glue,
             "assy": assy, "motors": motors, "lot1": lot1, "lot2": lot2, "glue_stock": glue_stock}
 
 
 def started(session: Session, shop: dict[str, Any], **kw: Any) -> Run:
-    return helpers.run(session, shop["assy"], 2, status="IN_PROGRESS", location_id=shop["cell"].id, **kw)  # type: ignore[no-any-return]
+    return factories.run(session, shop["assy"], 2, status="IN_PROGRESS", location_id=shop["cell"].id, **kw)  # type: ignore[no-any-return]
 
 
 def requirement(session: Session, run: Run, part: Part) -> BuildRequirement:
@@ -98,7 +98,7 @@ def held_records(session: Session, kit: PartKit, part: Part) -> list[PartInvento
 
 
 def test_run_snapshots_requirements_and_later_mbom_edits_leave_it(session: Session, shop: dict[str, Any]) -> None:
-    run = helpers.run(session, shop["assy"], 2)
+    run = factories.run(session, shop["assy"], 2)
     reqs = {r.part_id: r.quantity for r in session.scalars(select(BuildRequirement).where(BuildRequirement.run_id == run.id))}
     assert reqs == {shop["motor"].id: 2, shop["bolt"].id: 16, shop["glue"].id: 1}
     assert run.part_inventory_id is None  # TODO: nothing built yet
@@ -118,14 +118,14 @@ def test_run_for_a_part_with_no_mbom_is_refused(session: Session, shop: dict[str
 
 
 def test_serial_part_runs_build_one_unit(session: Session, shop: dict[str, Any]) -> None:
-    helpers.mbom(session, shop["motor"], (shop["glue"], 1))
+    factories.mbom(session, shop["motor"], (shop["glue"], 1))
     with pytest.raises(BadInput) as caught, UnitOfWork(session) as uow:
         runs.create_run(uow, title="x", part_id=shop["motor"].id, quantity=2)
     assert caught.value.field == "quantity"
 
 
 def test_unit_is_wip_while_open_and_available_when_completed(session: Session, shop: dict[str, Any]) -> None:
-    run = helpers.run(session, shop["assy"], 2, location_id=shop["cell"].id)
+    run = factories.run(session, shop["assy"], 2, location_id=shop["cell"].id)
     with UnitOfWork(session) as uow:
         runs.update_run(uow, run.id, run.etag, {"status": "IN_PROGRESS"})
     run = fresh(session, Run, run.id)
@@ -342,17 +342,17 @@ def test_bad_installs_name_the_field_and_change_nothing(
 def _chain(session: Session, depth: int) -> list[int]:
     """A unit nested `depth` levels deep: part L0 holds L1 holds … L<depth>; built bottom-up
     with runs installing from stock. Returns the record ids from the top unit down."""
-    shelf = helpers.location(session, "Bench")
-    chain = [helpers.part(session, f"L{n}", "SERIAL") for n in range(depth + 1)]
+    shelf = factories.location(session, "Bench")
+    chain = [factories.part(session, f"L{n}", "SERIAL") for n in range(depth + 1)]
     for upper, lower in itertools.pairwise(chain):
-        helpers.mbom(session, upper, (lower, 1))
-    below = helpers.record(session, chain[-1], 1, serial_number="leaf", location_id=shelf.id).id
+        factories.mbom(session, upper, (lower, 1))
+    below = factories.record(session, chain[-1], 1, serial_number="leaf", location_id=shelf.id).id
     ids = [below]
     old = settings()
     use_settings(replace(old, allow_install_from_stock=True))
     try:
         for part in reversed(chain[:-1]):
-            run = helpers.run(session, part, status="IN_PROGRESS", location_id=shelf.id)
+            run = factories.run(session, part, status="IN_PROGRESS", location_id=shelf.id)
             req = session.scalars(select(BuildRequirement).where(BuildRequirement.run_id == run.id)).one()
             install(session, req, below)
             with UnitOfWork(session) as uow:
@@ -393,10 +393,10 @@ def test_what_is_in_a_unit_and_where_it_is_installed_are_one_query_each(session:
 
 
 def test_mbom_tree_to_any_depth_in_one_query_and_cycles_refused(session: Session) -> None:
-    parts = [helpers.part(session, f"T{n}") for n in range(5)]
+    parts = [factories.part(session, f"T{n}") for n in range(5)]
     for upper, lower in itertools.pairwise(parts):
-        helpers.mbom(session, upper, (lower, 2))
-    helpers.mbom(session, parts[0], (parts[3], 1))  # T3 also directly in T0
+        factories.mbom(session, upper, (lower, 2))
+    factories.mbom(session, parts[0], (parts[3], 1))  # T3 also directly in T0
     top = parts[0].id
     session.rollback()
     lines, n = _statements(session, lambda: bom.mbom_tree(session, top))
@@ -430,12 +430,12 @@ def test_update_abom_item_lowers_an_install_and_returns_the_rest(session: Sessio
 
 
 def test_starting_a_run_takes_the_mbom_as_it_is_then_keeps_it(session: Session, shop: dict[str, Any]) -> None:
-    run = helpers.run(session, shop["assy"], 2, location_id=shop["cell"].id)  # TODO
+    run = factories.run(session, shop["assy"], 2, location_id=shop["cell"].id)  # TODO
     line = session.scalars(select(MbomItem).where(MbomItem.part_id == shop["bolt"].id)).one()
     with UnitOfWork(session) as uow:
         bom.update_mbom_item(uow, line.id, line.etag, {"quantity": 5})
-    extra = helpers.part(session, "SHIM", "UNTRACKED")
-    helpers.mbom(session, shop["assy"], (extra, 3))
+    extra = factories.part(session, "SHIM", "UNTRACKED")
+    factories.mbom(session, shop["assy"], (extra, 3))
     with UnitOfWork(session) as uow:
         runs.update_run(uow, run.id, fresh(session, Run, run.id).etag, {"status": "IN_PROGRESS"})
     def requirements() -> dict[int, Decimal]:

@@ -14,18 +14,18 @@ from kitwright.domain.errors import BadInput, KitwrightError
 from kitwright.services import kits, scan
 from kitwright.services.uow import UnitOfWork
 from kitwright.store.models import PartKit, PartKitItem
-from tests import helpers
+from tests import factories
 from tests.integration.test_kits_service import state
 
 
 def setup(session: Session) -> tuple[int, int, int]:
-    shelf = helpers.location(session)
-    computer = helpers.part(session, "FC-100", "SERIAL")
-    bolt = helpers.part(session, "BOLT", "LOT")
-    other = helpers.part(session, "IMU-7", "SERIAL")
-    helpers.record(session, computer, 1, serial_number="FC-1", location_id=shelf.id)
-    helpers.record(session, bolt, 50, lot_number="L-1", location_id=shelf.id)
-    helpers.record(session, other, 1, serial_number="SN-1", location_id=shelf.id)
+    shelf = factories.location(session)
+    computer = factories.part(session, "FC-100", "SERIAL")
+    bolt = factories.part(session, "BOLT", "LOT")
+    other = factories.part(session, "IMU-7", "SERIAL")
+    factories.record(session, computer, 1, serial_number="FC-1", location_id=shelf.id)
+    factories.record(session, bolt, 50, lot_number="L-1", location_id=shelf.id)
+    factories.record(session, other, 1, serial_number="SN-1", location_id=shelf.id)
     with UnitOfWork(session) as uow:
         kit = kits.create_part_kit(uow, status="REQUESTED", items=[(computer.id, 1), (bolt.id, 20)])
     items = list(session.scalars(select(PartKitItem.id).where(PartKitItem.part_kit_id == kit.id)
@@ -73,7 +73,7 @@ def test_scanning_a_kitted_serial_again_or_too_much_of_a_lot_changes_nothing(ses
 
 
 def test_a_new_kit_with_a_bad_item_leaves_no_kit_behind(session: Session) -> None:
-    part = helpers.part(session, "P-1")
+    part = factories.part(session, "P-1")
     for items, field in (([(part.id, 2), (part.id, "-1")], "items[1].quantity"),
                          ([(part.id, 2), (999_999, 1)], "items[1].partId"),
                          ([(part.id, "0")], "items[0].quantity")):

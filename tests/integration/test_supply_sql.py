@@ -17,7 +17,7 @@ from kitwright.services import availability
 from kitwright.services.ledger import record_change, snapshot
 from kitwright.services.uow import UnitOfWork
 from kitwright.store.models import PartInventory
-from tests import helpers
+from tests import factories
 
 FLAGS = list(itertools.product((True, False), repeat=3))
 
@@ -30,14 +30,14 @@ def test_sql_case_equals_classify_supply(session: Session, on_order: bool, avail
 
 
 def test_records_in_real_locations_classify_as_python_says(session: Session) -> None:
-    part = helpers.part(session, "P")
-    site = helpers.location(session, "Site")
+    part = factories.part(session, "P")
+    site = factories.location(session, "Site")
     expected: dict[int, SupplyType] = {}
     for index, (on_order, available, soon) in enumerate(FLAGS):
-        place = helpers.location(
+        place = factories.location(
             session, f"L{index}", site, inventory_available=available, available_soon=soon
         )
-        helpers.record(
+        factories.record(
             session, part, 10**index, location_id=place.id, on_order=on_order,
             expected_at=dt.date(2026, 5, 1) if on_order else None,
         )
@@ -58,10 +58,10 @@ def test_records_in_real_locations_classify_as_python_says(session: Session) -> 
 
 
 def test_scrapped_records_never_count(session: Session) -> None:
-    part = helpers.part(session, "P")
-    site = helpers.location(session, "Site")
-    helpers.record(session, part, 5, location_id=site.id)
-    scrapped = helpers.record(session, part, 7, location_id=site.id)
+    part = factories.part(session, "P")
+    site = factories.location(session, "Site")
+    factories.record(session, part, 5, location_id=site.id)
+    scrapped = factories.record(session, part, 7, location_id=site.id)
     with UnitOfWork(session) as uow:
         row = uow.get(PartInventory, scrapped.id)
         before = snapshot(row)
@@ -74,25 +74,25 @@ def test_scrapped_records_never_count(session: Session) -> None:
 
 
 def test_records_without_location_belong_to_no_site(session: Session) -> None:
-    part = helpers.part(session, "P")
-    helpers.record(session, part, 5)
+    part = factories.part(session, "P")
+    factories.record(session, part, 5)
     assert availability.supply_lines(session, [part.id]) == []
 
 
 def test_feed_matches_single_kit_queries(session: Session) -> None:
-    table = helpers.part(session, "T")
-    chair = helpers.part(session, "C")
+    table = factories.part(session, "T")
+    chair = factories.part(session, "C")
     with UnitOfWork(session) as uow:
         from kitwright.services import parts
 
         kit = parts.create_part(uow, part_number="K", tracking_type="UNTRACKED",
                                 components=[(table.id, Decimal(1)), (chair.id, Decimal(4))])
-    dc1 = helpers.location(session, "DC1")
-    dc2 = helpers.location(session, "DC2")
-    helpers.record(session, table, 3, location_id=dc1.id)
-    helpers.record(session, chair, 9, location_id=dc1.id)
-    helpers.record(session, table, 1, location_id=dc2.id)
-    helpers.record(session, chair, 40, location_id=dc2.id, on_order=True, expected_at=dt.date(2026, 5, 1))
+    dc1 = factories.location(session, "DC1")
+    dc2 = factories.location(session, "DC2")
+    factories.record(session, table, 3, location_id=dc1.id)
+    factories.record(session, chair, 9, location_id=dc1.id)
+    factories.record(session, table, 1, location_id=dc2.id)
+    factories.record(session, chair, 40, location_id=dc2.id, on_order=True, expected_at=dt.date(2026, 5, 1))
     as_of = dt.date(2026, 4, 10)
     rows = list(availability.feed(session, as_of=as_of))
     single = availability.get_kit_availability(session, kit.id, as_of=as_of)
@@ -130,15 +130,15 @@ def _statements(session: Session) -> list[int]:
 def _kit_with_sites(session: Session, sites: int, components: int) -> int:
     from kitwright.services import parts
 
-    leaves = [helpers.part(session, f"C{sites}-{i}") for i in range(components)]
+    leaves = [factories.part(session, f"C{sites}-{i}") for i in range(components)]
     with UnitOfWork(session) as uow:
         kit = parts.create_part(uow, part_number=f"K{sites}", tracking_type="UNTRACKED",
                                 components=[(leaf.id, Decimal(1)) for leaf in leaves])
     for s in range(sites):
-        site = helpers.location(session, f"S{sites}-{s}")
+        site = factories.location(session, f"S{sites}-{s}")
         for leaf in leaves:
-            helpers.record(session, leaf, 3, location_id=site.id)
-            helpers.record(session, leaf, 2, location_id=site.id, on_order=True, expected_at=dt.date(2026, 5, 1))
+            factories.record(session, leaf, 3, location_id=site.id)
+            factories.record(session, leaf, 2, location_id=site.id, on_order=True, expected_at=dt.date(2026, 5, 1))
     return kit.id
 
 
@@ -165,10 +165,10 @@ def test_receive_moves_on_order_supply_on_hand_with_a_ledger_entry(session: Sess
     from kitwright.services import inventory
     from kitwright.store.models import LedgerEntry
 
-    part = helpers.part(session, "P")
-    site = helpers.location(session, "Site")
-    dock = helpers.location(session, "Dock", site, available_soon=True)
-    po = helpers.record(session, part, 10, location_id=site.id, on_order=True, expected_at=dt.date(2026, 5, 1))
+    part = factories.part(session, "P")
+    site = factories.location(session, "Site")
+    dock = factories.location(session, "Dock", site, available_soon=True)
+    po = factories.record(session, part, 10, location_id=site.id, on_order=True, expected_at=dt.date(2026, 5, 1))
     with UnitOfWork(session) as uow, pytest.raises(Conflict):
         inventory.receive_part_inventory(uow, po.id, "stale")
     with UnitOfWork(session) as uow:

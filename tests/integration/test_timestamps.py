@@ -5,11 +5,11 @@ from datetime import UTC
 from sqlalchemy.orm import Session
 
 from kitwright.store.models import PartInventory
-from tests import helpers
+from tests import factories
 
 
 def test_created_at_is_aware_utc(session: Session) -> None:
-    made = helpers.record(session, helpers.part(session, "CABLE"), 1)
+    made = factories.record(session, factories.part(session, "CABLE"), 1)
     session.expire_all()
     again = session.get(PartInventory, made.id)
     assert again is not None and again.created_at.tzinfo is not None

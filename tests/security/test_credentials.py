@@ -16,24 +16,13 @@ from kitwright.services import auth
 from kitwright.services.uow import UnitOfWork
 from kitwright.store.db import make_sessionmaker
 from kitwright.store.models import AccessToken, ApiKey, AuditEntry, LedgerEntry, User, utcnow
+from tests import factories
 from tests.api.gql import data, error, gql
 from tests.security.operations import row_counts
 
 ME = "{ me { id name role permissions apiKeyId } }"
 CREATE_SUPPLIER = "mutation($n: String!) { createSupplier(input: {name: $n}) { supplier { id name } } }"
 PARTS = "{ parts { totalCount } }"
-
-
-def make_user(engine: Engine, name: str, role: str, password: str | None = None) -> auth.NewApiKey:
-    with make_sessionmaker(engine)() as session:
-        with UnitOfWork(session) as uow:
-            user = auth.create_user(uow, name, role, password)
-        with UnitOfWork(session) as uow:
-            return auth.create_api_key(uow, user.id, name="t")
-
-
-def bearer(app: Starlette, token: str) -> TestClient:
-    return TestClient(app, headers={"Authorization": f"Bearer {token}"})
 
 
 def refused(client: TestClient, query: str = PARTS) -> None:
@@ -55,10 +44,10 @@ def token_for(client: TestClient, client_id: str, secret: str) -> str:
 
 
 def test_key_and_token_act_as_the_user_via_the_key(app: Starlette, engine: Engine, anonymous_client: TestClient) -> None:
-    key = make_user(engine, "alice", "inventory")
+    key = factories.api_key(engine, "inventory", "alice")
     token = token_for(anonymous_client, key.client_id, key.secret)
     for credential in (key.secret, token):
-        me = data(bearer(app, credential), ME)["me"]
+        me = data(factories.bearer(app, credential), ME)["me"]
         assert me["name"] == f"alice via key {key.client_id}" and me["role"] == "inventory"
         assert "IssueItemToKit" in me["permissions"] and "ManageUsers" not in me["permissions"]
     # HTTP Basic and JSON bodies work at /auth/token too (OAuth2 clients use both).
@@ -70,8 +59,8 @@ def test_key_and_token_act_as_the_user_via_the_key(app: Starlette, engine: Engin
 
 
 def test_the_ledger_and_the_audit_name_the_user_and_key(app: Starlette, engine: Engine) -> None:
-    key = make_user(engine, "bob", "inventory")
-    client = bearer(app, key.secret)
+    key = factories.api_key(engine, "inventory", "bob")
+    client = factories.bearer(app, key.secret)
     created = data(client, "mutation { createPart(input: {partNumber: \"AUD-1\", trackingType: UNTRACKED}) { part { id } } }")
     part_id = created["createPart"]["part"]["id"]
     data(client, "mutation($p: ID!) { createPartInventory(input: {partId: $p, quantity: 3}) { partInventory { id } } }",
@@ -92,46 +81,46 @@ def test_audit_entries_are_for_admins(client: TestClient, app: Starlette, engine
     entries = data(client, "{ auditEntries(sort: [ID_DESC], first: 5) { edges { node { actor action targetType changes } } } }")
     nodes = [e["node"] for e in entries["auditEntries"]["edges"]]
     assert any(n["targetType"] == "User" and n["action"] == "CREATE" for n in nodes)
-    viewer = bearer(app, make_user(engine, "vic", "viewer").secret)
+    viewer = factories.bearer(app, factories.api_key(engine, "viewer", "vic").secret)
     assert error(viewer, "{ auditEntries { totalCount } }")["extensions"]["code"] == "FORBIDDEN"
 
 
 def test_the_audit_trail_is_append_only(engine: Engine) -> None:
-    make_user(engine, "carol", "viewer")
+    factories.api_key(engine, "viewer", "carol")
     with engine.connect() as connection, pytest.raises(Exception, match="append-only"):
         connection.execute(update(AuditEntry).values(actor="someone else"))
 
 
 def test_revoked_keys_and_their_tokens_stop_at_once(app: Starlette, engine: Engine, anonymous_client: TestClient) -> None:
-    key = make_user(engine, "dave", "admin")
+    key = factories.api_key(engine, "admin", "dave")
     token = token_for(anonymous_client, key.client_id, key.secret)
-    data(bearer(app, token), PARTS)
+    data(factories.bearer(app, token), PARTS)
     with make_sessionmaker(engine)() as session, UnitOfWork(session) as uow:
         auth.revoke_api_key(uow, key.client_id)
-    refused(bearer(app, key.secret))
-    refused(bearer(app, token))
+    refused(factories.bearer(app, key.secret))
+    refused(factories.bearer(app, token))
     denied = anonymous_client.post("/auth/token", data={"client_id": key.client_id, "client_secret": key.secret})
     assert denied.status_code == 401 and denied.json()["error"] == "invalid_client"
 
 
 def test_expired_keys_and_tokens_are_refused(app: Starlette, engine: Engine, anonymous_client: TestClient) -> None:
-    key = make_user(engine, "erin", "admin")
+    key = factories.api_key(engine, "admin", "erin")
     token = token_for(anonymous_client, key.client_id, key.secret)
     past = utcnow() - timedelta(seconds=1)
     with engine.begin() as connection:
         connection.execute(update(AccessToken).values(expires_at=past))
-    refused(bearer(app, token))
-    data(bearer(app, key.secret), PARTS)  # the key itself has not expired
+    refused(factories.bearer(app, token))
+    data(factories.bearer(app, key.secret), PARTS)  # the key itself has not expired
     with engine.begin() as connection:
         connection.execute(update(ApiKey).where(ApiKey.client_id == key.client_id).values(expires_at=past))
-    refused(bearer(app, key.secret))
+    refused(factories.bearer(app, key.secret))
     assert anonymous_client.post("/auth/token", data={
         "client_id": key.client_id, "client_secret": key.secret}).status_code == 401
 
 
 def test_a_demoted_users_key_acts_with_the_demoted_rights(app: Starlette, engine: Engine) -> None:
-    key = make_user(engine, "frank", "admin")
-    client = bearer(app, key.secret)
+    key = factories.api_key(engine, "admin", "frank")
+    client = factories.bearer(app, key.secret)
     data(client, CREATE_SUPPLIER, {"n": "Before demotion"})
     with make_sessionmaker(engine)() as session, UnitOfWork(session) as uow:
         auth.set_role(uow, "frank", "viewer")
@@ -146,17 +135,10 @@ def test_a_demoted_users_key_acts_with_the_demoted_rights(app: Starlette, engine
 
 
 def test_a_key_narrowed_to_a_role_never_rises_above_its_user(app: Starlette, engine: Engine) -> None:
-    with make_sessionmaker(engine)() as session:
-        with UnitOfWork(session) as uow:
-            admin = auth.create_user(uow, "grace", "admin")
-        with UnitOfWork(session) as uow:
-            narrow = auth.create_api_key(uow, admin.id, role="viewer").secret
-        with UnitOfWork(session) as uow:
-            viewer = auth.create_user(uow, "heidi", "viewer")
-        with UnitOfWork(session) as uow:
-            wide = auth.create_api_key(uow, viewer.id, role="admin").secret
+    narrow = factories.api_key(engine, "admin", "grace", key_role="viewer").secret
+    wide = factories.api_key(engine, "viewer", "heidi", key_role="admin").secret
     for secret in (narrow, wide):
-        client = bearer(app, secret)
+        client = factories.bearer(app, secret)
         assert data(client, ME)["me"]["role"] == "viewer"
         assert error(client, CREATE_SUPPLIER, {"n": "x"})["extensions"]["code"] == "FORBIDDEN"
 
@@ -180,10 +162,10 @@ def test_forged_and_garbage_credentials_are_refused_cleanly(app: Starlette, head
 def test_a_token_is_not_a_key_and_a_client_id_is_not_a_secret(
     app: Starlette, engine: Engine, anonymous_client: TestClient,
 ) -> None:
-    key = make_user(engine, "ivan", "admin")
-    refused(bearer(app, key.client_id))
-    refused(bearer(app, key.secret + "x"))
-    refused(bearer(app, "kwt_" + key.secret[4:]))
+    key = factories.api_key(engine, "admin", "ivan")
+    refused(factories.bearer(app, key.client_id))
+    refused(factories.bearer(app, key.secret + "x"))
+    refused(factories.bearer(app, "kwt_" + key.secret[4:]))
     for fields in ({"client_id": key.client_id, "client_secret": key.secret[:-1]},
                    {"client_id": "kwk_nope", "client_secret": key.secret},
                    {"client_id": key.client_id}, {}):
@@ -194,7 +176,7 @@ def test_a_token_is_not_a_key_and_a_client_id_is_not_a_secret(
 
 
 def test_only_hashes_are_stored(engine: Engine, anonymous_client: TestClient) -> None:
-    key = make_user(engine, "judy", "viewer", password="correct horse battery")
+    key = factories.api_key(engine, "viewer", "judy", password="correct horse battery")
     token = token_for(anonymous_client, key.client_id, key.secret)
     with make_sessionmaker(engine)() as session:
         stored = " ".join(str(v) for row in session.execute(select(ApiKey.__table__)).all() for v in row)
@@ -210,17 +192,17 @@ def test_rate_limit_per_key_and_for_bad_credentials(engine: Engine) -> None:
     # Slow refills (one a minute, six a minute): a loaded machine cannot refill a bucket mid-test.
     settings = SecuritySettings(secret_key="k", rate_per_minute=1, rate_burst=3, auth_rate_per_minute=6)
     app = create_app(engine, settings)
-    key = make_user(engine, "kim", "viewer")
-    other = make_user(engine, "lee", "viewer")
-    with bearer(app, key.secret) as client:
+    key = factories.api_key(engine, "viewer", "kim")
+    other = factories.api_key(engine, "viewer", "lee")
+    with factories.bearer(app, key.secret) as client:
         answers = [client.post("/graphql", json={"query": PARTS}).status_code for _ in range(5)]
         assert answers[:3] == [200, 200, 200] and answers[-1] == 429
         limited = client.post("/graphql", json={"query": PARTS})
         assert limited.json()["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
         assert int(limited.headers["retry-after"]) >= 1
-    with bearer(app, other.secret) as client:  # buckets are per key
+    with factories.bearer(app, other.secret) as client:  # buckets are per key
         assert client.post("/graphql", json={"query": PARTS}).status_code == 200
-    with bearer(app, "kws_wrong") as client:
+    with factories.bearer(app, "kws_wrong") as client:
         answers = [client.post("/graphql", json={"query": PARTS}).status_code for _ in range(40)]
         assert answers[0] == 401 and answers[-1] == 429
 

@@ -21,12 +21,11 @@ from sqlalchemy.orm import Session
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
-from kitwright.services import auth, kits
+from kitwright.services import kits
 from kitwright.services.actor import SYSTEM, Actor
 from kitwright.services.uow import UnitOfWork
-from kitwright.store.db import make_sessionmaker
 from kitwright.store.models import LedgerEntry, Part, PartInventory, PartKit, PartKitInventory, PartKitItem
-from tests import helpers
+from tests import factories
 from tests.api.gql import gql
 
 ROLES = ["viewer", "requester", "planner", "inventory", "admin"]
@@ -157,14 +156,10 @@ class Caller:
 @pytest.fixture
 def callers(app: Starlette, engine: Engine) -> Iterator[dict[str, Caller]]:
     found: dict[str, Caller] = {}
-    with make_sessionmaker(engine)() as session:
-        for role in [*ROLES, "other"]:
-            with UnitOfWork(session) as uow:
-                user = auth.create_user(uow, f"{role}-{uuid.uuid4().hex[:6]}", "requester" if role == "other" else role)
-            with UnitOfWork(session) as uow:
-                secret = auth.create_api_key(uow, user.id, name="t").secret
-            client = TestClient(app, headers={"Authorization": f"Bearer {secret}"})
-            found[role] = Caller(user.id, client.__enter__())
+    for role in [*ROLES, "other"]:
+        user_id = factories.user(engine, f"{role}-{uuid.uuid4().hex[:6]}", "requester" if role == "other" else role)
+        client = factories.bearer(app, factories.key_of(engine, user_id, "t").secret)
+        found[role] = Caller(user_id, client.__enter__())
     yield found
     for caller in found.values():
         caller.client.__exit__(None, None, None)
@@ -172,19 +167,19 @@ def callers(app: Starlette, engine: Engine) -> Iterator[dict[str, Caller]]:
 
 def world(session: Session) -> dict[str, Any]:
     return {
-        "shelf": helpers.location(session, "A-1").id,
-        "staging": helpers.location(session, "Staging").id,
-        "line": helpers.location(session, "Line 1").id,
-        "quarantine": helpers.location(session, "Quarantine", inventory_available=False).id,
-        "part": helpers.part(session, "BOLT", "LOT").id,
+        "shelf": factories.location(session, "A-1").id,
+        "staging": factories.location(session, "Staging").id,
+        "line": factories.location(session, "Line 1").id,
+        "quarantine": factories.location(session, "Quarantine", inventory_available=False).id,
+        "part": factories.part(session, "BOLT", "LOT").id,
     }
 
 
 def make_kit(session: Session, places: dict[str, Any], case: Case, owner_id: int) -> dict[str, Any]:
     """The case's kit, requested by `owner_id`, with one item of 5 and a fresh lot of 10."""
     session.rollback()
-    lot = helpers.record(session, session.get_one(Part, places["part"]), "10",
-                         lot_number=f"L-{uuid.uuid4().hex[:8]}", location_id=places["shelf"])
+    lot = factories.record(session, session.get_one(Part, places["part"]), "10",
+                           lot_number=f"L-{uuid.uuid4().hex[:8]}", location_id=places["shelf"])
     owner = Actor(id=owner_id, name="owner", role="admin")
     with UnitOfWork(session, owner) as uow:
         kit = kits.create_part_kit(uow, delivery_location_id=places["line"])

@@ -10,7 +10,7 @@ from starlette.testclient import TestClient
 from kitwright.api.schema import MAX_ALIASES, MAX_DEPTH
 from kitwright.app import create_app
 from kitwright.security.settings import SecuritySettings
-from tests.conftest import api_key_for
+from tests import factories
 from tests.security.operations import row_counts
 
 
@@ -60,7 +60,7 @@ def test_page_size_is_capped(client: TestClient) -> None:
 
 
 def test_production_turns_introspection_and_graphiql_off(engine: Engine) -> None:
-    secret = api_key_for(engine, "admin")
+    secret = factories.api_key_for(engine, "admin")
     app = create_app(engine, SecuritySettings(production=True, introspection=False, graphiql=False,
                                               https_only=True, secret_key="k"))
     with TestClient(app, headers={"Authorization": f"Bearer {secret}"}) as client:

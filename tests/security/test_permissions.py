@@ -39,7 +39,7 @@ from kitwright.services.actor import ANONYMOUS, SYSTEM, Actor
 from kitwright.services.auth import actor_for
 from kitwright.services.uow import UnitOfWork
 from kitwright.store.models import User
-from tests import helpers
+from tests import factories
 from tests.security.operations import NoValue, operation, root_fields, row_counts
 
 FIELDS = root_fields()
@@ -272,9 +272,9 @@ ROOT = """query Root($id: ID!) { partInventory(id: $id) { id serialNumber quanti
 
 def issued_kit(session: Session) -> tuple[int, int]:
     """A kit whose one item holds one record: (kit id, record id)."""
-    part = helpers.part(session, "NESTED", "SERIAL")
-    record = helpers.record(session, part, "1", serial_number="SN-NESTED",
-                            location_id=helpers.location(session, "Shelf N").id)
+    part = factories.part(session, "NESTED", "SERIAL")
+    record = factories.record(session, part, "1", serial_number="SN-NESTED",
+                            location_id=factories.location(session, "Shelf N").id)
     with UnitOfWork(session, SYSTEM) as uow:
         kit = kits.create_part_kit(uow)
     with UnitOfWork(session, SYSTEM) as uow:

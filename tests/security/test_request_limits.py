@@ -22,9 +22,9 @@ from kitwright.app import create_app
 from kitwright.security.settings import SecuritySettings
 from kitwright.services import auth
 from kitwright.services.ratelimit import DatabaseRateLimiter, RedisRateLimiter
-from tests.conftest import TEST_SECURITY, api_key_for
+from tests import factories
+from tests.conftest import TEST_SECURITY
 from tests.security.operations import row_counts
-from tests.security.test_credentials import make_user
 
 REDIS_URL = "redis://127.0.0.1:6379/11"
 NESTED = "{ partInventories(first: 500) { edges { node { id part { id components { quantity } } } } } }"
@@ -72,7 +72,7 @@ def test_costly_queries_are_refused_before_they_run(engine: Engine, client_for: 
 
 
 def test_a_request_stops_at_its_time_limit(engine: Engine) -> None:
-    secret = api_key_for(engine, "admin")  # may write: only the deadline stops the mutation
+    secret = factories.api_key_for(engine, "admin")  # may write: only the deadline stops the mutation
     app = create_app(engine, settings(request_seconds=1e-6))
     with TestClient(app, headers={"Authorization": f"Bearer {secret}"}) as client:
         body = client.post("/graphql", json={"query": "{ parts { edges { node { id } } } }"}).json()
@@ -132,7 +132,7 @@ def test_bodies_are_counted_while_they_stream_and_refused_past_the_limit(
     assert declared.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
     # Streamed without a length (300 chunks of 64 KiB, 19.7 MB): refused once the count passes
     # the limit, having pulled only what the limit allows.
-    secret = api_key_for(engine, "viewer")  # /graphql reads bodies of signed-in callers only
+    secret = factories.api_key_for(engine, "viewer")  # /graphql reads bodies of signed-in callers only
     status, pulled = stream_to(app, path, b"client_id=" + b"a" * 65_526, 300, secret)
     assert status == 413 and pulled <= 1_000_000 // 65_536 + 1
 
@@ -244,7 +244,7 @@ def backend(request: pytest.FixtureRequest) -> str | None:
 def test_two_apps_on_one_database_share_one_limit(engine: Engine, backend: str | None) -> None:
     shared = settings(rate_per_minute=1, rate_burst=4, redis_url=backend)
     first, second = create_app(engine, shared), create_app(engine, shared)  # two workers or hosts
-    key = make_user(engine, f"kim-{uuid.uuid4().hex[:6]}", "viewer")
+    key = factories.api_key(engine, "viewer", f"kim-{uuid.uuid4().hex[:6]}")
     answers = statuses(first, key.secret, 2) + statuses(second, key.secret, 2) + statuses(first, key.secret, 1)
     answers += statuses(second, key.secret, 1)
     assert answers == [200, 200, 200, 200, 429, 429]
@@ -279,5 +279,5 @@ def test_buckets_refill_at_their_rate(engine: Engine, kind: str) -> None:
     wait = limiter.take("a")
     assert wait == pytest.approx(1.0)
     now[0] += 1.0
-    assert limiter.take("a") is None and limiter.take("a") is not None
+    assert limiter.take("a") is None and limiter.take("a") == pytest.approx(1.0)
     assert limiter.take("b") is None  # buckets are per key

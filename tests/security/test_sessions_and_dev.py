@@ -15,8 +15,7 @@ from kitwright.app import create_app
 from kitwright.cli.main import app as cli
 from kitwright.cli.main import serve_banner
 from kitwright.security.settings import SecuritySettings
-from tests.conftest import api_key_for
-from tests.security.test_web import make_person, sign_in
+from tests import factories
 
 runner = CliRunner()
 ME = {"query": "{ me { name } }"}
@@ -45,9 +44,9 @@ def test_insecure_dev_from_the_environment_binds_loopback_only(tmp_path: Path) -
 
 
 def test_sign_out_ends_the_session_on_the_server(app: object, engine: Engine) -> None:
-    make_person(engine, "sam", "viewer")
+    factories.person(engine, "sam", "viewer")
     with TestClient(app, follow_redirects=False) as browser:  # type: ignore[arg-type]
-        sign_in(browser, "sam")
+        factories.sign_in(browser, "sam")
         stolen = browser.cookies.get("kitwright_session")
         assert stolen and browser.get("/inventory").status_code == 200
         token = browser.cookies.get("csrftoken")
@@ -70,7 +69,7 @@ PRODUCTION = SecuritySettings(production=True, introspection=False, graphiql=Fal
 
 
 def test_production_gives_no_field_suggestions(engine: Engine) -> None:
-    secret = api_key_for(engine, "admin")
+    secret = factories.api_key_for(engine, "admin")
     with TestClient(create_app(engine, PRODUCTION), headers={"Authorization": f"Bearer {secret}"}) as client:
         error = client.post("/graphql", json={"query": "{ auditEntrie { totalCount } }"}).json()["errors"][0]
     assert "Did you mean" not in error["message"] and "auditEntrie" in error["message"]
@@ -81,14 +80,14 @@ def test_production_gives_no_field_suggestions(engine: Engine) -> None:
 
 
 def test_pages_send_security_headers(engine: Engine, app: object) -> None:
-    make_person(engine, "ann", "viewer")
+    factories.person(engine, "ann", "viewer")
     with TestClient(app, follow_redirects=False) as browser:  # type: ignore[arg-type]
         page = browser.get("/signin")
         assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
         assert page.headers["x-content-type-options"] == "nosniff"
         assert page.headers["referrer-policy"] == "no-referrer"
         assert "strict-transport-security" not in page.headers  # not over plain HTTP in development
-        sign_in(browser, "ann")
+        factories.sign_in(browser, "ann")
         for path in ("/inventory", "/"):
             assert browser.get(path).headers["cache-control"] == "no-store"
         graphiql = browser.get("/graphql", headers={"accept": "text/html"})

@@ -18,7 +18,7 @@ from kitwright.domain.text import csv_cell
 from kitwright.domain.tracking import clean_number
 from kitwright.services import availability
 from kitwright.store.models import Part
-from tests import helpers
+from tests import factories
 from tests.api.gql import data
 
 CREATE = """mutation($input: CreatePartInventoryInput!) {
@@ -62,7 +62,7 @@ def create(client: TestClient, **fields: Any) -> dict[str, Any]:
 
 
 def test_look_alike_serials_cannot_coexist(session: Session, client: TestClient) -> None:
-    part = helpers.part(session, "FC", "SERIAL")
+    part = factories.part(session, "FC", "SERIAL")
     first = data(client, CREATE, {"input": {"partId": part.id, "quantity": 1, "serialNumber": "FC-0002"}})
     assert first["createPartInventory"]["partInventory"]["serialNumber"] == "FC-0002"
     for text in LOOK_ALIKES:
@@ -73,7 +73,7 @@ def test_look_alike_serials_cannot_coexist(session: Session, client: TestClient)
         body = create(client, partId=part.id, quantity=1, serialNumber=text.replace("0002", "0003"))
         error = body["errors"][0]
         assert (error["extensions"]["code"], error["extensions"]["field"]) == ("BAD_USER_INPUT", "serialNumber"), text
-    lot_part = helpers.part(session, "BOLT", "LOT")
+    lot_part = factories.part(session, "BOLT", "LOT")
     body = create(client, partId=lot_part.id, quantity=5, lotNumber="L\u200b1")
     assert body["errors"][0]["extensions"]["field"] == "lotNumber"
     stored = data(client, CREATE, {"input": {"partId": lot_part.id, "quantity": 5, "lotNumber": "\uff2c-\uff11"}})
@@ -101,9 +101,9 @@ def formula_cells(text: str) -> list[str]:
 
 
 def test_the_pick_list_csv_neutralises_formulas(session: Session, client: TestClient) -> None:
-    part = helpers.part(session, "@SUM(1+1)", "LOT")
-    staging = helpers.location(session, "=HYPERLINK(\"http://evil.example\")")
-    helpers.record(session, part, 4, lot_number="+cmd", location_id=staging.id)
+    part = factories.part(session, "@SUM(1+1)", "LOT")
+    staging = factories.location(session, "=HYPERLINK(\"http://evil.example\")")
+    factories.record(session, part, 4, lot_number="+cmd", location_id=staging.id)
     kit = data(client, "mutation($s: ID!) { createPartKit(input: {stagingLocationId: $s, status: REQUESTED}) "
                        "{ partKit { id } } }", {"s": staging.id})["createPartKit"]["partKit"]
     data(client, "mutation($k: ID!, $p: ID!) { createPartKitItem(input: {partKitId: $k, partId: $p, quantity: 4}) "
@@ -115,10 +115,10 @@ def test_the_pick_list_csv_neutralises_formulas(session: Session, client: TestCl
 
 
 def test_the_availability_export_neutralises_formulas(session: Session) -> None:
-    site = helpers.location(session, "-site")
-    chair = helpers.part(session, "=chair")
-    with_ = helpers.part(session, "@kit", components=[(chair.id, Decimal(1))])
-    helpers.record(session, chair, 3, location_id=site.id)
+    site = factories.location(session, "-site")
+    chair = factories.part(session, "=chair")
+    with_ = factories.part(session, "@kit", components=[(chair.id, Decimal(1))])
+    factories.record(session, chair, 3, location_id=site.id)
     assert isinstance(with_, Part)
     rows = list(availability.feed_csv_rows(session, availability.feed(session)))
     out = io.StringIO()

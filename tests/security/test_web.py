@@ -3,10 +3,8 @@ CSRF token; sessions live in signed, HttpOnly, SameSite cookies."""
 
 from __future__ import annotations
 
-import re
-
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
@@ -15,28 +13,9 @@ from kitwright.security.settings import SecuritySettings
 from kitwright.services import auth
 from kitwright.services.uow import UnitOfWork
 from kitwright.store.db import make_sessionmaker
+from kitwright.store.models import Supplier
+from tests import factories
 from tests.security.operations import row_counts
-
-PASSWORD = "a long enough password"
-
-
-def make_person(engine: Engine, name: str, role: str) -> None:
-    with make_sessionmaker(engine)() as session, UnitOfWork(session) as uow:
-        auth.create_user(uow, name, role, PASSWORD)
-
-
-def form_token(page: str) -> str:
-    found = re.search(r'name="csrf_token" value="([^"]+)"', page)
-    assert found, page
-    return found[1]
-
-
-def sign_in(client: TestClient, name: str, password: str = PASSWORD, next_page: str = "/inventory") -> TestClient:
-    token = form_token(client.get("/signin").text)
-    response = client.post("/signin", data={"csrf_token": token, "name": name, "password": password,
-                                            "next": next_page})
-    assert response.status_code == 303, response.text
-    return client
 
 
 @pytest.fixture
@@ -54,13 +33,13 @@ def test_pages_redirect_anonymous_people_to_sign_in(browser: TestClient) -> None
 
 
 def test_sign_in_then_pages_then_sign_out(browser: TestClient, engine: Engine) -> None:
-    make_person(engine, "pat", "viewer")
-    sign_in(browser, "pat")
+    factories.person(engine, "pat", "viewer")
+    factories.sign_in(browser, "pat")
     cookie = browser.cookies.get("kitwright_session")
     assert cookie
     page = browser.get("/inventory")
     assert page.status_code == 200 and "pat" in page.text
-    token = form_token(page.text)
+    token = factories.form_token(page.text)
     assert browser.post("/signout", data={}).status_code == 403  # no CSRF token
     assert browser.get("/inventory").status_code == 200  # still signed in
     assert browser.post("/signout", data={"csrf_token": token}).status_code == 303
@@ -68,31 +47,31 @@ def test_sign_in_then_pages_then_sign_out(browser: TestClient, engine: Engine) -
 
 
 def test_wrong_passwords_and_missing_csrf_are_refused(browser: TestClient, engine: Engine) -> None:
-    make_person(engine, "quinn", "viewer")
-    token = form_token(browser.get("/signin").text)
+    factories.person(engine, "quinn", "viewer")
+    token = factories.form_token(browser.get("/signin").text)
     wrong = browser.post("/signin", data={"csrf_token": token, "name": "quinn", "password": "nope nope nope"})
     assert wrong.status_code == 401 and "Wrong name or password" in wrong.text
-    nobody = browser.post("/signin", data={"csrf_token": token, "name": "nobody", "password": PASSWORD})
+    nobody = browser.post("/signin", data={"csrf_token": token, "name": "nobody", "password": factories.PASSWORD})
     assert nobody.status_code == 401
-    system = browser.post("/signin", data={"csrf_token": token, "name": "system", "password": PASSWORD})
+    system = browser.post("/signin", data={"csrf_token": token, "name": "system", "password": factories.PASSWORD})
     assert system.status_code == 401
-    no_csrf = browser.post("/signin", data={"name": "quinn", "password": PASSWORD})
+    no_csrf = browser.post("/signin", data={"name": "quinn", "password": factories.PASSWORD})
     assert no_csrf.status_code == 403
     assert browser.get("/inventory").status_code == 303
 
 
 def test_sign_in_never_redirects_off_site(browser: TestClient, engine: Engine) -> None:
-    make_person(engine, "rae", "viewer")
+    factories.person(engine, "rae", "viewer")
     for target in ("//evil.example/x", "https://evil.example/", "/\\evil.example", "javascript:alert(1)"):
-        token = form_token(browser.get("/signin").text)
-        response = browser.post("/signin", data={"csrf_token": token, "name": "rae", "password": PASSWORD,
+        token = factories.form_token(browser.get("/signin").text)
+        response = browser.post("/signin", data={"csrf_token": token, "name": "rae", "password": factories.PASSWORD,
                                                  "next": target})
         assert response.headers["location"] == "/"
 
 
 def test_cookie_authenticated_graphql_needs_the_csrf_header(browser: TestClient, engine: Engine) -> None:
-    make_person(engine, "sam", "admin")
-    sign_in(browser, "sam")
+    factories.person(engine, "sam", "admin")
+    factories.sign_in(browser, "sam")
     graphiql = browser.get("/graphql", headers={"accept": "text/html"})
     assert graphiql.status_code == 200
     csrf = browser.cookies.get("csrftoken")
@@ -104,30 +83,32 @@ def test_cookie_authenticated_graphql_needs_the_csrf_header(browser: TestClient,
     assert browser.post("/graphql", json=mutation, headers={"X-CSRF-Token": "forged"}).status_code == 403
     assert row_counts(engine) == before
     done = browser.post("/graphql", json=mutation, headers={"X-CSRFToken": csrf}).json()
-    assert done["data"]["createSupplier"]["supplier"]["id"]
+    with make_sessionmaker(engine)() as session:
+        made = session.scalars(select(Supplier.id).where(Supplier.name == "via cookie")).one()
+    assert done == {"data": {"createSupplier": {"supplier": {"id": str(made)}}}}
     me = browser.post("/graphql", json={"query": "{ me { name } }"}, headers={"X-CSRF-Token": csrf}).json()
     assert me["data"]["me"]["name"] == "sam"  # a person, not a key
 
 
 def test_sessions_end_when_the_user_is_deactivated_or_the_password_changes(browser: TestClient, engine: Engine) -> None:
-    make_person(engine, "tess", "viewer")
-    sign_in(browser, "tess")
+    factories.person(engine, "tess", "viewer")
+    factories.sign_in(browser, "tess")
     assert browser.get("/inventory").status_code == 200
     with make_sessionmaker(engine)() as session, UnitOfWork(session) as uow:
         auth.set_password(uow, "tess", "another long password")
     assert browser.get("/inventory").status_code == 303
-    sign_in(browser, "tess", "another long password")
+    factories.sign_in(browser, "tess", "another long password")
     with make_sessionmaker(engine)() as session, UnitOfWork(session) as uow:
         auth.set_active(uow, "tess", False)
     assert browser.get("/inventory").status_code == 303
 
 
 def test_session_cookie_flags(engine: Engine) -> None:
-    make_person(engine, "uma", "viewer")
+    factories.person(engine, "uma", "viewer")
     app = create_app(engine, SecuritySettings(secret_key="k", https_only=True))
     with TestClient(app, base_url="https://testserver", follow_redirects=False) as client:
-        token = form_token(client.get("/signin").text)
-        response = client.post("/signin", data={"csrf_token": token, "name": "uma", "password": PASSWORD})
+        token = factories.form_token(client.get("/signin").text)
+        response = client.post("/signin", data={"csrf_token": token, "name": "uma", "password": factories.PASSWORD})
         cookies = response.headers.get_list("set-cookie")
         session = next(c for c in cookies if c.startswith("kitwright_session="))
         assert "httponly" in session.lower() and "secure" in session.lower() and "samesite=lax" in session.lower()
@@ -136,9 +117,8 @@ def test_session_cookie_flags(engine: Engine) -> None:
 
 
 def test_rest_endpoints_check_their_permission(app: Starlette, engine: Engine) -> None:
-    from tests.conftest import api_key_for
 
-    viewer = TestClient(app, headers={"Authorization": f"Bearer {api_key_for(engine, 'viewer')}"})
+    viewer = TestClient(app, headers={"Authorization": f"Bearer {factories.api_key_for(engine, 'viewer')}"})
     before = row_counts(engine)
     refused = viewer.post("/api/items", json={"ItemId": "K", "ItemComponent": [{"ComponentItemId": "C",
                                                                                  "ComponentQty": 1}]})

@@ -455,15 +455,14 @@ ATTRIBUTE_VALUES = ("A", "B", "C")
 @st.composite
 def supply_lines(draw: st.DrawFn) -> SupplyLine:
     supply_type = draw(st.sampled_from(list(SupplyType)))
-    eta = None
-    if supply_type is FUTURE:
-        # Mostly future ETAs, some past due, a few without ETA.
-        eta = draw(
-            st.one_of(
-                st.integers(-5, 30).map(lambda n: AS_OF + dt.timedelta(days=n)),
-                st.none(),
-            )
+    # Mostly future ETAs, some past due, a few without ETA; on-hand supply draws one too, which
+    # every figure must ignore.
+    eta = draw(
+        st.one_of(
+            st.integers(-5, 30).map(lambda n: AS_OF + dt.timedelta(days=n)),
+            st.none(),
         )
+    )
     attributes = draw(st.dictionaries(st.just("attr1"), st.sampled_from(ATTRIBUTE_VALUES)))
     return SupplyLine(
         site_id=draw(st.sampled_from(SITES)),

@@ -139,19 +139,51 @@ def test_a_kit_that_never_reached_the_line_consumes_nothing() -> None:
         assert refused.value.field == "id"
 
 
-@given(
-    quantities=st.lists(st.decimals(min_value=0, max_value=50, places=2), min_size=1, max_size=6),
-    fraction=st.decimals(min_value=0, max_value=1, places=2),
-)
-def test_emptying_conserves_every_record(quantities: list[Decimal], fraction: Decimal) -> None:
-    records = [HeldRecord(i, 1, LOT, q, T0 + timedelta(hours=(i * 7) % 5)) for i, q in enumerate(quantities)]
-    total = sum(quantities, D(0))
-    consume = (total * fraction).quantize(D("0.01"))
-    plan = plan_empty(AT_LINE, records, [Consumption(1, consume)])
-    for outcome, record in zip(sorted(plan.records, key=lambda o: o.record_id), records, strict=True):
+@st.composite
+def held_records(draw: st.DrawFn) -> list[HeldRecord]:
+    """Every field of HeldRecord varies: two parts, each of any tracking type (serials hold one
+    unit), quantities and ages in any order."""
+    tracking = {part: draw(st.sampled_from(list(TrackingType))) for part in (1, 2)}
+    records = []
+    for i in range(draw(st.integers(1, 6))):
+        part = draw(st.sampled_from([1, 2]))
+        quantity = D(1) if tracking[part] is SERIAL else draw(st.decimals(min_value=0, max_value=50, places=2))
+        records.append(HeldRecord(i, part, tracking[part], quantity, T0 + timedelta(hours=draw(st.integers(0, 4)))))
+    return records
+
+
+@given(records=held_records(), fractions=st.tuples(st.decimals(min_value=0, max_value=1, places=2),
+                                                   st.decimals(min_value=0, max_value=1, places=2)),
+       at_line=st.booleans())
+def test_emptying_conserves_every_record(records: list[HeldRecord], fractions: tuple[Decimal, Decimal],
+                                         at_line: bool) -> None:
+    consume: dict[int, Decimal] = {}
+    for part, fraction in zip((1, 2), fractions, strict=True):
+        mine = [r for r in records if r.part_id == part]
+        if mine and at_line:  # a FILLED kit never reached the line: it consumes nothing
+            whole = mine[0].tracking is SERIAL
+            total = sum((r.quantity for r in mine), D(0))
+            consume[part] = (total * fraction).quantize(D(1) if whole else D("0.01"), rounding="ROUND_DOWN")
+    plan = plan_empty(AT_LINE if at_line else FILLED, records, [Consumption(p, q) for p, q in consume.items()])
+    by_id = {o.record_id: o for o in plan.records}
+    assert sorted(by_id) == [r.record_id for r in records]
+    for record in records:
+        outcome = by_id[record.record_id]
+        assert outcome.part_id == record.part_id
         assert outcome.consumed + outcome.returned == record.quantity
         assert outcome.consumed >= 0 and outcome.returned >= 0
-    assert sum((o.consumed for o in plan.records), D(0)) == consume
+        if record.tracking is SERIAL:
+            assert outcome.consumed in (0, 1)
+    for part in (1, 2):
+        consumed = [by_id[r.record_id].consumed for r in records if r.part_id == part]
+        assert sum(consumed, D(0)) == consume.get(part, D(0))
+    # oldest first: nothing consumed from a record while an older one of its part returns stock
+    for record in records:
+        if by_id[record.record_id].consumed > 0:
+            for older in records:
+                if older.part_id == record.part_id and (older.created_at, older.record_id) < (
+                        record.created_at, record.record_id):
+                    assert by_id[older.record_id].returned == 0
 
 
 # --------------------------------------------------------------------------- replenishment

@@ -819,9 +819,10 @@ def fulfilment_case(draw: st.DrawFn) -> tuple[list[OpenLine], list[Candidate]]:
         tracking = parts[part]
         q = (D(draw(st.integers(0, 1))) if tracking is SERIAL
              else D(draw(st.integers(0, 3000))) / 100)
+        # Every field of Candidate varies: expiry (FEFO orders by it) and location included.
         expires = draw(st.none() | st.dates(date(2030, 1, 1), date(2030, 1, 5)))
-        cands.append(Candidate(rid, part, tracking, q, day(draw(st.integers(0, 5))),
-                               expires_at=expires))
+        where = draw(st.sampled_from([None, "A-2", "A-10"]))
+        cands.append(Candidate(rid, part, tracking, q, day(draw(st.integers(0, 5))), where, expires))
     return lines, cands
 
 
@@ -862,7 +863,7 @@ def test_fulfilment_properties(
         assert got.get(line.item_id, D(0)) <= max(line.remaining, D(0))
         if line.remaining > 0:
             assert got.get(line.item_id, D(0)) + short.get(line.item_id, D(0)) == line.remaining
-    # oldest first: no record used while an older one of the same part has quantity left
+    # in strategy order: no record used while an earlier one of the same part has quantity left
     for a in plan.allocations:
         younger = by_id[a.record_id]
         for older in cands:

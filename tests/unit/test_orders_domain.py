@@ -211,15 +211,29 @@ def test_stages_move_most_advanced_first() -> None:
     assert (state.released, state.picked) == (1, 0)
 
 
+# Every stage of GroupState, every event type and the cancel flag vary.
+states = st.builds(GroupState, released=st.integers(0, 3), in_progress=st.integers(0, 3), picked=st.integers(0, 3),
+                   packed=st.integers(0, 3))
+
+
 @settings(max_examples=300, deadline=None)
-@given(st.integers(1, 5), st.integers(0, 30), st.integers(0, 30), st.booleans())
-def test_a_passing_check_always_means_whole_kits(open_kits: int, tables: int, chairs: int, partial: bool) -> None:
-    S = OrderEventType.SHIP
-    events = [e for e in (ev(S, T, tables, "P") if tables else None, ev(S, C, chairs, "P") if chairs else None) if e]
-    result, _ = check_group(S, events, RATIOS, GroupState(released=open_kits), partial_supported=partial)
+@given(states, st.sampled_from(list(OrderEventType)), st.integers(0, 30), st.integers(0, 30), st.booleans(),
+       st.booleans())
+def test_a_passing_check_always_means_whole_kits(state: GroupState, kind: OrderEventType, tables: int, chairs: int,
+                                                 partial: bool, cancel: bool) -> None:
+    events = [ev(kind, part, quantity, "P", "R1", cancel) for part, quantity in ((T, tables), (C, chairs)) if quantity]
+    result, _ = check_group(kind, events, RATIOS, state, partial_supported=partial)
     if result is not None:
+        open_kits = state.open_for(kind)
         assert tables == result.kits and chairs == 4 * result.kits and 1 <= result.kits <= open_kits
-        assert partial or result.kits == open_kits
+        assert result.event_type is kind
+        packed = kind in (OrderEventType.PACK, OrderEventType.SHIP)
+        assert result.packages == ({"P": result.kits} if packed else {})
+        assert result.short_reason_id == ("R1" if kind is OrderEventType.SHORT else None)
+        if partial or result.kits == open_kits:
+            assert result.cancel == 0
+        else:  # only a SHIP may cancel what it leaves, and only when asked
+            assert kind is OrderEventType.SHIP and cancel and result.cancel == state.open - result.kits
 
 
 # -- returns -----------------------------------------------------------------------------

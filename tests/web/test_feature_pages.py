@@ -28,8 +28,8 @@ from kitwright.store.models import (
     PartKitItem,
     Run,
 )
+from tests import factories
 from tests.security.operations import row_counts
-from tests.security.test_web import form_token, make_person, sign_in
 from tests.web.test_kit_pages import signed_in
 
 
@@ -39,8 +39,7 @@ def planner(app: Starlette, engine: Engine) -> TestClient:
 
 
 def other(app: Starlette, engine: Engine, role: str) -> TestClient:
-    make_person(engine, role, role)
-    return sign_in(TestClient(app, follow_redirects=False), role, next_page="/")
+    return factories.signed_in(app, engine, role, next_page="/")
 
 
 def flash_text(client: TestClient, path: str) -> str:
@@ -62,7 +61,7 @@ BAD = b"kit_id,part_number,revision,quantity\n1,CABLE-24,,3\n1,NO-SUCH-PART,,2\n
 
 def upload(client: TestClient, body: bytes, mode: str, *, htmx: bool = False, name: str = "items.csv",
            csrf: str | None = None) -> httpx.Response:
-    token = form_token(client.get("/imports").text) if csrf is None else csrf
+    token = factories.form_token(client.get("/imports").text) if csrf is None else csrf
     headers = {"HX-Request": "true", "X-CSRF-Token": token} if htmx else {}
     url = "/imports/kit-items" if htmx else f"/imports/kit-items?csrf_token={token}"
     answer: httpx.Response = client.post(url, files={"file": (name, body, "text/csv")}, data={"mode": mode},
@@ -101,7 +100,7 @@ def test_dry_run_then_import_with_htmx_counts_and_writes_once(planner: TestClien
 
 def test_import_page_needs_a_file_and_a_token(planner: TestClient, engine: Engine) -> None:
     before = row_counts(engine)
-    token = form_token(planner.get("/imports").text)
+    token = factories.form_token(planner.get("/imports").text)
     empty = planner.post(f"/imports/kit-items?csrf_token={token}", files={"file": ("", b"", "text/csv")})
     assert empty.status_code == 400 and "Choose a CSV or XLSX file to import" in empty.text
     forged = upload(planner, GOOD, "import", csrf="wrong")
@@ -118,7 +117,7 @@ def test_viewer_is_not_offered_imports_and_is_refused(app: Starlette, engine: En
     viewer = other(app, engine, "viewer")
     assert "/imports" not in viewer.get("/").text
     assert viewer.get("/imports").status_code == 403
-    token = form_token(viewer.get("/").text)
+    token = factories.form_token(viewer.get("/").text)
     refused = viewer.post(f"/imports/kit-items?csrf_token={token}", files={"file": ("a.csv", GOOD, "text/csv")})
     assert refused.status_code == 403
 
@@ -147,12 +146,12 @@ def test_a_planner_creates_a_kit_for_a_run_without_fulfilling_it(planner: TestCl
     drone = run_ids(engine)["Drone build"]
     page = planner.get(f"/runs/{drone}").text
     assert 'name="fulfill"' not in page  # fulfilling is the inventory team's (FulfillPartKit)
-    planner.post(f"/runs/{drone}/kit", data={"csrf_token": form_token(page), "deliveryLocationId": ""})
+    planner.post(f"/runs/{drone}/kit", data={"csrf_token": factories.form_token(page), "deliveryLocationId": ""})
     assert flash_text(planner, f"/runs/{drone}").startswith("ok: Kit ")
     with make_sessionmaker(engine)() as session:
         kit = session.scalars(select(PartKit).where(PartKit.run_id == drone)).one()
         assert kit.status == "REQUESTED"
-    refused = planner.post(f"/runs/{drone}/kit", data={"csrf_token": form_token(page), "fulfill": "yes"})
+    refused = planner.post(f"/runs/{drone}/kit", data={"csrf_token": factories.form_token(page), "fulfill": "yes"})
     assert refused.status_code == 303
     assert flash_text(planner, f"/runs/{drone}") == (
         f"error: Run {drone} needs nothing more: its requirements are installed, waived or already "
@@ -168,7 +167,7 @@ def test_start_a_run_and_create_its_kit_then_install_from_it(app: Starlette, eng
     page = planner.get(f"/runs/{drone}").text
     etag = re.search(r'name="etag" value="([^"]+)"', page)
     assert etag
-    token = form_token(page)
+    token = factories.form_token(page)
     assert planner.post(f"/runs/{drone}/status", data={"csrf_token": token, "etag": etag[1],
                                                        "status": "IN_PROGRESS"}).status_code == 303
     assert flash_text(planner, f"/runs/{drone}") == f"ok: Run {drone} is now in progress."
@@ -196,7 +195,7 @@ def test_start_a_run_and_create_its_kit_then_install_from_it(app: Starlette, eng
 def test_install_names_the_problem_and_changes_nothing(planner: TestClient, engine: Engine) -> None:
     ids = run_ids(engine)
     before = row_counts(engine)
-    token = form_token(planner.get("/runs").text)
+    token = factories.form_token(planner.get("/runs").text)
     with make_sessionmaker(engine)() as session:
         theirs = session.scalars(select(BuildRequirement.id).where(BuildRequirement.run_id == ids["Drone build"])).first()
     for data, words in [
@@ -218,7 +217,7 @@ def test_run_actions_are_hidden_and_refused_by_role(app: Starlette, engine: Engi
     page = person.get(f"/runs/{drone}").text
     assert "Build requirements" in page
     assert "Create kit for run" not in page and 'value="IN_PROGRESS"' not in page
-    token = form_token(page)
+    token = factories.form_token(page)
     before = row_counts(engine)
     assert person.post(f"/runs/{drone}/status", data={"csrf_token": token, "status": "IN_PROGRESS",
                                                       "etag": "x"}).status_code == 403

@@ -15,15 +15,14 @@ from starlette.testclient import TestClient
 from kitwright.services import demo
 from kitwright.store.db import make_sessionmaker
 from kitwright.store.models import PartInventory, PartKit
+from tests import factories
 from tests.security.operations import row_counts
-from tests.security.test_web import form_token, make_person, sign_in
 
 
 def signed_in(app: Starlette, engine: Engine, role: str) -> TestClient:
     with make_sessionmaker(engine)() as session:
         demo.load_demo(session)
-    make_person(engine, role, role)
-    return sign_in(TestClient(app, follow_redirects=False), role, next_page="/kits")
+    return factories.signed_in(app, engine, role, next_page="/kits")
 
 
 @pytest.fixture
@@ -37,7 +36,7 @@ def admin(app: Starlette, engine: Engine) -> TestClient:
 
 
 def token(client: TestClient, path: str = "/kits/1") -> str:
-    return form_token(client.get(path).text)
+    return factories.form_token(client.get(path).text)
 
 
 def message(client: TestClient, path: str = "/kits/1") -> str:

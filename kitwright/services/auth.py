@@ -288,7 +288,7 @@ def authenticate_bearer(session: Session, token: str) -> Actor:
             ApiKey.secret_hash == digest)
     else:
         raise refused
-    row = session.connection().execute(stmt).one_or_none()
+    row = _read_only(session).execute(stmt).one_or_none()
     if row is None:
         raise refused
     token_expires, key_id, client_id, key_role, key_expires, revoked_at, user_id, name, role, active = row
@@ -300,6 +300,14 @@ def authenticate_bearer(session: Session, token: str) -> Actor:
     if revoked_at is not None or (key_expires is not None and key_expires <= now) or not active:
         raise refused
     return _actor(user_id, name, role, key_id, client_id, key_role)
+
+
+def _read_only(session: Session) -> Any:
+    """The session's connection; on PostgreSQL in autocommit when no transaction is open yet
+    (one SELECT needs no BEGIN and ROLLBACK round trips around it)."""
+    if not session.in_transaction() and session.get_bind().dialect.name == "postgresql":
+        return session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    return session.connection()
 
 
 def authenticate_password(session: Session, name: str, password: str) -> User | None:

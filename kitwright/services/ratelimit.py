@@ -109,17 +109,31 @@ class DatabaseRateLimiter:
         self._leases: dict[str, _Lease] = {}
         self._no_lease_before: dict[str, float] = {}
 
+    def take_leased(self, key: str, count: int = 1) -> bool:
+        """Admit from this worker's lease, without I/O (callers on an event loop try this
+        first and call `take` in a thread only when it says no)."""
+        if not self.lease:
+            return False
+        bucket = (self.prefix + key)[:MAX_KEY]
+        now = self.clock()
+        with self._lock:
+            lease = self._leases.get(bucket)
+            if lease is not None and lease.until > now and lease.left >= count:
+                lease.left -= count
+                return True
+        return False
+
     def take(self, key: str, count: int = 1) -> float | None:
+        if self.take_leased(key, count):
+            return None
         now = self.clock()
         bucket = (self.prefix + key)[:MAX_KEY]
         rule = self.rule
         if self.lease:
             with self._lock:
                 lease = self._leases.get(bucket)
-                if lease is not None and lease.until > now and lease.left >= count:
-                    lease.left -= count
-                    return None
-                self._leases.pop(bucket, None)
+                if lease is not None and (lease.until <= now or lease.left < count):
+                    del self._leases[bucket]  # spent or lapsed (another thread may hold a new one)
                 try_lease = count == 1 and self._no_lease_before.get(bucket, 0.0) <= now
             if try_lease:
                 leased_cost = rule.interval * (count + self.lease)

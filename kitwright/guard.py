@@ -92,6 +92,9 @@ class SecurityMiddleware:
                                          max(5.0, settings.auth_rate_per_minute / 2), prefix="auth:")
 
     async def _take(self, limiter: Any, key: str) -> float | None:
+        leased = getattr(limiter, "take_leased", None)
+        if leased is not None and leased(key):  # admitted from this worker's lease: no I/O
+            return None
         wait: float | None = await run_in_threadpool(limiter.take, key)
         return wait
 

@@ -164,7 +164,7 @@ class Context:
     def uow(self) -> UnitOfWork:
         # Loaded rows may be stale after a write: start the loaders afresh.
         self.loaders.clear()
-        return UnitOfWork(self.session, self.actor)
+        return UnitOfWork(self.session, self.actor, keep_loaded=True)
 
 
 Info = strawberry.Info[Context, None]

@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import re
@@ -21,14 +22,15 @@ import secrets
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import delete, select
+from sqlalchemy import delete, literal, select
 from sqlalchemy.orm import Session
 
 from kitwright.domain.errors import BadInput, NotFound, Unauthenticated
-from kitwright.security.permissions import ADMIN_ROLE, ROLES, role_permissions
+from kitwright.security.permissions import ADMIN_ROLE, ROLES, Permission, role_permissions
 from kitwright.services.actor import SYSTEM, Actor
 from kitwright.services.uow import UnitOfWork
 from kitwright.store.models import AccessToken, ApiKey, User, WebSession, utcnow
@@ -214,18 +216,29 @@ def _usable(key: ApiKey, user: User, now: datetime) -> bool:
 
 def actor_for(user: User, key: ApiKey | None = None) -> Actor:
     """The rights in force: the user's current role, narrowed by the key's role if any."""
-    permissions = role_permissions(user.role)
-    role = user.role
-    if key is not None and key.role is not None and key.role != user.role:
-        permissions = permissions & role_permissions(key.role)
+    if key is None:
+        return _actor(user.id, user.name, user.role, None, None, None)
+    return _actor(user.id, user.name, user.role, key.id, key.client_id, key.role)
+
+
+def _actor(user_id: int, user_name: str, user_role: str, key_id: int | None, client_id: str | None,
+           key_role: str | None) -> Actor:
+    permissions = role_permissions(user_role)
+    role = user_role
+    if key_id is not None and key_role is not None and key_role != user_role:
+        permissions = permissions & role_permissions(key_role)
         # An admin user's key limited to a role acts as that role; a lesser user's key never
         # rises above the user (the intersection above).
-        role = key.role if user.role == ADMIN_ROLE else user.role
-    name = user.name if key is None else f"{user.name} via key {key.client_id}"
+        role = key_role if user_role == ADMIN_ROLE else user_role
+    name = user_name if key_id is None else f"{user_name} via key {client_id}"
     return Actor(
-        id=user.id, name=name, role=role, permissions=frozenset(str(p) for p in permissions),
-        api_key_id=key.id if key is not None else None,
+        id=user_id, name=name, role=role, permissions=_permission_names(permissions), api_key_id=key_id,
     )
+
+
+@functools.cache
+def _permission_names(permissions: frozenset[Permission]) -> frozenset[str]:
+    return frozenset(str(p) for p in permissions)
 
 
 def issue_token(session: Session, client_id: str, secret: str) -> tuple[str, int]:
@@ -251,37 +264,51 @@ def issue_token(session: Session, client_id: str, secret: str) -> tuple[str, int
 
 
 def authenticate_bearer(session: Session, token: str) -> Actor:
-    """`Authorization: Bearer <token or key secret>` -> the acting user or key."""
+    """`Authorization: Bearer <token or key secret>` -> the acting user or key.
+
+    Every request reads the key, its user and (for a token) the token afresh, so revoking a
+    key, deactivating or demoting a user takes effect on the next request. One Core SELECT of
+    the columns needed (no ORM objects: this runs on every request, docs/security.md)."""
     refused = Unauthenticated("the bearer token is invalid, expired or revoked")
     if len(token) > MAX_CREDENTIAL:
         raise refused
     digest = _sha256(token)
     now = utcnow()
+    columns = (ApiKey.id, ApiKey.client_id, ApiKey.role, ApiKey.expires_at, ApiKey.revoked_at,
+               User.id, User.name, User.role, User.active)
+    stmt: Any
     if token.startswith(TOKEN_PREFIX):
-        row = session.execute(
-            select(AccessToken, ApiKey, User)
+        stmt = (
+            select(AccessToken.expires_at, *columns)
             .join(ApiKey, ApiKey.id == AccessToken.api_key_id)
             .join(User, User.id == ApiKey.user_id)
             .where(AccessToken.token_hash == digest)
-        ).one_or_none()
-        if row is None:
+        )
+    elif token.startswith(KEY_SECRET_PREFIX):
+        stmt = select(literal(None), *columns).join(User, User.id == ApiKey.user_id).where(
+            ApiKey.secret_hash == digest)
+    else:
+        raise refused
+    row = _read_only(session).execute(stmt).one_or_none()
+    if row is None:
+        raise refused
+    token_expires, key_id, client_id, key_role, key_expires, revoked_at, user_id, name, role, active = row
+    if token.startswith(TOKEN_PREFIX):
+        expires = _aware(token_expires)
+        if expires is None or expires <= now:
             raise refused
-        access, key, user = row
-        expires = _aware(access.expires_at)
-        if expires is None or expires <= now or not _usable(key, user, now):
-            raise refused
-        return actor_for(user, key)
-    if token.startswith(KEY_SECRET_PREFIX):
-        found = session.execute(
-            select(ApiKey, User).join(User, User.id == ApiKey.user_id).where(ApiKey.secret_hash == digest)
-        ).one_or_none()
-        if found is None:
-            raise refused
-        key, user = found
-        if not _usable(key, user, now):
-            raise refused
-        return actor_for(user, key)
-    raise refused
+    key_expires = _aware(key_expires)
+    if revoked_at is not None or (key_expires is not None and key_expires <= now) or not active:
+        raise refused
+    return _actor(user_id, name, role, key_id, client_id, key_role)
+
+
+def _read_only(session: Session) -> Any:
+    """The session's connection; on PostgreSQL in autocommit when no transaction is open yet
+    (one SELECT needs no BEGIN and ROLLBACK round trips around it)."""
+    if not session.in_transaction() and session.get_bind().dialect.name == "postgresql":
+        return session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    return session.connection()
 
 
 def authenticate_password(session: Session, name: str, password: str) -> User | None:

@@ -24,7 +24,7 @@ from kitwright.domain.tracking import TrackingType
 from kitwright.importers import tabular
 from kitwright.importers.tabular import MAX_ROWS, Column
 from kitwright.services.kits import kitted_by_item, refuse_kanban_kits
-from kitwright.services.uow import UnitOfWork
+from kitwright.services.uow import UnitOfWork, mark_bulk_write
 from kitwright.store.models import AuditEntry, Part, PartKit, PartKitItem, new_etag, utcnow
 
 # Problems listed in one error; the message says how many more there were.
@@ -239,6 +239,8 @@ def _write(
         update(table).where(table.c.id == bindparam("b_id"))
         .values(quantity=bindparam("b_quantity"), etag=bindparam("b_etag"))
     )
+    if updated:
+        mark_bulk_write(session)  # Core writes: the commit must not keep these items loaded
     for batch in chunks(updated):
         session.connection().execute(statement, [
             {"b_id": c.item_id, "b_quantity": c.quantity, "b_etag": new_etag()} for c in batch

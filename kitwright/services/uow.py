@@ -7,9 +7,10 @@ from contextlib import ExitStack
 from types import TracebackType
 from typing import TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import ORMExecuteState, Session
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
 from kitwright.domain.errors import BadInput, Conflict, NotFound
@@ -17,7 +18,7 @@ from kitwright.domain.limits import MAX_ID
 from kitwright.services import audit, installed  # installed: registers the listener noting moved records
 from kitwright.services.actor import Actor, current_actor
 from kitwright.store.db import sqlite_write_lock
-from kitwright.store.models import Base, Versioned
+from kitwright.store.models import Base, PartInventory, Versioned, status_expression
 
 T = TypeVar("T", bound=Base)
 
@@ -66,9 +67,12 @@ class UnitOfWork:
     without commit rolls back, so a raised error never leaves half a change behind.
     """
 
-    def __init__(self, session: Session, actor: Actor | None = None) -> None:
+    def __init__(self, session: Session, actor: Actor | None = None, *, keep_loaded: bool = False) -> None:
         self.session = session
         self.actor = actor if actor is not None else current_actor.get()
+        # The API answers with the rows it just wrote: keep them loaded at commit (their status
+        # read again inside the transaction) instead of reading them back in a new transaction.
+        self.keep_loaded = keep_loaded
         self._stack = ExitStack()
 
     def __enter__(self) -> UnitOfWork:
@@ -76,6 +80,10 @@ class UnitOfWork:
             # A read-only transaction from earlier in the request: end it so this one begins
             # with the write lock (SQLite) and sees the latest committed rows.
             self.session.rollback()
+        elif self.session.info.pop(_KEPT_LOADED, False):
+            # Rows kept loaded by an earlier commit: every unit of work reads afresh.
+            self.session.expire_all()
+        self.session.info.pop(BULK_WRITE, None)
         self._stack.enter_context(sqlite_write_lock())
         self.session.begin()
         installed.forget_moves(self.session)
@@ -110,10 +118,19 @@ class UnitOfWork:
         self.flush()
         # What is installed in a moved unit moves with it (services.installed).
         installed.follow_units(self.session, self.actor.id, self.actor.name)
+        keep = self.keep_loaded and not self.session.info.get(BULK_WRITE)
+        if keep:
+            self.flush()
+            _refresh_statuses(self.session)
+        self.session.expire_on_commit = not keep
         try:
             self.session.commit()
         except IntegrityError as error:
             raise translate_integrity_error(error) from None
+        finally:
+            self.session.expire_on_commit = True
+        if keep:
+            self.session.info[_KEPT_LOADED] = True
 
     # -- loading ------------------------------------------------------------------------
     def get(self, model: type[T], id: int, *, field: str = "id", lock: bool = False) -> T:
@@ -125,13 +142,48 @@ class UnitOfWork:
         return list(self.session.scalars(stmt.with_for_update()))
 
 
+# Set in session.info when a statement other than the ORM's own flush wrote rows (bulk UPDATE /
+# DELETE through the session, or Core writes that call `mark_bulk_write`): rows held in memory
+# may then differ from the database, and the commit expires them all, as by default.
+BULK_WRITE = "kitwright_bulk_write"
+_KEPT_LOADED = "kitwright_kept_loaded"
+
+
+def mark_bulk_write(session: Session) -> None:
+    session.info[BULK_WRITE] = True
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _note_bulk_writes(state: ORMExecuteState) -> None:
+    if not state.is_select:
+        mark_bulk_write(state.session)
+
+
+def _refresh_statuses(session: Session) -> None:
+    """The derived status of every inventory record held by the session, read inside the
+    transaction (the status follows links and locations, not only the record's own row)."""
+    records = {obj.id: obj for obj in session.identity_map.values()
+               if isinstance(obj, PartInventory) and "id" in obj.__dict__}
+    if not records:
+        return
+    rows = session.execute(select(PartInventory.id, status_expression()).where(
+        PartInventory.id.in_(sorted(records))))
+    for id_, status in rows:
+        set_committed_value(records[id_], "status", status)
+
+
 def get(session: Session, model: type[T], id: int, *, field: str = "id", lock: bool = False) -> T:
     label = model.__name__
     if not 0 < id <= MAX_ID:
         raise NotFound(f"{label} {id} does not exist", field=field)
-    stmt = select(model).where(model.id == id)  # type: ignore[attr-defined]
-    if lock:
-        stmt = stmt.with_for_update()
+    if not lock:
+        # A row already loaded in this transaction is used as loaded (a SELECT would not
+        # refresh it either); others are read by primary key.
+        found = session.get(model, id)
+        if found is None:
+            raise NotFound(f"{label} {id} does not exist", field=field)
+        return found
+    stmt = select(model).where(model.id == id).with_for_update()  # type: ignore[attr-defined]
     row = session.scalars(stmt).one_or_none()
     if row is None:
         raise NotFound(f"{label} {id} does not exist", field=field)

@@ -40,11 +40,45 @@ def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
         return engine
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
-    kwargs.setdefault("pool_pre_ping", True)
     # Our statements are short OLTP queries; PostgreSQL's JIT compiles them on every request
     # once cost estimates pass jit_above_cost and adds 8-30 ms (bench/README.md).
     kwargs.setdefault("connect_args", {"options": "-c jit=off"})
-    return create_engine(url, **kwargs)
+    ping_idle = kwargs.pop("pool_pre_ping", None) is None
+    engine = create_engine(url, **kwargs)
+    if ping_idle:
+        _ping_idle_connections(engine)
+    return engine
+
+
+# A connection back in the pool for less than this is taken as alive without a round trip.
+PING_AFTER_IDLE_SECONDS = 2.0
+
+
+def _ping_idle_connections(engine: Engine) -> None:
+    """Pessimistic disconnect handling, for connections that sat idle only.
+
+    A request checks a connection out several times (authentication, the rate limit, each
+    transaction); pinging on every checkout cost one round trip each. A connection used
+    moments ago is alive; one idle for a while (a restarted or failed-over server, an idle
+    timeout) is pinged first and replaced when dead, as `pool_pre_ping` would."""
+    import time
+
+    from sqlalchemy import exc
+
+    @event.listens_for(engine, "checkin")
+    def _checkin(_dbapi_connection: Any, record: Any) -> None:
+        record.info["kitwright_idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get("kitwright_idle_since")
+        if since is None or time.monotonic() - since < PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as error:
+            # The pool then discards this connection and checks out a fresh one.
+            raise exc.DisconnectionError(str(error)) from error
 
 
 def _configure_sqlite(engine: Engine) -> None:

@@ -272,7 +272,8 @@ def test_the_export_query_costs_the_same_statements_whatever_the_number_of_units
         seen: list[str] = []
 
         def listen(*args: Any) -> None:
-            seen.append(str(args[2]))
+            if "rate_limit_bucket" not in str(args[2]):  # a worker's lease renews now and then
+                seen.append(str(args[2]))
 
         event.listen(engine, "before_cursor_execute", listen)
         try:

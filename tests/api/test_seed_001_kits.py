@@ -192,7 +192,8 @@ def test_part_kits_list_costs_a_fixed_number_of_queries(session: Session, client
         statements: list[str] = []
 
         def listen(*args: Any) -> None:
-            statements.append(str(args[2]))
+            if "rate_limit_bucket" not in str(args[2]):  # a worker's lease renews now and then
+                statements.append(str(args[2]))
 
         event.listen(engine, "before_cursor_execute", listen)
         try:

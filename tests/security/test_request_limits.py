@@ -281,3 +281,45 @@ def test_buckets_refill_at_their_rate(engine: Engine, kind: str) -> None:
     now[0] += 1.0
     assert limiter.take("a") is None and limiter.take("a") == pytest.approx(1.0)
     assert limiter.take("b") is None  # buckets are per key
+
+
+def test_leases_spare_bucket_writes_and_never_admit_more_than_the_limit(engine: Engine) -> None:
+    """Two workers on one bucket (7,680 a minute, an interval of 2**-7 s that floats hold
+    exactly; bursts of 80: leases of 10 while the bucket stays at most half full). Together they admit exactly the burst, no more; the worker that
+    runs into the limit got at least half the burst; a fresh caller costs one write per lease."""
+    from sqlalchemy import event
+
+    now = [2_000_000.0]
+    prefix = f"lease{uuid.uuid4().hex[:6]}:"
+    first, second = (DatabaseRateLimiter(engine, 7680, 80, prefix=prefix, clock=lambda: now[0])
+                     for _ in range(2))
+    writes: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if "rate_limit_bucket" in statement:
+            writes.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        assert first.take("k") is None  # and 10 more leased to the first worker
+        assert len(writes) == 1
+        by_second = 0
+        while by_second < 200 and second.take("k") is None:
+            by_second += 1
+        assert by_second >= 40  # at least half the burst before a refusal
+        assert len(writes) < 1 + by_second  # leases: fewer writes than admissions
+        by_first = 1
+        while by_first < 200 and first.take("k") is None:
+            by_first += 1
+        assert by_first + by_second == 80  # the burst exactly: nothing over, nothing lost
+        wait = second.take("k")
+        assert wait is not None and wait > 0
+        now[0] += 1.0  # a second refills 128 requests' worth; unused leases have lapsed
+        assert second.take("k") is None and first.take("k") is None
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+
+
+def test_small_bursts_are_decided_request_by_request(engine: Engine) -> None:
+    limiter = DatabaseRateLimiter(engine, 6000, 4, prefix=f"small{uuid.uuid4().hex[:6]}:")
+    assert limiter.lease == 0

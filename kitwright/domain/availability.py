@@ -30,7 +30,7 @@ from decimal import Decimal, localcontext
 from functools import partial
 from typing import NamedTuple
 
-from kitwright.domain.quantities import SCALE, ZERO, normalize
+from kitwright.domain.quantities import SCALE, ZERO, normalize, to_units
 
 # Wide enough that sums and divisions of stored quantities never round.
 _PRECISION = 1000
@@ -405,3 +405,104 @@ def _curve(
         return ZERO_FIGURE
     supply = summarise_supply(lines, as_of=as_of, view=view, parts=set(ratios))
     return site_kit_figure_from_supply(ratios, supply, whole=whole)
+
+
+# --- whole kits over many sites at once, in integer units (the publish feed) --------------
+#
+# The same curve as `site_kit_figure_from_supply` with whole=True, on integer millionths
+# (store units) instead of Decimals: floor((S / 10^6) / (R / 10^6)) = S // R exactly, so the
+# feed can compute a million kit x site curves without a Decimal context. Property tests hold
+# it equal to `kit_availability`.
+
+
+@dataclass(slots=True)
+class UnitSupply:
+    """One part's included supply at one site, in millionths: on hand, and arrivals by
+    (effective) date. A part present at a site whose supply the view excludes has 0 here."""
+
+    on_hand: int = 0
+    arriving: dict[dt.date, int] = field(default_factory=dict)
+
+
+# (site, on-hand kits, buckets as (date, kits) ascending): one site of a kit's figures.
+SiteCurve = tuple[int, int, tuple[tuple[dt.date, int], ...]]
+
+
+def unit_supply(summary: PartSupply) -> UnitSupply:
+    """A Decimal `PartSupply` as millionths."""
+    return UnitSupply(
+        to_units(summary.on_hand), {day: to_units(q) for day, q in summary.arriving.items()}
+    )
+
+
+def kit_site_curves(
+    ratios: Sequence[tuple[int, int]],
+    supply: Mapping[int, Mapping[int, UnitSupply]],
+    sites: Iterable[int] | None = None,
+) -> list[SiteCurve]:
+    """A kit's whole-kit curve at each site: `ratios` are (component, ratio in millionths,
+    > 0, each component once), `supply[part][site]` the summarised supply.
+
+    Sites: `sites` when given (in that order), else every site where a component is present
+    (ascending), as `kit_availability` reports them. A component without supply at a site
+    gives 0 there, now and later.
+    """
+    components = [(supply.get(part, _NO_SITES), ratio) for part, ratio in ratios]
+    if sites is None:
+        present: set[int] = set()
+        for by_site, _ratio in components:
+            present.update(by_site)
+        sites = sorted(present)
+    divisors = [ratio for _by_site, ratio in components]
+    curves: list[SiteCurve] = []
+    for site in sites:
+        entries = [by_site.get(site) for by_site, _ratio in components]
+        if not entries or any(entry is None for entry in entries):
+            curves.append((site, 0, ()))
+            continue
+        found = [entry for entry in entries if entry is not None]
+        cumulative = [entry.on_hand for entry in found]
+        now = min([amount // ratio for amount, ratio in zip(cumulative, divisors, strict=True)])
+        if not any(entry.arriving for entry in found):
+            curves.append((site, now, ()))
+            continue
+        days = sorted({day for entry in found for day in entry.arriving})
+        buckets: list[tuple[dt.date, int]] = []
+        previous = now
+        for day in days:
+            for index, entry in enumerate(found):
+                cumulative[index] += entry.arriving.get(day, 0)
+            current = min([amount // ratio for amount, ratio in zip(cumulative, divisors, strict=True)])
+            if current > previous:
+                buckets.append((day, current - previous))
+                previous = current
+        curves.append((site, now, tuple(buckets)))
+    return curves
+
+
+_NO_SITES: Mapping[int, UnitSupply] = {}
+
+
+def whole_figure(on_hand: int, buckets: Sequence[tuple[dt.date, int]]) -> Figure:
+    """`Figure.from_curve` for whole numbers (kits): the same values, built from ints."""
+    future = sum(quantity for _day, quantity in buckets)
+    first = buckets[0] if buckets else None
+    return Figure(
+        total=Decimal(on_hand + future),
+        on_hand=Decimal(on_hand),
+        future=Decimal(future),
+        first_future_quantity=Decimal(first[1]) if first else None,
+        first_future_date=first[0] if first else None,
+        buckets=tuple(Bucket(day, Decimal(quantity)) for day, quantity in buckets),
+    )
+
+
+def whole_network(curves: Iterable[SiteCurve]) -> tuple[int, tuple[tuple[dt.date, int], ...]]:
+    """Network = the sum of the site curves (buckets of the same date add up)."""
+    on_hand = 0
+    by_date: dict[dt.date, int] = {}
+    for _site, site_on_hand, buckets in curves:
+        on_hand += site_on_hand
+        for day, quantity in buckets:
+            by_date[day] = by_date.get(day, 0) + quantity
+    return on_hand, tuple(sorted(by_date.items()))

@@ -105,6 +105,7 @@ ROOT_FIELD_PERMISSIONS: dict[str, Permission] = {
     "partKit": P.VIEW_KITS, "partKits": P.VIEW_KITS, "partKitItem": P.VIEW_KITS, "partKitItems": P.VIEW_KITS,
     "partKitShortageReport": P.VIEW_KITS,
     "kitAvailability": P.VIEW_AVAILABILITY, "kitAvailabilityFeed": P.VIEW_AVAILABILITY,
+    "kitAvailabilityChanges": P.VIEW_AVAILABILITY,
     "run": P.VIEW_RUNS, "runs": P.VIEW_RUNS,
     "rule": P.VIEW_RULES, "rules": P.VIEW_RULES,
     "order": P.VIEW_ORDERS, "orders": P.VIEW_ORDERS, "orderSettings": P.VIEW_ORDERS,

@@ -15,7 +15,7 @@ from kitwright.domain.kit_definitions import check_may_become_kit, normalize_kit
 from kitwright.domain.quantities import parse_quantity
 from kitwright.domain.text import LONG, clean_text
 from kitwright.domain.tracking import TrackingType
-from kitwright.services import actions
+from kitwright.services import actions, availability_changes
 from kitwright.services.uow import UnitOfWork, check_etag, check_updatable
 from kitwright.store.models import Part, PartComponent, PartInventory, UnitOfMeasure
 from kitwright.store.queries import Page, PageRequest, query_page
@@ -225,6 +225,8 @@ def set_components(
     normalised = normalize_kit_definition(part.id, list(components), definitions, digital, field=field)
 
     uow.session.execute(delete(PartComponent).where(PartComponent.part_id == part.id))
+    # The flush sees the new rows only: a kit that loses every component is noted here.
+    availability_changes.note_kits(uow.session, [part.id])
     rows = [
         PartComponent(part_id=part.id, component_part_id=component_id, quantity=ratio)
         for component_id, ratio in normalised

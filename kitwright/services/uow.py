@@ -192,3 +192,4 @@ def check_etag(row: Versioned, etag: str | None, *, required: bool = True) -> No
 # Actions run on every flush of every unit of work (services.actions registers the listener);
 # imported last because it builds on the names above.
 from kitwright.services import actions as _actions  # noqa: E402, F401
+from kitwright.services import availability_changes as _availability_changes  # noqa: E402, F401

@@ -49,18 +49,18 @@ from kitwright.domain.availability import (
     DEFAULT_VIEW,
     Figure,
     KitAvailability,
+    PartSites,
     PartSupply,
     SiteCurve,
     SiteFigure,
     SupplyLine,
     SupplyType,
-    UnitSupply,
     View,
+    add_part_supply,
     classify_supply,
     kit_availability,
     kit_site_curves,
     summarise_supply,
-    unit_supply,
     whole_figure,
     whole_network,
 )
@@ -379,8 +379,8 @@ def supply_units(
     view: View = DEFAULT_VIEW,
     as_of: dt.date,
     site_ids: Iterable[int] | None = None,
-) -> dict[int, dict[int, UnitSupply]]:
-    """Included supply per part x site in millionths, ONE aggregate: part -> site -> supply.
+) -> dict[int, PartSites]:
+    """Included supply per part x site in millionths, ONE aggregate: part -> its sites.
 
     `part_ids` None means every part that is a component of some kit. A part is present at a
     site when it has committed-free records there, even if the view excludes all of them (as
@@ -414,18 +414,13 @@ def supply_units(
         stmt = stmt.where(PartInventory.part_id.in_(select(PartComponent.component_part_id).distinct()))
     if site_ids is not None:
         stmt = stmt.where(place.site_id.in_(sorted(set(site_ids))))
-    found: dict[int, dict[int, UnitSupply]] = {}
+    found: dict[int, PartSites] = {}
     for site, part, day, high_sum, low_sum in session.execute(stmt):
-        entry = found.setdefault(part, {}).get(site)
+        entry = found.get(part)
         if entry is None:
-            entry = found[part][site] = UnitSupply()
-        amount = int(high_sum or 0) * FACTOR + int(low_sum or 0)
-        if day is None:
-            entry.on_hand += amount
-        else:
-            # A past-due ETA, not yet received, counts as arriving on asOf.
-            day = max(day, as_of)
-            entry.arriving[day] = entry.arriving.get(day, 0) + amount
+            entry = found[part] = PartSites()
+        # A past-due ETA, not yet received, counts as arriving on asOf.
+        entry.add(site, int(high_sum or 0) * FACTOR + int(low_sum or 0), None if day is None else max(day, as_of))
     return found
 
 
@@ -436,18 +431,18 @@ def _supply_units_from_lines(
     view: View,
     as_of: dt.date,
     site_ids: Iterable[int] | None,
-) -> dict[int, dict[int, UnitSupply]]:
+) -> dict[int, PartSites]:
     lines = supply_lines(session, part_ids, view=view, site_ids=site_ids, components_of_kits=part_ids is None)
     by_site: dict[int, list[SupplyLine]] = defaultdict(list)
     for line in lines:
         by_site[line.site_id].append(line)
     everything = View(supply_types=frozenset(SupplyType))
-    found: dict[int, dict[int, UnitSupply]] = {}
+    found: dict[int, PartSites] = {}
     for site, site_lines in by_site.items():
         present = summarise_supply(site_lines, as_of=as_of, view=everything)
         included = summarise_supply(site_lines, as_of=as_of, view=view)
         for part in present:
-            found.setdefault(part, {})[site] = unit_supply(included.get(part, PartSupply()))
+            add_part_supply(found.setdefault(part, PartSites()), site, included.get(part, PartSupply()))
     return found
 
 

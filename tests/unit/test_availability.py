@@ -15,12 +15,13 @@ from kitwright.domain.availability import (
     Bucket,
     Figure,
     KitAvailability,
+    PartSites,
     PartSupply,
     SiteFigure,
     SupplyLine,
     SupplyType,
-    UnitSupply,
     View,
+    add_part_supply,
     classify_supply,
     kit_availability,
     kit_site_curves,
@@ -28,7 +29,6 @@ from kitwright.domain.availability import (
     site_kit_figure,
     site_supply_figure,
     summarise_supply,
-    unit_supply,
     whole_figure,
     whole_network,
 )
@@ -639,18 +639,18 @@ def test_regular_part_is_its_own_supply(lines: list[SupplyLine], view: View) -> 
 # --- the feed's integer curves against the definition --------------------------------------
 
 
-def _unit_supply(case: Case) -> dict[int, dict[int, UnitSupply]]:
+def _unit_supply(case: Case) -> dict[int, PartSites]:
     _components, lines, view = case
     by_site: dict[int, list[SupplyLine]] = {}
     for item in lines:
         by_site.setdefault(item.site_id, []).append(item)
     everything = View(supply_types=frozenset(SupplyType))
-    supply: dict[int, dict[int, UnitSupply]] = {}
+    supply: dict[int, PartSites] = {}
     for site, site_lines in by_site.items():
         present = summarise_supply(site_lines, as_of=AS_OF, view=everything)
         counted = summarise_supply(site_lines, as_of=AS_OF, view=view)
         for part in present:
-            supply.setdefault(part, {})[site] = unit_supply(counted.get(part, PartSupply()))
+            add_part_supply(supply.setdefault(part, PartSites()), site, counted.get(part, PartSupply()))
     return supply
 
 

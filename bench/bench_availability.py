@@ -21,19 +21,22 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
+import statistics
 import time
-from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
 from rich.console import Console
 from rich.table import Table
 
-from kitwright.domain.availability import SupplyType, View
-from kitwright.services import availability
+from kitwright.domain.availability import SupplyType, View, whole_figure
+from kitwright.services import availability, availability_changes, inventory
+from kitwright.services.uow import UnitOfWork
 from kitwright.store.db import make_engine, make_sessionmaker
+from kitwright.store.migrate import upgrade
+from kitwright.store.models import PartComponent, PartInventory
 
-console = Console(width=200)
+console = Console(width=260)
 
 HAND_WRITTEN = """
 WITH supply AS (
@@ -67,26 +70,28 @@ def count_statements(engine: sa.Engine) -> list[int]:
     return counter
 
 
-def bench(url: str, as_of: dt.date) -> dict[str, Any]:
+def bench(url: str, as_of: dt.date, receipts: int) -> dict[str, Any]:
     engine = make_engine(url)
+    upgrade(engine)  # the change log (0018) on a database generated before it
     counter = count_statements(engine)
     sessions = make_sessionmaker(engine)
     with sessions() as session:
         session.execute(sa.text("SELECT 1"))
         counter[0] = 0
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         kits = sites = 0
         for row in availability.feed(session, as_of=as_of):
             kits += 1
-            sites += len(row.sites)
+            sites += len(row.curves)
         feed_seconds = time.perf_counter() - started
+        feed_cpu = time.process_time() - cpu
         feed_statements = counter[0]
 
     with sessions() as session:
         # The SQL share of the feed: its definitions query and its one supply aggregate.
         started = time.perf_counter()
         availability.definitions(session)
-        aggregated = availability.supply_lines(session, None, components_of_kits=True)
+        aggregated = availability.supply_units(session, None, as_of=as_of)
         feed_sql_seconds = time.perf_counter() - started
 
     with engine.connect() as conn:
@@ -98,24 +103,60 @@ def bench(url: str, as_of: dt.date) -> dict[str, Any]:
     on_hand_only = View(supply_types=frozenset({SupplyType.ON_HAND_AVAILABLE}))
     with sessions() as session:
         ours = {
-            (row.part_id, site.site_id): site.figure.on_hand
+            (row.part_id, site): on_hand
             for row in availability.feed(session, as_of=as_of, view=on_hand_only)
-            for site in row.sites
+            for site, on_hand, _buckets in row.curves
         }
-    theirs = {(kit, site): Decimal(int(k)) for kit, site, k, _network in hand}
-    mismatches = sum(1 for key, value in theirs.items() if ours.get(key, Decimal(0)) != value)
+    theirs = {(kit, site): int(k) for kit, site, k, _network in hand}
+    mismatches = sum(1 for key, value in theirs.items() if ours.get(key, 0) != value)
+
+    receipt_ms, delta_ms, delta_cpu_ms, delta_pairs, delta_mismatches = [], [], [], [], 0
+    with sessions() as session:
+        component_pos = sa.select(PartInventory.id).where(
+            PartInventory.on_order.is_(True),
+            PartInventory.part_id.in_(sa.select(PartComponent.component_part_id)),
+        ).order_by(PartInventory.id).limit(receipts)
+        record_ids = list(session.scalars(component_pos))
+        session.rollback()
+        for record_id in record_ids:
+            token = availability_changes.current_token(session)
+            session.rollback()
+            started = time.perf_counter()
+            with UnitOfWork(session) as uow:
+                inventory.receive_part_inventory(uow, record_id, None)
+            receipt_ms.append((time.perf_counter() - started) * 1000)
+            started, cpu = time.perf_counter(), time.process_time()
+            changes = availability_changes.changes_since(session, token, as_of=as_of)
+            delta_ms.append((time.perf_counter() - started) * 1000)
+            delta_cpu_ms.append((time.process_time() - cpu) * 1000)
+            delta_pairs.append(len(changes.figures))
+            session.rollback()
+            # Each reported figure is the definition's (domain.kit_availability per kit).
+            kit_ids = sorted({kit for kit, _curve in changes.figures})
+            full = {k.part_id: k for k in availability.kit_availabilities(session, kit_ids, as_of=as_of)}
+            for kit, (site, on_hand, buckets) in changes.figures:
+                expected = {s.site_id: s.figure for s in full[kit].sites}.get(site)
+                if whole_figure(on_hand, buckets) != (expected or whole_figure(0, ())):
+                    delta_mismatches += 1
+            session.rollback()
     engine.dispose()
     return {
         "engine": engine.dialect.name,
         "kits": kits,
         "kit_sites": sites,
         "feed_s": feed_seconds,
+        "feed_cpu_s": feed_cpu,
         "feed_statements": feed_statements,
         "feed_sql_s": feed_sql_seconds,
-        "aggregated_rows": len(aggregated),
+        "aggregated_rows": sum(len(part_sites.on_hand) for part_sites in aggregated.values()),
         "sql_s": sql_seconds,
         "sql_rows": len(hand),
         "mismatches": mismatches,
+        "receipt_ms": receipt_ms,
+        "delta_ms": delta_ms,
+        "delta_cpu_ms": delta_cpu_ms,
+        "delta_pairs": delta_pairs,
+        "delta_mismatches": delta_mismatches,
     }
 
 
@@ -123,23 +164,31 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--database-url", action="append", required=True)
     parser.add_argument("--as-of", default="2026-01-10")
+    parser.add_argument("--receipts", type=int, default=5, help="receipts timed one by one, each with its delta")
     args = parser.parse_args()
     as_of = dt.date.fromisoformat(args.as_of)
-    table = Table(title=f"publish feed vs one hand-written SQL aggregate (as of {as_of})")
-    for column in ("engine", "kits", "kit x site figures", "feed", "feed SQL statements",
-                   "of which SQL (rows)",
-                   "hand-written SQL (on hand only)", "SQL rows", "on-hand mismatches"):
+    table = Table(title=f"publish feed vs one hand-written SQL aggregate, and one receipt's delta (as of {as_of})")
+    for column in ("engine", "kits", "kit x site figures", "feed (client CPU)", "feed / SQL", "feed SQL statements",
+                   "of which SQL (part x site)", "hand-written SQL (on hand only)", "SQL rows",
+                   "on-hand mismatches", "receipt (median)", "delta (median / max; client CPU)", "pairs", "delta mismatches"):
         table.add_column(column)
+    loads = [os.getloadavg()]
     for url in args.database_url:
-        result = bench(url, as_of)
+        result = bench(url, as_of, args.receipts)
+        loads.append(os.getloadavg())
         table.add_row(
             result["engine"], f"{result['kits']:,}", f"{result['kit_sites']:,}",
-            f"{result['feed_s']:.2f}s", str(result["feed_statements"]),
+            f"{result['feed_s']:.2f}s ({result['feed_cpu_s']:.2f}s)", f"{result['feed_s'] / result['sql_s']:.2f}x", str(result["feed_statements"]),
             f"{result['feed_sql_s']:.2f}s ({result['aggregated_rows']:,})",
             f"{result['sql_s']:.2f}s", f"{result['sql_rows']:,}", str(result["mismatches"]),
+            f"{statistics.median(result['receipt_ms']):.1f} ms",
+            f"{statistics.median(result['delta_ms']):.1f} / {max(result['delta_ms']):.1f} ms; "
+            f"{statistics.median(result['delta_cpu_ms']):.1f} ms",
+            f"{statistics.median(result['delta_pairs'])}", str(result["delta_mismatches"]),
         )
     console.print(table)
-    console.print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}, cpus: {os.cpu_count()}")
+    console.print("load average (1/5/15 min) before and after each engine: "
+                  + "; ".join(" ".join(f"{x:.2f}" for x in load) for load in loads) + f"; cpus: {os.cpu_count()}")
 
 
 if __name__ == "__main__":

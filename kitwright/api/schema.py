@@ -19,6 +19,7 @@ from strawberry.types import ExecutionContext
 from kitwright.api import (
     actions,
     availability,
+    availability_changes,
     bom,
     catalog,
     imports,
@@ -42,6 +43,7 @@ QUERIES: list[type[Any]] = [parts.Query, locations.Query, catalog.Query, invento
 MUTATIONS: list[type[Any]] = [parts.Mutation, locations.Mutation, catalog.Mutation, inventory.Mutation]
 QUERIES.append(availability.Query)
 MUTATIONS.append(availability.Mutation)
+QUERIES.append(availability_changes.Query)
 QUERIES.append(kits.Query)
 MUTATIONS.append(kits.Mutation)
 QUERIES.append(security.Query)

@@ -30,7 +30,7 @@ from decimal import Decimal, localcontext
 from functools import partial
 from typing import NamedTuple
 
-from kitwright.domain.quantities import SCALE, ZERO, normalize
+from kitwright.domain.quantities import SCALE, ZERO, normalize, to_units
 
 # Wide enough that sums and divisions of stored quantities never round.
 _PRECISION = 1000
@@ -397,3 +397,146 @@ def _curve(
         return ZERO_FIGURE
     supply = summarise_supply(lines, as_of=as_of, view=view, parts=set(ratios))
     return site_kit_figure_from_supply(ratios, supply, whole=whole)
+
+
+# --- whole kits over many sites at once, in integer units (the publish feed) --------------
+#
+# The same curve as `site_kit_figure_from_supply` with whole=True, on integer millionths
+# (store units) instead of Decimals: floor((S / 10^6) / (R / 10^6)) = S // R exactly, so the
+# feed can compute a million kit x site curves without a Decimal context. Property tests hold
+# it equal to `kit_availability`.
+
+
+@dataclass(slots=True)
+class PartSites:
+    """One part's included supply at every site where it is present, in millionths.
+
+    `on_hand` has every present site (0 when the view excludes all of its supply there),
+    `total` adds every arrival, `arriving` holds only sites with arrivals, by (effective) date.
+    """
+
+    on_hand: dict[int, int] = field(default_factory=dict)
+    total: dict[int, int] = field(default_factory=dict)
+    arriving: dict[int, dict[dt.date, int]] = field(default_factory=dict)
+
+    def add(self, site: int, amount: int, day: dt.date | None = None) -> None:
+        """Count `amount` at `site`: on hand, or arriving on `day`."""
+        self.total[site] = self.total.get(site, 0) + amount
+        if day is None:
+            self.on_hand[site] = self.on_hand.get(site, 0) + amount
+            return
+        self.on_hand.setdefault(site, 0)
+        arrivals = self.arriving.setdefault(site, {})
+        arrivals[day] = arrivals.get(day, 0) + amount
+
+
+# (site, on-hand kits, buckets as (date, kits) ascending): one site of a kit's figures.
+SiteCurve = tuple[int, int, tuple[tuple[dt.date, int], ...]]
+
+
+def add_part_supply(sites: PartSites, site: int, summary: PartSupply) -> None:
+    """Count a Decimal `PartSupply` (see `summarise_supply`) at `site`, in millionths."""
+    sites.add(site, to_units(summary.on_hand))
+    for day, quantity in summary.arriving.items():
+        sites.add(site, to_units(quantity), day)
+
+
+_NO_PART = PartSites()
+
+
+def kit_site_curves(
+    ratios: Sequence[tuple[int, int]],
+    supply: Mapping[int, PartSites],
+    sites: Iterable[int] | None = None,
+) -> list[SiteCurve]:
+    """A kit's whole-kit curve at each site: `ratios` are (component, ratio in millionths,
+    > 0, each component once), `supply[part]` the part's summarised supply.
+
+    Sites: `sites` when given (in that order), else every site where a component is present
+    (ascending), as `kit_availability` reports them. A component without supply at a site
+    gives 0 there, now and later.
+
+    Set-wise for speed (a feed computes a million of these): on hand and "ever" (every
+    arrival counted) for all sites at once; only a site where the two differ walks its
+    arrival dates.
+    """
+    components = [(supply.get(part, _NO_PART), ratio) for part, ratio in ratios]
+    if sites is None:
+        present: set[int] = set()
+        for part_sites, _ratio in components:
+            present.update(part_sites.on_hand)
+        order = sorted(present)
+    else:
+        order = list(sites)
+    if not components:
+        return [(site, 0, ()) for site in order]
+    common = set(order).intersection(*(part_sites.on_hand.keys() for part_sites, _ratio in components))
+    full = [site for site in order if site in common]
+    now = _min_quotients([[part_sites.on_hand[site] // ratio for site in full] for part_sites, ratio in components])
+    ever = _min_quotients([[part_sites.total[site] // ratio for site in full] for part_sites, ratio in components])
+    curves: list[SiteCurve] = []
+    index = 0
+    for site in order:
+        if site not in common:
+            curves.append((site, 0, ()))
+            continue
+        kits_now, kits_ever = now[index], ever[index]
+        index += 1
+        if kits_ever == kits_now:
+            curves.append((site, kits_now, ()))
+            continue
+        days = sorted({day for part_sites, _r in components for day in part_sites.arriving.get(site, ())})
+        if len(days) == 1:
+            curves.append((site, kits_now, ((days[0], kits_ever - kits_now),)))
+            continue
+        curves.append((site, kits_now, _steps(site, components, days, kits_now)))
+    return curves
+
+
+def _min_quotients(columns: list[list[int]]) -> list[int]:
+    if len(columns) == 1:
+        return columns[0]
+    return list(map(min, *columns))
+
+
+def _steps(
+    site: int, components: Sequence[tuple[PartSites, int]], days: Sequence[dt.date], kits_now: int
+) -> tuple[tuple[dt.date, int], ...]:
+    """The increases of kits(t) at `days` (ascending) at one site."""
+    cumulative = [part_sites.on_hand[site] for part_sites, _ratio in components]
+    arrivals = [part_sites.arriving.get(site, {}) for part_sites, _ratio in components]
+    buckets: list[tuple[dt.date, int]] = []
+    previous = kits_now
+    for day in days:
+        for index, by_day in enumerate(arrivals):
+            cumulative[index] += by_day.get(day, 0)
+        current = min(amount // ratio for amount, (_s, ratio) in zip(cumulative, components, strict=True))
+        if current > previous:
+            buckets.append((day, current - previous))
+            previous = current
+    return tuple(buckets)
+
+
+def whole_figure(on_hand: int, buckets: Sequence[tuple[dt.date, int]]) -> Figure:
+    """`Figure.from_curve` for whole numbers (kits): the same values, built from ints."""
+    future = sum(quantity for _day, quantity in buckets)
+    first = buckets[0] if buckets else None
+    return Figure(
+        total=Decimal(on_hand + future),
+        on_hand=Decimal(on_hand),
+        future=Decimal(future),
+        first_future_quantity=Decimal(first[1]) if first else None,
+        first_future_date=first[0] if first else None,
+        buckets=tuple(Bucket(day, Decimal(quantity)) for day, quantity in buckets),
+    )
+
+
+def whole_network(curves: Iterable[SiteCurve]) -> tuple[int, tuple[tuple[dt.date, int], ...]]:
+    """Network = the sum of the site curves (buckets of the same date add up)."""
+    on_hand = 0
+    by_date: dict[dt.date, int] = {}
+    for _site, site_on_hand, buckets in curves:
+        on_hand += site_on_hand
+        for day, quantity in buckets:
+            by_date[day] = by_date.get(day, 0) + quantity
+    return on_hand, tuple(sorted(by_date.items()))

@@ -29,7 +29,19 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, false, func, select, true
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    and_,
+    case,
+    false,
+    func,
+    literal_column,
+    or_,
+    select,
+    true,
+    type_coerce,
+)
 from sqlalchemy.orm import Session, aliased
 
 from kitwright.domain.availability import (
@@ -37,18 +49,23 @@ from kitwright.domain.availability import (
     DEFAULT_VIEW,
     Figure,
     KitAvailability,
+    PartSites,
     PartSupply,
+    SiteCurve,
     SiteFigure,
     SupplyLine,
     SupplyType,
     View,
+    add_part_supply,
     classify_supply,
     kit_availability,
-    network_figure,
-    site_kit_figure_from_supply,
+    kit_site_curves,
     summarise_supply,
+    whole_figure,
+    whole_network,
 )
 from kitwright.domain.errors import BadInput, Problems
+from kitwright.domain.quantities import FACTOR, to_units
 from kitwright.domain.text import csv_cell
 from kitwright.services.listing import offset_page
 from kitwright.services.uow import get
@@ -325,13 +342,18 @@ def get_kit_availability(
 
 @dataclass(frozen=True)
 class FeedRow:
-    """One kit of the publish feed: its network figure and its per-site figures."""
+    """One kit of the publish feed: its network figure and its per-site curves (whole kits as
+    ints, see `domain.kit_site_curves`); `sites` builds the Figures when asked."""
 
     part_id: int
     part_number: str
     revision: str
     network: Figure
-    sites: tuple[SiteFigure, ...]
+    curves: Sequence[SiteCurve]
+
+    @property
+    def sites(self) -> tuple[SiteFigure, ...]:
+        return tuple(SiteFigure(site, whole_figure(on_hand, buckets)) for site, on_hand, buckets in self.curves)
 
 
 def kit_ids_page(session: Session, page: PageRequest) -> Page[int]:
@@ -345,43 +367,86 @@ def count_kits(session: Session) -> int:
     return int(session.scalar(select(func.count(func.distinct(PartComponent.part_id)))) or 0)
 
 
-def kit_figures(
-    kit_ids: Sequence[int] | None,
-    defs: Mapping[int, Sequence[tuple[int, Decimal]]],
-    lines: Iterable[SupplyLine],
+def supply_units(
+    session: Session,
+    part_ids: Iterable[int] | None,
     *,
+    view: View = DEFAULT_VIEW,
     as_of: dt.date,
-    view: View,
-) -> Iterator[tuple[int, Figure, tuple[SiteFigure, ...]]]:
-    """Per kit: network and site figures from aggregated lines (no I/O).
+    site_ids: Iterable[int] | None = None,
+) -> dict[int, PartSites]:
+    """Included supply per part x site in millionths, ONE aggregate: part -> its sites.
 
-    Each part's supply at each site is summarised once (`domain.summarise_supply`), then each
-    kit's curve per site is `domain.site_kit_figure_from_supply`: the same arithmetic as
-    `domain.kit_availability`. A site is reported for a kit when one of its components has
-    supply there (as in `domain.kit_availability`); the kit's other sites are zero and left out.
+    `part_ids` None means every part that is a component of some kit. A part is present at a
+    site when it has committed-free records there, even if the view excludes all of them (as
+    `domain.kit_availability` reports sites). The view is applied in SQL (supply types,
+    segments); a view with attribute filters goes through `supply_lines` and the domain's
+    `View.includes` instead, since the engines read JSON scalars differently.
     """
+    if view.attribute_filters:
+        return _supply_units_from_lines(session, part_ids, view=view, as_of=as_of, site_ids=site_ids)
+    place = aliased(Location, name="place")
+    supply_type = record_supply_type(place)
+    included: ColumnElement[bool] = supply_type.in_(sorted(t.value for t in view.supply_types))
+    if view.segments is not None:
+        included = and_(included, PartInventory.segment.in_(sorted(view.segments)))
+    future = supply_type == SupplyType.FUTURE.value
+    # FUTURE supply without an ETA counts in no figure (domain.SupplyLine).
+    counted = and_(included, or_(~future, PartInventory.expected_at.is_not(None)))
+    arrival = case((and_(counted, future), PartInventory.expected_at), else_=None).label("arrival")
+    units = case((counted, type_coerce(PartInventory.quantity, BigInteger)), else_=literal_column("0", BigInteger))
+    high, low = exact_sum(units)
+    stmt = (
+        select(place.site_id, PartInventory.part_id, arrival, high, low)
+        .select_from(PartInventory)
+        .join(place, place.id == PartInventory.location_id)
+        .where(~status_is(*COMMITTED_STATUSES))
+        .group_by(place.site_id, PartInventory.part_id, arrival)
+    )
+    if part_ids is not None:
+        stmt = stmt.where(PartInventory.part_id.in_(sorted(set(part_ids))))
+    else:
+        stmt = stmt.where(PartInventory.part_id.in_(select(PartComponent.component_part_id).distinct()))
+    if site_ids is not None:
+        stmt = stmt.where(place.site_id.in_(sorted(set(site_ids))))
+    found: dict[int, PartSites] = {}
+    for site, part, day, high_sum, low_sum in session.execute(stmt):
+        entry = found.get(part)
+        if entry is None:
+            entry = found[part] = PartSites()
+        # A past-due ETA, not yet received, counts as arriving on asOf.
+        entry.add(site, int(high_sum or 0) * FACTOR + int(low_sum or 0), None if day is None else max(day, as_of))
+    return found
+
+
+def _supply_units_from_lines(
+    session: Session,
+    part_ids: Iterable[int] | None,
+    *,
+    view: View,
+    as_of: dt.date,
+    site_ids: Iterable[int] | None,
+) -> dict[int, PartSites]:
+    lines = supply_lines(session, part_ids, view=view, site_ids=site_ids, components_of_kits=part_ids is None)
     by_site: dict[int, list[SupplyLine]] = defaultdict(list)
     for line in lines:
         by_site[line.site_id].append(line)
-    supply: dict[int, dict[int, PartSupply]] = {}  # part -> site -> summary
+    everything = View(supply_types=frozenset(SupplyType))
+    found: dict[int, PartSites] = {}
     for site, site_lines in by_site.items():
-        everything = View(supply_types=frozenset(SupplyType))
         present = summarise_supply(site_lines, as_of=as_of, view=everything)
         included = summarise_supply(site_lines, as_of=as_of, view=view)
         for part in present:
-            supply.setdefault(part, {})[site] = included.get(part, PartSupply())
-    for kit_id in kit_ids if kit_ids is not None else sorted(defs):
-        ratios: dict[int, Decimal] = {}
-        for component_id, ratio in defs.get(kit_id, ()):
-            ratios[component_id] = ratios.get(component_id, Decimal(0)) + ratio
-        sites: set[int] = set()
-        for component_id in ratios:
-            sites.update(supply.get(component_id, ()))
-        site_figures = []
-        for site in sorted(sites):
-            at_site = {c: supply[c][site] for c in ratios if site in supply.get(c, {})}
-            site_figures.append(SiteFigure(site, site_kit_figure_from_supply(ratios, at_site)))
-        yield kit_id, network_figure(s.figure for s in site_figures), tuple(site_figures)
+            add_part_supply(found.setdefault(part, PartSites()), site, included.get(part, PartSupply()))
+    return found
+
+
+def unit_ratios(components: Iterable[tuple[int, Decimal]]) -> list[tuple[int, int]]:
+    """A kit definition as (component, ratio in millionths), repeated components summed."""
+    ratios: dict[int, int] = {}
+    for component_id, ratio in components:
+        ratios[component_id] = ratios.get(component_id, 0) + to_units(ratio)
+    return list(ratios.items())
 
 
 def feed(
@@ -393,16 +458,17 @@ def feed(
 ) -> Iterator[FeedRow]:
     """Every kit's (or the listed kits') figures with set-based SQL: three queries in all.
 
-    One query for the definitions, one aggregate for all their components' supply at every
-    site, one for part numbers; then the domain per kit on the aggregated rows.
+    One query for the definitions, one aggregate for all their components' supply per part x
+    site (the view applied in SQL), one for part numbers; then `domain.kit_site_curves` per
+    kit on integer millionths, streamed one kit at a time.
     """
     day = as_of or today()
     defs = definitions(session, kit_ids)
     ids = sorted(defs) if kit_ids is None else [k for k in kit_ids if k in defs]
     if kit_ids is None:
-        lines = supply_lines(session, None, view=view, components_of_kits=True)
+        supply = supply_units(session, None, view=view, as_of=day)
     else:
-        lines = supply_lines(session, {c for k in ids for c, _ in defs[k]}, view=view)
+        supply = supply_units(session, {c for k in ids for c, _ in defs[k]}, view=view, as_of=day)
     names = {
         row.id: (row.part_number, row.revision)
         for row in session.execute(
@@ -411,9 +477,34 @@ def feed(
             )
         )
     }
-    for kit_id, network, sites in kit_figures(ids, defs, lines, as_of=day, view=view):
+    for kit_id in ids:
+        curves = kit_site_curves(unit_ratios(defs[kit_id]), supply)
         number, revision = names[kit_id]
-        yield FeedRow(kit_id, number, revision, network, sites)
+        yield FeedRow(kit_id, number, revision, whole_figure(*whole_network(curves)), curves)
+
+
+def kit_site_figures(
+    session: Session,
+    pairs: Mapping[int, Iterable[int]],
+    *,
+    view: View = DEFAULT_VIEW,
+    as_of: dt.date,
+) -> list[tuple[int, SiteCurve]]:
+    """The curves of the given kit -> sites (kit, then site ascending), zero where a kit has
+    no supply: two queries, the same arithmetic as the feed. A part that is no longer a kit
+    gets zero figures."""
+    wanted = {kit: sorted(set(sites)) for kit, sites in pairs.items() if sites}
+    if not wanted:
+        return []
+    defs = definitions(session, wanted)
+    components = {c for kit in wanted for c, _ in defs.get(kit, ())}
+    every_site = {site for sites in wanted.values() for site in sites}
+    supply = supply_units(session, components, view=view, as_of=as_of, site_ids=every_site) if components else {}
+    return [
+        (kit, curve)
+        for kit in sorted(wanted)
+        for curve in kit_site_curves(unit_ratios(defs.get(kit, ())), supply, wanted[kit])
+    ]
 
 
 def kit_availabilities(
@@ -459,12 +550,21 @@ def feed_csv_rows(session: Session, rows: Iterable[FeedRow]) -> Iterator[list[st
             ";".join(f"{b.date.isoformat()}:{b.quantity}" for b in figure.buckets),
         ]
 
+    def curve_cells(on_hand: int, buckets: Sequence[tuple[dt.date, int]]) -> list[str]:
+        # The same text as `cells(whole_figure(...))`: whole numbers print alike as int or Decimal.
+        future = sum(quantity for _day, quantity in buckets)
+        return [
+            str(on_hand + future), str(on_hand), str(future),
+            str(buckets[0][1]) if buckets else "", buckets[0][0].isoformat() if buckets else "",
+            ";".join(f"{day.isoformat()}:{quantity}" for day, quantity in buckets),
+        ]
+
     for row in rows:
         head = [str(row.part_id), row.part_number, row.revision]
         yield [csv_cell(cell) for cell in [*head, "NETWORK", "", "", *cells(row.network)]]
-        for site in row.sites:
+        for site, on_hand, buckets in row.curves:
             yield [csv_cell(cell) for cell in
-                   [*head, "SITE", str(site.site_id), names.get(site.site_id, ""), *cells(site.figure)]]
+                   [*head, "SITE", str(site), names.get(site, ""), *curve_cells(on_hand, buckets)]]
 
 
 def parse_date(value: str | None, *, field: str = "asOf") -> dt.date | None:

@@ -86,6 +86,13 @@ def follow_units(session: Session, actor_id: int | None, actor_name: str) -> int
             "references": {"unitPartInventoryId": unit}, "before": before,
             "after": {**before, "location_id": location},
         })
+    # Kit availability moves with the records; imported here, as it builds on services.uow.
+    from kitwright.services import availability_changes
+
+    availability_changes.note_places(session, [
+        place for record in stray for place in ((record.part_id, record.location_id),
+                                                (record.part_id, target[record.id][2]))
+    ])
     for location, ids in sorted(by_location.items(), key=lambda kv: (kv[0] is None, kv[0] or 0)):
         session.execute(
             update(PartInventory).where(PartInventory.id.in_(ids)).values(location_id=location, etag=new_etag())

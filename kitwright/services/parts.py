@@ -16,7 +16,7 @@ from kitwright.domain.kits import FulfilmentOrder
 from kitwright.domain.quantities import parse_quantity
 from kitwright.domain.text import LONG, clean_text
 from kitwright.domain.tracking import TrackingType
-from kitwright.services import actions
+from kitwright.services import actions, availability_changes
 from kitwright.services.listing import Listing
 from kitwright.services.uow import UnitOfWork, check_etag, check_updatable
 from kitwright.store.models import Part, PartComponent, PartInventory, UnitOfMeasure
@@ -228,6 +228,8 @@ def set_components(
     normalised = normalize_kit_definition(part.id, list(components), definitions, digital, field=field)
 
     uow.session.execute(delete(PartComponent).where(PartComponent.part_id == part.id))
+    # The flush sees the new rows only: a kit that loses every component is noted here.
+    availability_changes.note_kits(uow.session, [part.id])
     rows = [
         PartComponent(part_id=part.id, component_part_id=component_id, quantity=ratio)
         for component_id, ratio in normalised

@@ -89,6 +89,8 @@ class UnitOfWork:
         installed.forget_moves(self.session)
         # Every change flushed in this unit of work is audited (services.audit), naming this actor.
         audit.watch(self.session)
+        # Every supply change is logged for kitAvailabilityChanges (docs/retail.md).
+        _availability_changes.watch(self.session)
         self.session.info["actor"] = self.actor
         return self
 
@@ -216,3 +218,4 @@ def check_etag(row: Versioned, etag: str | None, *, required: bool = True) -> No
 # Actions run on every flush of every unit of work (services.actions registers the listener);
 # imported last because it builds on the names above.
 from kitwright.services import actions as _actions  # noqa: E402, F401
+from kitwright.services import availability_changes as _availability_changes  # noqa: E402

@@ -288,6 +288,30 @@ class LedgerEntry(Base):
     after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
+class AvailabilityChange(Base):
+    """One supply change that can move kit figures, written in the transaction that made it
+    (services.availability_changes; docs/retail.md, "Changes"). Exactly one target:
+    `part_id` + `location_id` (that part's supply under that location's site), `site_id`
+    (every kit at a site: a location's flags or place changed) or `kit_id` (every site of a
+    kit: its definition changed).
+
+    `xid` is the writing transaction's id on PostgreSQL (null on SQLite): ids come from a
+    sequence before commit and may become visible out of order, so readers page on the
+    snapshot horizon instead (see `services.availability_changes`).
+    """
+
+    __tablename__ = "availability_change"
+    __table_args__ = (Index("ix_availability_change_xid", "xid"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    xid: Mapped[int | None] = mapped_column(BigInteger)
+    part_id: Mapped[int | None] = mapped_column(Integer)
+    location_id: Mapped[int | None] = mapped_column(Integer)
+    site_id: Mapped[int | None] = mapped_column(Integer)
+    kit_id: Mapped[int | None] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
 # --------------------------------------------------------------------------- kits
 
 class PartKit(Versioned, Base):

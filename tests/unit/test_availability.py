@@ -15,16 +15,24 @@ from kitwright.domain.availability import (
     Bucket,
     Figure,
     KitAvailability,
+    PartSites,
+    PartSupply,
     SiteFigure,
     SupplyLine,
     SupplyType,
     View,
+    add_part_supply,
     classify_supply,
     kit_availability,
+    kit_site_curves,
     network_figure,
     site_kit_figure,
     site_supply_figure,
+    summarise_supply,
+    whole_figure,
+    whole_network,
 )
+from kitwright.domain.quantities import to_units
 
 D = Decimal
 AVAIL = SupplyType.ON_HAND_AVAILABLE
@@ -625,3 +633,47 @@ def test_regular_part_is_its_own_supply(lines: list[SupplyLine], view: View) -> 
         )
         for d in DAYS:
             assert site.figure.quantity_at(d) == included(lines, view, site.site_id, part, d)
+
+
+# --- the feed's integer curves against the definition --------------------------------------
+
+
+def _unit_supply(case: Case) -> dict[int, PartSites]:
+    _components, lines, view = case
+    by_site: dict[int, list[SupplyLine]] = {}
+    for item in lines:
+        by_site.setdefault(item.site_id, []).append(item)
+    everything = View(supply_types=frozenset(SupplyType))
+    supply: dict[int, PartSites] = {}
+    for site, site_lines in by_site.items():
+        present = summarise_supply(site_lines, as_of=AS_OF, view=everything)
+        counted = summarise_supply(site_lines, as_of=AS_OF, view=view)
+        for part in present:
+            add_part_supply(supply.setdefault(part, PartSites()), site, counted.get(part, PartSupply()))
+    return supply
+
+
+@settings(max_examples=300, deadline=None)
+@given(cases)
+def test_integer_curves_equal_the_definition(case: Case) -> None:
+    components, lines, view = case
+    curves = kit_site_curves([(p, to_units(r)) for p, r in components], _unit_supply(case))
+    expected = kit_availability(0, components, lines, as_of=AS_OF, view=view)
+    assert [SiteFigure(site, whole_figure(on_hand, buckets)) for site, on_hand, buckets in curves] == list(
+        expected.sites
+    )
+    assert whole_figure(*whole_network(curves)) == expected.network
+
+
+@settings(max_examples=100, deadline=None)
+@given(cases, st.lists(st.sampled_from(SITES), unique=True))
+def test_integer_curves_for_chosen_sites(case: Case, sites: list[int]) -> None:
+    """Asked for given sites (a delta), a site without supply gets a zero curve."""
+    components, lines, view = case
+    ratios = [(p, to_units(r)) for p, r in components]
+    chosen = kit_site_curves(ratios, _unit_supply(case), sites)
+    expected = kit_availability(0, components, lines, as_of=AS_OF, view=view, site_ids=sites)
+    by_site = {s.site_id: s.figure for s in expected.sites}
+    assert [(site, whole_figure(on_hand, buckets)) for site, on_hand, buckets in chosen] == [
+        (site, by_site[site]) for site in sites
+    ]

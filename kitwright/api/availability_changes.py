@@ -1,0 +1,97 @@
+"""kitAvailabilityChanges: the kit x site figures that changed since a token (docs/retail.md).
+
+Kept apart from `api.availability` (the feed and its paging) so the two evolve separately;
+figures and tokens come from `services.availability_changes`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import strawberry
+
+from kitwright.api.authorization import needs
+from kitwright.api.availability import AvailabilityViewInput, BucketType, parse_view
+from kitwright.api.context import Info
+from kitwright.api.locations import LocationType
+from kitwright.api.nodes import as_node
+from kitwright.api.parts import PartType
+from kitwright.api.scalars import DecimalScalar
+from kitwright.domain import availability as domain
+from kitwright.security.permissions import P
+from kitwright.services import availability_changes
+from kitwright.store.models import Location, Part
+
+
+@strawberry.type(
+    name="KitSiteAvailability",
+    description="A kit's figures at one site (whole kits); zero when it has no supply there.",
+)
+class KitSiteAvailabilityType:
+    kit_id: strawberry.ID
+    site_id: strawberry.ID
+    total_quantity: DecimalScalar
+    on_hand_quantity: DecimalScalar
+    future_quantity: DecimalScalar
+    first_available_future_quantity: DecimalScalar | None
+    first_available_future_date: dt.date | None
+    buckets: list[BucketType]
+
+    @strawberry.field
+    def kit(self, info: Info) -> PartType:
+        return as_node(PartType, info.context.loader(Part).get(int(self.kit_id)))
+
+    @strawberry.field
+    def site(self, info: Info) -> LocationType:
+        return as_node(LocationType, info.context.loader(Location).get(int(self.site_id)))
+
+    @staticmethod
+    def of(kit_id: int, curve: domain.SiteCurve, info: Info) -> KitSiteAvailabilityType:
+        site_id, on_hand, buckets = curve
+        info.context.loader(Part).want([kit_id])
+        info.context.loader(Location).want([site_id])
+        figure = domain.whole_figure(on_hand, buckets)
+        return KitSiteAvailabilityType(
+            kit_id=strawberry.ID(str(kit_id)),
+            site_id=strawberry.ID(str(site_id)),
+            total_quantity=figure.total,
+            on_hand_quantity=figure.on_hand,
+            future_quantity=figure.future,
+            first_available_future_quantity=figure.first_future_quantity,
+            first_available_future_date=figure.first_future_date,
+            buckets=[BucketType(date=b.date, quantity=b.quantity) for b in figure.buckets],
+        )
+
+
+@strawberry.type(name="KitAvailabilityChanges")
+class KitAvailabilityChangesType:
+    token: str = strawberry.field(description="Pass as `since` next time to get what changed after this answer.")
+    as_of: dt.date
+    changes: list[KitSiteAvailabilityType] = strawberry.field(
+        description="Current figures of every kit x site whose supply changed (kit, then site ascending). "
+        "A pair can appear again in a later answer; its figures are then current again."
+    )
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(
+        permission_classes=needs(P.VIEW_AVAILABILITY),
+        description="The kit x site figures that changed since `since` (a token from an earlier answer). "
+        "Without `since`: no changes, only a token to start from; take it before reading the full feed."
+    )
+    def kit_availability_changes(
+        self,
+        info: Info,
+        since: str | None = None,
+        as_of: dt.date | None = None,
+        view: AvailabilityViewInput | None = None,
+    ) -> KitAvailabilityChangesType:
+        result = availability_changes.changes_since(
+            info.context.session, since, view=parse_view(view), as_of=as_of
+        )
+        return KitAvailabilityChangesType(
+            token=result.token,
+            as_of=result.as_of,
+            changes=[KitSiteAvailabilityType.of(kit, curve, info) for kit, curve in result.figures],
+        )

@@ -1,0 +1,107 @@
+"""kitAvailabilityChanges under concurrency, on PostgreSQL: receipts racing each other never
+lose a change, and a transaction that commits after a later one is not skipped by a token
+taken in between (docs/retail.md, "Changes")."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Engine
+
+from kitwright.services import availability_changes, inventory, parts
+from kitwright.services.uow import UnitOfWork
+from kitwright.store.db import make_engine, make_sessionmaker
+from kitwright.store.models import PartInventory
+from tests import helpers
+from tests.concurrency.race import race
+
+AS_OF = dt.date(2026, 4, 10)
+SITES = 4
+
+
+def _world(pg_engine: Engine) -> tuple[list[int], list[int], list[int]]:
+    """One kit of two components; per site one on-order record of each component."""
+    with make_sessionmaker(pg_engine)() as session:
+        table, chair = helpers.part(session, "Table"), helpers.part(session, "Chair")
+        with UnitOfWork(session) as uow:
+            kit = parts.create_part(uow, part_number="Set", tracking_type="UNTRACKED",
+                                    components=[(table.id, Decimal(1)), (chair.id, Decimal(2))])
+        sites, orders = [], []
+        for number in range(SITES):
+            site = helpers.location(session, f"DC{number}")
+            sites.append(site.id)
+            for part, quantity in ((table, 3), (chair, 6)):
+                orders.append(helpers.record(session, part, quantity, location_id=site.id, on_order=True,
+                                             expected_at=AS_OF + dt.timedelta(days=30)).id)
+        return [kit.id], sites, orders
+
+
+def _receive(url: str, record_id: int, barrier: Any) -> str:
+    engine = make_engine(url, pool_size=1, max_overflow=0)
+    try:
+        with make_sessionmaker(engine)() as session:
+            barrier.wait(timeout=60)
+            with UnitOfWork(session) as uow:
+                inventory.receive_part_inventory(uow, record_id, None)
+        return "received"
+    finally:
+        engine.dispose()
+
+
+def test_racing_receipts_never_lose_a_change(pg_engine: Engine, postgres_url: str) -> None:
+    (kit,), sites, orders = _world(pg_engine)
+    with make_sessionmaker(pg_engine)() as session:
+        token = availability_changes.current_token(session)
+    # Every record received at once, in separate transactions and processes.
+    outcomes = race("processes", _receive, [(order,) for order in orders], postgres_url)
+    assert outcomes == ["received"] * len(orders)
+    with make_sessionmaker(pg_engine)() as session:
+        result = availability_changes.changes_since(session, token, as_of=AS_OF)
+    # Every site now holds 3 tables and 6 chairs on hand: 3 kits each, nothing to come.
+    assert sorted((k, curve) for k, curve in result.figures) == [(kit, (site, 3, ())) for site in sites]
+
+
+def test_a_late_commit_is_not_skipped(pg_engine: Engine, postgres_url: str) -> None:
+    """Transaction A writes first (its note gets the lower id and xid) but commits last; a
+    reader polls between B's commit and A's: A's change must come in the next poll."""
+    (kit,), sites, orders = _world(pg_engine)
+    first_table, second_table = orders[0], orders[2]  # tables at DC0 and DC1
+    with make_sessionmaker(pg_engine)() as session:
+        token = availability_changes.current_token(session)
+    a_wrote, reader_polled = threading.Event(), threading.Event()
+    errors: list[BaseException] = []
+
+    def slow_writer() -> None:
+        engine = make_engine(postgres_url, pool_size=1, max_overflow=0)
+        try:
+            with make_sessionmaker(engine)() as session, UnitOfWork(session) as uow:
+                received = uow.get(PartInventory, first_table, lock=True)
+                received.on_order = False
+                uow.flush()  # the note is written now, with A's xid
+                a_wrote.set()
+                assert reader_polled.wait(timeout=60)
+                uow.commit()
+        except BaseException as error:  # reported by the main thread
+            errors.append(error)
+        finally:
+            engine.dispose()
+
+    thread = threading.Thread(target=slow_writer)
+    thread.start()
+    assert a_wrote.wait(timeout=60)
+    with make_sessionmaker(pg_engine)() as session:
+        with UnitOfWork(session) as uow:
+            inventory.receive_part_inventory(uow, second_table, None)
+        session.rollback()
+        first = availability_changes.changes_since(session, token, as_of=AS_OF)
+    reader_polled.set()
+    thread.join(timeout=60)
+    assert not errors, errors
+    # The first poll sees B only (A has not committed).
+    assert [(k, curve[0]) for k, curve in first.figures] == [(kit, sites[1])]
+    with make_sessionmaker(pg_engine)() as session:
+        second = availability_changes.changes_since(session, first.token, as_of=AS_OF)
+    assert (kit, sites[0]) in [(k, curve[0]) for k, curve in second.figures]

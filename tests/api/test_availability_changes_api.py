@@ -10,7 +10,7 @@ from starlette.testclient import TestClient
 
 from kitwright.services import inventory, parts
 from kitwright.services.uow import UnitOfWork
-from tests import helpers
+from tests import factories
 from tests.api.gql import data, error
 
 CHANGES = """query($since: String, $asOf: Date) {
@@ -23,15 +23,15 @@ CHANGES = """query($since: String, $asOf: Date) {
 
 
 def test_a_receipt_moves_its_kit_at_its_site(session: Session, client: TestClient) -> None:
-    table, chair = helpers.part(session, "Table"), helpers.part(session, "Chair")
+    table, chair = factories.part(session, "Table"), factories.part(session, "Chair")
     with UnitOfWork(session) as uow:
         parts.create_part(uow, part_number="Set", tracking_type="UNTRACKED",
                           components=[(table.id, Decimal(1)), (chair.id, Decimal(4))])
-    dc1, dc2 = helpers.location(session, "DC1"), helpers.location(session, "DC2")
-    helpers.record(session, table, 2, location_id=dc1.id)
-    helpers.record(session, table, 2, location_id=dc2.id)
-    helpers.record(session, chair, 4, location_id=dc2.id)
-    po = helpers.record(session, chair, 8, location_id=dc1.id, on_order=True, expected_at=dt.date(2026, 5, 1))
+    dc1, dc2 = factories.location(session, "DC1"), factories.location(session, "DC2")
+    factories.record(session, table, 2, location_id=dc1.id)
+    factories.record(session, table, 2, location_id=dc2.id)
+    factories.record(session, chair, 4, location_id=dc2.id)
+    po = factories.record(session, chair, 8, location_id=dc1.id, on_order=True, expected_at=dt.date(2026, 5, 1))
     start = data(client, CHANGES, {"asOf": "2026-04-10"})["kitAvailabilityChanges"]
     assert start["changes"] == [] and start["token"]
     with UnitOfWork(session) as uow:

@@ -15,7 +15,7 @@ from kitwright.services import availability_changes, inventory, parts
 from kitwright.services.uow import UnitOfWork
 from kitwright.store.db import make_engine, make_sessionmaker
 from kitwright.store.models import PartInventory
-from tests import helpers
+from tests import factories
 from tests.concurrency.race import race
 
 AS_OF = dt.date(2026, 4, 10)
@@ -25,16 +25,16 @@ SITES = 4
 def _world(pg_engine: Engine) -> tuple[list[int], list[int], list[int]]:
     """One kit of two components; per site one on-order record of each component."""
     with make_sessionmaker(pg_engine)() as session:
-        table, chair = helpers.part(session, "Table"), helpers.part(session, "Chair")
+        table, chair = factories.part(session, "Table"), factories.part(session, "Chair")
         with UnitOfWork(session) as uow:
             kit = parts.create_part(uow, part_number="Set", tracking_type="UNTRACKED",
                                     components=[(table.id, Decimal(1)), (chair.id, Decimal(2))])
         sites, orders = [], []
         for number in range(SITES):
-            site = helpers.location(session, f"DC{number}")
+            site = factories.location(session, f"DC{number}")
             sites.append(site.id)
             for part, quantity in ((table, 3), (chair, 6)):
-                orders.append(helpers.record(session, part, quantity, location_id=site.id, on_order=True,
+                orders.append(factories.record(session, part, quantity, location_id=site.id, on_order=True,
                                              expected_at=AS_OF + dt.timedelta(days=30)).id)
         return [kit.id], sites, orders
 

@@ -16,7 +16,7 @@ from kitwright.domain.errors import BadInput
 from kitwright.services import availability, availability_changes, inventory, locations, parts
 from kitwright.services.uow import UnitOfWork
 from kitwright.store.models import Location, PartInventory
-from tests import helpers
+from tests import factories
 
 AS_OF = dt.date(2026, 4, 10)
 
@@ -37,20 +37,20 @@ class World:
 
     def __init__(self, session: Session) -> None:
         self.session = session
-        self.components = [helpers.part(session, f"C{i}") for i in range(4)]
+        self.components = [factories.part(session, f"C{i}") for i in range(4)]
         self.kits = []
         for number, ratios in enumerate(([1, 2, 0, 0], [0, 1, 1, 0], [1, 0, 0, 3])):
             with UnitOfWork(session) as uow:
                 kit = parts.create_part(uow, part_number=f"K{number}", tracking_type="UNTRACKED", components=[
                     (c.id, Decimal(r)) for c, r in zip(self.components, ratios, strict=True) if r])
             self.kits.append(kit.id)
-        self.sites = [helpers.location(session, f"DC{i}") for i in range(3)]
-        shelf = helpers.location(session, "Shelf", self.sites[0])
-        dock = helpers.location(session, "Dock", self.sites[0], available_soon=True)
+        self.sites = [factories.location(session, f"DC{i}") for i in range(3)]
+        shelf = factories.location(session, "Shelf", self.sites[0])
+        dock = factories.location(session, "Dock", self.sites[0], available_soon=True)
         self.places = [*(s.id for s in self.sites), shelf.id, dock.id]
         for component in self.components:
             for place in self.places[:3]:
-                helpers.record(session, component, 6, location_id=place)
+                factories.record(session, component, 6, location_id=place)
 
     def random_change(self, rng: random.Random) -> str:
         session = self.session
@@ -91,7 +91,7 @@ class World:
 
 def test_a_receipt_reports_the_kits_of_its_part_at_its_site(session: Session) -> None:
     world = World(session)
-    po = helpers.record(session, world.components[1], 4, location_id=world.sites[1].id, on_order=True,
+    po = factories.record(session, world.components[1], 4, location_id=world.sites[1].id, on_order=True,
                         expected_at=AS_OF + dt.timedelta(days=5))
     start = availability_changes.current_token(session)
     with UnitOfWork(session) as uow:

@@ -1,7 +1,7 @@
 """availability_change: the supply changes kitAvailabilityChanges reports (docs/retail.md)
 
 Revision ID: 0018
-Revises: 0016
+Revises: 0017
 
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0018"
-down_revision = "0016"
+down_revision = "0017"
 branch_labels = None
 depends_on = None
 

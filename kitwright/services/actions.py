@@ -184,7 +184,6 @@ def enabled_rules(session: Session) -> list[CompiledRule]:
     return list(compiled)
 
 
-@event.listens_for(Session, "after_transaction_end")
 def _forget_on_end(session: Session, transaction: Any) -> None:
     # Another transaction may see other rules: read them afresh.
     if getattr(transaction, "parent", None) is None:
@@ -354,7 +353,6 @@ def check_bulk_update(session: Session, model: type[Any], where: Any, values: Ma
     _record_warnings(session, trips, target)
 
 
-@event.listens_for(Session, "before_flush")
 def _run_actions(session: Session, _flush: UOWTransaction, _instances: Any) -> None:
     if session.info.get("kitwright_actions_checked"):
         return  # a bulk writer ran check_rows on every row it is flushing
@@ -397,3 +395,16 @@ def _run_actions(session: Session, _flush: UOWTransaction, _instances: Any) -> N
         if not any(t.blocked for t in trips):
             _record_warnings(session, trips, name)
     rules.raise_blocking(blocking)
+
+
+_WATCHED = "kitwright_actions_watched"
+
+
+def watch(session: Session) -> None:
+    """Run the enabled rules on every flush of `session` from now on, and read them afresh in
+    each transaction (once per session; the unit of work calls it)."""
+    if session.info.get(_WATCHED):
+        return
+    event.listen(session, "before_flush", _run_actions)
+    event.listen(session, "after_transaction_end", _forget_on_end)
+    session.info[_WATCHED] = True

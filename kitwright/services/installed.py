@@ -26,11 +26,22 @@ MOVED = "kitwright_moved_records"
 MAX_DEPTH = 64
 
 
-@event.listens_for(Session, "before_flush")
 def _note_moves(session: Session, _flush: UOWTransaction, _instances: Any) -> None:
     for obj in session.dirty:
         if isinstance(obj, PartInventory) and get_history(obj, "location_id").has_changes():
             session.info.setdefault(MOVED, set()).add(obj.id)
+
+
+_WATCHED = "kitwright_installed_watched"
+
+
+def watch(session: Session) -> None:
+    """Note the records each flush of `session` moves, so that what is installed in them follows
+    (once per session; the unit of work calls it)."""
+    if session.info.get(_WATCHED):
+        return
+    event.listen(session, "before_flush", _note_moves)
+    session.info[_WATCHED] = True
 
 
 def _below_statement() -> Any:

@@ -87,10 +87,7 @@ class UnitOfWork:
         self._stack.enter_context(sqlite_write_lock())
         self.session.begin()
         installed.forget_moves(self.session)
-        # Every change flushed in this unit of work is audited (services.audit), naming this actor.
-        audit.watch(self.session)
-        # Every supply change is logged for kitAvailabilityChanges (docs/retail.md).
-        _availability_changes.watch(self.session)
+        _watch(self.session)
         self.session.info["actor"] = self.actor
         return self
 
@@ -155,7 +152,6 @@ def mark_bulk_write(session: Session) -> None:
     session.info[BULK_WRITE] = True
 
 
-@event.listens_for(Session, "do_orm_execute")
 def _note_bulk_writes(state: ORMExecuteState) -> None:
     if not state.is_select:
         mark_bulk_write(state.session)
@@ -215,7 +211,22 @@ def check_etag(row: Versioned, etag: str | None, *, required: bool = True) -> No
         )
 
 
-# Actions run on every flush of every unit of work (services.actions registers the listener);
-# imported last because it builds on the names above.
-from kitwright.services import actions as _actions  # noqa: E402, F401
+def _watch(session: Session) -> None:
+    """What every flush of a unit of work's session does, attached to that session here and
+    nowhere else (docs/architecture.md): audit it naming the actor, run the enabled rules
+    (actions), note moved records so installed ones follow, log supply changes for
+    kitAvailabilityChanges, and note bulk writes."""
+    audit.watch(session)
+    _actions.watch(session)
+    installed.watch(session)
+    _availability_changes.watch(session)
+    if not session.info.get(_BULK_WATCHED):
+        event.listen(session, "do_orm_execute", _note_bulk_writes)
+        session.info[_BULK_WATCHED] = True
+
+
+_BULK_WATCHED = "kitwright_bulk_watched"
+
+# Imported last: both build on the names above.
+from kitwright.services import actions as _actions  # noqa: E402
 from kitwright.services import availability_changes as _availability_changes  # noqa: E402

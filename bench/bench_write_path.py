@@ -42,7 +42,7 @@ from rich.console import Console
 from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(1, str(Path(__file__).resolve().parent.parent))  # tests.helpers builds the data
+sys.path.insert(1, str(Path(__file__).resolve().parent.parent))  # tests.factories builds the data
 from bench_inventory import Server
 from generate import prepare_database
 
@@ -77,7 +77,7 @@ class Fixture:
         engine = make_engine(url)
         upgrade(engine)
         sessions = make_sessionmaker(engine)
-        from tests.helpers import location, part, record
+        from tests.factories import location, part, record
 
         with sessions() as session:
             with UnitOfWork(session) as uow:

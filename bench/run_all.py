@@ -303,7 +303,8 @@ def main(argv: list[str] | None = None) -> int:
         say("\nREADME rows (figure | before | after | baseline | ratio):")
         for f in figures:
             if f.value is not None:
-                say(f"| {f.name} | {f.value:g} {f.unit} (load {f.load[1]:.1f}) |  | {f.baseline:g} {f.unit} "
+                baseline = "—" if f.baseline is None else f"{f.baseline:g} {f.unit}"
+                say(f"| {f.name} | {f.value:g} {f.unit} (load {f.load[1]:.1f}) |  | {baseline} "
                     f"| {f.ratio}x |")
     if args.json:
         Path(args.json).write_text(json.dumps([asdict(f) for f in figures], indent=2, default=str))

@@ -60,7 +60,7 @@ def test_serial_numbers_are_unique_per_part_number_across_revisions(session: Ses
 
 
 def test_database_holds_the_rules_even_past_the_services(session: Session) -> None:
-    """Design rule 6: CHECK and UNIQUE constraints back the Python checks."""
+    """CHECK and UNIQUE constraints back the Python checks (docs/rules.md, each rule's "Backed by the database")."""
     fc = factories.part(session, "FC", "SERIAL")
     made = factories.record(session, fc, 1, serial_number="sn-1")
     session.rollback()

@@ -1,4 +1,4 @@
-"""Issue 5, deliverables 1 and 6: keys, tokens and who is acting, attacked."""
+"""Keys, tokens and who is acting, attacked."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Issue 5, deliverable 6: generated queries and mutations (hypothesis-graphql) against the
+"""Generated queries and mutations (hypothesis-graphql) against the
 live schema never produce a 500 or an INTERNAL_SERVER_ERROR, whatever they ask."""
 
 from __future__ import annotations

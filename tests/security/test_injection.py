@@ -1,4 +1,4 @@
-"""Issue 5, deliverable 6: SQL- and script-injection strings in every text field of the main
+"""SQL- and script-injection strings in every text field of the main
 create mutations are stored verbatim, come back verbatim from the API, are escaped in web
 pages, and never produce a 500."""
 

@@ -1,4 +1,4 @@
-"""Issue 5, deliverables 4 and 6: oversized, deeply nested and greedy requests are refused
+"""Oversized, deeply nested and greedy requests are refused
 cleanly (never a 500) and write nothing; production turns introspection and GraphiQL off."""
 
 from __future__ import annotations

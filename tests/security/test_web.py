@@ -1,4 +1,4 @@
-"""Issue 5: web pages need a signed-in user; forms and cookie-authenticated API calls need the
+"""Web pages need a signed-in user; forms and cookie-authenticated API calls need the
 CSRF token; sessions live in signed, HttpOnly, SameSite cookies."""
 
 from __future__ import annotations

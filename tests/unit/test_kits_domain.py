@@ -1,5 +1,5 @@
 """Kit rules (kitwright.domain.kits): every refusal, and properties that try to break
-design rules 1-3 (no parts created or consumed, exact quantities, no double counting)."""
+docs/rules.md R1-R3 (no parts created or consumed, exact quantities, no double counting)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Exact quantities (design rule 2: no float drift)."""
+"""Exact quantities: no float drift (docs/rules.md#r2)."""
 
 from decimal import Decimal
 

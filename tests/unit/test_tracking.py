@@ -1,4 +1,4 @@
-"""Tracking rules of seed 001 (design rule 2)."""
+"""Tracking rules (docs/rules.md#r2)."""
 
 from decimal import Decimal
 

@@ -444,6 +444,22 @@ def add_part_supply(sites: PartSites, site: int, summary: PartSupply) -> None:
 _NO_PART = PartSites()
 
 
+def part_sites_from_lines(lines: Iterable[SupplyLine], *, as_of: dt.date, view: View) -> dict[int, PartSites]:
+    """Each part's supply per site, from supply lines: a part present at a site (in any
+    supply type) gets an entry there, holding what `view` counts of it (zero if nothing)."""
+    by_site: dict[int, list[SupplyLine]] = {}
+    for line in lines:
+        by_site.setdefault(line.site_id, []).append(line)
+    everything = View(supply_types=frozenset(SupplyType))
+    found: dict[int, PartSites] = {}
+    for site, site_lines in by_site.items():
+        present = summarise_supply(site_lines, as_of=as_of, view=everything)
+        included = summarise_supply(site_lines, as_of=as_of, view=view)
+        for part in present:
+            add_part_supply(found.setdefault(part, PartSites()), site, included.get(part, PartSupply()))
+    return found
+
+
 def kit_site_curves(
     ratios: Sequence[tuple[int, int]],
     supply: Mapping[int, PartSites],

@@ -50,17 +50,15 @@ from kitwright.domain.availability import (
     Figure,
     KitAvailability,
     PartSites,
-    PartSupply,
     SiteCurve,
     SiteFigure,
     SupplyLine,
     SupplyType,
     View,
-    add_part_supply,
     classify_supply,
     kit_availability,
     kit_site_curves,
-    summarise_supply,
+    part_sites_from_lines,
     whole_figure,
     whole_network,
 )
@@ -428,17 +426,7 @@ def _supply_units_from_lines(
     site_ids: Iterable[int] | None,
 ) -> dict[int, PartSites]:
     lines = supply_lines(session, part_ids, view=view, site_ids=site_ids, components_of_kits=part_ids is None)
-    by_site: dict[int, list[SupplyLine]] = defaultdict(list)
-    for line in lines:
-        by_site[line.site_id].append(line)
-    everything = View(supply_types=frozenset(SupplyType))
-    found: dict[int, PartSites] = {}
-    for site, site_lines in by_site.items():
-        present = summarise_supply(site_lines, as_of=as_of, view=everything)
-        included = summarise_supply(site_lines, as_of=as_of, view=view)
-        for part in present:
-            add_part_supply(found.setdefault(part, PartSites()), site, included.get(part, PartSupply()))
-    return found
+    return part_sites_from_lines(lines, as_of=as_of, view=view)
 
 
 def unit_ratios(components: Iterable[tuple[int, Decimal]]) -> list[tuple[int, int]]:

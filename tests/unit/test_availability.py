@@ -16,19 +16,17 @@ from kitwright.domain.availability import (
     Figure,
     KitAvailability,
     PartSites,
-    PartSupply,
     SiteFigure,
     SupplyLine,
     SupplyType,
     View,
-    add_part_supply,
     classify_supply,
     kit_availability,
     kit_site_curves,
     network_figure,
+    part_sites_from_lines,
     site_kit_figure,
     site_supply_figure,
-    summarise_supply,
     whole_figure,
     whole_network,
 )
@@ -640,17 +638,7 @@ def test_regular_part_is_its_own_supply(lines: list[SupplyLine], view: View) -> 
 
 def _unit_supply(case: Case) -> dict[int, PartSites]:
     _components, lines, view = case
-    by_site: dict[int, list[SupplyLine]] = {}
-    for item in lines:
-        by_site.setdefault(item.site_id, []).append(item)
-    everything = View(supply_types=frozenset(SupplyType))
-    supply: dict[int, PartSites] = {}
-    for site, site_lines in by_site.items():
-        present = summarise_supply(site_lines, as_of=AS_OF, view=everything)
-        counted = summarise_supply(site_lines, as_of=AS_OF, view=view)
-        for part in present:
-            add_part_supply(supply.setdefault(part, PartSites()), site, counted.get(part, PartSupply()))
-    return supply
+    return part_sites_from_lines(lines, as_of=AS_OF, view=view)
 
 
 @settings(max_examples=300, deadline=None)

@@ -15,16 +15,27 @@ and no nested path reveals a type its root's permission does not (docs/security.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Iterator
 from functools import cache
 from typing import Any
 
-from graphql import GraphQLField, GraphQLResolveInfo
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLField,
+    GraphQLResolveInfo,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+)
 from strawberry.extensions import SchemaExtension
 from strawberry.permission import BasePermission
 from strawberry.types import Info
 from strawberry.types.field import StrawberryField
 
+from kitwright.api.root_fields import check_root_fields
 from kitwright.domain.errors import BadInput, Forbidden, Unauthenticated
 from kitwright.security.permissions import ADMIN_ROLE, Permission, allowed
 from kitwright.services.actor import Actor
@@ -105,13 +116,43 @@ def authorize_root_field(actor: Actor, field_name: str, field: GraphQLField | No
 
 
 class Authorization(SchemaExtension):
-    def resolve(
-        self, _next: Callable[..., Any], root: Any, info: GraphQLResolveInfo[Any], *args: Any, **kwargs: Any
-    ) -> Any:
-        if info.path.prev is None:  # a root field: Query.x or Mutation.x
-            context = info.context
-            authorize_root_field(
-                context.actor, info.field_name, info.parent_type.fields.get(info.field_name),
-                introspection=getattr(context, "introspection", True),
-            )
-        return _next(root, info, *args, **kwargs)
+    def on_execute(self) -> Iterator[None]:
+        context = self.execution_context
+        check_root_fields(context.schema._schema, "authorization", _authorize_root_field)
+        document = context.graphql_document
+        if document is not None:
+            for name in root_field_names(document, context.operation_name):
+                if name in INTROSPECTION_FIELDS:  # not fields of Query: no resolver to wrap
+                    authorize_root_field(context.context.actor, name, None,
+                                         introspection=getattr(context.context, "introspection", True))
+        yield
+
+
+def _authorize_root_field(info: GraphQLResolveInfo[Any]) -> None:
+    authorize_root_field(info.context.actor, info.field_name, info.parent_type.fields.get(info.field_name),
+                         introspection=getattr(info.context, "introspection", True))
+
+
+def root_field_names(document: DocumentNode, operation_name: str | None) -> set[str]:
+    """The names of the root fields the operation selects, through fragments at the root."""
+    fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    chosen = [o for o in operations if operation_name is None or (o.name and o.name.value == operation_name)]
+    names: set[str] = set()
+    seen: set[str] = set()
+
+    def walk(selections: SelectionSetNode) -> None:
+        for selection in selections.selections:
+            if isinstance(selection, FieldNode):
+                names.add(selection.name.value)
+            elif isinstance(selection, InlineFragmentNode):
+                walk(selection.selection_set)
+            elif isinstance(selection, FragmentSpreadNode) and selection.name.value not in seen:
+                seen.add(selection.name.value)
+                fragment = fragments.get(selection.name.value)
+                if fragment is not None:
+                    walk(fragment.selection_set)
+
+    for operation in chosen[:1] if operation_name is None else chosen:
+        walk(operation.selection_set)
+    return names

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
@@ -11,6 +12,7 @@ from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from kitwright.api.limits import TOO_SLOW, TooSlow
 from kitwright.services.actor import SYSTEM, Actor
 from kitwright.services.uow import UnitOfWork
 from kitwright.store.models import Base
@@ -26,10 +28,12 @@ class BatchLoader(Generic[M]):
     their parts, not 50.
     """
 
-    def __init__(self, session: Session, model: type[M], loaded: Callable[[list[M]], None] | None = None) -> None:
+    def __init__(self, session: Session, model: type[M], loaded: Callable[[list[M]], None] | None = None,
+                 before_load: Callable[[], None] | None = None) -> None:
         self.session = session
         self.model = model
         self.loaded = loaded
+        self.before_load = before_load
         self.cache: dict[int, M | None] = {}
         self.wanted: set[int] = set()
 
@@ -40,6 +44,8 @@ class BatchLoader(Generic[M]):
         if id is None:
             return None
         if id not in self.cache:
+            if self.before_load is not None:
+                self.before_load()
             batch = self.wanted | {id}
             self.wanted = set()
             column = getattr(self.model, "id")  # noqa: B009 - every model has an integer id
@@ -61,6 +67,7 @@ class GroupLoader(Generic[M]):
     def __init__(
         self, session: Session, model: type[M], column: Any, order_by: tuple[Any, ...] = (),
         loaded: Callable[[list[M]], None] | None = None, siblings: Callable[[], Iterable[int]] | None = None,
+        before_load: Callable[[], None] | None = None,
     ) -> None:
         self.session = session
         self.model = model
@@ -68,6 +75,7 @@ class GroupLoader(Generic[M]):
         self.order_by = order_by or (getattr(model, "id"),)  # noqa: B009
         self.loaded = loaded
         self.siblings = siblings
+        self.before_load = before_load
         self.cache: dict[int, list[M]] = {}
         self.wanted: set[int] = set()
 
@@ -76,6 +84,8 @@ class GroupLoader(Generic[M]):
 
     def get(self, key: int) -> list[M]:
         if key not in self.cache:
+            if self.before_load is not None:
+                self.before_load()
             if self.siblings is not None:
                 self.want(self.siblings())
             batch = self.wanted | {key}
@@ -122,6 +132,8 @@ class Context:
     introspection: bool = True
     # time.monotonic() past which resolvers stop (api.limits.Deadline); None: no limit.
     deadline: float | None = None
+    # False once a mutation's root field has started: its answer must reach the caller.
+    stoppable: bool = True
     # Largest estimated query cost allowed (api.limits.QueryCost); None: the default.
     max_query_cost: int | None = None
     loaders: dict[Any, Any] = field(default_factory=dict)
@@ -129,7 +141,7 @@ class Context:
     def loader(self, model: type[M]) -> BatchLoader[M]:
         found = self.loaders.get(model)
         if found is None:
-            found = self.loaders[model] = BatchLoader(self.session, model, self.announce)
+            found = self.loaders[model] = BatchLoader(self.session, model, self.announce, self.check_deadline)
         assert isinstance(found, BatchLoader)
         return found
 
@@ -147,10 +159,16 @@ class Context:
                 return [id for id, row in loaded if row is not None]
 
             found = self.loaders[key] = GroupLoader(
-                self.session, model, column, order_by, loaded=self.announce, siblings=siblings
+                self.session, model, column, order_by, loaded=self.announce, siblings=siblings,
+                before_load=self.check_deadline,
             )
         assert isinstance(found, GroupLoader)
         return found
+
+    def check_deadline(self) -> None:
+        """Stop a query past its deadline before it loads more rows (api.limits.Deadline)."""
+        if self.deadline is not None and self.stoppable and time.monotonic() > self.deadline:
+            raise TooSlow(TOO_SLOW)
 
     def announce(self, rows: Iterable[Any]) -> None:
         """Announce what the foreign keys of loaded rows point at, so a nested field reaching

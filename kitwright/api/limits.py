@@ -6,7 +6,8 @@ parse and validation caches may hold (docs/security.md).
   50); any other list costs 10 rows times its selection. Nested lists multiply and
   aliases add, so `a1: …, a2: …` costs twice one. A query whose estimate is over the limit is
   refused before it runs.
-- Time: each field resolution checks the request's deadline; past it the request stops.
+- Time: each root field, and each batch of rows a query loads, checks the request's deadline;
+  past it the request stops.
 - Caches: parsed documents and validation results are kept by query text in one LRU bounded
   by the estimated bytes it holds, not by a count of entries.
 """
@@ -16,7 +17,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 from graphql import (
@@ -29,6 +30,7 @@ from graphql import (
     GraphQLNamedType,
     GraphQLNonNull,
     GraphQLObjectType,
+    GraphQLResolveInfo,
     GraphQLSchema,
     InlineFragmentNode,
     IntValueNode,
@@ -41,6 +43,7 @@ from graphql import (
 from graphql.type.definition import GraphQLInterfaceType, GraphQLType
 from strawberry.extensions import SchemaExtension
 
+from kitwright.api.root_fields import check_root_fields
 from kitwright.domain.errors import KitwrightError
 
 DEFAULT_PAGE = 50
@@ -174,16 +177,29 @@ class QueryCost(SchemaExtension):
 
 
 class Deadline(SchemaExtension):
-    """Stops a request that runs past its deadline (`Context.deadline`, time.monotonic)."""
+    """Stops a request that runs past its deadline (`Context.deadline`, time.monotonic).
 
-    def resolve(self, _next: Callable[..., Any], root: Any, info: Any, *args: Any, **kwargs: Any) -> Any:
-        deadline = getattr(info.context, "deadline", None)
-        # A mutation is stopped only before one of its root fields starts: once it has
-        # committed, its answer must reach the caller.
-        stoppable = info.operation.operation != OperationType.MUTATION or info.path.prev is None
-        if deadline is not None and stoppable and time.monotonic() > deadline:
-            raise TooSlow("the request ran past its time limit and was stopped; ask for less")
-        return _next(root, info, *args, **kwargs)
+    Checked before each root field starts (api.root_fields) and, in a query, before each batch
+    of rows a nested field loads (`Context.check_deadline`): the time a query takes is spent
+    loading rows, and a check at every field cost more than the fields themselves."""
+
+    def on_execute(self) -> Iterator[None]:
+        check_root_fields(self.execution_context.schema._schema, "deadline", _before_root_field)
+        yield
+
+
+def _before_root_field(info: GraphQLResolveInfo[Any]) -> None:
+    context = info.context
+    deadline = getattr(context, "deadline", None)
+    if deadline is not None and time.monotonic() > deadline:
+        raise TooSlow(TOO_SLOW)
+    if info.operation.operation == OperationType.MUTATION and hasattr(context, "stoppable"):
+        # Once a mutation has started it may commit, and then its answer must reach the caller:
+        # its reply's fields are not stopped.
+        context.stoppable = False
+
+
+TOO_SLOW = "the request ran past its time limit and was stopped; ask for less"
 
 
 # -- caches bounded by bytes ----------------------------------------------------------------

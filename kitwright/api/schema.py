@@ -83,7 +83,7 @@ def build_schema() -> strawberry.Schema:
         mutation=mutation,
         config=StrawberryConfig(scalar_map=SCALARS),
         extensions=[
-            Authorization,  # every root field checked against security.permissions
+            Authorization,  # every root field checked against security.permissions (api.root_fields)
             lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
             # Scripts send the same query texts again and again: parse and validate each once
             # (about 6.5 ms of a 10 ms page, bench/README.md), in one LRU bounded by bytes.

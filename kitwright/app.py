@@ -10,7 +10,7 @@ import time
 from typing import Any
 
 from graphql import GraphQLError
-from sqlalchemy import Connection, Engine, event
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -33,7 +33,7 @@ from kitwright.domain.errors import BadInput
 from kitwright.guard import SecurityMiddleware
 from kitwright.security.settings import SecuritySettings
 from kitwright.services.actor import Actor
-from kitwright.store.db import make_engine, make_sessionmaker
+from kitwright.store.db import limit_statements, make_engine, make_sessionmaker
 from kitwright.web.session import set_csrf_cookie
 
 log = logging.getLogger("kitwright.api")
@@ -85,8 +85,9 @@ class GraphQLEndpoint:
         seconds = self.security.request_seconds
         deadline = time.monotonic() + seconds
         try:
-            # The worker thread also stops itself at the deadline (api.limits.Deadline, and
-            # PostgreSQL's statement_timeout); this only stops waiting for it.
+            # The worker thread also stops itself at the deadline (api.limits.Deadline), and
+            # PostgreSQL cancels a statement that runs longer than the whole time limit
+            # (store.db.limit_statements); this only stops waiting for it.
             result = await asyncio.wait_for(
                 run_in_threadpool(
                     self.execute, operation.query, operation.variables, operation.operation_name, actor, deadline
@@ -124,13 +125,6 @@ class GraphQLEndpoint:
         deadline: float | None = None,
     ) -> dict[str, Any]:
         session = self.sessions()
-        if deadline is not None and session.get_bind().dialect.name == "postgresql":
-            milliseconds = max(1, int((deadline - time.monotonic()) * 1000))
-
-            def limit_statements(_session: Session, _transaction: object, connection: Connection) -> None:
-                connection.exec_driver_sql(f"SET LOCAL statement_timeout = {milliseconds}")
-
-            event.listen(session, "after_begin", limit_statements)
         try:
             context = Context(session=session, actor=actor, introspection=self.security.introspection,
                               deadline=deadline, max_query_cost=self.security.max_query_cost)
@@ -178,6 +172,7 @@ def create_app(engine: Engine | None = None, security: SecuritySettings | None =
     `security` defaults to the KITWRIGHT_* environment (security.settings)."""
     engine = engine or make_engine()
     security = security or SecuritySettings.from_env()
+    limit_statements(engine, max(1, int(security.request_seconds * 1000)))
     sessions = make_sessionmaker(engine)
     endpoint = GraphQLEndpoint(sessions, security)
     routes = [

@@ -26,7 +26,7 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import delete, literal, select
+from sqlalchemy import bindparam, delete, literal, select
 from sqlalchemy.orm import Session
 
 from kitwright.domain.errors import BadInput, NotFound, Unauthenticated
@@ -272,24 +272,16 @@ def authenticate_bearer(session: Session, token: str) -> Actor:
     refused = Unauthenticated("the bearer token is invalid, expired or revoked")
     if len(token) > MAX_CREDENTIAL:
         raise refused
-    digest = _sha256(token)
-    now = utcnow()
-    columns = (ApiKey.id, ApiKey.client_id, ApiKey.role, ApiKey.expires_at, ApiKey.revoked_at,
-               User.id, User.name, User.role, User.active)
     stmt: Any
     if token.startswith(TOKEN_PREFIX):
-        stmt = (
-            select(AccessToken.expires_at, *columns)
-            .join(ApiKey, ApiKey.id == AccessToken.api_key_id)
-            .join(User, User.id == ApiKey.user_id)
-            .where(AccessToken.token_hash == digest)
-        )
+        stmt = _BY_TOKEN
     elif token.startswith(KEY_SECRET_PREFIX):
-        stmt = select(literal(None), *columns).join(User, User.id == ApiKey.user_id).where(
-            ApiKey.secret_hash == digest)
+        stmt = _BY_KEY_SECRET
     else:
         raise refused
-    row = _read_only(session).execute(stmt).one_or_none()
+    digest = _sha256(token)
+    now = utcnow()
+    row = _read_only(session).execute(stmt, {"digest": digest}).one_or_none()
     if row is None:
         raise refused
     token_expires, key_id, client_id, key_role, key_expires, revoked_at, user_id, name, role, active = row
@@ -301,6 +293,20 @@ def authenticate_bearer(session: Session, token: str) -> Actor:
     if revoked_at is not None or (key_expires is not None and key_expires <= now) or not active:
         raise refused
     return _actor(user_id, name, role, key_id, client_id, key_role)
+
+
+_CALLER = (ApiKey.id, ApiKey.client_id, ApiKey.role, ApiKey.expires_at, ApiKey.revoked_at,
+           User.id, User.name, User.role, User.active)
+# Built once: a statement object reused keeps its compiled form's cache key (it runs on every
+# request).
+_BY_TOKEN = (
+    select(AccessToken.expires_at, *_CALLER)
+    .join(ApiKey, ApiKey.id == AccessToken.api_key_id)
+    .join(User, User.id == ApiKey.user_id)
+    .where(AccessToken.token_hash == bindparam("digest"))
+)
+_BY_KEY_SECRET = select(literal(None), *_CALLER).join(User, User.id == ApiKey.user_id).where(
+    ApiKey.secret_hash == bindparam("digest"))
 
 
 def _read_only(session: Session) -> Any:

@@ -33,6 +33,7 @@ from kitwright.api import (
     security,
 )
 from kitwright.api.authorization import Authorization
+from kitwright.api.execution import ShortcutExecutionContext, call_simple_resolvers
 from kitwright.api.limits import Deadline, QueryCache, QueryCost, document_cache
 from kitwright.api.scalars import SCALARS
 from kitwright.domain.errors import KitwrightError
@@ -82,6 +83,7 @@ def build_schema() -> strawberry.Schema:
         query=query,
         mutation=mutation,
         config=StrawberryConfig(scalar_map=SCALARS),
+        execution_context_class=ShortcutExecutionContext,  # shorter paths for plain fields (api.execution)
         extensions=[
             Authorization,  # every root field checked against security.permissions (api.root_fields)
             lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
@@ -97,3 +99,4 @@ def build_schema() -> strawberry.Schema:
 
 
 schema = build_schema()
+call_simple_resolvers(schema._schema, schema.config.info_class)

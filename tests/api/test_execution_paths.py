@@ -1,0 +1,112 @@
+"""The executor's shorter paths answer exactly what Strawberry's own path answers
+(docs/architecture.md, "GraphQL execution"): every list of the schema, every nested field two
+levels down, and the error cases of a null or a value that does not coerce."""
+
+from __future__ import annotations
+
+import enum
+import time
+from typing import Any
+
+import strawberry
+from graphql import GraphQLObjectType
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+from starlette.testclient import TestClient
+from strawberry.schema.config import StrawberryConfig
+from strawberry.tools import merge_types
+
+from kitwright.api.authorization import Authorization
+from kitwright.api.context import Context
+from kitwright.api.execution import ShortcutExecutionContext, call_simple_resolvers
+from kitwright.api.scalars import SCALARS
+from kitwright.api.schema import MUTATIONS, QUERIES, schema
+from kitwright.services.actor import Actor
+from kitwright.store.db import make_sessionmaker
+from tests.api.test_list_priming import DEPTH, FORWARD_ONLY, LISTS, selection, world
+
+ADMIN = Actor(id=1, name="admin", role="admin")
+
+# The same types, executed by Strawberry alone.
+PLAIN = strawberry.Schema(query=merge_types("Query", tuple(QUERIES)), mutation=merge_types("Mutation", tuple(MUTATIONS)),
+                          config=StrawberryConfig(scalar_map=SCALARS), extensions=[Authorization])
+
+
+def run(target: strawberry.Schema, engine: Engine, query: str) -> tuple[Any, list[str]]:
+    with make_sessionmaker(engine)() as session:
+        context = Context(session=session, actor=ADMIN, deadline=time.monotonic() + 60, max_query_cost=10**9)
+        result = target.execute_sync(query, context_value=context)
+        return result.data, sorted(f"{e.path}: {e.message}" for e in result.errors or [])
+
+
+def test_every_list_answers_the_same_on_both_paths(session: Session, client: TestClient, engine: Engine) -> None:
+    world(session, client)
+    compared = 0
+    for field, node in LISTS:
+        size = "first: 5" if field in FORWARD_ONLY else "last: 5"
+        query = (f"{{ {field}({size}) {{ totalCount pageInfo {{ hasNextPage endCursor }} "
+                 f"edges {{ cursor node {{ {selection(node, DEPTH)} }} }} }} }}")
+        if field in FORWARD_ONLY:
+            query = query.replace("totalCount ", "")
+        fast, plain = run(schema, engine, query), run(PLAIN, engine, query)
+        assert fast == plain, field
+        assert fast[0] is not None and fast[0][field]["edges"], (field, fast)
+        compared += 1
+    assert compared == len(LISTS) >= 15
+
+
+@enum.unique
+class Colour(enum.Enum):
+    RED = "red"
+
+
+class Row:
+    def __init__(self, name: str | None, colour: Any, count: Any) -> None:
+        self.name, self.colour, self.count, self.maybe = name, colour, count, None
+
+
+@strawberry.type
+class Thing:
+    name: str
+    colour: Colour
+    maybe: str | None = None
+    count: int = 0
+
+    @strawberry.field
+    def shout(self, root: strawberry.Parent[Row], info: strawberry.Info) -> str:
+        return f"{root.name}!{info.field_name}"
+
+
+ROWS = [Row("a", Colour.RED, 1), Row(None, Colour.RED, 2), Row("c", "purple", 3), Row("d", Colour.RED, "x")]
+
+
+@strawberry.type
+class TinyQuery:
+    @strawberry.field
+    def things(self) -> list[Thing | None]:
+        return ROWS  # type: ignore[return-value]
+
+
+def tiny(fast: bool) -> strawberry.Schema:
+    built = strawberry.Schema(query=TinyQuery, execution_context_class=ShortcutExecutionContext if fast else None)
+    if fast:
+        assert call_simple_resolvers(built._schema, built.config.info_class) == 1  # Thing.shout
+    return built
+
+
+def test_nulls_and_values_that_do_not_coerce_fail_the_same_way() -> None:
+    query = "{ things { name colour maybe count shout } }"
+    fast, plain = tiny(True).execute_sync(query), tiny(False).execute_sync(query)
+    assert fast.data == plain.data
+    assert [(e.path, e.message) for e in fast.errors or []] == [(e.path, e.message) for e in plain.errors or []]
+    # A null in a non-null field, an enum value that is not one, an int that is not one:
+    assert len(fast.errors or []) == 3
+    assert fast.data == {"things": [{"name": "a", "colour": "RED", "maybe": None, "count": 1, "shout": "a!shout"},
+                                    None, None, None]}
+
+
+def test_root_fields_keep_their_checks() -> None:
+    """Simple resolvers of Query and Mutation are left to the wrappers of api.root_fields."""
+    query_type = schema._schema.query_type
+    assert isinstance(query_type, GraphQLObjectType)
+    assert all(field.resolve is not None and field.resolve.__name__ == "checked" for field in query_type.fields.values())

@@ -34,10 +34,17 @@ class PageInfo:
         return self._total()
 
 
+def _edge_cursor(self: Edge[Any]) -> str:
+    # Encoded when asked for: most pages ask only for pageInfo's end cursor.
+    return self._page.cursor(self._index)
+
+
 @strawberry.type
 class Edge(Generic[T]):
-    cursor: str
+    cursor: str = strawberry.field(resolver=_edge_cursor)
     node: T
+    _page: strawberry.Private[Page[Any]]
+    _index: strawberry.Private[int]
 
 
 @strawberry.type
@@ -52,12 +59,12 @@ class Connection(Generic[T]):
 
 
 def connection(page: Page[Any]) -> Connection[Any]:
-    edges = [Edge(cursor=page.cursor(i), node=row) for i, row in enumerate(page.rows)]
+    edges = [Edge(node=row, _page=page, _index=i) for i, row in enumerate(page.rows)]
     info = PageInfo(
         has_next_page=page.has_next_page,
         has_previous_page=page.has_previous_page,
-        start_cursor=edges[0].cursor if edges else None,
-        end_cursor=edges[-1].cursor if edges else None,
+        start_cursor=page.cursor(0) if edges else None,
+        end_cursor=page.cursor(len(edges) - 1) if edges else None,
         count=len(edges),
         _total=page.count_total,
     )

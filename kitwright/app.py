@@ -33,7 +33,7 @@ from kitwright.domain.errors import BadInput
 from kitwright.guard import SecurityMiddleware
 from kitwright.security.settings import SecuritySettings
 from kitwright.services.actor import Actor
-from kitwright.store.db import limit_statements, make_engine, make_sessionmaker
+from kitwright.store.db import make_engine, make_sessionmaker
 from kitwright.web.session import set_csrf_cookie
 
 log = logging.getLogger("kitwright.api")
@@ -86,8 +86,8 @@ class GraphQLEndpoint:
         deadline = time.monotonic() + seconds
         try:
             # The worker thread also stops itself at the deadline (api.limits.Deadline), and
-            # PostgreSQL cancels a statement that runs longer than the whole time limit
-            # (store.db.limit_statements); this only stops waiting for it.
+            # the server's PostgreSQL connections cancel a statement that runs longer than the
+            # whole time limit (app_from_env); this only stops waiting for it.
             result = await asyncio.wait_for(
                 run_in_threadpool(
                     self.execute, operation.query, operation.variables, operation.operation_name, actor, deadline
@@ -172,7 +172,6 @@ def create_app(engine: Engine | None = None, security: SecuritySettings | None =
     `security` defaults to the KITWRIGHT_* environment (security.settings)."""
     engine = engine or make_engine()
     security = security or SecuritySettings.from_env()
-    limit_statements(engine, max(1, int(security.request_seconds * 1000)))
     sessions = make_sessionmaker(engine)
     endpoint = GraphQLEndpoint(sessions, security)
     routes = [
@@ -247,4 +246,5 @@ def _session_key(sessions: sessionmaker[Session], security: SecuritySettings) ->
 def app_from_env() -> Starlette:
     """Factory for uvicorn (`kitwright serve`): the database comes from the environment."""
     logging.basicConfig(level=os.environ.get("KITWRIGHT_LOG_LEVEL", "INFO"))
-    return create_app(make_engine())
+    security = SecuritySettings.from_env()
+    return create_app(make_engine(statement_timeout_ms=max(1, int(security.request_seconds * 1000))), security)

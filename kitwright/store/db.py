@@ -32,7 +32,10 @@ def normalise_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
+def make_engine(url: str | None = None, *, statement_timeout_ms: int | None = None, **kwargs: Any) -> Engine:
+    """The engine for `url` (default: the environment's). On PostgreSQL, `statement_timeout_ms`
+    makes the server cancel any statement that runs longer, set when each connection opens
+    (no round trip per request)."""
     url = normalise_url(database_url(url))
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
@@ -42,7 +45,8 @@ def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
     kwargs.setdefault("max_overflow", 20)
     # Our statements are short OLTP queries; PostgreSQL's JIT compiles them on every request
     # once cost estimates pass jit_above_cost and adds 8-30 ms (bench/README.md).
-    kwargs.setdefault("connect_args", {"options": "-c jit=off"})
+    options = "-c jit=off" + (f" -c statement_timeout={int(statement_timeout_ms)}" if statement_timeout_ms else "")
+    kwargs.setdefault("connect_args", {"options": options})
     ping_idle = kwargs.pop("pool_pre_ping", None) is None
     engine = create_engine(url, **kwargs)
     if ping_idle:
@@ -79,25 +83,6 @@ def _ping_idle_connections(engine: Engine) -> None:
         except engine.dialect.loaded_dbapi.Error as error:
             # The pool then discards this connection and checks out a fresh one.
             raise exc.DisconnectionError(str(error)) from error
-
-
-def limit_statements(engine: Engine, milliseconds: int) -> None:
-    """On PostgreSQL, cancel any statement of `engine` that runs longer than `milliseconds`.
-
-    Set once per connection (at its first checkout after this call), not per transaction: a
-    `SET LOCAL` in every transaction of every request cost a round trip each."""
-    if engine.dialect.name != "postgresql":
-        return
-
-    @event.listens_for(engine, "checkout")
-    def _checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
-        if record.info.get("kitwright_statement_timeout") == milliseconds:
-            return
-        with dbapi_connection.cursor() as cursor:
-            cursor.execute(f"SET statement_timeout = {int(milliseconds)}")
-        if not dbapi_connection.autocommit:
-            dbapi_connection.commit()  # a SET in a transaction would be undone by its rollback
-        record.info["kitwright_statement_timeout"] = milliseconds
 
 
 def _configure_sqlite(engine: Engine) -> None:

@@ -41,6 +41,7 @@ from graphql import (
     parse,
 )
 from graphql.type.definition import GraphQLInterfaceType, GraphQLType
+from graphql.validation import ASTValidationRule
 from strawberry.extensions import SchemaExtension
 
 from kitwright.api.root_fields import check_root_fields
@@ -251,18 +252,29 @@ def entry_size(query: str) -> int:
 
 
 class QueryCache(SchemaExtension):
-    """Parses and validates each query text once, in a cache bounded by bytes."""
+    """Parses and validates each query text once, in a cache bounded by bytes.
 
-    def __init__(self, cache: ByteLRU) -> None:
+    The limits on a query's text apply where the cache misses, the only place they can act:
+    at most `max_tokens` tokens when parsing, and `rules` (depth, aliases) beside GraphQL's own
+    when validating. Kept here rather than as extensions of their own, which were built and
+    entered on every request only to find the work cached."""
+
+    def __init__(self, cache: ByteLRU, *, max_tokens: int | None = None,
+                 rules: tuple[type[ASTValidationRule], ...] = ()) -> None:
         super().__init__()
         self.cache = cache
+        self.max_tokens = max_tokens
+        self.rules = rules
 
     def on_parse(self) -> Iterator[None]:
         context = self.execution_context
         query = context.query or ""
         found = self.cache.get(("parse", query))
         if found is None:
-            found = parse(query, **context.parse_options)
+            options: dict[str, Any] = dict(context.parse_options)
+            if self.max_tokens is not None:
+                options["max_tokens"] = self.max_tokens
+            found = parse(query, **options)
             self.cache.put(("parse", query), found, entry_size(query))
         context.graphql_document = found
         yield
@@ -274,12 +286,11 @@ class QueryCache(SchemaExtension):
         query = context.query or ""
         document = context.graphql_document
         assert document is not None
-        # Keyed by text alone: the schema and its rules are the same for every request (the
-        # depth limiter builds a new rule class per request, so rules cannot be part of a key).
+        # Keyed by text alone: the schema and its rules are the same for every request.
         key = ("validate", query)
         errors = self.cache.get(key)
         if errors is None:
-            errors = validate_document(context.schema._schema, document, context.validation_rules)
+            errors = validate_document(context.schema._schema, document, (*context.validation_rules, *self.rules))
             self.cache.put(key, errors, ENTRY_OVERHEAD + len(query) + 64 * len(errors))
         context.pre_execution_errors = errors
         yield

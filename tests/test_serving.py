@@ -112,3 +112,20 @@ def test_workers_that_start_slowly_are_not_killed_and_restarted(tmp_path: Path) 
         server.terminate()
         server.wait(timeout=30)
     assert "died" not in log.read_text(), log.read_text()
+
+
+def test_the_server_runs_on_uvloop_and_httptools() -> None:
+    import httptools  # noqa: F401 - installed, so uvicorn can load its parser
+    import uvloop
+
+    from kitwright.cli.serving import make_config
+
+    config = make_config(host="127.0.0.1", port=0, workers=1)
+    assert config.http == "httptools"
+    factory = config.get_loop_factory()
+    assert factory is not None
+    loop = factory()
+    try:
+        assert isinstance(loop, uvloop.Loop)
+    finally:
+        loop.close()

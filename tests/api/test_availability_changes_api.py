@@ -48,3 +48,50 @@ def test_a_receipt_moves_its_kit_at_its_site(session: Session, client: TestClien
 
 def test_a_bad_token_names_since(client: TestClient) -> None:
     assert error(client, CHANGES, {"since": "not-a-token"})["extensions"]["field"] == "since"
+
+
+PAGE = """query($since: String, $first: Int) {
+  kitAvailabilityChanges(since: $since, first: $first, asOf: "2026-04-10") {
+    token hasNextPage changes { kit { partNumber } site { name } totalQuantity }
+  }
+}"""
+
+
+def test_changes_come_in_pages_of_first(session: Session, client: TestClient) -> None:
+    start = data(client, PAGE)["kitAvailabilityChanges"]
+    assert start["changes"] == [] and start["hasNextPage"] is False
+    table = factories.part(session, "Table")
+    with UnitOfWork(session) as uow:
+        parts.create_part(uow, part_number="Set", tracking_type="UNTRACKED", components=[(table.id, Decimal(1))])
+    for name in ("DC1", "DC2", "DC3"):
+        factories.record(session, table, 2, location_id=factories.location(session, name).id)
+    seen, token, answers = [], start["token"], 0
+    while True:
+        answer = data(client, PAGE, {"since": token, "first": 2})["kitAvailabilityChanges"]
+        answers += 1
+        seen += [(c["site"]["name"], c["totalQuantity"]) for c in answer["changes"]]
+        token = answer["token"]
+        if not answer["hasNextPage"]:
+            break
+    assert answers == 2 and seen == [("DC1", 2), ("DC2", 2), ("DC3", 2)]
+    assert data(client, PAGE, {"since": token})["kitAvailabilityChanges"]["changes"] == []
+
+
+def test_first_is_bounded(client: TestClient) -> None:
+    token = data(client, PAGE)["kitAvailabilityChanges"]["token"]
+    for first in (-1, 501):
+        refused = error(client, PAGE, {"since": token, "first": first})
+        assert refused["extensions"] == {"code": "BAD_USER_INPUT", "field": "first"}
+    assert data(client, PAGE, {"since": token, "first": 500})["kitAvailabilityChanges"]["hasNextPage"] is False
+
+
+def test_a_token_older_than_the_retention_answers_gone(client: TestClient) -> None:
+    import base64
+
+    token = data(client, PAGE)["kitAvailabilityChanges"]["token"]
+    kind = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode().split(";")[1]
+    position = "1:1:" if kind == "postgresql" else "0"
+    old = base64.urlsafe_b64encode(f"v2;{kind};1000000;{position}".encode()).decode().rstrip("=")
+    refused = error(client, PAGE, {"since": old})
+    assert refused["extensions"] == {"code": "GONE", "field": "since"}
+    assert "read the whole feed again" in refused["message"].lower()

@@ -39,8 +39,8 @@ class KitSiteAvailabilityType:
     first_available_future_date: dt.date | None
     buckets: list[BucketType]
 
-    @strawberry.field
-    def kit(self, info: Info) -> PartType:
+    @strawberry.field(description="Null once the kit's part is deleted (its figures are then zero).")
+    def kit(self, info: Info) -> PartType | None:
         return as_node(PartType, info.context.loader(Part).get(int(self.kit_id)))
 
     @strawberry.field

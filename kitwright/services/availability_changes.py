@@ -440,6 +440,10 @@ def affected_pairs(session: Session, rows: Iterable[Any]) -> dict[int, set[int]]
                                                   .where(PartComponent.component_part_id.in_(sorted(by_part)))):
                 affected.setdefault(kit, set()).update(by_part[component])
     if sites:
+        # A deleted site (only an empty one can be) has no figures left to report.
+        sites = set(session.scalars(select(Location.id).where(Location.id.in_(sorted(sites)),
+                                                              Location.parent_id.is_(None))))
+    if sites:
         for kit in session.scalars(select(PartComponent.part_id).distinct()):
             affected.setdefault(kit, set()).update(sites)
     if kits:

@@ -8,8 +8,9 @@ from decimal import Decimal
 from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
 
-from kitwright.services import inventory, parts
+from kitwright.services import inventory, locations, parts
 from kitwright.services.uow import UnitOfWork
+from kitwright.store.models import Location, Part
 from tests import factories
 from tests.api.gql import data, error
 
@@ -95,3 +96,25 @@ def test_a_token_older_than_the_retention_answers_gone(client: TestClient) -> No
     refused = error(client, PAGE, {"since": old})
     assert refused["extensions"] == {"code": "GONE", "field": "since"}
     assert "read the whole feed again" in refused["message"].lower()
+
+
+def test_a_deleted_site_or_kit_never_stops_the_changes(session: Session, client: TestClient) -> None:
+    """An empty site can be deleted (its location was noted); a kit part deleted takes its
+    definition with it: the answer goes on, a deleted kit with zero figures and no part."""
+    table = factories.part(session, "Table")
+    with UnitOfWork(session) as uow:
+        kit = parts.create_part(uow, part_number="Set", tracking_type="UNTRACKED", components=[(table.id, Decimal(1))])
+    gone, kept = factories.location(session, "Closed DC"), factories.location(session, "DC1")
+    factories.record(session, table, 2, location_id=kept.id)
+    start = data(client, PAGE)["kitAvailabilityChanges"]["token"]
+    with UnitOfWork(session) as uow:
+        locations.delete_location(uow, gone.id, uow.get(Location, gone.id).etag)
+    answer = data(client, PAGE, {"since": start})["kitAvailabilityChanges"]
+    assert answer["changes"] == []
+    with UnitOfWork(session) as uow:
+        uow.session.delete(uow.get(Part, kit.id))
+        uow.commit()
+    query = """query($since: String) { kitAvailabilityChanges(since: $since) {
+        changes { kitId kit { partNumber } site { name } totalQuantity } } }"""
+    changes = data(client, query, {"since": answer["token"]})["kitAvailabilityChanges"]["changes"]
+    assert changes == [{"kitId": str(kit.id), "kit": None, "site": {"name": "DC1"}, "totalQuantity": 0}]

@@ -367,3 +367,19 @@ def test_a_unit_holding_installed_parts_cannot_be_deleted(session: Session) -> N
         inventory.delete_part_inventory(uow, core.id, core.etag)
     assert note_count(session) == before
     assert fresh(session, PartInventory, core.id) is not None
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(fields=st.lists(st.sampled_from(["v2", "v1", "postgresql", "sqlite", "0", "1", "5", "9999999999999999",
+                                        "3:5:", "5:3:", "3:9:4,6", "3:9:6,4", "3:9:9", "0:0:", "1:1:", "-",
+                                        "2,3", "x", "", "1:", "18446744073709551616"]), max_size=8),
+       separator=st.sampled_from([";", ":"]))
+def test_a_made_up_token_is_refused_never_a_crash(session: Session, fields: list[str], separator: str) -> None:
+    import base64
+
+    token = base64.urlsafe_b64encode(separator.join(fields).encode()).decode().rstrip("=")
+    session.rollback()
+    try:
+        availability_changes.changes_since(session, token, as_of=AS_OF, first=3)
+    except (BadInput, Gone) as refused:
+        assert refused.field == "since"

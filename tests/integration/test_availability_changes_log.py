@@ -66,6 +66,13 @@ def pages(session: Session, token: str, size: int) -> tuple[list[tuple[int, Site
 # -- retention ------------------------------------------------------------------------------
 
 
+@pytest.fixture(autouse=True)
+def no_writer_pruning(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Writers mark and prune at most once a minute per process, whenever that falls: these
+    tests take their marks themselves (the one testing writers turns it back on)."""
+    monkeypatch.setattr(availability_changes, "_next_prune", float("inf"))
+
+
 def take_mark(session: Session) -> dt.datetime:
     """A mark of the log as it stands (what a writer or the CLI takes now and then); its time."""
     session.rollback()

@@ -18,9 +18,11 @@ from kitwright.api.nodes import as_node
 from kitwright.api.parts import PartType
 from kitwright.api.scalars import DecimalScalar
 from kitwright.domain import availability as domain
+from kitwright.domain.errors import BadInput
 from kitwright.security.permissions import P
 from kitwright.services import availability_changes
 from kitwright.store.models import Location, Part
+from kitwright.store.queries import DEFAULT_PAGE, MAX_PAGE
 
 
 @strawberry.type(
@@ -37,8 +39,8 @@ class KitSiteAvailabilityType:
     first_available_future_date: dt.date | None
     buckets: list[BucketType]
 
-    @strawberry.field
-    def kit(self, info: Info) -> PartType:
+    @strawberry.field(description="Null once the kit's part is deleted (its figures are then zero).")
+    def kit(self, info: Info) -> PartType | None:
         return as_node(PartType, info.context.loader(Part).get(int(self.kit_id)))
 
     @strawberry.field
@@ -65,11 +67,17 @@ class KitSiteAvailabilityType:
 
 @strawberry.type(name="KitAvailabilityChanges")
 class KitAvailabilityChangesType:
-    token: str = strawberry.field(description="Pass as `since` next time to get what changed after this answer.")
+    token: str = strawberry.field(
+        description="Pass as `since` next time: it continues right after this page (the next page when "
+        "`hasNextPage`, else what changes after this answer)."
+    )
     as_of: dt.date
     changes: list[KitSiteAvailabilityType] = strawberry.field(
-        description="Current figures of every kit x site whose supply changed (kit, then site ascending). "
-        "A pair can appear again in a later answer; its figures are then current again."
+        description="Current figures of the kit x site pairs whose supply changed (kit, then site ascending), "
+        "at most `first`. A pair can appear again in a later answer; its figures are then current again."
+    )
+    has_next_page: bool = strawberry.field(
+        description="More changed pairs follow: ask again at once with `since: token`."
     )
 
 
@@ -77,21 +85,28 @@ class KitAvailabilityChangesType:
 class Query:
     @strawberry.field(
         permission_classes=needs(P.VIEW_AVAILABILITY),
-        description="The kit x site figures that changed since `since` (a token from an earlier answer). "
-        "Without `since`: no changes, only a token to start from; take it before reading the full feed."
+        description="The kit x site figures that changed since `since` (a token from an earlier answer), "
+        f"`first` at a time (default {DEFAULT_PAGE}, at most {MAX_PAGE}). Without `since`: no changes, only a "
+        "token to start from; take it before reading the full feed. A token older than the change log's "
+        "retention answers GONE: read the full feed again."
     )
     def kit_availability_changes(
         self,
         info: Info,
         since: str | None = None,
+        first: int | None = None,
         as_of: dt.date | None = None,
         view: AvailabilityViewInput | None = None,
     ) -> KitAvailabilityChangesType:
+        if first is not None and not 0 <= first <= MAX_PAGE:
+            raise BadInput(f"first must be between 0 and {MAX_PAGE}", field="first")
         result = availability_changes.changes_since(
-            info.context.session, since, view=parse_view(view), as_of=as_of
+            info.context.session, since, view=parse_view(view), as_of=as_of,
+            first=DEFAULT_PAGE if first is None else first,
         )
         return KitAvailabilityChangesType(
             token=result.token,
             as_of=result.as_of,
             changes=[KitSiteAvailabilityType.of(kit, curve, info) for kit, curve in result.figures],
+            has_next_page=result.has_next_page,
         )

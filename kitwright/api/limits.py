@@ -3,7 +3,9 @@ parse and validation caches may hold (docs/security.md).
 
 - Cost: every field selected costs 1; a paged list (a field taking `first` / `last`) costs
   its page size times what each row selects (`first`, else `last`, else the default page of
-  50); any other list costs 10 rows times its selection. Nested lists multiply and
+  50); a paged field answering one object that is not a connection (kitAvailabilityChanges)
+  costs its selection once, with its lists at the page size; any other list costs 10 rows
+  times its selection. Nested lists multiply and
   aliases add, so `a1: …, a2: …` costs twice one. A query whose estimate is over the limit is
   refused before it runs.
 - Time: each root field, and each batch of rows a query loads, checks the request's deadline;
@@ -100,40 +102,50 @@ class _Estimator:
         self.ceiling = ceiling
 
     def selection(self, selection_set: SelectionSetNode | None, parent: GraphQLNamedType,
-                  seen: frozenset[str] = frozenset()) -> int:
+                  seen: frozenset[str] = frozenset(), page: int | None = None) -> int:
+        """`page`: the page size of the paged field whose object this is (its lists hold the page)."""
         if selection_set is None:
             return 0
         total = 0
         for node in selection_set.selections:
             if isinstance(node, FieldNode):
-                total += self.field(node, parent, seen)
+                total += self.field(node, parent, seen, page)
             elif isinstance(node, InlineFragmentNode):
                 kind = self.schema.get_type(node.type_condition.name.value) if node.type_condition else parent
-                total += self.selection(node.selection_set, kind or parent, seen)
+                total += self.selection(node.selection_set, kind or parent, seen, page)
             elif isinstance(node, FragmentSpreadNode):
                 name = node.name.value
                 fragment = self.fragments.get(name)
                 if fragment is None or name in seen:
                     continue  # validation reports unknown and cyclic fragments
                 kind = self.schema.get_type(fragment.type_condition.name.value)
-                total += self.selection(fragment.selection_set, kind or parent, seen | {name})
+                total += self.selection(fragment.selection_set, kind or parent, seen | {name}, page)
             if total > self.ceiling:
                 return total  # refused anyway; stop walking a huge document
         return total
 
-    def field(self, node: FieldNode, parent: GraphQLNamedType, seen: frozenset[str]) -> int:
+    def field(self, node: FieldNode, parent: GraphQLNamedType, seen: frozenset[str],
+              page: int | None = None) -> int:
         if not isinstance(parent, (GraphQLObjectType, GraphQLInterfaceType)):
             return 1
         definition = parent.fields.get(node.name.value)
         if definition is None:
             return 1  # __typename and introspection fields; validation handles the unknown
         kind, is_list = _unwrap(definition.type)
-        inner = self.selection(node.selection_set, kind, seen) if isinstance(kind, GraphQLNamedType) else 0
-        if "first" in definition.args or "last" in definition.args:
+        paged = "first" in definition.args or "last" in definition.args
+        if paged:
             size = _page_size(node, self.variables)
             rows = DEFAULT_PAGE if size is None else size
+            if not is_list and isinstance(kind, GraphQLNamedType) and not kind.name.endswith("Connection"):
+                # One object holding the page in its lists: the page multiplies those lists only.
+                return 1 + self.selection(node.selection_set, kind, seen, page=rows)
+        inner = self.selection(node.selection_set, kind, seen) if isinstance(kind, GraphQLNamedType) else 0
+        if paged:
+            pass  # rows is the page size
         elif is_list and parent.name.endswith("Connection") and node.name.value == "edges":
             rows = 1  # already counted by the paged field above
+        elif is_list and page is not None:
+            rows = page
         elif is_list:
             rows = UNPAGED_LIST
         else:

@@ -15,7 +15,7 @@ from starlette.responses import Response
 
 from kitwright.domain.errors import BadInput, KitwrightError
 
-STATUS = {"BAD_USER_INPUT": 400, "NOT_FOUND": 404, "CONFLICT": 409, "UNAUTHENTICATED": 401, "FORBIDDEN": 403}
+STATUS = {"BAD_USER_INPUT": 400, "NOT_FOUND": 404, "CONFLICT": 409, "GONE": 410, "UNAUTHENTICATED": 401, "FORBIDDEN": 403}
 
 
 def json_response(data: Any, status: int = 200) -> Response:

@@ -1,4 +1,5 @@
-"""`kitwright availability export`: the publish feed as CSV, with a Rich progress bar."""
+"""`kitwright availability export`: the publish feed as CSV, with a Rich progress bar;
+`kitwright availability prune`: the change log's retention."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from kitwright.domain.availability import DEFAULT_VIEW
 from kitwright.domain.errors import KitwrightError
-from kitwright.services import availability
+from kitwright.services import availability, availability_changes
 from kitwright.store.db import make_engine, make_sessionmaker
 
 
@@ -63,3 +64,13 @@ def export(
                 progress.advance(task)
     engine.dispose()
     console.print(f"[green]{written} rows for {total} kits as of {day.isoformat()}[/green]")
+
+
+def prune(database_url: str | None, console: Console) -> None:
+    engine = make_engine(database_url)
+    try:
+        with make_sessionmaker(engine)() as session:
+            removed = availability_changes.prune(session)
+    finally:
+        engine.dispose()
+    console.print(f"[green]{removed} availability changes pruned[/green]")

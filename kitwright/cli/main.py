@@ -136,6 +136,15 @@ def availability_export(
     export(database_url, output, as_of, supply_types, console)
 
 
+@availability_app.command("prune")
+def availability_prune(database_url: DatabaseUrl = None) -> None:
+    """Delete kitAvailabilityChanges notes older than KITWRIGHT_AVAILABILITY_CHANGES_RETENTION (hours, default
+    168); writers also prune now and then."""
+    from kitwright.cli.availability import prune
+
+    prune(database_url, console)
+
+
 kanban_app = typer.Typer(help="Kanban kits (docs/kanban.md).", no_args_is_help=True)
 app.add_typer(kanban_app, name="kanban")
 

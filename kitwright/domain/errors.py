@@ -54,6 +54,13 @@ class Conflict(KitwrightError):
     code = "CONFLICT"
 
 
+class Gone(KitwrightError):
+    """What the caller refers to is no longer kept (a change token older than the change
+    log's retention): start again from a full read."""
+
+    code = "GONE"
+
+
 class Unauthenticated(KitwrightError):
     code = "UNAUTHENTICATED"
 

@@ -60,6 +60,7 @@ UNAUDITED_TABLES: Final[Mapping[str, str]] = MappingProxyType({
     "ledger_entry": "the ledger itself, append-only",
     "audit_entry": "the audit trail itself, append-only",
     "availability_change": "a log derived from supply changes the ledger already holds",
+    "availability_change_mark": "bookkeeping of the change log's pruning, no one's action",
     "order_event_message": "the order events as received, append-only",
     "unprocessed_order_event": "the queue of order events still to process",
     "retail_order": _ORDERS, "order_line": _ORDERS, "order_line_component": _ORDERS,

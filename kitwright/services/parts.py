@@ -228,8 +228,10 @@ def set_components(
     normalised = normalize_kit_definition(part.id, list(components), definitions, digital, field=field)
 
     uow.session.execute(delete(PartComponent).where(PartComponent.part_id == part.id))
-    # The flush sees the new rows only: a kit that loses every component is noted here.
-    availability_changes.note_kits(uow.session, [part.id])
+    if not normalised:
+        # The flush notes the kit through its new rows; a kit that loses every component has
+        # none, so it is noted here (once either way).
+        availability_changes.note_kits(uow.session, [part.id])
     rows = [
         PartComponent(part_id=part.id, component_part_id=component_id, quantity=ratio)
         for component_id, ratio in normalised

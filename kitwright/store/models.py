@@ -312,6 +312,19 @@ class AvailabilityChange(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
+class AvailabilityChangeMark(Base):
+    """A point of the change log and when it was taken (services.availability_changes):
+    `position` is the snapshot of committed transactions on PostgreSQL, the last committed
+    note id on SQLite. Pruning deletes only notes a mark older than the retention had seen,
+    so every token young enough to be accepted has seen them too."""
+
+    __tablename__ = "availability_change_mark"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    position: Mapped[str] = mapped_column(Text)
+
+
 # --------------------------------------------------------------------------- kits
 
 class PartKit(Versioned, Base):

@@ -5,7 +5,8 @@ over the whole HTTP request (authentication, rate limit, GraphQL, the reply's fi
 The numbers are pinned: a change that adds a statement to these requests fails here and must
 say why (bench/README.md, "Write path"). Transaction control (BEGIN / COMMIT / ROLLBACK) is
 not counted; the rate limit's statement is counted apart, because a worker admits most requests
-from a lease without one (services.ratelimit)."""
+from a lease without one (services.ratelimit), and so is the change log's pruning, which a
+writer runs at most once a minute per process (services.availability_changes)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from sqlalchemy import Engine, event, func, select
 from starlette.testclient import TestClient
 
@@ -41,17 +43,25 @@ PINNED: dict[str, dict[str, int]] = {
                "issueItemToKit split": 19},
 }
 TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")
+# The statements of services.availability_changes._maybe_prune (the clock, marks, old notes).
+PRUNE = ("SELECT clock_timestamp()", "SELECT max(availability_change_mark.at)", "SELECT pg_current_snapshot()",
+         "INSERT INTO availability_change_mark", "SELECT availability_change_mark.", "DELETE FROM availability_change")
 
 
 @contextmanager
 def counting(engine: Engine) -> Iterator[dict[str, list[str]]]:
-    seen: dict[str, list[str]] = {"work": [], "rate limit": []}
+    seen: dict[str, list[str]] = {"work": [], "rate limit": [], "prune": []}
 
     def listen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         text = " ".join(statement.split())
         if text.upper().startswith(TRANSACTION_CONTROL):
             return
-        seen["rate limit" if "rate_limit_bucket" in text else "work"].append(text[:120])
+        if "rate_limit_bucket" in text:
+            seen["rate limit"].append(text[:120])
+        elif text.startswith(PRUNE):
+            seen["prune"].append(text[:120])
+        else:
+            seen["work"].append(text[:120])
 
     event.listen(engine, "before_cursor_execute", listen)
     try:
@@ -125,3 +135,18 @@ def test_the_count_does_not_grow_with_the_database(client: TestClient, engine: E
     small = measure(client, engine, Shop(engine, 10))
     large = measure(client, engine, Shop(engine, 200))
     assert large == small == PINNED[engine.dialect.name]
+
+
+def test_a_write_that_prunes_counts_its_pruning_apart(client: TestClient, engine: Engine,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from kitwright.services import availability_changes
+
+    shop = Shop(engine, 10)
+    name, (query, variables) = "createPartInventory", requests(shop, 0)["createPartInventory"]
+    monkeypatch.setattr(availability_changes, "_next_prune", 0.0)
+    with counting(engine) as seen:
+        data(client, query, variables)
+    assert len(seen["work"]) == PINNED[engine.dialect.name][name], seen["work"]
+    # At least the last mark's time and the mark older than the retention (none yet); a new
+    # mark when the last is older than the mark interval.
+    assert 2 <= len(seen["prune"]) <= 5, seen["prune"]

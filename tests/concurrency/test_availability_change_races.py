@@ -105,3 +105,52 @@ def test_a_late_commit_is_not_skipped(pg_engine: Engine, postgres_url: str) -> N
     with make_sessionmaker(pg_engine)() as session:
         second = availability_changes.changes_since(session, first.token, as_of=AS_OF)
     assert (kit, sites[0]) in [(k, curve[0]) for k, curve in second.figures]
+
+
+def test_a_late_commit_between_pages_comes_after_the_last_page(pg_engine: Engine, postgres_url: str) -> None:
+    """A writes first but commits while a reader pages through B's and C's changes: the pages
+    hold B's and C's pairs once each, in order, and A's (and D's, committed in between) come
+    in the answer after the last page."""
+    (kit,), sites, orders = _world(pg_engine)
+    tables = orders[0::2]  # one per site
+    with make_sessionmaker(pg_engine)() as session:
+        token = availability_changes.current_token(session)
+    a_wrote, paged = threading.Event(), threading.Event()
+    errors: list[BaseException] = []
+
+    def slow_writer() -> None:
+        engine = make_engine(postgres_url, pool_size=1, max_overflow=0)
+        try:
+            with make_sessionmaker(engine)() as session, UnitOfWork(session) as uow:
+                uow.get(PartInventory, tables[0], lock=True).on_order = False
+                uow.flush()
+                a_wrote.set()
+                assert paged.wait(timeout=60)
+                uow.commit()
+        except BaseException as error:  # reported by the main thread
+            errors.append(error)
+        finally:
+            engine.dispose()
+
+    thread = threading.Thread(target=slow_writer)
+    thread.start()
+    assert a_wrote.wait(timeout=60)
+    with make_sessionmaker(pg_engine)() as session:
+        for record in tables[1:3]:
+            with UnitOfWork(session) as uow:
+                inventory.receive_part_inventory(uow, record, None)
+        session.rollback()
+        first = availability_changes.changes_since(session, token, as_of=AS_OF, first=1)
+        session.rollback()
+        paged.set()
+        thread.join(timeout=60)
+        assert not errors, errors
+        with UnitOfWork(session) as uow:
+            inventory.receive_part_inventory(uow, tables[3], None)
+        session.rollback()
+        second = availability_changes.changes_since(session, first.token, as_of=AS_OF, first=1)
+        session.rollback()
+        after = availability_changes.changes_since(session, second.token, as_of=AS_OF)
+    assert (first.has_next_page, second.has_next_page) == (True, False)
+    assert [(k, curve[0]) for k, curve in first.figures + second.figures] == [(kit, sites[1]), (kit, sites[2])]
+    assert [(k, curve[0]) for k, curve in after.figures] == [(kit, sites[0]), (kit, sites[3])]

@@ -15,7 +15,7 @@ from kitwright.domain.availability import SiteCurve
 from kitwright.domain.errors import BadInput
 from kitwright.services import availability, availability_changes, inventory, locations, parts
 from kitwright.services.uow import UnitOfWork
-from kitwright.store.models import Location, PartInventory
+from kitwright.store.models import Location, Part, PartInventory
 from tests import factories
 
 AS_OF = dt.date(2026, 4, 10)
@@ -51,6 +51,22 @@ class World:
         for component in self.components:
             for place in self.places[:3]:
                 factories.record(session, component, 6, location_id=place)
+
+    @classmethod
+    def once(cls, session: Session) -> World:
+        """The world of this database: made on the first call, read back on later ones."""
+        session.rollback()
+        if session.scalar(select(Part.id).where(Part.part_number == "K0")) is None:
+            return cls(session)
+        world = cls.__new__(cls)
+        world.session = session
+        by_number = {p.part_number: p for p in session.scalars(select(Part).order_by(Part.id))}
+        world.components = [by_number[f"C{i}"] for i in range(4)]
+        world.kits = [by_number[f"K{i}"].id for i in range(3)]
+        by_name = {loc.name: loc for loc in session.scalars(select(Location).order_by(Location.id))}
+        world.sites = [by_name[f"DC{i}"] for i in range(3)]
+        world.places = [*(s.id for s in world.sites), by_name["Shelf"].id, by_name["Dock"].id]
+        return world
 
     def random_change(self, rng: random.Random) -> str:
         session = self.session

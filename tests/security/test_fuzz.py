@@ -38,7 +38,7 @@ def check(client: TestClient, query: str) -> None:
     if response.status_code == 200:
         codes = {e.get("extensions", {}).get("code") for e in response.json().get("errors") or []}
         assert "INTERNAL_SERVER_ERROR" not in codes, (query, response.text)
-        assert codes <= {"BAD_USER_INPUT", "NOT_FOUND", "CONFLICT", "FORBIDDEN", "UNAUTHENTICATED"}, (query, codes)
+        assert codes <= {"BAD_USER_INPUT", "NOT_FOUND", "CONFLICT", "GONE", "FORBIDDEN", "UNAUTHENTICATED"}, (query, codes)
 
 
 @pytest.mark.slow

@@ -54,6 +54,10 @@ def test_cost_counts_pages_multiplies_nesting_and_adds_aliases() -> None:
     assert cost(two) == 2 * one
     fragment = "fragment F on PartInventory { id part { id } } { partInventories(first: 4) { edges { node { ...F } } } }"
     assert cost(fragment) == 1 + 4 * (1 + (1 + 1 + 2))
+    # A paged object that is not a connection: the page size multiplies the list it holds.
+    changes = "{ kitAvailabilityChanges(first: 500) { token hasNextPage changes { kitId buckets { date } } } }"
+    assert cost(changes) == 1 + (1 + 1 + (1 + 500 * (1 + (1 + UNPAGED_LIST * 1))))
+    assert cost("{ kitAvailabilityChanges { changes { kitId } } }") == 1 + (1 + DEFAULT_PAGE * 1)
 
 
 def test_costly_queries_are_refused_before_they_run(engine: Engine, client_for: Any) -> None:

@@ -21,7 +21,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 from strawberry.http.ides import get_graphql_ide_html
 
-from kitwright.api.auth import request_actor, token_routes, too_many
+from kitwright.api.auth import token_routes, too_many
 from kitwright.api.batch import batch_limit, check_batch_size, read_operation, run_batch
 from kitwright.api.context import Context
 from kitwright.api.errors import format_error
@@ -32,7 +32,7 @@ from kitwright.api.uploads import is_multipart, read_multipart_operations
 from kitwright.domain.errors import BadInput
 from kitwright.guard import SecurityMiddleware
 from kitwright.security.settings import SecuritySettings
-from kitwright.services.actor import Actor
+from kitwright.services.actor import Actor, actor_of
 from kitwright.store.db import make_engine, make_sessionmaker
 from kitwright.web.session import set_csrf_cookie
 
@@ -75,7 +75,7 @@ class GraphQLEndpoint:
                 await form.close()
 
     async def _answer(self, request: Request, payload: Any) -> Response:
-        actor = request_actor(request)
+        actor = actor_of(request.scope)
         if isinstance(payload, list):
             return await self.handle_batch(request, payload, actor)
         try:

@@ -1,6 +1,6 @@
 """The token endpoint (`POST /auth/token`, and ION's token paths) and the JSON answers the
-request guard and the REST endpoints share: UNAUTHENTICATED, RATE_LIMITED, and the actor the
-guard found (`request_actor`). The guard itself is kitwright.guard. No credential is ever
+request guard and the REST endpoints share: UNAUTHENTICATED and RATE_LIMITED (the actor the
+guard found is `services.actor.actor_of`). The guard itself is kitwright.guard. No credential is ever
 logged.
 """
 
@@ -20,7 +20,6 @@ from starlette.routing import Route
 
 from kitwright.domain.errors import KitwrightError
 from kitwright.services import auth
-from kitwright.services.actor import ANONYMOUS, Actor
 
 ION_TOKEN_PATH = "/realms/api-keys/protocol/openid-connect/token"
 AUTH0_TOKEN_PATH = "/oauth/token"  # where ion-importers' client asks for its token
@@ -38,11 +37,6 @@ def unauthenticated(message: str = "sign in or send Authorization: Bearer <token
 def too_many(wait: float) -> Response:
     return JSONResponse(error_body("RATE_LIMITED", "too many requests; slow down"), status_code=429,
                         headers={"Retry-After": str(max(1, round(wait)))})
-
-
-def request_actor(request: Request) -> Actor:
-    actor = request.scope.get("state", {}).get("actor")
-    return actor if isinstance(actor, Actor) else ANONYMOUS
 
 
 # -- POST /auth/token ------------------------------------------------------------------------

@@ -19,12 +19,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from kitwright.api.auth import request_actor
 from kitwright.api.rest import BodyRejected, bad_request, error_response, json_response
 from kitwright.api.uploads import is_multipart, read_form
 from kitwright.domain.errors import KitwrightError
 from kitwright.services import import_kit_items as kit_items
-from kitwright.services.actor import Actor
+from kitwright.services.actor import Actor, actor_of
 from kitwright.services.uow import UnitOfWork
 
 log = logging.getLogger("kitwright.api")
@@ -71,7 +70,7 @@ def routes(sessions: sessionmaker[Session]) -> list[Route]:
             if not isinstance(upload, UploadFile):
                 return bad_request("the multipart field 'file' must hold the CSV or XLSX file", field="file")
             try:
-                body = await run_in_threadpool(run, upload.file, upload.filename, dry_run, request_actor(request))
+                body = await run_in_threadpool(run, upload.file, upload.filename, dry_run, actor_of(request.scope))
             except KitwrightError as error:
                 return error_response(error)
             except Exception:
@@ -130,7 +129,7 @@ def plant_routes(sessions: sessionmaker[Session]) -> list[Route]:
                 return bad_request("the multipart field 'file' must hold the CSV or XLSX file", field="file")
             try:
                 body = await run_in_threadpool(run, kind, upload.file, upload.filename, dry_run,
-                                               request_actor(request))
+                                               actor_of(request.scope))
             except KitwrightError as error:
                 return error_response(error)
             except Exception:

@@ -20,11 +20,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from kitwright.api.auth import request_actor
 from kitwright.api.rest import BodyRejected, error_response, json_response, read_json
 from kitwright.domain.errors import BadInput, KitwrightError, Problems
 from kitwright.domain.quantities import normalize
-from kitwright.services.actor import Actor
+from kitwright.services.actor import Actor, actor_of
 from kitwright.services.items import save_item_document
 from kitwright.services.uow import UnitOfWork
 
@@ -90,7 +89,7 @@ def routes(sessions: sessionmaker[Session]) -> list[Route]:
         handler: Callable[[object, Actor], tuple[dict[str, Any], int]] = save
         try:
             # Authentication and the route's permission are checked by the app's middleware.
-            result, status = await run_in_threadpool(handler, payload, request_actor(request))
+            result, status = await run_in_threadpool(handler, payload, actor_of(request.scope))
         except KitwrightError as error:
             return error_response(error)
         except Exception:

@@ -20,11 +20,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from kitwright.api.auth import request_actor
 from kitwright.api.rest import BodyRejected, error_response, json_response, read_json
 from kitwright.domain.errors import BadInput, KitwrightError, Problems
 from kitwright.services import orders
-from kitwright.services.actor import Actor
+from kitwright.services.actor import Actor, actor_of
 from kitwright.services.uow import UnitOfWork
 
 log = logging.getLogger("kitwright.api")
@@ -133,7 +132,7 @@ def routes(sessions: sessionmaker[Session]) -> list[Route]:
             return rejected.response
         try:
             # Authentication and the route's permission are checked by the app's middleware.
-            result = await run_in_threadpool(process, payload, request_actor(request))
+            result = await run_in_threadpool(process, payload, actor_of(request.scope))
         except KitwrightError as error:
             return error_response(error)
         except Exception:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -30,3 +32,10 @@ ANONYMOUS = Actor(id=None, name="anonymous", authenticated=False)
 # The actor of the request being served (set by the request guard, kitwright.guard), used by
 # units of work opened without an explicit actor. Outside a request it is SYSTEM (CLI, demo).
 current_actor: ContextVar[Actor] = ContextVar("kitwright_actor", default=SYSTEM)
+
+
+def actor_of(scope: Mapping[str, Any]) -> Actor:
+    """The actor the request guard found for the request of this ASGI `scope` (kept in its
+    state); ANONYMOUS where the guard found none."""
+    actor = scope.get("state", {}).get("actor")
+    return actor if isinstance(actor, Actor) else ANONYMOUS

@@ -23,7 +23,7 @@ from kitwright import __version__
 from kitwright.domain.errors import KitwrightError
 from kitwright.domain.quantities import normalize
 from kitwright.security.permissions import Permission, allowed
-from kitwright.services.actor import ANONYMOUS, Actor, current_actor
+from kitwright.services.actor import Actor, actor_of, current_actor
 from kitwright.services.uow import UnitOfWork
 from kitwright.web.session import csrf_token, current_web_session
 
@@ -66,11 +66,6 @@ templates.globals["csrf_token"] = csrf_token
 templates.globals["signed_in_as"] = _signed_in_name
 
 
-def actor_of(request: Request) -> Actor:
-    actor = request.scope.get("state", {}).get("actor")
-    return actor if isinstance(actor, Actor) else ANONYMOUS
-
-
 def can(actor: Actor, permission: Permission) -> bool:
     return allowed(actor.role, actor.permissions, permission)
 
@@ -83,7 +78,7 @@ def flash(request: Request, text: str, kind: str = "ok") -> None:
 def page(request: Request, template: str, *, status: int = 200, **values: Any) -> Response:
     """The one renderer of web/: a whole page, or the fragment an htmx request swaps in (which
     leaves the flash message for the next whole page)."""
-    actor = actor_of(request)
+    actor = actor_of(request.scope)
     message = request.session.pop("flash", None) if "session" in request.scope and not is_htmx(request) else None
     html = templates.get_template(template).render(
         version=__version__, actor=actor, can=lambda p: can(actor, p), flash=message,
@@ -182,7 +177,7 @@ class Runner:
         return await run_in_threadpool(work)
 
     async def write(self, request: Request, fn: Callable[[UnitOfWork], T]) -> T:
-        actor = actor_of(request)
+        actor = actor_of(request.scope)
 
         def work() -> T:
             with self.sessions() as session, UnitOfWork(session, actor) as uow:

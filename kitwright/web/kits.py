@@ -17,10 +17,10 @@ from starlette.routing import Route
 from kitwright.domain.errors import BadInput, KitwrightError
 from kitwright.domain.kits import PartKitStatus
 from kitwright.services import kits, scan, views
+from kitwright.services.actor import actor_of
 from kitwright.services.uow import UnitOfWork
 from kitwright.web.common import (
     Runner,
-    actor_of,
     flash,
     is_htmx,
     optional_int,
@@ -63,7 +63,7 @@ def routes(sessions: sessionmaker[Session]) -> list[Route]:
 
     async def board(request: Request) -> Response:
         params = {k: v for k, v in request.query_params.items() if isinstance(v, str)}
-        actor = actor_of(request)
+        actor = actor_of(request.scope)
 
         def load(session: Session) -> dict[str, Any]:
             return {

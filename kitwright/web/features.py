@@ -132,7 +132,7 @@ def routes(sessions: sessionmaker[Session]) -> list[Route]:
             )
             text = f"Kit {result.kit.id} requested for the run"
             if result.fulfilment is not None:
-                text += f"; {len(result.fulfilment.issued)} record(s) issued oldest first"
+                text += f"; {len(result.fulfilment.issued)} record(s) issued oldest or soonest-expiring first"
                 if result.fulfilment.shortages:
                     numbers = views.part_numbers(uow.session, (s.part_id for s in result.fulfilment.shortages))
                     text += "; short: " + ", ".join(f"{numbers.get(s.part_id, s.part_id)} {quantity(s.quantity)}"

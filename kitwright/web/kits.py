@@ -1,5 +1,5 @@
 """Kit pages: the board (kits in columns by status, filters, moving a kit, a new kit with its
-items) and a kit's page (fulfil oldest first, issue by scan, move back, stage, pick list,
+items) and a kit's page (fulfil oldest or soonest-expiring first, issue by scan, move back, stage, pick list,
 deliver, complete). Every action calls the same service function as the GraphQL mutation and
 is guarded by the same permission (security.permissions); docs/web.md describes the pages.
 """
@@ -188,7 +188,7 @@ def routes(sessions: sessionmaker[Session]) -> list[Route]:
             source = optional_int(form.get("sourceLocationId"), "The source location", "sourceLocationId")
             result = kits.fulfill_part_kit(uow, id=kit_id, source_location_id=source)
             issued = len(result.issued)
-            text = (f"Issued {issued} record{'s' if issued != 1 else ''}, oldest first."
+            text = (f"Issued {issued} record{'s' if issued != 1 else ''}, oldest or soonest-expiring first."
                     if issued else "Nothing available to issue.")
             if result.shortages:
                 numbers = views.part_numbers(uow.session, (s.part_id for s in result.shortages))

@@ -65,7 +65,7 @@ def test_a_run_page_offers_actions_by_role(as_role: AsRole) -> None:
     expect(planner.get_by_role("heading", name="Run 2: Drone build")).to_be_visible()
     planner.get_by_role("button", name="Start").click()
     expect(planner.get_by_role("status")).to_have_text("Run 2 is now in progress.")
-    expect(planner.get_by_label("fulfil it now, oldest first")).to_have_count(0)  # not the planner's
+    expect(planner.get_by_label("fulfil it now, oldest or soonest-expiring first")).to_have_count(0)  # not the planner's
     planner.get_by_role("button", name="Create kit for run").click()
     expect(planner.get_by_role("status")).to_contain_text("requested for the run")
     expect(planner.locator("main ul").last).to_contain_text("Requested")

@@ -62,7 +62,7 @@ def test_the_whole_kit_flow_in_a_browser(as_role: AsRole) -> None:
     kit_id = kit_url.rsplit("/", 1)[1]
     expect(requester.locator("#kit-status-badge")).to_have_text("Requested")
     # The requester may not issue or fulfil.
-    expect(requester.get_by_role("button", name="Fulfil oldest first")).to_have_count(0)
+    expect(requester.get_by_role("button", name="Fulfil oldest or soonest-expiring first")).to_have_count(0)
     expect(requester.get_by_label("Serial or lot number")).to_have_count(0)
 
     # The inventory team scans at the bench: the box keeps the focus, Enter issues.
@@ -87,8 +87,8 @@ def test_the_whole_kit_flow_in_a_browser(as_role: AsRole) -> None:
     screenshot(bench, "kit-scan-wrong")
 
     # Fulfil oldest first: the next flight computer and the oldest bolt lot; one still short.
-    bench.get_by_role("button", name="Fulfil oldest first").click()
-    expect(bench.get_by_role("status")).to_contain_text("Issued 2 records, oldest first. Short: FC-100 needs 1 more.")
+    bench.get_by_role("button", name="Fulfil oldest or soonest-expiring first").click()
+    expect(bench.get_by_role("status")).to_contain_text("Issued 2 records, oldest or soonest-expiring first. Short: FC-100 needs 1 more.")
     assert kitted_cells(bench) == ["2", "100"]
     expect(bench.locator("#kit-live")).to_contain_text("serial FC-0004")
     expect(bench.locator("#kit-live")).to_contain_text("lot L-2026-01")
@@ -152,14 +152,14 @@ def test_each_role_sees_only_the_actions_it_may_take(as_role: AsRole) -> None:
         page = as_role(role)
         page.goto("/kits/2")  # the demo's fulfilled kit: holds inventory
         count = 1 if bench_work else 0
-        expect(page.get_by_role("button", name="Fulfil oldest first")).to_have_count(0)  # fully kitted
+        expect(page.get_by_role("button", name="Fulfil oldest or soonest-expiring first")).to_have_count(0)  # fully kitted
         expect(page.get_by_label("Serial or lot number")).to_have_count(count)
         expect(page.get_by_role("button", name="Stage", exact=True)).to_have_count(count)
         expect(page.get_by_role("button", name=re.compile("Move back record")).first).to_have_count(count)
         expect(page.get_by_role("button", name="Deliver")).to_have_count(1 if status_change else 0)
         expect(page.get_by_role("button", name="Add item")).to_have_count(1 if requesting else 0)
         page.goto("/kits/1")  # the demo's requested kit: nothing kitted yet
-        expect(page.get_by_role("button", name="Fulfil oldest first")).to_have_count(count)
+        expect(page.get_by_role("button", name="Fulfil oldest or soonest-expiring first")).to_have_count(count)
         page.goto("/kits")
         expect(page.get_by_role("link", name="New kit")).to_have_count(1 if requesting else 0)
         expect(page.get_by_role("button", name="Move kit 1")).to_have_count(1 if status_change else 0)
@@ -227,7 +227,7 @@ def test_keyboard_only_skip_link_then_scan_box_then_actions(as_role: AsRole) -> 
     page.keyboard.press("Tab")
     expect(page.get_by_role("button", name="Issue")).to_be_focused()
     page.keyboard.press("Tab")
-    expect(page.get_by_role("button", name="Fulfil oldest first")).to_be_focused()
+    expect(page.get_by_role("button", name="Fulfil oldest or soonest-expiring first")).to_be_focused()
     page.goto("/kits")
     page.keyboard.press("Tab")
     expect(page.get_by_role("link", name="Skip to content")).to_be_focused()

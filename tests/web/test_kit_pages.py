@@ -75,7 +75,7 @@ def test_scan_with_htmx_answers_a_fragment_and_a_wrong_scan_changes_nothing(
 def test_fulfil_reports_shortages_then_deliver_and_complete(bench: TestClient, engine: Engine) -> None:
     csrf = token(bench)
     assert bench.post("/kits/1/fulfil", data={"csrf_token": csrf}).status_code == 303
-    assert message(bench) == "ok: Issued 2 records, oldest first."
+    assert message(bench) == "ok: Issued 2 records, oldest or soonest-expiring first."
     with make_sessionmaker(engine)() as session:
         etag = session.scalars(select(PartKit.etag).where(PartKit.id == 1)).one()
     bench.post("/kits/1/status", data={"csrf_token": csrf, "etag": etag, "status": "DELIVERED"})

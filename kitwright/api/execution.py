@@ -9,6 +9,8 @@ the database's cost for the whole page (docs/architecture.md, "GraphQL execution
 - **Simple resolvers**, which take only the row and the request's info (`part`, `location`,
   `status`), are called directly (`call_simple_resolvers`), without Strawberry's per-call
   argument conversion and extension chain, which they have no use for.
+- **Whole objects** whose selection holds only such fields, all the way down, are completed
+  by one plan per selection (`_compiled`), built once per request.
 
 Anything else (arguments, permissions, field extensions, async resolvers, middleware, a null
 or a value that does not coerce) takes the executor's own path, which also reports every
@@ -23,6 +25,7 @@ from typing import Any
 from graphql import (
     GraphQLField,
     GraphQLLeafType,
+    GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLResolveInfo,
@@ -31,6 +34,7 @@ from graphql import (
     is_leaf_type,
 )
 from graphql.execution.collect_fields import FieldDetailsList
+from graphql.execution.executor import to_nodes
 from graphql.pyutils import Path
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.types.field import StrawberryField
@@ -104,6 +108,182 @@ class ShortcutExecutionContext(StrawberryGraphQLCoreExecutionContext):
                     pass
         return super().execute_field(parent_type, source, field_details_list, path, position_context)
 
+    # -- whole objects whose every field is plain -------------------------------------------
+
+    def collect_and_execute_subfields(
+        self,
+        return_type: GraphQLObjectType,
+        field_details_list: FieldDetailsList,
+        path: Path,
+        result: Any,
+        position_context: Any,
+    ) -> Any:
+        if self.plain_leaves:
+            compiled = self._compiled(return_type, field_details_list)
+            if compiled is not None:
+                try:
+                    return self._complete(compiled, result, path)
+                except Exception:  # the executor's own path reports it
+                    pass
+        return super().collect_and_execute_subfields(return_type, field_details_list, path, result,
+                                                     position_context)
+
+    def _compiled(self, object_type: GraphQLObjectType, field_details_list: FieldDetailsList) -> _Object | None:
+        """The plan of an object's selection if every field in it, all the way down, is plain
+        (a leaf attribute, `__typename`, an object or a list reached by an attribute or a
+        simple resolver); None otherwise. Memoized per request, like the executor's own
+        collected fields."""
+        cache: dict[tuple[Any, int], tuple[FieldDetailsList, _Object | None]] = self.__dict__.setdefault(
+            "_kitwright_compiled", {})
+        key = (object_type, id(field_details_list))
+        found = cache.get(key)
+        if found is not None:
+            return found[1]
+        cache[key] = (field_details_list, None)  # a cycle through this object is not compiled
+        compiled = self._compile(object_type, field_details_list)
+        cache[key] = (field_details_list, compiled)
+        return compiled
+
+    def _compile(self, object_type: GraphQLObjectType, field_details_list: FieldDetailsList) -> _Object | None:
+        if object_type.is_type_of is not None:
+            return None
+        grouped, defers, _forbidden = self.collect_subfields(object_type, field_details_list)
+        if defers:
+            return None
+        entries: list[_Entry] = []
+        for response_name, details in grouped.items():
+            node = details[0].node
+            if node.name.value == "__typename":
+                entries.append(_Entry(response_name, _TYPENAME, object_type.name))
+                continue
+            field = self.schema.get_field(object_type, node.name.value)
+            if field is None or field.args or node.arguments:
+                return None
+            entry = self._entry(object_type, response_name, field, details)
+            if entry is None:
+                return None
+            entries.append(entry)
+        return _Object(object_type, entries)
+
+    def _entry(self, parent: GraphQLObjectType, response_name: str, field: GraphQLField,
+               details: FieldDetailsList) -> _Entry | None:
+        resolve = field.resolve
+        leaf = _plan(field)
+        if leaf is not _NOT_PLAIN:
+            return _Entry(response_name, _LEAF, leaf, non_null=isinstance(field.type, GraphQLNonNull))
+        if not (getattr(resolve, "_is_default", False) or getattr(resolve, "_kitwright_direct", False)):
+            return None
+        non_null = isinstance(field.type, GraphQLNonNull)
+        inner: Any = field.type.of_type if isinstance(field.type, GraphQLNonNull) else field.type
+        is_list = isinstance(inner, GraphQLList)
+        item_non_null = False
+        if isinstance(inner, GraphQLList):
+            inner = inner.of_type
+            item_non_null = isinstance(inner, GraphQLNonNull)
+            inner = inner.of_type if isinstance(inner, GraphQLNonNull) else inner
+        if isinstance(inner, GraphQLObjectType):
+            sub = self._compiled(inner, details)
+            if sub is None:
+                return None
+            item: Any = sub
+        elif is_leaf_type(inner):
+            item = inner
+        else:
+            return None
+        kind = _LIST if is_list else (_OBJECT if isinstance(item, _Object) else _VALUE)
+        return _Entry(response_name, kind, item, non_null=non_null,
+                      item_non_null=item_non_null, resolve=resolve, field=field, parent=parent, details=details)
+
+    def _complete(self, compiled: _Object, source: Any, path: Path | None) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for entry in compiled.entries:
+            kind = entry.kind
+            if kind is _LEAF:
+                leaf = entry.item
+                value = leaf.read(source, leaf.attribute)
+                if value is None:
+                    if entry.non_null:
+                        raise _Fallback
+                    out[entry.name] = None
+                    continue
+                coerced = leaf.leaf.coerce_output_value(value)
+                if coerced is None or coerced is Undefined:
+                    raise _Fallback
+                out[entry.name] = coerced
+            elif kind is _TYPENAME:
+                out[entry.name] = entry.item
+            else:
+                field_path = Path(path, entry.name, compiled.type.name)
+                info = self.build_resolve_info(entry.field, to_nodes(entry.details), entry.parent, field_path)
+                value = entry.resolve(source, info)
+                if self.is_awaitable(value):
+                    raise _Fallback
+                if value is None:
+                    if entry.non_null:
+                        raise _Fallback
+                    out[entry.name] = None
+                elif kind is _OBJECT:
+                    out[entry.name] = self._complete(entry.item, value, field_path)
+                elif kind is _VALUE:
+                    coerced = entry.item.coerce_output_value(value)
+                    if coerced is None or coerced is Undefined:
+                        raise _Fallback
+                    out[entry.name] = coerced
+                else:
+                    out[entry.name] = self._complete_list(entry, value, field_path)
+        return out
+
+    def _complete_list(self, entry: _Entry, values: Any, path: Path) -> list[Any]:
+        if isinstance(values, (str, bytes, dict)) or not hasattr(values, "__iter__"):
+            raise _Fallback
+        items: list[Any] = []
+        item = entry.item
+        for index, value in enumerate(values):
+            if value is None:
+                if entry.item_non_null:
+                    raise _Fallback
+                items.append(None)
+            elif isinstance(item, _Object):
+                items.append(self._complete(item, value, Path(path, index, None)))
+            else:
+                coerced = item.coerce_output_value(value)
+                if coerced is None or coerced is Undefined:
+                    raise _Fallback
+                items.append(coerced)
+        return items
+
+
+class _Fallback(Exception):
+    """Not an error: this object takes the executor's own path."""
+
+
+_LEAF, _TYPENAME, _VALUE, _OBJECT, _LIST = "leaf", "typename", "value", "object", "list"
+
+
+class _Object:
+    __slots__ = ("entries", "type")
+
+    def __init__(self, type_: GraphQLObjectType, entries: list[_Entry]) -> None:
+        self.type = type_
+        self.entries = entries
+
+
+class _Entry:
+    __slots__ = ("details", "field", "item", "item_non_null", "kind", "name", "non_null", "parent", "resolve")
+
+    # field, parent and details are set for entries that call a resolver (object, list, value)
+    def __init__(self, name: str, kind: str, item: Any, *, non_null: bool = False, item_non_null: bool = False,
+                 resolve: Any = None, field: Any = None, parent: Any = None, details: Any = None) -> None:
+        self.name = name
+        self.kind = kind
+        self.item = item
+        self.non_null = non_null
+        self.item_non_null = item_non_null
+        self.resolve = resolve
+        self.field = field
+        self.parent = parent
+        self.details = details
+
 
 def call_simple_resolvers(schema: GraphQLSchema, info_class: type[Any]) -> int:
     """Give every field whose resolver takes only the row and the info a resolve function that
@@ -142,4 +322,5 @@ def _direct_resolver(field: GraphQLField, info_class: type[Any]) -> Any:
             kwargs[info_name] = info_class(_raw_info=info, _field=definition)
         return func(source, **kwargs) if takes_self else func(**kwargs)
 
+    direct._kitwright_direct = True  # type: ignore[attr-defined]  # compiled subtrees may call it
     return direct

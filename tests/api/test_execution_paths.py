@@ -61,8 +61,9 @@ class Colour(enum.Enum):
 
 
 class Row:
-    def __init__(self, name: str | None, colour: Any, count: Any) -> None:
+    def __init__(self, name: str | None, colour: Any, count: Any, tags: Any = (), child: Any = None) -> None:
         self.name, self.colour, self.count, self.maybe = name, colour, count, None
+        self.tags, self.child = list(tags), child
 
 
 @strawberry.type
@@ -72,12 +73,25 @@ class Thing:
     maybe: str | None = None
     count: int = 0
 
+    tags: list[str] = strawberry.field(default_factory=list)
+    child: Thing | None = None
+
     @strawberry.field
     def shout(self, root: strawberry.Parent[Row], info: strawberry.Info) -> str:
         return f"{root.name}!{info.field_name}"
 
+    @strawberry.field
+    def twin(self, root: strawberry.Parent[Row]) -> Thing:
+        return root.child or root  # type: ignore[no-any-return]
 
-ROWS = [Row("a", Colour.RED, 1), Row(None, Colour.RED, 2), Row("c", "purple", 3), Row("d", Colour.RED, "x")]
+    @strawberry.field
+    def orphan(self, root: strawberry.Parent[Row]) -> Thing:  # null where a row has no child
+        return root.child  # type: ignore[no-any-return]
+
+
+ROWS = [Row("a", Colour.RED, 1, ["x", "y"], Row("a1", Colour.RED, 5)), Row(None, Colour.RED, 2),
+        Row("c", "purple", 3), Row("d", Colour.RED, "x"), Row("e", Colour.RED, 4, ["z", None]),
+        Row("f", Colour.RED, 6, child=Row(None, Colour.RED, 7)), Row("g", Colour.RED, 8, child=Row("g1", Colour.RED, 9))]
 
 
 @strawberry.type
@@ -90,7 +104,7 @@ class TinyQuery:
 def tiny(fast: bool) -> strawberry.Schema:
     built = strawberry.Schema(query=TinyQuery, execution_context_class=ShortcutExecutionContext if fast else None)
     if fast:
-        assert call_simple_resolvers(built._schema, built.config.info_class) == 1  # Thing.shout
+        assert call_simple_resolvers(built._schema, built.config.info_class) == 3  # Thing.shout, twin, orphan
     return built
 
 
@@ -101,12 +115,52 @@ def test_nulls_and_values_that_do_not_coerce_fail_the_same_way() -> None:
     assert [(e.path, e.message) for e in fast.errors or []] == [(e.path, e.message) for e in plain.errors or []]
     # A null in a non-null field, an enum value that is not one, an int that is not one:
     assert len(fast.errors or []) == 3
-    assert fast.data == {"things": [{"name": "a", "colour": "RED", "maybe": None, "count": 1, "shout": "a!shout"},
-                                    None, None, None]}
+    assert fast.data is not None and fast.data["things"][:4] == [
+        {"name": "a", "colour": "RED", "maybe": None, "count": 1, "shout": "a!shout"}, None, None, None]
+
+
+def test_a_null_object_in_a_non_null_field_fails_the_same_way() -> None:
+    query = "{ things { name orphan { name } } }"
+    lenient = "{ things { name child { name } } }"
+    for q in (query, lenient):
+        fast, plain = tiny(True).execute_sync(q), tiny(False).execute_sync(q)
+        assert fast.data == plain.data
+        assert [(e.path, e.message) for e in fast.errors or []] == [(e.path, e.message) for e in plain.errors or []]
+    lenient_errors = len(fast.errors or [])
+    assert fast.data is not None  # the lenient query: a missing child is an answer
+    assert [t and t["child"] for t in fast.data["things"]][:3] == [{"name": "a1"}, None, None]
+    strict = tiny(True).execute_sync(query)
+    assert strict.data is not None and len(strict.errors or []) > lenient_errors
+    assert [t and t["orphan"] for t in strict.data["things"]][:3] == [{"name": "a1"}, None, None]
+
+
+def test_whole_objects_take_the_short_path_and_fail_the_same_way() -> None:
+    """Nested objects, lists of leaves, aliases, fragments, directives and __typename; a null in
+    a non-null list item or a nested non-null field fails exactly as Strawberry's own path."""
+    query = """query($skip: Boolean!) { things { ...T n: name tags child { name count __typename }
+        twin { twin { name shout } } skipped: count @skip(if: $skip) } }
+        fragment T on Thing { __typename colour }"""
+    for skip in (True, False):
+        fast = tiny(True).execute_sync(query, variable_values={"skip": skip})
+        plain = tiny(False).execute_sync(query, variable_values={"skip": skip})
+        assert fast.data == plain.data
+        assert [(e.path, e.message) for e in fast.errors or []] == [(e.path, e.message) for e in plain.errors or []]
+    assert fast.data is not None
+    first, fifth, sixth, seventh = (fast.data["things"][i] for i in (0, 4, 5, 6))
+    assert first == {"__typename": "Thing", "colour": "RED", "n": "a", "tags": ["x", "y"],
+                     "child": {"name": "a1", "count": 5, "__typename": "Thing"},
+                     "twin": {"twin": {"name": "a1", "shout": "a1!shout"}}, "skipped": 1}
+    assert fifth is None  # a null tag in [String!]!
+    assert sixth is None  # twin's name is null and twin is non-null
+    assert seventh["twin"] == {"twin": {"name": "g1", "shout": "g1!shout"}}
 
 
 def test_root_fields_keep_their_checks() -> None:
     """Simple resolvers of Query and Mutation are left to the wrappers of api.root_fields."""
+    class Caller:
+        actor, introspection, deadline = ADMIN, True, None
+
+    assert schema.execute_sync("{ __typename }", context_value=Caller()).data == {"__typename": "Query"}
     query_type = schema._schema.query_type
     assert isinstance(query_type, GraphQLObjectType)
     assert all(field.resolve is not None and field.resolve.__name__ == "checked" for field in query_type.fields.values())

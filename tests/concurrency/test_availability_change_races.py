@@ -51,6 +51,34 @@ def _receive(url: str, record_id: int, barrier: Any) -> str:
         engine.dispose()
 
 
+def _receive_and_hold(postgres_url: str, record_id: int,
+                      release: threading.Event) -> tuple[threading.Thread, list[BaseException]]:
+    """Transaction A, in a thread: receives `record_id` and flushes (its change note is written
+    with A's xid), then holds its transaction open until `release` before committing. Returns
+    once A has flushed."""
+    wrote = threading.Event()
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        engine = make_engine(postgres_url, pool_size=1, max_overflow=0)
+        try:
+            with make_sessionmaker(engine)() as session, UnitOfWork(session) as uow:
+                uow.get(PartInventory, record_id, lock=True).on_order = False
+                uow.flush()
+                wrote.set()
+                assert release.wait(timeout=60)
+                uow.commit()
+        except BaseException as error:  # reported by the main thread
+            errors.append(error)
+        finally:
+            engine.dispose()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    assert wrote.wait(timeout=60)
+    return thread, errors
+
+
 def test_racing_receipts_never_lose_a_change(pg_engine: Engine, postgres_url: str) -> None:
     (kit,), sites, orders = _world(pg_engine)
     with make_sessionmaker(pg_engine)() as session:
@@ -71,27 +99,8 @@ def test_a_late_commit_is_not_skipped(pg_engine: Engine, postgres_url: str) -> N
     first_table, second_table = orders[0], orders[2]  # tables at DC0 and DC1
     with make_sessionmaker(pg_engine)() as session:
         token = availability_changes.current_token(session)
-    a_wrote, reader_polled = threading.Event(), threading.Event()
-    errors: list[BaseException] = []
-
-    def slow_writer() -> None:
-        engine = make_engine(postgres_url, pool_size=1, max_overflow=0)
-        try:
-            with make_sessionmaker(engine)() as session, UnitOfWork(session) as uow:
-                received = uow.get(PartInventory, first_table, lock=True)
-                received.on_order = False
-                uow.flush()  # the note is written now, with A's xid
-                a_wrote.set()
-                assert reader_polled.wait(timeout=60)
-                uow.commit()
-        except BaseException as error:  # reported by the main thread
-            errors.append(error)
-        finally:
-            engine.dispose()
-
-    thread = threading.Thread(target=slow_writer)
-    thread.start()
-    assert a_wrote.wait(timeout=60)
+    reader_polled = threading.Event()
+    thread, errors = _receive_and_hold(postgres_url, first_table, reader_polled)
     with make_sessionmaker(pg_engine)() as session:
         with UnitOfWork(session) as uow:
             inventory.receive_part_inventory(uow, second_table, None)
@@ -115,26 +124,8 @@ def test_a_late_commit_between_pages_comes_after_the_last_page(pg_engine: Engine
     tables = orders[0::2]  # one per site
     with make_sessionmaker(pg_engine)() as session:
         token = availability_changes.current_token(session)
-    a_wrote, paged = threading.Event(), threading.Event()
-    errors: list[BaseException] = []
-
-    def slow_writer() -> None:
-        engine = make_engine(postgres_url, pool_size=1, max_overflow=0)
-        try:
-            with make_sessionmaker(engine)() as session, UnitOfWork(session) as uow:
-                uow.get(PartInventory, tables[0], lock=True).on_order = False
-                uow.flush()
-                a_wrote.set()
-                assert paged.wait(timeout=60)
-                uow.commit()
-        except BaseException as error:  # reported by the main thread
-            errors.append(error)
-        finally:
-            engine.dispose()
-
-    thread = threading.Thread(target=slow_writer)
-    thread.start()
-    assert a_wrote.wait(timeout=60)
+    paged = threading.Event()
+    thread, errors = _receive_and_hold(postgres_url, tables[0], paged)
     with make_sessionmaker(pg_engine)() as session:
         for record in tables[1:3]:
             with UnitOfWork(session) as uow:

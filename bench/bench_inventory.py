@@ -207,24 +207,32 @@ def print_plans(engine: sa.Engine, statements: list[tuple[str, Any]]) -> None:
 
 
 class Server:
+    """`kitwright serve` as a subprocess in its own session, stopped with its workers."""
+
+    name = "server"
+
     def __init__(self, url: str, port: int, workers: int, log: Path) -> None:
         self.url, self.port, self.workers, self.log_path = url, port, workers, log
         self.process: subprocess.Popen[bytes] | None = None
 
-    def __enter__(self) -> Server:
+    def command(self) -> list[str]:
         script = Path(sys.executable).with_name("kitwright")
         command = [str(script)] if script.exists() else [sys.executable, "-m", "kitwright.cli.main"]
-        command += ["serve", "--host", "127.0.0.1", "--port", str(self.port), "--workers", str(self.workers),
-                    "--database-url", self.url]
-        env = {**os.environ, **server_environment(), "KITWRIGHT_LOG_LEVEL": "WARNING"}
+        return [*command, "serve", "--host", "127.0.0.1", "--port", str(self.port), "--workers", str(self.workers),
+                "--database-url", self.url]
+
+    def environment(self) -> dict[str, str]:
+        return {**os.environ, **server_environment(), "KITWRIGHT_LOG_LEVEL": "WARNING"}
+
+    def __enter__(self) -> Server:
         self.log = self.log_path.open("wb")
-        self.process = subprocess.Popen(command, stdout=self.log, stderr=subprocess.STDOUT, env=env,
-                                        start_new_session=True)
+        self.process = subprocess.Popen(self.command(), stdout=self.log, stderr=subprocess.STDOUT,
+                                        env=self.environment(), start_new_session=True)
         deadline = time.monotonic() + 120
         with httpx.Client(timeout=2.0) as client:
             while time.monotonic() < deadline:
                 if self.process.poll() is not None:
-                    raise SystemExit(f"server exited with {self.process.returncode}; see {self.log_path}")
+                    raise SystemExit(f"{self.name} exited with {self.process.returncode}; see {self.log_path}")
                 try:
                     if client.get(f"http://127.0.0.1:{self.port}/health").status_code == 200:
                         return self
@@ -232,7 +240,7 @@ class Server:
                     pass
                 time.sleep(0.25)
         self.stop()
-        raise SystemExit(f"server did not answer /health within 120 s; see {self.log_path}")
+        raise SystemExit(f"{self.name} did not answer /health within 120 s; see {self.log_path}")
 
     def __exit__(self, *exc: object) -> None:
         self.stop()

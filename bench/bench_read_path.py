@@ -22,8 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -40,41 +38,17 @@ from kitwright.store.db import make_engine
 TARGET_RATIO = 1.5
 
 
-class RawServer:
+class RawServer(Server):
     """`raw_page_server.py` as a subprocess in its own session, stopped with its workers."""
 
-    def __init__(self, url: str, port: int, workers: int, log: Path) -> None:
-        self.url, self.port, self.workers, self.log_path = url, port, workers, log
-        self.process: subprocess.Popen[bytes] | None = None
+    name = "raw server"
 
-    def __enter__(self) -> RawServer:
-        command = [sys.executable, str(Path(__file__).with_name("raw_page_server.py")), "--database-url", self.url,
-                   "--port", str(self.port), "--workers", str(self.workers)]
-        self.log = self.log_path.open("wb")
-        self.process = subprocess.Popen(command, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + 60
-        with httpx.Client(timeout=2.0) as client:
-            while time.monotonic() < deadline:
-                if self.process.poll() is not None:
-                    raise SystemExit(f"raw server exited with {self.process.returncode}; see {self.log_path}")
-                try:
-                    if client.get(f"http://127.0.0.1:{self.port}/health").status_code == 200:
-                        return self
-                except httpx.TransportError:
-                    pass
-                time.sleep(0.25)
-        self.__exit__()
-        raise SystemExit(f"raw server did not answer /health within 60 s; see {self.log_path}")
+    def command(self) -> list[str]:
+        return [sys.executable, str(Path(__file__).with_name("raw_page_server.py")), "--database-url", self.url,
+                "--port", str(self.port), "--workers", str(self.workers)]
 
-    def __exit__(self, *exc: object) -> None:
-        if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=10)
-        self.log.close()
+    def environment(self) -> dict[str, str]:
+        return dict(os.environ)
 
 
 def _post(client: httpx.Client, endpoint: str, scenario: Scenario, value: Any) -> dict[str, Any]:

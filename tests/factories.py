@@ -144,3 +144,24 @@ def kit_item(session: Session, of: PartKit | int, part: Part | int, quantity: An
             uow, part_kit_id=of if isinstance(of, int) else of.id,
             part_id=part if isinstance(part, int) else part.id, quantity=quantity,
         )
+
+
+def dining_set_orders(session: Session, stock: list[tuple[int, int, int]], orders: int) -> tuple[int, list[int]]:
+    """A Dining Set (1 table + 4 chairs) sold as one item, stocked at DC1 and DC2 — for each
+    `(site index, tables, chairs)` of `stock` one table record and one chair record there — and
+    `orders` open orders RACE-0, RACE-1, … of one set each. Returns (the set's part id, order ids)."""
+    from kitwright.services import orders as order_service
+    from kitwright.services.orders import NewLine
+
+    table = part(session, "Table")
+    chair = part(session, "Chair")
+    dining = part(session, "DiningSet", components=[(table.id, Decimal(1)), (chair.id, Decimal(4))])
+    sites = location(session, "DC1"), location(session, "DC2")
+    for site, tables, chairs in stock:
+        record(session, table, tables, location_id=sites[site].id)
+        record(session, chair, chairs, location_id=sites[site].id)
+    order_ids = []
+    for n in range(orders):
+        with UnitOfWork(session) as uow:
+            order_ids.append(order_service.create_order(uow, f"RACE-{n}", [NewLine("1", dining.id, 1)]).id)
+    return dining.id, order_ids

@@ -12,7 +12,6 @@ import subprocess
 import sys
 import threading
 import time
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +19,7 @@ import httpx
 import pytest
 from sqlalchemy import Engine, func, select
 
-from kitwright.services import availability, orders
-from kitwright.services.orders import NewLine
-from kitwright.services.uow import UnitOfWork
+from kitwright.services import availability
 from kitwright.store.db import make_sessionmaker
 from kitwright.store.models import OrderAllocation, OrderAllocationInventory
 from tests import factories
@@ -58,19 +55,8 @@ def _worker_pids(server: subprocess.Popen[bytes]) -> set[int]:
 @pytest.mark.slow
 def test_two_server_workers_never_oversell_the_last_kits(pg_engine: Engine, postgres_url: str) -> None:
     with make_sessionmaker(pg_engine)() as session:
-        table = factories.part(session, "Table")
-        chair = factories.part(session, "Chair")
-        dining = factories.part(session, "DiningSet", components=[(table.id, Decimal(1)), (chair.id, Decimal(4))])
-        dc1, dc2 = factories.location(session, "DC1"), factories.location(session, "DC2")
         # 5 kits in all, spread over several records and two sites; chairs for half a kit more.
-        for site, t, c in ((dc1, 2, 8), (dc1, 1, 6), (dc2, 2, 8)):
-            factories.record(session, table, t, location_id=site.id)
-            factories.record(session, chair, c, location_id=site.id)
-        order_ids = []
-        for n in range(ORDERS):
-            with UnitOfWork(session) as uow:
-                order_ids.append(orders.create_order(uow, f"RACE-{n}", [NewLine("1", dining.id, 1)]).id)
-        dining_id = dining.id
+        dining_id, order_ids = factories.dining_set_orders(session, [(0, 2, 8), (0, 1, 6), (1, 2, 8)], ORDERS)
     secret = factories.api_key_for(pg_engine, "admin", "race-admin")
 
     port = _free_port()

@@ -8,7 +8,6 @@ processes as separate server workers would be).
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -65,19 +64,8 @@ def _run(mode: str, target: str, argss: list[tuple[Any, ...]], url: str) -> list
 def test_many_orders_for_the_last_kits_never_oversell(pg_engine: Engine, postgres_url: str, mode: str) -> None:
     workers, kits = 10, 4
     with make_sessionmaker(pg_engine)() as session:
-        table = factories.part(session, "Table")
-        chair = factories.part(session, "Chair")
-        dining = factories.part(session, "DiningSet", components=[(table.id, Decimal(1)), (chair.id, Decimal(4))])
-        dc1, dc2 = factories.location(session, "DC1"), factories.location(session, "DC2")
         # 4 kits in all: 3 at DC1 (spread over two records each), 1 at DC2.
-        for site, t, c in ((dc1, 2, 8), (dc1, 1, 4), (dc2, 1, 4)):
-            factories.record(session, table, t, location_id=site.id)
-            factories.record(session, chair, c, location_id=site.id)
-        order_ids = []
-        for n in range(workers):
-            with UnitOfWork(session) as uow:
-                order_ids.append(orders.create_order(uow, f"RACE-{n}", [NewLine("1", dining.id, 1)]).id)
-        dining_id = dining.id
+        dining_id, order_ids = factories.dining_set_orders(session, [(0, 2, 8), (0, 1, 4), (1, 1, 4)], workers)
     outcomes = _run(mode, "allocate", [(order_id,) for order_id in order_ids], postgres_url)
     assert outcomes.count("won") == kits, outcomes
     assert outcomes.count("backordered") == workers - kits, outcomes

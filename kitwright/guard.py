@@ -85,6 +85,10 @@ class SecurityMiddleware:
         self.sessions = sessions
         self.settings = settings
         engine = sessions.kw["bind"]
+        # The bearer lookup is one SELECT: on PostgreSQL in autocommit, with no transaction
+        # around it.
+        self.reader = (engine.execution_options(isolation_level="AUTOCOMMIT")
+                       if engine.dialect.name == "postgresql" else engine)
         # Shared by every worker and host: in the database, or in Redis (services.ratelimit).
         self.limiter = make_limiter(engine, settings.redis_url, settings.rate_per_minute, settings.rate_burst,
                                     prefix="req:")
@@ -99,8 +103,8 @@ class SecurityMiddleware:
         return wait
 
     def _resolve_bearer(self, token: str) -> Actor:
-        with self.sessions() as session:
-            return auth.authenticate_bearer(session, token)
+        with self.reader.connect() as connection:
+            return auth.authenticate_bearer(connection, token)
 
     def _resolve_session(self, user_id: object, marker: object, sid: object) -> Actor | None:
         with self.sessions() as session:

@@ -26,7 +26,7 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import bindparam, delete, literal, select
+from sqlalchemy import Connection, bindparam, delete, literal, select
 from sqlalchemy.orm import Session
 
 from kitwright.domain.errors import BadInput, NotFound, Unauthenticated
@@ -263,12 +263,14 @@ def issue_token(session: Session, client_id: str, secret: str) -> tuple[str, int
     return token, int(TOKEN_TTL.total_seconds())
 
 
-def authenticate_bearer(session: Session, token: str) -> Actor:
+def authenticate_bearer(connection: Connection, token: str) -> Actor:
     """`Authorization: Bearer <token or key secret>` -> the acting user or key.
 
     Every request reads the key, its user and (for a token) the token afresh, so revoking a
     key, deactivating or demoting a user takes effect on the next request. One Core SELECT of
-    the columns needed (no ORM objects: this runs on every request, docs/security.md)."""
+    the columns needed, on a plain connection (no ORM session or objects: this runs on every
+    request, docs/security.md; on PostgreSQL the caller's connection may be in autocommit, so
+    the one SELECT needs no BEGIN and ROLLBACK around it)."""
     refused = Unauthenticated("the bearer token is invalid, expired or revoked")
     if len(token) > MAX_CREDENTIAL:
         raise refused
@@ -281,7 +283,7 @@ def authenticate_bearer(session: Session, token: str) -> Actor:
         raise refused
     digest = _sha256(token)
     now = utcnow()
-    row = _read_only(session).execute(stmt, {"digest": digest}).one_or_none()
+    row = connection.execute(stmt, {"digest": digest}).one_or_none()
     if row is None:
         raise refused
     token_expires, key_id, client_id, key_role, key_expires, revoked_at, user_id, name, role, active = row
@@ -307,14 +309,6 @@ _BY_TOKEN = (
 )
 _BY_KEY_SECRET = select(literal(None), *_CALLER).join(User, User.id == ApiKey.user_id).where(
     ApiKey.secret_hash == bindparam("digest"))
-
-
-def _read_only(session: Session) -> Any:
-    """The session's connection; on PostgreSQL in autocommit when no transaction is open yet
-    (one SELECT needs no BEGIN and ROLLBACK round trips around it)."""
-    if not session.in_transaction() and session.get_bind().dialect.name == "postgresql":
-        return session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-    return session.connection()
 
 
 def authenticate_password(session: Session, name: str, password: str) -> User | None:

@@ -310,6 +310,31 @@ def check_rows(
         _record_warnings(session, trips, target)
 
 
+def watched(session: Session, model: type[Any], event: Event) -> bool:
+    """Whether an enabled rule runs on `event` of `model`'s rows (callers of `check_changes`
+    skip building the values when none does)."""
+    target = MODELS[model].value
+    return any(r.target == target and r.event == event.value for r in enabled_rules(session))
+
+
+def check_changes(session: Session, model: type[Any],
+                  changes: Sequence[tuple[Event, dict[str, Any] | None, dict[str, Any] | None]]) -> None:
+    """For writers that apply changes of loaded rows with a Core statement the flush never sees
+    (one executemany instead of an UPDATE per row): run the rules on each `(event, old, new)`,
+    values as `values_of` gives them, exactly as the flush would (a blocking trip refuses the
+    change, warnings go to the audit trail)."""
+    target = MODELS[model].value
+    mine = [r for r in enabled_rules(session) if r.target == target] if changes else []
+    events = {r.event for r in mine}
+    relevant = [Change(event.value, old, new) for event, old, new in changes if event.value in events]
+    if not relevant:
+        return
+    _enrich(session, target, [c.old for c in relevant] + [c.new for c in relevant])
+    trips = rules.evaluate(mine, target, relevant, _user(session))
+    rules.raise_blocking([t for t in trips if t.blocked])
+    _record_warnings(session, trips, target)
+
+
 def check_bulk_update(session: Session, model: type[Any], where: Any, values: Mapping[str, Any],
                       *, event: Event = Event.UPDATE) -> None:
     """For a set-based UPDATE (or DELETE) of the rows of `model` matching `where`, which the

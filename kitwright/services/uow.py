@@ -17,6 +17,7 @@ from kitwright.domain.errors import BadInput, Conflict, NotFound
 from kitwright.domain.limits import MAX_ID
 from kitwright.services import audit, installed  # installed: registers the listener noting moved records
 from kitwright.services.actor import Actor, current_actor
+from kitwright.store import touch
 from kitwright.store.db import sqlite_write_lock
 from kitwright.store.models import Base, PartInventory, Versioned, status_expression
 
@@ -84,6 +85,7 @@ class UnitOfWork:
             # Rows kept loaded by an earlier commit: every unit of work reads afresh.
             self.session.expire_all()
         self.session.info.pop(BULK_WRITE, None)
+        touch.forget(self.session)
         self._stack.enter_context(sqlite_write_lock())
         self.session.begin()
         installed.forget_moves(self.session)
@@ -222,6 +224,7 @@ def _watch(session: Session) -> None:
     _availability_changes.watch(session)
     if not session.info.get(_BULK_WATCHED):
         event.listen(session, "do_orm_execute", _note_bulk_writes)
+        event.listen(session, "after_flush_postexec", touch.forget)
         session.info[_BULK_WATCHED] = True
 
 

@@ -162,17 +162,21 @@ def forget_rules(session: Session) -> None:
     session.info.pop(_CACHE_KEY, None)
 
 
+# Read on every write: built once.
+_ENABLED_RULES = (
+    select(Rule.id, Rule.title, Rule.target, Rule.event_type, Rule.severity, Rule.message, Rule.code)
+    .where(Rule.enabled == True)  # noqa: E712
+    .order_by(Rule.position, Rule.id)
+)
+
+
 def enabled_rules(session: Session) -> list[CompiledRule]:
     """The enabled rules, compiled, in order; read once per transaction."""
     cached = session.info.get(_CACHE_KEY)
     if cached is not None:
         return list(cached)
     with session.no_autoflush:
-        rows = session.execute(
-            select(Rule.id, Rule.title, Rule.target, Rule.event_type, Rule.severity, Rule.message, Rule.code)
-            .where(Rule.enabled == True)  # noqa: E712
-            .order_by(Rule.position, Rule.id)
-        ).all()
+        rows = session.execute(_ENABLED_RULES).all()
     compiled: list[CompiledRule] = []
     for id, title, target, event_type, severity, message, code in rows:
         try:

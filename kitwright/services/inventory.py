@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import exists, select
+from sqlalchemy import bindparam, exists, select
 from sqlalchemy.orm import Session
 
 from kitwright.config import settings
@@ -119,14 +119,16 @@ def build_part_inventory(uow: UnitOfWork, new: NewPartInventory) -> PartInventor
     return record
 
 
+_PART_FOR_STOCK = (select(Part).where(Part.id == bindparam("part_id")).with_for_update(read=True)
+                   .execution_options(populate_existing=True))
+
+
 def _part_for_stock(uow: UnitOfWork, part_id: int) -> Part:
     """The part, share-locked so that it cannot be given components (updatePart locks it FOR
     UPDATE) between the check that it is no kit and the commit of its new record."""
     if not 0 < part_id <= MAX_ID:
         raise NotFound(f"Part {part_id} does not exist", field="partId")
-    part = uow.session.scalars(
-        select(Part).where(Part.id == part_id).with_for_update(read=True).execution_options(populate_existing=True)
-    ).one_or_none()
+    part = uow.session.scalars(_PART_FOR_STOCK, {"part_id": part_id}).one_or_none()
     if part is None:
         raise NotFound(f"Part {part_id} does not exist", field="partId")
     return part

@@ -16,7 +16,13 @@ from sqlalchemy.orm import Session
 from kitwright.domain.errors import BadInput
 from kitwright.services import actions, kits
 from kitwright.services.uow import UnitOfWork
-from kitwright.store.models import AuditEntry, AvailabilityChange, LedgerEntry, PartInventory, PartKitInventory
+from kitwright.store.models import (
+    AuditEntry,
+    AvailabilityChange,
+    LedgerEntry,
+    PartInventory,
+    PartKitInventory,
+)
 from tests import factories
 
 TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")

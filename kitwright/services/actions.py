@@ -175,8 +175,7 @@ def enabled_rules(session: Session) -> list[CompiledRule]:
     cached = session.info.get(_CACHE_KEY)
     if cached is not None:
         return list(cached)
-    with session.no_autoflush:
-        rows = session.execute(_ENABLED_RULES).all()
+    rows = session.connection().execute(_ENABLED_RULES).all()  # no autoflush: runs inside one
     compiled: list[CompiledRule] = []
     for id, title, target, event_type, severity, message, code in rows:
         try:

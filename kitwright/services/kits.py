@@ -214,7 +214,10 @@ def _lock_item(
     An issue to a kit whose status it will not change (IN_PROGRESS, DELIVERED), and a return,
     only share the kit row; otherwise the kit is locked exclusively. Which kit, and its status
     as seen before locking, come from one statement."""
-    seen = uow.session.execute(_ITEM_KIT, {"item_id": item_id}).one_or_none() if 0 < item_id <= MAX_ID else None
+    # Column reads through the connection skip the ORM's execution steps (nothing is pending
+    # at the start of a use case, and after the locks).
+    seen = (uow.session.connection().execute(_ITEM_KIT, {"item_id": item_id}).one_or_none()
+            if 0 < item_id <= MAX_ID else None)
     if seen is None:
         raise NotFound(f"PartKitItem {item_id} does not exist", field=field)
     kit_id, seen_status = seen
@@ -688,7 +691,7 @@ def issue_item_to_kit(
         raise NotFound(f"PartInventory {part_inventory_id} does not exist", field="partInventoryId")
     check_etag(record, etag, required=False)
     # After the locks, in one fresh statement: the record's status, its part, what the item holds.
-    status, part_id, number, revision, tracking, kitted = uow.session.execute(
+    status, part_id, number, revision, tracking, kitted = uow.session.connection().execute(
         _ISSUE_FACTS, {"record_id": record.id, "item_id": item.id}).one()
     if item.part_id == part_id:
         item_number, item_revision = number, revision

@@ -171,7 +171,7 @@ def _refresh_statuses(session: Session) -> None:
                if isinstance(obj, PartInventory) and "id" in obj.__dict__}
     if not records:
         return
-    for id_, status in session.execute(_STATUSES, {"ids": sorted(records)}):
+    for id_, status in session.connection().execute(_STATUSES, {"ids": sorted(records)}):
         set_committed_value(records[id_], "status", status)
 
 

@@ -465,12 +465,27 @@ def _issue(uow: UnitOfWork, kit: PartKit, issues: Sequence[_Issue]) -> list[Part
     if split:
         uow.flush()
     _write_entries(uow, entries)
-    for issue, record in zip(issues, held, strict=True):
-        uow.session.add(PartKitInventory(
-            part_kit_id=kit.id, part_kit_item_id=issue.item.id, part_inventory_id=record.id,
-            issued_quantity=normalize(issue.quantity), released=False,
-        ))
+    _link(uow, [(issue.item.id, record, issue.quantity) for issue, record in zip(issues, held, strict=True)],
+           kit.id)
     return held
+
+
+_INSERT_LINKS = insert(PartKitInventory)
+
+
+def _link(uow: UnitOfWork, links: Sequence[tuple[int, PartInventory, Decimal]], kit_id: int) -> None:
+    """Link each held record to its item in one INSERT (no link object is needed afterwards;
+    the records must be flushed), and note their places in the change log as the flush would.
+    The partial unique index refuses a record some other kit holds."""
+    if not links:
+        return
+    rows = [{"part_kit_id": kit_id, "part_kit_item_id": item_id, "part_inventory_id": record.id,
+             "issued_quantity": normalize(quantity), "released": False} for item_id, record, quantity in links]
+    try:
+        uow.session.connection().execute(_INSERT_LINKS, rows)
+    except IntegrityError as error:
+        raise translate_integrity_error(error) from None
+    availability_changes.note_flushed_places(uow.session, {(r.part_id, r.location_id) for _i, r, _q in links})
 
 
 def _set_status(kit: PartKit, status: PartKitStatus) -> None:

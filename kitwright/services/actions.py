@@ -162,17 +162,20 @@ def forget_rules(session: Session) -> None:
     session.info.pop(_CACHE_KEY, None)
 
 
+# Read on every write: built once.
+_ENABLED_RULES = (
+    select(Rule.id, Rule.title, Rule.target, Rule.event_type, Rule.severity, Rule.message, Rule.code)
+    .where(Rule.enabled == True)  # noqa: E712
+    .order_by(Rule.position, Rule.id)
+)
+
+
 def enabled_rules(session: Session) -> list[CompiledRule]:
     """The enabled rules, compiled, in order; read once per transaction."""
     cached = session.info.get(_CACHE_KEY)
     if cached is not None:
         return list(cached)
-    with session.no_autoflush:
-        rows = session.execute(
-            select(Rule.id, Rule.title, Rule.target, Rule.event_type, Rule.severity, Rule.message, Rule.code)
-            .where(Rule.enabled == True)  # noqa: E712
-            .order_by(Rule.position, Rule.id)
-        ).all()
+    rows = session.connection().execute(_ENABLED_RULES).all()  # no autoflush: runs inside one
     compiled: list[CompiledRule] = []
     for id, title, target, event_type, severity, message, code in rows:
         try:
@@ -308,6 +311,31 @@ def check_rows(
             problems.add(trip.message, row=trip.change.row, column=f"rule:{trip.rule.id}")
     if not any(trip.blocked for trip in trips):
         _record_warnings(session, trips, target)
+
+
+def watched(session: Session, model: type[Any], event: Event) -> bool:
+    """Whether an enabled rule runs on `event` of `model`'s rows (callers of `check_changes`
+    skip building the values when none does)."""
+    target = MODELS[model].value
+    return any(r.target == target and r.event == event.value for r in enabled_rules(session))
+
+
+def check_changes(session: Session, model: type[Any],
+                  changes: Sequence[tuple[Event, dict[str, Any] | None, dict[str, Any] | None]]) -> None:
+    """For writers that apply changes of loaded rows with a Core statement the flush never sees
+    (one executemany instead of an UPDATE per row): run the rules on each `(event, old, new)`,
+    values as `values_of` gives them, exactly as the flush would (a blocking trip refuses the
+    change, warnings go to the audit trail)."""
+    target = MODELS[model].value
+    mine = [r for r in enabled_rules(session) if r.target == target] if changes else []
+    events = {r.event for r in mine}
+    relevant = [Change(event.value, old, new) for event, old, new in changes if event.value in events]
+    if not relevant:
+        return
+    _enrich(session, target, [c.old for c in relevant] + [c.new for c in relevant])
+    trips = rules.evaluate(mine, target, relevant, _user(session))
+    rules.raise_blocking([t for t in trips if t.blocked])
+    _record_warnings(session, trips, target)
 
 
 def check_bulk_update(session: Session, model: type[Any], where: Any, values: Mapping[str, Any],

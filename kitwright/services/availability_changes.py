@@ -1,7 +1,8 @@
 """Incremental availability: which kit x site figures changed since a token (docs/retail.md).
 
 Writing. Session flush hooks note every supply change in `availability_change`, in the same
-transaction as the change itself, so a change and its note commit or roll back together:
+transaction as the change itself (one INSERT just before the commit), so a change and its note
+commit or roll back together:
 
 * an inventory record created, changed or deleted: (part, location) before and after;
 * a link that commits a record (kitted, allocated, installed) created, changed or removed:
@@ -53,7 +54,6 @@ from sqlalchemy import Connection, delete, event, func, insert, inspect, literal
 from sqlalchemy.orm import Session, UOWTransaction
 from sqlalchemy.orm.base import NO_VALUE
 from sqlalchemy.orm.util import identity_key
-from sqlalchemy.sql.elements import ColumnElement
 
 from kitwright.config import settings
 from kitwright.domain.availability import DEFAULT_VIEW, SiteCurve, View
@@ -72,30 +72,49 @@ from kitwright.store.models import (
     PartKitInventory,
     utcnow,
 )
+from kitwright.store.touch import value_before
 
 _OLD_PLACES = "availability_old_places"
 _OLD_KITS = "availability_old_kits"
 # (transaction, the first note id it wrote): a mark taken in it counts only notes before it.
 _OWN_FIRST = "availability_own_first"
+_EXTRA_PLACES = "availability_extra_places"
 _LINKS = (PartKitInventory, OrderAllocationInventory, AbomItem)
 _LOCATION_KEYS = ("inventory_available", "available_soon", "site_id", "parent_id")
 
 Place = tuple[int, int | None]  # (part, location)
 
 
-def _xid(session: Session) -> ColumnElement[Any] | None:
-    if session.connection().dialect.name == "postgresql":
-        return literal_column("pg_current_xact_id()::text::bigint")
-    return None
+# One statement per transaction, built once: the notes of every flush (and of writers that
+# bypass the ORM) are kept in `session.info` and written together just before the commit
+# (`_write_pending`), in the order they were noted; a rollback drops them with everything else.
+_PENDING = "availability_changes_pending"
+_ROW_KEYS = ("part_id", "location_id", "site_id", "kit_id")
+_INSERT = insert(AvailabilityChange).returning(AvailabilityChange.id)
+_INSERT_PG = insert(AvailabilityChange).values(
+    xid=literal_column("pg_current_xact_id()::text::bigint")).returning(AvailabilityChange.id)
 
 
 def _write(session: Session, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        session.info.setdefault(_PENDING, []).extend(rows)
+
+
+def _write_pending(session: Session) -> None:
+    """Write the notes of this transaction in one INSERT (called before the commit)."""
+    if session.new or session.dirty or session.deleted:
+        session.flush()  # its notes join the others
+    extra = session.info.pop(_EXTRA_PLACES, None)
+    if extra:
+        note_places(session, extra)
+    rows = session.info.pop(_PENDING, None)
     if not rows:
         return
-    xid, now = _xid(session), utcnow()
-    written = session.connection().execute(
-        insert(AvailabilityChange).values([{**row, "xid": xid, "at": now} for row in rows])
-        .returning(AvailabilityChange.id)).scalars().all()
+    now = utcnow()
+    values = [{**dict.fromkeys(_ROW_KEYS), **row, "at": now} for row in rows]
+    connection = session.connection()
+    written = connection.execute(
+        _INSERT_PG if connection.dialect.name == "postgresql" else _INSERT, values).scalars().all()
     transaction = session.get_transaction()
     held = session.info.get(_OWN_FIRST)
     if held is None or held[0] is not transaction:
@@ -103,10 +122,26 @@ def _write(session: Session, rows: list[dict[str, Any]]) -> None:
     _maybe_prune(session)
 
 
+def _write_before_commit(session: Session) -> None:
+    _write_pending(session)
+
+
+def _forget_on_end(session: Session, transaction: Any) -> None:
+    if transaction.parent is None:
+        session.info.pop(_PENDING, None)
+        session.info.pop(_EXTRA_PLACES, None)
+
+
 def note_places(session: Session, places: Iterable[Place]) -> None:
     """Note supply changes of parts at locations (for writers that bypass the ORM)."""
     _write(session, [{"part_id": p, "location_id": loc} for p, loc in sorted(set(places), key=str)
                      if loc is not None])
+
+
+def note_flushed_places(session: Session, places: Iterable[Place]) -> None:
+    """Note supply changes of records written by a statement the flush does not see, as if the
+    flush had seen them: they join the places of the next flush (or of the commit)."""
+    session.info.setdefault(_EXTRA_PLACES, set()).update(places)
 
 
 def note_kits(session: Session, kit_ids: Iterable[int]) -> None:
@@ -124,6 +159,8 @@ def watch(session: Session) -> None:
         return
     event.listen(session, "before_flush", _note_old_places)
     event.listen(session, "after_flush", _note_changes)
+    event.listen(session, "before_commit", _write_before_commit)
+    event.listen(session, "after_transaction_end", _forget_on_end)
     session.info[_WATCHED] = True
 
 
@@ -131,7 +168,7 @@ def _value(obj: Any, key: str, *, old: bool) -> Any:
     """The attribute's value before the flush (`old`) or now; NO_VALUE when not held."""
     state: Any = inspect(obj)
     if old and key in state.committed_state:
-        return state.committed_state[key]
+        return value_before(state.session, obj, key)
     return state.dict.get(key, NO_VALUE)
 
 
@@ -166,7 +203,7 @@ def _note_old_places(session: Session, _flush: UOWTransaction, _instances: objec
 
 def _note_changes(session: Session, _flush: UOWTransaction) -> None:
     old: dict[int, Place] = session.info.pop(_OLD_PLACES, {})
-    places: set[Place] = set(old.values())
+    places: set[Place] = set(old.values()) | session.info.pop(_EXTRA_PLACES, set())
     sites: set[int] = set()
     kits: set[int] = set(session.info.pop(_OLD_KITS, ()))
     linked: set[int] = set()

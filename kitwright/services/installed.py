@@ -18,9 +18,11 @@ from typing import Any
 from sqlalchemy import Integer, bindparam, event, insert, literal, select, update
 from sqlalchemy.orm import Session, UOWTransaction, aliased
 from sqlalchemy.orm.attributes import get_history
+from sqlalchemy.orm.base import NO_VALUE
 
 from kitwright.domain.ledger import LedgerOperation
 from kitwright.store.models import AbomItem, LedgerEntry, PartInventory, new_etag
+from kitwright.store.touch import value_before
 
 MOVED = "kitwright_moved_records"
 MAX_DEPTH = 64
@@ -29,7 +31,16 @@ MAX_DEPTH = 64
 def _note_moves(session: Session, _flush: UOWTransaction, _instances: Any) -> None:
     for obj in session.dirty:
         if isinstance(obj, PartInventory) and get_history(obj, "location_id").has_changes():
-            session.info.setdefault(MOVED, set()).add(obj.id)
+            # A record marked written only so its etag changes (`touch`) has not moved.
+            before = value_before(session, obj, "location_id")
+            if before is NO_VALUE or before != obj.__dict__.get("location_id", NO_VALUE):
+                session.info.setdefault(MOVED, set()).add(obj.id)
+
+
+def note_moved(session: Session, record_ids: list[int]) -> None:
+    """Records moved by a statement the flush does not see (their installed records follow)."""
+    if record_ids:
+        session.info.setdefault(MOVED, set()).update(record_ids)
 
 
 _WATCHED = "kitwright_installed_watched"

@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import exists, select
+from sqlalchemy import bindparam, exists, select
 from sqlalchemy.orm import Session
 
 from kitwright.config import settings
@@ -80,7 +80,7 @@ def create_part_inventory(uow: UnitOfWork, new: NewPartInventory) -> PartInvento
 def build_part_inventory(uow: UnitOfWork, new: NewPartInventory) -> PartInventory:
     """A validated, unsaved record (shared by create and the importers)."""
     problems = Problems()
-    part = _part_for_stock(uow, new.part_id)
+    part, _location = _part_for_stock(uow, new.part_id, new.location_id)
     check_holds_stock(part.part_number, is_kit_part(uow.session, part.id))
     tracking = TrackingType(part.tracking_type)
     record = PartInventory(
@@ -119,17 +119,29 @@ def build_part_inventory(uow: UnitOfWork, new: NewPartInventory) -> PartInventor
     return record
 
 
-def _part_for_stock(uow: UnitOfWork, part_id: int) -> Part:
+# The record's location comes with its part (an outer join on the given id, None when there
+# is none): `_apply_references` then finds it loaded instead of reading it on its own.
+_PART_FOR_STOCK = (
+    select(Part, Location).outerjoin(Location, Location.id == bindparam("location_id"))
+    .where(Part.id == bindparam("part_id")).with_for_update(read=True, of=Part)
+    .execution_options(populate_existing=True)
+)
+
+
+def _part_for_stock(uow: UnitOfWork, part_id: int, location_id: int | None = None) -> tuple[Part, Location | None]:
     """The part, share-locked so that it cannot be given components (updatePart locks it FOR
-    UPDATE) between the check that it is no kit and the commit of its new record."""
+    UPDATE) between the check that it is no kit and the commit of its new record; and the
+    location `location_id` if it exists (the caller holds it: the session keeps only weak
+    references, so a location nobody holds would be read again)."""
     if not 0 < part_id <= MAX_ID:
         raise NotFound(f"Part {part_id} does not exist", field="partId")
-    part = uow.session.scalars(
-        select(Part).where(Part.id == part_id).with_for_update(read=True).execution_options(populate_existing=True)
-    ).one_or_none()
-    if part is None:
+    wanted = location_id if location_id is not None and 0 < location_id <= MAX_ID else None
+    found = uow.session.execute(_PART_FOR_STOCK, {"part_id": part_id, "location_id": wanted}).first()
+    if found is None:
         raise NotFound(f"Part {part_id} does not exist", field="partId")
-    return part
+    part: Part = found[0]
+    location: Location | None = found[1]
+    return part, location
 
 
 def update_part_inventory(

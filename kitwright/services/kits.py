@@ -25,21 +25,25 @@ from sqlalchemy import (
     Integer,
     Select,
     and_,
+    bindparam,
     case,
     delete,
     func,
+    insert,
     literal,
     select,
     true,
     type_coerce,
     union_all,
+    update,
 )
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import flag_modified
+from sqlalchemy.orm.attributes import flag_modified, set_committed_value
 
 from kitwright.config import settings
 from kitwright.domain import kits as rules
+from kitwright.domain.actions import Event
 from kitwright.domain.errors import BadInput, Conflict, NotFound
 from kitwright.domain.kit_access import KitAction
 from kitwright.domain.kits import (
@@ -61,17 +65,24 @@ from kitwright.domain.kits import (
     UnissueRecord,
 )
 from kitwright.domain.ledger import LedgerOperation
-from kitwright.domain.limits import MAX_PRIORITY
+from kitwright.domain.limits import MAX_ID, MAX_PRIORITY
 from kitwright.domain.quantities import ZERO, from_units, normalize, parse_quantity, to_units
 from kitwright.domain.status import PartInventoryStatus
 from kitwright.domain.tracking import TrackingType
-from kitwright.services import kit_access
-from kitwright.services.ledger import record_change, snapshot
+from kitwright.services import actions, availability_changes, installed, kit_access
+from kitwright.services.ledger import entry_values, record_change, snapshot
 from kitwright.services.listing import Listing
 from kitwright.services.locations import subtree_ids
-from kitwright.services.uow import UnitOfWork, check_etag, check_updatable, register_constraint
+from kitwright.services.uow import (
+    UnitOfWork,
+    check_etag,
+    check_updatable,
+    register_constraint,
+    translate_integrity_error,
+)
 from kitwright.store.models import (
     KanbanCycle,
+    LedgerEntry,
     Location,
     Part,
     PartInventory,
@@ -80,9 +91,11 @@ from kitwright.store.models import (
     PartKitItem,
     Run,
     User,
+    new_etag,
     status_expression,
     status_is,
 )
+from kitwright.store.touch import touch
 
 register_constraint(
     "uq_part_kit_inventory_held", "partInventoryId", "the inventory is already kitted to another kit"
@@ -124,21 +137,33 @@ def _deadlock_as_conflict(exc: OperationalError) -> Conflict:
     return Conflict("a concurrent change locked the same inventory; try again")
 
 
+def _lock_kit_statement(shared: bool) -> Select[Any]:
+    """The kit locked, and the kanban kit whose cycle it is (if any) in the same statement: a
+    kit becomes a cycle only when both rows are created together, so no lock wait can hide it."""
+    kanban = (select(KanbanCycle.kanban_kit_id).where(KanbanCycle.part_kit_id == PartKit.id)
+              .scalar_subquery())
+    return (select(PartKit, kanban).where(PartKit.id == bindparam("kit_id"))
+            .with_for_update(read=shared, of=PartKit).execution_options(**_FRESH))
+
+
+# Statements used on every write, built once (building one costs more CPU than running it).
+_LOCK_KIT = {shared: _lock_kit_statement(shared) for shared in (False, True)}
+
+
 def lock_kit(uow: UnitOfWork, id: int, *, field: str = "id", shared: bool = False) -> PartKit:
     """Lock a kit row. Status changes, fulfilment and deletes take it exclusively; issues and
     returns that leave the kit's status alone share it (FOR SHARE), so they run concurrently
     with each other but never beside a status change."""
     try:
-        kit = uow.session.scalars(
-            select(PartKit).where(PartKit.id == id).with_for_update(read=shared)
-            .execution_options(**_FRESH)
-        ).one_or_none()
+        found = uow.session.execute(_LOCK_KIT[shared], {"kit_id": id}).one_or_none()
     except OperationalError as exc:
         raise _deadlock_as_conflict(exc) from None
-    if kit is None:
+    if found is None:
         raise NotFound(f"PartKit {id} does not exist", field=field)
-    if not getattr(uow, "changes_kanban_cycles", False):
-        refuse_kanban_kits(uow.session, [kit.id], field=field)
+    kit: PartKit = found[0]
+    kanban_id: int | None = found[1]
+    if kanban_id is not None and not getattr(uow, "changes_kanban_cycles", False):
+        _refuse_kanban_kit(kit.id, kanban_id, field)
     return kit
 
 
@@ -159,11 +184,26 @@ def refuse_kanban_kits(session: Session, kit_ids: Iterable[int], *, field: str =
     of work whose `changes_kanban_cycles` is true; every other caller is refused."""
     found = kanban_kits_of(session, kit_ids)
     if found:
-        kit_id, kanban_id = min(found.items())
-        raise Conflict(
-            f"kit {kit_id} is a cycle of kanban kit {kanban_id}; change it through the kanban "
-            "mutations (fillKanbanKit, deliverKanbanKit, emptyKanbanKit)", field=field,
-        )
+        _refuse_kanban_kit(*min(found.items()), field)
+
+
+def _refuse_kanban_kit(kit_id: int, kanban_id: int, field: str) -> None:
+    raise Conflict(
+        f"kit {kit_id} is a cycle of kanban kit {kanban_id}; change it through the kanban "
+        "mutations (fillKanbanKit, deliverKanbanKit, emptyKanbanKit)", field=field,
+    )
+
+
+_ITEM_KIT = (select(PartKitItem.part_kit_id, PartKit.status).join(PartKit, PartKit.id == PartKitItem.part_kit_id)
+             .where(PartKitItem.id == bindparam("item_id")))
+_LOCK_ITEM = (select(PartKitItem).where(PartKitItem.id == bindparam("item_id")).with_for_update()
+              .execution_options(**_FRESH))
+_LOCK_RECORDS = (
+    select(PartInventory).where(PartInventory.id.in_(bindparam("ids", expanding=True))).order_by(PartInventory.id)
+    .with_for_update(of=PartInventory).execution_options(**_FRESH)
+)
+_STATUSES = select(PartInventory.id, status_expression()).where(
+    PartInventory.id.in_(bindparam("ids", expanding=True)))
 
 
 def _lock_item(
@@ -172,18 +212,22 @@ def _lock_item(
     """The item's kit, then the item, both locked (kit before item: the global order).
 
     An issue to a kit whose status it will not change (IN_PROGRESS, DELIVERED), and a return,
-    only share the kit row; otherwise the kit is locked exclusively."""
-    found = uow.get(PartKitItem, item_id, field=field)
+    only share the kit row; otherwise the kit is locked exclusively. Which kit, and its status
+    as seen before locking, come from one statement."""
+    # Column reads through the connection skip the ORM's execution steps (nothing is pending
+    # at the start of a use case, and after the locks).
+    seen = (uow.session.connection().execute(_ITEM_KIT, {"item_id": item_id}).one_or_none()
+            if 0 < item_id <= MAX_ID else None)
+    if seen is None:
+        raise NotFound(f"PartKitItem {item_id} does not exist", field=field)
+    kit_id, seen_status = seen
     shared = for_return
     if for_issue:
-        seen = uow.session.scalar(select(PartKit.status).where(PartKit.id == found.part_kit_id))
-        shared = seen in (PartKitStatus.IN_PROGRESS.value, PartKitStatus.DELIVERED.value)
-    kit = lock_kit(uow, found.part_kit_id, field=field, shared=shared)
+        shared = seen_status in (PartKitStatus.IN_PROGRESS.value, PartKitStatus.DELIVERED.value)
+    kit = lock_kit(uow, kit_id, field=field, shared=shared)
     if shared and for_issue and PartKitStatus(kit.status) in (PartKitStatus.DRAFT, PartKitStatus.REQUESTED):
         raise Conflict("the kit's status changed while issuing; try again", field=field)
-    item = uow.session.scalars(
-        select(PartKitItem).where(PartKitItem.id == item_id).with_for_update().execution_options(**_FRESH)
-    ).one_or_none()
+    item = uow.session.scalars(_LOCK_ITEM, {"item_id": item_id}).one_or_none()
     if item is None or item.part_kit_id != kit.id:  # deleted or moved while we waited
         raise NotFound(f"PartKitItem {item_id} does not exist", field=field)
     return kit, item
@@ -194,12 +238,8 @@ def lock_records(uow: UnitOfWork, ids: Iterable[int]) -> dict[int, PartInventory
     wanted = sorted(set(ids))
     if not wanted:
         return {}
-    stmt = (
-        select(PartInventory).where(PartInventory.id.in_(wanted)).order_by(PartInventory.id)
-        .with_for_update(of=PartInventory).execution_options(**_FRESH)
-    )
     try:
-        return {row.id: row for row in uow.session.scalars(stmt)}
+        return {row.id: row for row in uow.session.scalars(_LOCK_RECORDS, {"ids": wanted})}
     except OperationalError as exc:
         raise _deadlock_as_conflict(exc) from None
 
@@ -209,16 +249,26 @@ def fresh_statuses(session: Session, ids: Iterable[int]) -> dict[int, PartInvent
     wanted = sorted(set(ids))
     if not wanted:
         return {}
-    rows = session.execute(
-        select(PartInventory.id, status_expression()).where(PartInventory.id.in_(wanted))
-    )
-    return {id: PartInventoryStatus(status) for id, status in rows}
+    return {id: PartInventoryStatus(status) for id, status in session.execute(_STATUSES, {"ids": wanted})}
 
 
 def fresh_statuses_installed(session: Session, ids: Iterable[int]) -> list[int]:
     """Which of `ids` are installed (on a run's aBOM), in a fresh statement."""
     return [rid for rid, status in fresh_statuses(session, ids).items()
             if status is PartInventoryStatus.INSTALLED]
+
+
+_KITTED_UNITS = type_coerce(func.sum(type_coerce(PartKitInventory.issued_quantity, BigInteger)), BigInteger)
+_ISSUE_FACTS = (
+    select(
+        status_expression(), Part.id, Part.part_number, Part.revision, Part.tracking_type,
+        select(_KITTED_UNITS).where(PartKitInventory.part_kit_item_id == bindparam("item_id"),
+                                    PartKitInventory.released == False)  # noqa: E712
+        .scalar_subquery(),
+    )
+    .select_from(PartInventory).join(Part, Part.id == PartInventory.part_id)
+    .where(PartInventory.id == bindparam("record_id"))
+)
 
 
 def kitted_by_item(session: Session, item_ids: Iterable[int]) -> dict[int, Decimal]:
@@ -248,7 +298,7 @@ def _held_links(session: Session, kit_id: int) -> list[PartKitInventory]:
 
 def _touch(record: PartInventory) -> None:
     """Make the record's etag change even when no snapshot field does (its status does)."""
-    flag_modified(record, "location_id")
+    touch(record, "location_id")
 
 
 def _ledger(
@@ -267,17 +317,24 @@ def _move(uow: UnitOfWork, record: PartInventory, location_id: int, operation: L
 
 
 def _split(uow: UnitOfWork, origin: PartInventory, quantity: Decimal, location_id: int | None,
-           how: KitSplit, **references: Any) -> PartInventory:
+           how: KitSplit, **references: Any) -> tuple[PartInventory, _Entry]:
     """Move `quantity` of `origin` into a new, pending record (never a serial: those go whole).
 
-    The caller flushes and then calls `_created` for the new record's ledger entry (so a
-    fulfilment flushes once for all its splits). The new record keeps the origin's creation
-    time so stock age (FIFO) survives a round trip through a kit; howCreated and
-    originPartInventoryId say it was split.
+    Returns the new record and the origin's ledger entry, to be written (`_write_entries`)
+    once a flush has given the new record its id, with the new record's own entry after it:
+    the two entries then go in one INSERT.
     """
     before = snapshot(origin)
     origin.quantity = normalize(origin.quantity - quantity)
-    _ledger(uow, _split_operation(how), origin, before, snapshot(origin), **references)
+    entry = _Entry(_split_operation(how), origin, before, snapshot(origin), references)
+    return _split_off(uow, origin, quantity, location_id, how), entry
+
+
+def _split_off(uow: UnitOfWork, origin: PartInventory, quantity: Decimal, location_id: int | None,
+               how: KitSplit) -> PartInventory:
+    """The new record holding `quantity` split from `origin`, added to the session. It keeps
+    the origin's creation time so stock age (FIFO) survives a round trip through a kit;
+    howCreated and originPartInventoryId say it was split."""
     new = PartInventory(
         part_id=origin.part_id, part_number=origin.part_number, location_id=location_id,
         supplier_id=origin.supplier_id, unit_of_measure_id=origin.unit_of_measure_id,
@@ -296,8 +353,73 @@ def _split_operation(how: KitSplit) -> LedgerOperation:
     return LedgerOperation.KIT_SPLIT if how is KitSplit.PARTIAL_KIT else LedgerOperation.KIT_UNISSUE
 
 
-def _created(uow: UnitOfWork, new: PartInventory, how: KitSplit, **references: Any) -> None:
-    _ledger(uow, _split_operation(how), new, None, snapshot(new), **references)
+@dataclass(frozen=True)
+class _Entry:
+    """A ledger entry to write; `after` None: the record as it stands when the entry is written
+    (a new record, once a flush has given it its id)."""
+
+    operation: LedgerOperation
+    record: PartInventory
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+    references: Mapping[str, Any]
+
+
+_INSERT_LEDGER = insert(LedgerEntry)
+
+
+def _write_entries(uow: UnitOfWork, entries: Iterable[_Entry]) -> None:
+    """The ledger entries, in order, in one INSERT (records new in this transaction must be
+    flushed). Through the connection: the session never holds ledger rows, so what it holds
+    stays as written (no bulk-write mark)."""
+    rows = [entry_values(uow, e.operation, e.record.id, e.record.part_id, e.before,
+                         snapshot(e.record) if e.after is None else e.after, **e.references)
+            for e in entries]
+    if rows:
+        uow.session.connection().execute(_INSERT_LEDGER, rows)
+
+
+_UPDATE_RECORD = (
+    update(PartInventory).where(PartInventory.id == bindparam("b_id"), PartInventory.etag == bindparam("b_etag"))
+    .values(quantity=bindparam("b_quantity", type_=PartInventory.quantity.type),
+            location_id=bindparam("b_location_id", type_=PartInventory.location_id.type),
+            etag=bindparam("b_new_etag", type_=PartInventory.etag.type))
+)
+
+
+def _update_records(uow: UnitOfWork, changes: Sequence[tuple[PartInventory, Decimal, int | None]]) -> None:
+    """Write (record, quantity, location) for locked records in ONE statement (an executemany;
+    the flush would send an UPDATE per row, each checking its etag), each with a new etag, and
+    what the flush listeners would do for them: the rules on each update, installed records
+    follow a moved one, the availability change log notes the places. The records stay
+    loaded, holding what was written."""
+    if not changes:
+        return
+    session = uow.session
+    if actions.watched(session, PartInventory, Event.UPDATE):
+        actions.check_changes(session, PartInventory, [
+            (Event.UPDATE, old, {**old, "quantity": quantity, "locationId": location})
+            for record, quantity, location in changes for old in [actions.values_of(record)]
+        ])
+    params = [{"b_id": record.id, "b_etag": record.etag, "b_quantity": quantity, "b_location_id": location,
+               "b_new_etag": new_etag()} for record, quantity, location in changes]
+    try:
+        result = session.connection().execute(_UPDATE_RECORD, params)
+    except IntegrityError as error:
+        raise translate_integrity_error(error) from None
+    if result.rowcount != len(params):  # the records are locked: only a bug gets here
+        raise Conflict("an inventory record changed since it was read; fetch it again")
+    moved: list[int] = []
+    places: set[tuple[int, int | None]] = set()
+    for (record, quantity, location), row in zip(changes, params, strict=True):
+        if location != record.location_id:
+            moved.append(record.id)
+        places.update(((record.part_id, record.location_id), (record.part_id, location)))
+        set_committed_value(record, "quantity", quantity)
+        set_committed_value(record, "location_id", location)
+        set_committed_value(record, "etag", row["b_new_etag"])
+    installed.note_moved(session, moved)
+    availability_changes.note_flushed_places(session, places)
 
 
 @dataclass(frozen=True)
@@ -313,32 +435,57 @@ class _Issue:
 
 def _issue(uow: UnitOfWork, kit: PartKit, issues: Sequence[_Issue]) -> list[PartInventory]:
     """Apply the domain's issue plans in order: link the record whole, or split the planned
-    quantity off into a new PARTIAL_KIT record and link that; returns the held records. One
-    flush for all the splits."""
+    quantity off into a new PARTIAL_KIT record and link that (a record may be split for several
+    items, each split judged against what the earlier ones left); returns the held records.
+    The records issued or split from are written in one statement (`_update_records`), the new
+    records in one flush, then the ledger entries in plan order and the links."""
     held: list[PartInventory] = []
-    created: list[tuple[_Issue, PartInventory]] = []
+    entries: list[_Entry] = []
+    now: dict[int, dict[str, Any]] = {}  # record id -> its snapshot after the issues so far
+    split = False
     for issue in issues:
         record, refs = issue.record, {"partKitId": kit.id, "partKitItemId": issue.item.id}
+        before = now.get(record.id) or snapshot(record)
         if issue.kind is PlanKind.MOVE_WHOLE:
-            before = snapshot(record)
-            record.location_id = issue.location_id
-            _touch(record)
-            _ledger(uow, LedgerOperation.KIT_ISSUE, record, before, snapshot(record), **refs)
+            after = {**before, "location_id": issue.location_id}
             held.append(record)
         else:
-            new = _split(uow, record, issue.quantity, issue.location_id, KitSplit.PARTIAL_KIT, **refs)
-            created.append((issue, new))
-            held.append(new)
-    if created:
+            after = {**before, "quantity": str(normalize(Decimal(before["quantity"]) - issue.quantity))}
+            held.append(_split_off(uow, record, issue.quantity, issue.location_id, KitSplit.PARTIAL_KIT))
+            split = True
+        now[record.id] = after
+        entries.append(_Entry(
+            LedgerOperation.KIT_ISSUE if issue.kind is PlanKind.MOVE_WHOLE else LedgerOperation.KIT_SPLIT,
+            record, before, after, refs))
+        if held[-1] is not record:
+            entries.append(_Entry(LedgerOperation.KIT_SPLIT, held[-1], None, None, refs))
+    records = {issue.record.id: issue.record for issue in issues}
+    _update_records(uow, [(records[rid], Decimal(after["quantity"]), after["location_id"])
+                          for rid, after in now.items()])
+    if split:
         uow.flush()
-        for issue, new in created:
-            _created(uow, new, KitSplit.PARTIAL_KIT, partKitId=kit.id, partKitItemId=issue.item.id)
-    for issue, record in zip(issues, held, strict=True):
-        uow.session.add(PartKitInventory(
-            part_kit_id=kit.id, part_kit_item_id=issue.item.id, part_inventory_id=record.id,
-            issued_quantity=normalize(issue.quantity), released=False,
-        ))
+    _write_entries(uow, entries)
+    _link(uow, [(issue.item.id, record, issue.quantity) for issue, record in zip(issues, held, strict=True)],
+           kit.id)
     return held
+
+
+_INSERT_LINKS = insert(PartKitInventory)
+
+
+def _link(uow: UnitOfWork, links: Sequence[tuple[int, PartInventory, Decimal]], kit_id: int) -> None:
+    """Link each held record to its item in one INSERT (no link object is needed afterwards;
+    the records must be flushed), and note their places in the change log as the flush would.
+    The partial unique index refuses a record some other kit holds."""
+    if not links:
+        return
+    rows = [{"part_kit_id": kit_id, "part_kit_item_id": item_id, "part_inventory_id": record.id,
+             "issued_quantity": normalize(quantity), "released": False} for item_id, record, quantity in links]
+    try:
+        uow.session.connection().execute(_INSERT_LINKS, rows)
+    except IntegrityError as error:
+        raise translate_integrity_error(error) from None
+    availability_changes.note_flushed_places(uow.session, {(r.part_id, r.location_id) for _i, r, _q in links})
 
 
 def _set_status(kit: PartKit, status: PartKitStatus) -> None:
@@ -558,16 +705,20 @@ def issue_item_to_kit(
     if record is None:
         raise NotFound(f"PartInventory {part_inventory_id} does not exist", field="partInventoryId")
     check_etag(record, etag, required=False)
-    status = fresh_statuses(uow.session, [record.id])[record.id]
-    record_part = uow.get(Part, record.part_id)
-    item_part = uow.get(Part, item.part_id)
+    # After the locks, in one fresh statement: the record's status, its part, what the item holds.
+    status, part_id, number, revision, tracking, kitted = uow.session.connection().execute(
+        _ISSUE_FACTS, {"record_id": record.id, "item_id": item.id}).one()
+    if item.part_id == part_id:
+        item_number, item_revision = number, revision
+    else:
+        item_part = uow.get(Part, item.part_id)
+        item_number, item_revision = item_part.part_number, item_part.revision
     q = None if quantity is None else _quantity(quantity)
     plan = rules.plan_issue(
-        IssueRecord(record.id, record_part.id, record_part.part_number, record_part.revision,
-                    TrackingType(record_part.tracking_type), record.quantity, status,
-                    record.location_id),
-        IssueItem(item.id, item_part.id, item_part.part_number, item_part.revision, item.quantity,
-                  kitted_by_item(uow.session, [item.id])[item.id], PartKitStatus(kit.status),
+        IssueRecord(record.id, part_id, number, revision, TrackingType(tracking), record.quantity,
+                    PartInventoryStatus(status), record.location_id),
+        IssueItem(item.id, item.part_id, item_number, item_revision, item.quantity,
+                  from_units(int(kitted or 0)), PartKitStatus(kit.status),
                   kit.delivery_location_id, kit.staging_location_id),
         q,
         allow_other_revision=settings().allow_other_revision,
@@ -619,9 +770,9 @@ def move_item_to_inventory(
         stock = record
     else:
         link.issued_quantity = normalize(link.issued_quantity - plan.quantity)
-        stock = _split(uow, record, plan.quantity, plan.location_id, KitSplit.PARTIAL_UNKIT, **refs)
+        stock, entry = _split(uow, record, plan.quantity, plan.location_id, KitSplit.PARTIAL_UNKIT, **refs)
         uow.flush()
-        _created(uow, stock, KitSplit.PARTIAL_UNKIT, **refs)
+        _write_entries(uow, [entry, _Entry(LedgerOperation.KIT_UNISSUE, stock, None, None, refs)])
         _touch(record)
     uow.commit()
     return stock
@@ -737,8 +888,9 @@ def fulfill_part_kit(
 
     records: dict[int, PartInventory] = {}
     tried: set[int] = set()
-    parts = {p.id: p for p in uow.session.scalars(
-        select(Part).where(Part.id.in_(sorted(need))))} if need else {}
+    # Only the two columns the plan needs, not whole parts.
+    parts = {row.id: row for row in uow.session.execute(
+        select(Part.id, Part.tracking_type, Part.fulfilment_order).where(Part.id.in_(sorted(need))))} if need else {}
     orders = {part_id: FulfilmentOrder(p.fulfilment_order) for part_id, p in parts.items()}
     fefo_parts = {part_id for part_id, order in orders.items() if order is FulfilmentOrder.FEFO}
     for _round in range(FULFIL_SEARCH_ROUNDS):

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import delete, exists, func, select, update
+from sqlalchemy import bindparam, delete, exists, func, select, update
 from sqlalchemy.orm import Session, aliased
 
 from kitwright.domain.attributes import normalize_attributes
@@ -154,8 +154,11 @@ def latest_revision_ids(session: Session, part_numbers: set[str]) -> dict[str, i
     return {row[0]: row[1] for row in session.execute(stmt)}
 
 
+_IS_KIT_PART = select(exists().where(PartComponent.part_id == bindparam("part_id")))
+
+
 def is_kit_part(session: Session, part_id: int) -> bool:
-    return bool(session.scalar(select(exists().where(PartComponent.part_id == part_id))))
+    return bool(session.scalar(_IS_KIT_PART, {"part_id": part_id}))
 
 
 PART_COLUMNS = {

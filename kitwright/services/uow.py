@@ -7,7 +7,7 @@ from contextlib import ExitStack
 from types import TracebackType
 from typing import TypeVar
 
-from sqlalchemy import event, select
+from sqlalchemy import bindparam, event, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import ORMExecuteState, Session
 from sqlalchemy.orm.attributes import set_committed_value
@@ -17,6 +17,7 @@ from kitwright.domain.errors import BadInput, Conflict, NotFound
 from kitwright.domain.limits import MAX_ID
 from kitwright.services import audit, installed  # installed: registers the listener noting moved records
 from kitwright.services.actor import Actor, current_actor
+from kitwright.store import touch
 from kitwright.store.db import sqlite_write_lock
 from kitwright.store.models import Base, PartInventory, Versioned, status_expression
 
@@ -84,6 +85,7 @@ class UnitOfWork:
             # Rows kept loaded by an earlier commit: every unit of work reads afresh.
             self.session.expire_all()
         self.session.info.pop(BULK_WRITE, None)
+        touch.forget(self.session)
         self._stack.enter_context(sqlite_write_lock())
         self.session.begin()
         installed.forget_moves(self.session)
@@ -157,6 +159,11 @@ def _note_bulk_writes(state: ORMExecuteState) -> None:
         mark_bulk_write(state.session)
 
 
+# Built once: building the status CASE's statement cost more CPU than running it.
+_STATUSES = select(PartInventory.id, status_expression()).where(
+    PartInventory.id.in_(bindparam("ids", expanding=True)))
+
+
 def _refresh_statuses(session: Session) -> None:
     """The derived status of every inventory record held by the session, read inside the
     transaction (the status follows links and locations, not only the record's own row)."""
@@ -164,9 +171,7 @@ def _refresh_statuses(session: Session) -> None:
                if isinstance(obj, PartInventory) and "id" in obj.__dict__}
     if not records:
         return
-    rows = session.execute(select(PartInventory.id, status_expression()).where(
-        PartInventory.id.in_(sorted(records))))
-    for id_, status in rows:
+    for id_, status in session.connection().execute(_STATUSES, {"ids": sorted(records)}):
         set_committed_value(records[id_], "status", status)
 
 
@@ -222,6 +227,7 @@ def _watch(session: Session) -> None:
     _availability_changes.watch(session)
     if not session.info.get(_BULK_WATCHED):
         event.listen(session, "do_orm_execute", _note_bulk_writes)
+        event.listen(session, "after_flush_postexec", touch.forget)
         session.info[_BULK_WATCHED] = True
 
 

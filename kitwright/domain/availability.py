@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, localcontext
 from functools import partial
 from itertools import compress, repeat
-from operator import floordiv, itemgetter, ne
+from operator import itemgetter, ne
 from typing import NamedTuple
 
 from kitwright.domain.quantities import SCALE, ZERO, normalize, to_units
@@ -459,7 +459,8 @@ class PartSites:
         found = self._columns.get(ratio)
         if found is None:
             order = self.order()
-            now = list(map(floordiv, map(self.on_hand.__getitem__, order), repeat(ratio)))
+            on_hand = self.on_hand
+            now = [on_hand[site] // ratio for site in order]
             ever = now
             if self.arriving:
                 # Only sites with arrivals differ from on hand.
@@ -555,8 +556,8 @@ def kit_site_curves(
         order = full = first
         columns = [part_sites.columns(ratio) for part_sites, ratio in components]
         now_columns = [on_hand for on_hand, _ever in columns]
-        now = list(map(min, *now_columns)) if len(columns) > 1 else now_columns[0]
-        ever = list(map(min, *(every for _now, every in columns))) if len(columns) > 1 else columns[0][1]
+        now = _least(now_columns)
+        ever = _least([every for _now, every in columns])
     else:
         if sites is None:
             order = sorted(set().union(*(part_sites.on_hand.keys() for part_sites, _ratio in components)))
@@ -595,6 +596,15 @@ def kit_site_curves(
         return curves
     computed = dict(zip(full, curves, strict=True))
     return [computed.get(site) or (site, 0, ()) for site in order]
+
+
+def _least(columns: Sequence[list[int]]) -> list[int]:
+    """Per position, the least of the columns' values (equal lengths); the column itself if
+    there is one. Pairwise comprehensions: faster than min() per position."""
+    least = columns[0]
+    for column in columns[1:]:
+        least = [a if a <= b else b for a, b in zip(least, column, strict=True)]
+    return least
 
 
 def _min_over(columns: Sequence[Mapping[int, int]], sites: Sequence[int]) -> list[int]:

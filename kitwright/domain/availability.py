@@ -415,20 +415,17 @@ class PartSites:
     """One part's included supply at every site where it is present, in millionths.
 
     `on_hand` has every present site (0 when the view excludes all of its supply there),
-    `total` adds every arrival, `arriving` holds only sites with arrivals, by (effective) date.
+    `arriving` holds only sites with arrivals, by (effective) date. (No running total: the
+    feed adds a quarter of a million rows, most of them on hand; `columns` sums arrivals.)
     """
 
     on_hand: dict[int, int] = field(default_factory=dict)
-    total: dict[int, int] = field(default_factory=dict)
     arriving: dict[int, dict[dt.date, int]] = field(default_factory=dict)
     # Derived once and shared by every kit using the part (cleared by `add`): the present
     # sites ascending, and per ratio the whole kits the part alone allows at each of them.
     _order: tuple[int, ...] | None = field(default=None, repr=False, compare=False)
     _columns: dict[int, tuple[list[int], list[int]]] = field(default_factory=dict, repr=False, compare=False)
     _quotients: dict[int, tuple[dict[int, int], dict[int, int]]] = field(
-        default_factory=dict, repr=False, compare=False
-    )
-    _levels: dict[int, dict[int, tuple[tuple[dt.date, int], ...]]] = field(
         default_factory=dict, repr=False, compare=False
     )
 
@@ -438,8 +435,6 @@ class PartSites:
             self._order = None
             self._columns.clear()
             self._quotients.clear()
-            self._levels.clear()
-        self.total[site] = self.total.get(site, 0) + amount
         if day is None:
             self.on_hand[site] = self.on_hand.get(site, 0) + amount
             return
@@ -466,23 +461,8 @@ class PartSites:
                 # Only sites with arrivals differ from on hand.
                 ever = now.copy()
                 for site in self.arriving:
-                    ever[bisect_left(order, site)] = self.total[site] // ratio
+                    ever[bisect_left(order, site)] = (on_hand[site] + sum(self.arriving[site].values())) // ratio
             found = self._columns[ratio] = (now, ever)
-        return found
-
-    def levels(self, ratio: int) -> dict[int, tuple[tuple[dt.date, int], ...]]:
-        """Per site with arrivals: (date, whole kits the part alone allows at `ratio` once
-        that date's arrivals are in), dates ascending."""
-        found = self._levels.get(ratio)
-        if found is None:
-            found = self._levels[ratio] = {}
-            for site, by_day in self.arriving.items():
-                amount = self.on_hand[site]
-                steps = []
-                for day in sorted(by_day):
-                    amount += by_day[day]
-                    steps.append((day, amount // ratio))
-                found[site] = tuple(steps)
         return found
 
     def quotients(self, ratio: int) -> tuple[dict[int, int], dict[int, int]]:
@@ -555,8 +535,7 @@ def kit_site_curves(
         # Every component present at the same sites (the usual case): aligned columns.
         order = full = first
         columns = [part_sites.columns(ratio) for part_sites, ratio in components]
-        now_columns = [on_hand for on_hand, _ever in columns]
-        now = _least(now_columns)
+        now = _least([on_hand for on_hand, _ever in columns])
         ever = _least([every for _now, every in columns])
     else:
         if sites is None:
@@ -568,30 +547,25 @@ def kit_site_curves(
         quotients = [part_sites.quotients(ratio) for part_sites, ratio in components]
         now = _min_over([on_hand for on_hand, _ever in quotients], full)
         ever = _min_over([every for _now, every in quotients], full)
-        # The same values as columns, read by position in `full`.
-        now_columns = [list(map(on_hand.__getitem__, full)) for on_hand, _ever in quotients]
     curves: list[SiteCurve] = list(zip(full, now, repeat(())))
     differing = list(compress(range(len(full)), map(ne, now, ever)))
     if differing:
-        arriving = [
-            (component, part_sites.levels(ratio))
-            for component, (part_sites, ratio) in enumerate(components)
-            if part_sites.arriving
-        ]
+        arrivals = list(enumerate(part_sites.arriving for part_sites, _ratio in components))
+        ratio_of = [ratio for _part_sites, ratio in components]
         for index in differing:
             site = full[index]
             events = [
-                (day, component, level)
-                for component, by_site in arriving if site in by_site
-                for day, level in by_site[site]
+                (day, component, amount)
+                for component, by_site in arrivals if site in by_site
+                for day, amount in by_site[site].items()
             ]
             events.sort()
             if events[0][0] == events[-1][0]:
                 # One arrival date: the whole difference arrives then.
                 curves[index] = (site, now[index], ((events[0][0], ever[index] - now[index]),))
             else:
-                levels = [column[index] for column in now_columns]
-                curves[index] = (site, now[index], _steps(levels, events, now[index]))
+                cumulative = [part_sites.on_hand[site] for part_sites, _ratio in components]
+                curves[index] = (site, now[index], _steps(cumulative, ratio_of, events, now[index]))
     if full is order:
         return curves
     computed = dict(zip(full, curves, strict=True))
@@ -615,16 +589,17 @@ def _min_over(columns: Sequence[Mapping[int, int]], sites: Sequence[int]) -> lis
 
 
 def _steps(
-    levels: list[int], events: Sequence[tuple[dt.date, int, int]], kits_now: int
+    cumulative: list[int], ratios: Sequence[int], events: Sequence[tuple[dt.date, int, int]], kits_now: int
 ) -> tuple[tuple[dt.date, int], ...]:
-    """The increases of kits(t) at one site: `levels` are the kits each component allows
-    on hand (updated in place), `events` (date, component index, kits it allows from that
-    date on) by date (`PartSites.levels`)."""
+    """The increases of kits(t) at one site: `cumulative` is each component's on-hand supply
+    (updated in place), `events` its arrivals as (date, component index, amount), by date."""
+    levels = [amount // ratio for amount, ratio in zip(cumulative, ratios, strict=True)]
     buckets: list[tuple[dt.date, int]] = []
     previous = kits_now
     last = len(events) - 1
-    for position, (day, component, level) in enumerate(events):
-        levels[component] = level
+    for position, (day, component, amount) in enumerate(events):
+        cumulative[component] += amount
+        levels[component] = cumulative[component] // ratios[component]
         if position < last and events[position + 1][0] == day:
             continue  # kits(t) is read once a date's arrivals are all in
         current = min(levels)

@@ -14,6 +14,9 @@ For each database it prints:
   = 0) and its network sum. It is the floor of what any implementation must pay to read the
   data; the feed adds the future curve and the publish bookkeeping on top;
 * a cross-check: the feed's on-hand figures with the on-hand-only view equal the SQL's.
+
+Both sides show wall time and CPU time (the client's, plus the PostgreSQL backend's when the
+server runs on this machine); `--repeat N` alternates them N times and shows medians.
 """
 
 from __future__ import annotations

@@ -14,6 +14,9 @@ For each database it prints:
   = 0) and its network sum. It is the floor of what any implementation must pay to read the
   data; the feed adds the future curve and the publish bookkeeping on top;
 * a cross-check: the feed's on-hand figures with the on-hand-only view equal the SQL's.
+
+Both sides show wall time and CPU time (the client's, plus the PostgreSQL backend's when the
+server runs on this machine); `--repeat N` alternates them N times and shows medians.
 """
 
 from __future__ import annotations
@@ -23,11 +26,13 @@ import datetime as dt
 import os
 import statistics
 import time
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy.orm import Session
 
 from kitwright.domain.availability import SupplyType, View, whole_figure
 from kitwright.services import availability, availability_changes, inventory
@@ -70,22 +75,60 @@ def count_statements(engine: sa.Engine) -> list[int]:
     return counter
 
 
-def bench(url: str, as_of: dt.date, receipts: int) -> dict[str, Any]:
+def server_cpu(conn: sa.Connection) -> float | None:
+    """CPU seconds used so far by the PostgreSQL backend serving `conn`, when the server runs
+    on this machine (its /proc entry is readable); None otherwise (or on SQLite, whose work is
+    the client's own CPU). On a shared machine CPU time, unlike wall time, does not depend on
+    how long a process waited for a core."""
+    if conn.dialect.name != "postgresql":
+        return None
+    pid = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def timed(conn: sa.Connection, work: Callable[[], Any]) -> tuple[Any, float, float | None]:
+    """`work()`, its wall time and its CPU time (client + server when known)."""
+    server = server_cpu(conn)
+    started, cpu = time.perf_counter(), time.process_time()
+    result = work()
+    wall, used = time.perf_counter() - started, time.process_time() - cpu
+    after = server_cpu(conn)
+    total = used + (after - server) if server is not None and after is not None else None
+    return result, wall, (used if conn.dialect.name != "postgresql" else total)
+
+
+def bench(url: str, as_of: dt.date, receipts: int, repeat: int) -> dict[str, Any]:
     engine = make_engine(url)
     upgrade(engine)  # the change log (0018) on a database generated before it
     counter = count_statements(engine)
     sessions = make_sessionmaker(engine)
-    with sessions() as session:
-        session.execute(sa.text("SELECT 1"))
+    feed_runs: list[tuple[float, float | None]] = []
+    sql_runs: list[tuple[float, float | None]] = []
+    feed_statements = kits = sites = 0
+    hand: list[Any] = []
+
+    def whole_feed(session: Session) -> tuple[int, int, int]:
         counter[0] = 0
-        started, cpu = time.perf_counter(), time.process_time()
-        kits = sites = 0
+        found_kits = found_sites = 0
         for row in availability.feed(session, as_of=as_of):
-            kits += 1
-            sites += len(row.curves)
-        feed_seconds = time.perf_counter() - started
-        feed_cpu = time.process_time() - cpu
-        feed_statements = counter[0]
+            found_kits += 1
+            found_sites += len(row.curves)
+        return found_kits, found_sites, counter[0]
+
+    # Feed and hand-written SQL alternate, so a change in the machine's load hits both.
+    for _ in range(repeat):
+        with sessions() as session:
+            conn = session.connection()
+            (kits, sites, feed_statements), wall, cpu = timed(conn, lambda: whole_feed(session))
+            feed_runs.append((wall, cpu))
+        with engine.connect() as conn:
+            hand, wall, cpu = timed(conn, lambda: conn.execute(sa.text(HAND_WRITTEN)).all())  # noqa: B023
+            sql_runs.append((wall, cpu))
 
     with sessions() as session:
         # The SQL share of the feed: its definitions query and its one supply aggregate.
@@ -93,11 +136,6 @@ def bench(url: str, as_of: dt.date, receipts: int) -> dict[str, Any]:
         availability.definitions(session)
         aggregated = availability.supply_units(session, None, as_of=as_of)
         feed_sql_seconds = time.perf_counter() - started
-
-    with engine.connect() as conn:
-        started = time.perf_counter()
-        hand = conn.execute(sa.text(HAND_WRITTEN)).all()
-        sql_seconds = time.perf_counter() - started
 
     # Cross-check on-hand figures (available only, no future) against the hand-written SQL.
     on_hand_only = View(supply_types=frozenset({SupplyType.ON_HAND_AVAILABLE}))
@@ -140,16 +178,20 @@ def bench(url: str, as_of: dt.date, receipts: int) -> dict[str, Any]:
                     delta_mismatches += 1
             session.rollback()
     engine.dispose()
+    feed_cpu = [cpu for _wall, cpu in feed_runs]
+    sql_cpu = [cpu for _wall, cpu in sql_runs]
     return {
         "engine": engine.dialect.name,
         "kits": kits,
         "kit_sites": sites,
-        "feed_s": feed_seconds,
-        "feed_cpu_s": feed_cpu,
+        "feed_s": statistics.median(wall for wall, _cpu in feed_runs),
+        "feed_cpu_s": None if None in feed_cpu else statistics.median(c for c in feed_cpu if c is not None),
         "feed_statements": feed_statements,
         "feed_sql_s": feed_sql_seconds,
         "aggregated_rows": sum(len(part_sites.on_hand) for part_sites in aggregated.values()),
-        "sql_s": sql_seconds,
+        "sql_s": statistics.median(wall for wall, _cpu in sql_runs),
+        "sql_cpu_s": None if None in sql_cpu else statistics.median(c for c in sql_cpu if c is not None),
+        "ratios": [feed[0] / sql[0] for feed, sql in zip(feed_runs, sql_runs, strict=True)],
         "sql_rows": len(hand),
         "mismatches": mismatches,
         "receipt_ms": receipt_ms,
@@ -160,35 +202,50 @@ def bench(url: str, as_of: dt.date, receipts: int) -> dict[str, Any]:
     }
 
 
+def cpu_text(seconds: float | None) -> str:
+    return "-" if seconds is None else f"{seconds:.2f}s"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--database-url", action="append", required=True)
     parser.add_argument("--as-of", default="2026-01-10")
-    parser.add_argument("--receipts", type=int, default=5, help="receipts timed one by one, each with its delta")
+    parser.add_argument("--receipts", type=int, default=5,
+                        help="receipts timed one by one, each with its delta (0: none; they change the data)")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="feed and hand-written SQL run this many times, alternating; medians shown")
     args = parser.parse_args()
     as_of = dt.date.fromisoformat(args.as_of)
     table = Table(title=f"publish feed vs one hand-written SQL aggregate, and one receipt's delta (as of {as_of})")
-    for column in ("engine", "kits", "kit x site figures", "feed (client CPU)", "feed / SQL", "feed SQL statements",
-                   "of which SQL (part x site)", "hand-written SQL (on hand only)", "SQL rows",
-                   "on-hand mismatches", "receipt (median)", "delta (median / max; client CPU)", "pairs", "delta mismatches"):
+    for column in ("engine", "kits", "kit x site figures", "feed (CPU)", "feed / SQL (each run)", "CPU feed / SQL",
+                   "feed SQL statements", "of which SQL (part x site)", "hand-written SQL, on hand only (CPU)",
+                   "SQL rows", "on-hand mismatches", "receipt (median)", "delta (median / max; client CPU)", "pairs",
+                   "delta mismatches"):
         table.add_column(column)
     loads = [os.getloadavg()]
     for url in args.database_url:
-        result = bench(url, as_of, args.receipts)
+        result = bench(url, as_of, args.receipts, max(1, args.repeat))
         loads.append(os.getloadavg())
+        feed_cpu, sql_cpu = result["feed_cpu_s"], result["sql_cpu_s"]
+        receipts = bool(result["receipt_ms"])
         table.add_row(
             result["engine"], f"{result['kits']:,}", f"{result['kit_sites']:,}",
-            f"{result['feed_s']:.2f}s ({result['feed_cpu_s']:.2f}s)", f"{result['feed_s'] / result['sql_s']:.2f}x", str(result["feed_statements"]),
+            f"{result['feed_s']:.2f}s ({cpu_text(feed_cpu)})",
+            f"{result['feed_s'] / result['sql_s']:.2f}x ({' '.join(f'{r:.2f}' for r in result['ratios'])})",
+            "-" if feed_cpu is None or sql_cpu is None else f"{feed_cpu / sql_cpu:.2f}x",
+            str(result["feed_statements"]),
             f"{result['feed_sql_s']:.2f}s ({result['aggregated_rows']:,})",
-            f"{result['sql_s']:.2f}s", f"{result['sql_rows']:,}", str(result["mismatches"]),
-            f"{statistics.median(result['receipt_ms']):.1f} ms",
+            f"{result['sql_s']:.2f}s ({cpu_text(sql_cpu)})", f"{result['sql_rows']:,}", str(result["mismatches"]),
+            f"{statistics.median(result['receipt_ms']):.1f} ms" if receipts else "-",
             f"{statistics.median(result['delta_ms']):.1f} / {max(result['delta_ms']):.1f} ms; "
-            f"{statistics.median(result['delta_cpu_ms']):.1f} ms",
-            f"{statistics.median(result['delta_pairs'])}", str(result["delta_mismatches"]),
+            f"{statistics.median(result['delta_cpu_ms']):.1f} ms" if receipts else "-",
+            f"{statistics.median(result['delta_pairs'])}" if receipts else "-", str(result["delta_mismatches"]),
         )
     console.print(table)
     console.print("load average (1/5/15 min) before and after each engine: "
                   + "; ".join(" ".join(f"{x:.2f}" for x in load) for load in loads) + f"; cpus: {os.cpu_count()}")
+    console.print("CPU: the client's, plus the PostgreSQL backend's when the server runs on this machine "
+                  "(SQLite works in the client); times are medians of --repeat alternating runs.")
 
 
 if __name__ == "__main__":

@@ -22,12 +22,15 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from decimal import Decimal, localcontext
 from functools import partial
+from itertools import compress, repeat
+from operator import itemgetter, ne
 from typing import NamedTuple
 
 from kitwright.domain.quantities import SCALE, ZERO, normalize, to_units
@@ -412,22 +415,67 @@ class PartSites:
     """One part's included supply at every site where it is present, in millionths.
 
     `on_hand` has every present site (0 when the view excludes all of its supply there),
-    `total` adds every arrival, `arriving` holds only sites with arrivals, by (effective) date.
+    `arriving` holds only sites with arrivals, by (effective) date. (No running total: the
+    feed adds a quarter of a million rows, most of them on hand; `columns` sums arrivals.)
     """
 
     on_hand: dict[int, int] = field(default_factory=dict)
-    total: dict[int, int] = field(default_factory=dict)
     arriving: dict[int, dict[dt.date, int]] = field(default_factory=dict)
+    # Derived once and shared by every kit using the part (cleared by `add`): the present
+    # sites ascending, and per ratio the whole kits the part alone allows at each of them.
+    _order: tuple[int, ...] | None = field(default=None, repr=False, compare=False)
+    _columns: dict[int, tuple[list[int], list[int]]] = field(default_factory=dict, repr=False, compare=False)
+    _quotients: dict[int, tuple[dict[int, int], dict[int, int]]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     def add(self, site: int, amount: int, day: dt.date | None = None) -> None:
         """Count `amount` at `site`: on hand, or arriving on `day`."""
-        self.total[site] = self.total.get(site, 0) + amount
+        if self._order is not None:
+            self._order = None
+            self._columns.clear()
+            self._quotients.clear()
         if day is None:
             self.on_hand[site] = self.on_hand.get(site, 0) + amount
             return
         self.on_hand.setdefault(site, 0)
         arrivals = self.arriving.setdefault(site, {})
         arrivals[day] = arrivals.get(day, 0) + amount
+
+    def order(self) -> tuple[int, ...]:
+        """The sites where the part is present, ascending."""
+        if self._order is None:
+            self._order = tuple(sorted(self.on_hand))
+        return self._order
+
+    def columns(self, ratio: int) -> tuple[list[int], list[int]]:
+        """Whole kits the part alone allows at `ratio` at each site of `order()`: on hand,
+        and with every arrival."""
+        found = self._columns.get(ratio)
+        if found is None:
+            order = self.order()
+            on_hand = self.on_hand
+            now = [on_hand[site] // ratio for site in order]
+            ever = now
+            if self.arriving:
+                # Only sites with arrivals differ from on hand.
+                ever = now.copy()
+                for site in self.arriving:
+                    ever[bisect_left(order, site)] = (on_hand[site] + sum(self.arriving[site].values())) // ratio
+            found = self._columns[ratio] = (now, ever)
+        return found
+
+    def quotients(self, ratio: int) -> tuple[dict[int, int], dict[int, int]]:
+        """`columns(ratio)` by site."""
+        found = self._quotients.get(ratio)
+        if found is None:
+            order = self.order()
+            now, ever = self.columns(ratio)
+            by_site = dict(zip(order, now, strict=True))
+            found = self._quotients[ratio] = (
+                by_site, dict(zip(order, ever, strict=True)) if ever is not now else by_site
+            )
+        return found
 
 
 # (site, on-hand kits, buckets as (date, kits) ascending): one site of a kit's figures.
@@ -473,60 +521,88 @@ def kit_site_curves(
     gives 0 there, now and later.
 
     Set-wise for speed (a feed computes a million of these): on hand and "ever" (every
-    arrival counted) for all sites at once; only a site where the two differ walks its
-    arrival dates.
+    arrival counted) for all sites at once, from each component's quotients per site
+    (`PartSites.quotients`, shared by every kit using it at that ratio); only a site where
+    the two differ walks its arrival dates.
     """
     components = [(supply.get(part, _NO_PART), ratio) for part, ratio in ratios]
-    if sites is None:
-        present: set[int] = set()
-        for part_sites, _ratio in components:
-            present.update(part_sites.on_hand)
-        order = sorted(present)
-    else:
-        order = list(sites)
     if not components:
-        return [(site, 0, ()) for site in order]
-    common = set(order).intersection(*(part_sites.on_hand.keys() for part_sites, _ratio in components))
-    full = [site for site in order if site in common]
-    now = _min_quotients([[part_sites.on_hand[site] // ratio for site in full] for part_sites, ratio in components])
-    ever = _min_quotients([[part_sites.total[site] // ratio for site in full] for part_sites, ratio in components])
-    curves: list[SiteCurve] = []
-    index = 0
-    for site in order:
-        if site not in common:
-            curves.append((site, 0, ()))
-            continue
-        kits_now, kits_ever = now[index], ever[index]
-        index += 1
-        if kits_ever == kits_now:
-            curves.append((site, kits_now, ()))
-            continue
-        days = sorted({day for part_sites, _r in components for day in part_sites.arriving.get(site, ())})
-        if len(days) == 1:
-            curves.append((site, kits_now, ((days[0], kits_ever - kits_now),)))
-            continue
-        curves.append((site, kits_now, _steps(site, components, days, kits_now)))
-    return curves
+        return [(site, 0, ()) for site in ([] if sites is None else sites)]
+    first = components[0][0].order()
+    order: Sequence[int]
+    full: Sequence[int]
+    if sites is None and all(part_sites.order() == first for part_sites, _ratio in components):
+        # Every component present at the same sites (the usual case): aligned columns.
+        order = full = first
+        columns = [part_sites.columns(ratio) for part_sites, ratio in components]
+        now = _least([on_hand for on_hand, _ever in columns])
+        ever = _least([every for _now, every in columns])
+    else:
+        if sites is None:
+            order = sorted(set().union(*(part_sites.on_hand.keys() for part_sites, _ratio in components)))
+        else:
+            order = list(sites)
+        common = set(order).intersection(*(part_sites.on_hand.keys() for part_sites, _ratio in components))
+        full = order if len(common) == len(order) else [site for site in order if site in common]
+        quotients = [part_sites.quotients(ratio) for part_sites, ratio in components]
+        now = _min_over([on_hand for on_hand, _ever in quotients], full)
+        ever = _min_over([every for _now, every in quotients], full)
+    curves: list[SiteCurve] = list(zip(full, now, repeat(())))
+    differing = list(compress(range(len(full)), map(ne, now, ever)))
+    if differing:
+        arrivals = list(enumerate(part_sites.arriving for part_sites, _ratio in components))
+        ratio_of = [ratio for _part_sites, ratio in components]
+        for index in differing:
+            site = full[index]
+            events = [
+                (day, component, amount)
+                for component, by_site in arrivals if site in by_site
+                for day, amount in by_site[site].items()
+            ]
+            events.sort()
+            if events[0][0] == events[-1][0]:
+                # One arrival date: the whole difference arrives then.
+                curves[index] = (site, now[index], ((events[0][0], ever[index] - now[index]),))
+            else:
+                cumulative = [part_sites.on_hand[site] for part_sites, _ratio in components]
+                curves[index] = (site, now[index], _steps(cumulative, ratio_of, events, now[index]))
+    if full is order:
+        return curves
+    computed = dict(zip(full, curves, strict=True))
+    return [computed.get(site) or (site, 0, ()) for site in order]
 
 
-def _min_quotients(columns: list[list[int]]) -> list[int]:
+def _least(columns: Sequence[list[int]]) -> list[int]:
+    """Per position, the least of the columns' values (equal lengths); the column itself if
+    there is one. Pairwise comprehensions: faster than min() per position."""
+    least = columns[0]
+    for column in columns[1:]:
+        least = [a if a <= b else b for a, b in zip(least, column, strict=True)]
+    return least
+
+
+def _min_over(columns: Sequence[Mapping[int, int]], sites: Sequence[int]) -> list[int]:
+    """Per site (in order), the least of the columns' values there."""
     if len(columns) == 1:
-        return columns[0]
-    return list(map(min, *columns))
+        return list(map(columns[0].__getitem__, sites))
+    return list(map(min, *(map(column.__getitem__, sites) for column in columns)))
 
 
 def _steps(
-    site: int, components: Sequence[tuple[PartSites, int]], days: Sequence[dt.date], kits_now: int
+    cumulative: list[int], ratios: Sequence[int], events: Sequence[tuple[dt.date, int, int]], kits_now: int
 ) -> tuple[tuple[dt.date, int], ...]:
-    """The increases of kits(t) at `days` (ascending) at one site."""
-    cumulative = [part_sites.on_hand[site] for part_sites, _ratio in components]
-    arrivals = [part_sites.arriving.get(site, {}) for part_sites, _ratio in components]
+    """The increases of kits(t) at one site: `cumulative` is each component's on-hand supply
+    (updated in place), `events` its arrivals as (date, component index, amount), by date."""
+    levels = [amount // ratio for amount, ratio in zip(cumulative, ratios, strict=True)]
     buckets: list[tuple[dt.date, int]] = []
     previous = kits_now
-    for day in days:
-        for index, by_day in enumerate(arrivals):
-            cumulative[index] += by_day.get(day, 0)
-        current = min(amount // ratio for amount, (_s, ratio) in zip(cumulative, components, strict=True))
+    last = len(events) - 1
+    for position, (day, component, amount) in enumerate(events):
+        cumulative[component] += amount
+        levels[component] = cumulative[component] // ratios[component]
+        if position < last and events[position + 1][0] == day:
+            continue  # kits(t) is read once a date's arrivals are all in
+        current = min(levels)
         if current > previous:
             buckets.append((day, current - previous))
             previous = current
@@ -547,12 +623,10 @@ def whole_figure(on_hand: int, buckets: Sequence[tuple[dt.date, int]]) -> Figure
     )
 
 
-def whole_network(curves: Iterable[SiteCurve]) -> tuple[int, tuple[tuple[dt.date, int], ...]]:
+def whole_network(curves: Sequence[SiteCurve]) -> tuple[int, tuple[tuple[dt.date, int], ...]]:
     """Network = the sum of the site curves (buckets of the same date add up)."""
-    on_hand = 0
     by_date: dict[dt.date, int] = {}
-    for _site, site_on_hand, buckets in curves:
-        on_hand += site_on_hand
+    for buckets in filter(None, map(itemgetter(2), curves)):
         for day, quantity in buckets:
             by_date[day] = by_date.get(day, 0) + quantity
-    return on_hand, tuple(sorted(by_date.items()))
+    return sum(map(itemgetter(1), curves)), tuple(sorted(by_date.items()))

@@ -13,7 +13,7 @@ Supply types come from ONE place: `supply_type_expression` builds its SQL CASE b
 `domain.availability.classify_supply` about every combination of its three inputs, so SQL
 and Python cannot drift (a test also runs both over every combination).
 
-Committed inventory never counts: records whose derived status (`models.status_is`,
+Committed inventory never counts: records whose derived status (`models.status_not_in`,
 the same expression the API shows) is KITTED, ALLOCATED (held by a retail order line), INSTALLED or SCRAPPED are excluded in SQL, so
 kits, builds and later allocations are excluded as soon as that expression knows them.
 Records without a location have no site and are not supply of any site.
@@ -25,6 +25,7 @@ import datetime as dt
 import itertools
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -67,7 +68,7 @@ from kitwright.domain.quantities import FACTOR, to_units
 from kitwright.domain.text import csv_cell
 from kitwright.services.listing import offset_page
 from kitwright.services.uow import get
-from kitwright.store.models import Location, Part, PartComponent, PartInventory, status_is
+from kitwright.store.models import Location, Part, PartComponent, PartInventory, status_not_in
 from kitwright.store.queries import Page, PageRequest, combine_sum, exact_sum
 
 # Derived statuses that are committed to demand and never count as supply.
@@ -102,6 +103,47 @@ def supply_type_expression(
         )
         whens.append((condition, kind.value))
     return case(*whens, else_=None)
+
+
+def supply_type_in(
+    types: AbstractSet[SupplyType],
+    on_order: ColumnElement[bool],
+    inventory_available: ColumnElement[bool],
+    available_soon: ColumnElement[bool],
+) -> ColumnElement[bool]:
+    """`supply type IN types` as a short boolean over the three flags, also generated from
+    `classify_supply`: the CASE above, compared to constants, costs the aggregate a string
+    CASE per record and per use. Pass non-null boolean expressions."""
+    flags = (on_order, inventory_available, available_soon)
+
+    def decide(known: tuple[bool, ...]) -> ColumnElement[bool] | bool:
+        if len(known) == len(flags):
+            return classify_supply(
+                on_order=known[0], inventory_available=known[1], available_soon=known[2]
+            ) in types
+        flag = flags[len(known)]
+        return _branch(flag, decide((*known, True)), decide((*known, False)))
+
+    decided = decide(())
+    if isinstance(decided, bool):
+        return true() if decided else false()
+    return decided
+
+
+def _branch(
+    flag: ColumnElement[bool], when_true: ColumnElement[bool] | bool, when_false: ColumnElement[bool] | bool
+) -> ColumnElement[bool] | bool:
+    """`flag ? when_true : when_false`, folded where a side is a constant."""
+    if isinstance(when_true, bool) and isinstance(when_false, bool):
+        if when_true == when_false:
+            return when_true
+        return flag if when_true else ~flag
+    if isinstance(when_true, bool):
+        assert not isinstance(when_false, bool)
+        return or_(flag, when_false) if when_true else and_(~flag, when_false)
+    if isinstance(when_false, bool):
+        return or_(~flag, when_true) if when_false else and_(flag, when_true)
+    return or_(and_(flag, when_true), and_(~flag, when_false))
 
 
 def record_supply_type(location: Any = Location) -> ColumnElement[str]:
@@ -243,7 +285,7 @@ def supply_lines(
         select(*columns)
         .select_from(PartInventory)
         .join(place, place.id == PartInventory.location_id)
-        .where(~status_is(*COMMITTED_STATUSES))
+        .where(status_not_in(*COMMITTED_STATUSES))
         .group_by(*group)
     )
     if part_ids is not None:
@@ -384,11 +426,12 @@ def supply_units(
     if view.attribute_filters:
         return _supply_units_from_lines(session, part_ids, view=view, as_of=as_of, site_ids=site_ids)
     place = aliased(Location, name="place")
-    supply_type = record_supply_type(place)
-    included: ColumnElement[bool] = supply_type.in_(sorted(t.value for t in view.supply_types))
+    # The joined location and the flag are never null here: booleans, not the CASE.
+    flags = (PartInventory.on_order.expression, place.inventory_available.expression, place.available_soon.expression)
+    included = supply_type_in(view.supply_types, *flags)
     if view.segments is not None:
         included = and_(included, PartInventory.segment.in_(sorted(view.segments)))
-    future = supply_type == SupplyType.FUTURE.value
+    future = supply_type_in({SupplyType.FUTURE}, *flags)
     # FUTURE supply without an ETA counts in no figure (domain.SupplyLine).
     counted = and_(included, or_(~future, PartInventory.expected_at.is_not(None)))
     arrival = case((and_(counted, future), PartInventory.expected_at), else_=None).label("arrival")
@@ -398,7 +441,7 @@ def supply_units(
         select(place.site_id, PartInventory.part_id, arrival, high, low)
         .select_from(PartInventory)
         .join(place, place.id == PartInventory.location_id)
-        .where(~status_is(*COMMITTED_STATUSES))
+        .where(status_not_in(*COMMITTED_STATUSES))
         .group_by(place.site_id, PartInventory.part_id, arrival)
     )
     if part_ids is not None:
@@ -408,7 +451,9 @@ def supply_units(
     if site_ids is not None:
         stmt = stmt.where(place.site_id.in_(sorted(set(site_ids))))
     found: dict[int, PartSites] = {}
-    for site, part, day, high_sum, low_sum in session.execute(stmt):
+    # Core rows (the session's connection, its transaction): a quarter of a million of them
+    # for a full feed, with nothing for the ORM to build.
+    for site, part, day, high_sum, low_sum in session.connection().execute(stmt):
         entry = found.get(part)
         if entry is None:
             entry = found[part] = PartSites()

@@ -563,6 +563,29 @@ def _status_is(statuses: frozenset[str]) -> ColumnElement[bool]:
     return or_(*wanted) if wanted else false()
 
 
+def status_not_in(*statuses: str) -> ColumnElement[bool]:
+    """`status NOT IN (…)` as plain conditions: every listed rule's written negation, so a
+    rule on another table (EXISTS) becomes an anti-join rather than a subquery per record."""
+    return _status_not_in(frozenset(statuses))
+
+
+@functools.cache
+def _status_not_in(statuses: frozenset[str]) -> ColumnElement[bool]:
+    # The first matching rule decides, so a record is in `statuses` iff some listed rule
+    # matches and no earlier unlisted one does; an earlier listed rule needs no negation
+    # (it would have matched first). Hence NOT IN: each listed rule fails, or an earlier
+    # unlisted one matches.
+    rules = status_rules()
+    kept: list[ColumnElement[bool]] = []
+    for position, (name, _condition, negation) in enumerate(rules):
+        if name in statuses:
+            earlier = [other for other_name, other, _ in rules[:position] if other_name not in statuses]
+            kept.append(or_(negation, *earlier) if earlier else negation)
+    if "AVAILABLE" in statuses:
+        kept.append(or_(*[condition for _, condition, _ in rules]))
+    return and_(true(), *kept)
+
+
 PartInventory.__mapper__.add_property("status", column_property(status_expression()))
 
 

@@ -430,12 +430,14 @@ def query_page(
 def exact_sum(units: Any) -> tuple[Any, Any]:
     """Two SQL sums whose combination `high * 10^6 + low` is the exact total of a column of
     integer millionths, however many rows: SQLite sums in 64-bit integers and fails on
-    overflow, but neither half can overflow for quantities within MAX_QUANTITY."""
-    from sqlalchemy import BigInteger, literal_column, type_coerce
+    overflow, but neither half can overflow for quantities within MAX_QUANTITY. Each half
+    is cast back to a 64-bit integer, so PostgreSQL (whose sum of bigints is a numeric)
+    sends ints, not Decimals to parse."""
+    from sqlalchemy import BigInteger, cast, literal_column, type_coerce
 
     raw = type_coerce(units, BigInteger)
     factor = literal_column(str(FACTOR), BigInteger)  # integer division on both engines
-    return func.sum(raw // factor), func.sum(raw % factor)
+    return cast(func.sum(raw // factor), BigInteger), cast(func.sum(raw % factor), BigInteger)
 
 
 def combine_sum(high: Any, low: Any) -> Decimal:

@@ -33,6 +33,7 @@ from kitwright.store.models import (
     Run,
     status_expression,
     status_is,
+    status_not_in,
 )
 
 # Every fact of StatusFacts, drawn independently; a fact added to the dataclass and not drawn
@@ -111,6 +112,14 @@ def test_sql_status_equals_the_domain_rule_with_runs(
         expected = derive_status(facts)
         assert row[0] == expected.value
         assert [n for n, flag in zip(names, row[1:], strict=True) if flag] == [expected.value]
+        # NOT IN, for every run of consecutive statuses (prefixes: what supply excludes) and each
+        # status with one other, wherever they are in the rule order.
+        groups = [names[i:j] for i in range(len(names)) for j in range(i + 1, len(names) + 1)]
+        groups += [[a, b] for a in names for b in names if a < b]
+        excluded = session.execute(
+            select(*[status_not_in(*group) for group in groups]).where(PartInventory.id == record.id)
+        ).one()
+        assert [bool(flag) for flag in excluded] == [expected.value not in group for group in groups]
         session.refresh(record)
         assert record.status == expected.value
     finally:

@@ -29,6 +29,18 @@ def test_sql_case_equals_classify_supply(session: Session, on_order: bool, avail
     assert in_sql == classify_supply(on_order=on_order, inventory_available=available, available_soon=soon).value
 
 
+SUBSETS = [frozenset(c) for n in range(len(SupplyType) + 1) for c in itertools.combinations(SupplyType, n)]
+
+
+@pytest.mark.parametrize(("on_order", "available", "soon"), FLAGS)
+def test_sql_membership_equals_classify_supply(session: Session, on_order: bool, available: bool, soon: bool) -> None:
+    """The short booleans the feed's aggregate filters on, for every set of supply types."""
+    flags = (literal(on_order), literal(available), literal(soon))
+    row = session.execute(select(*[availability.supply_type_in(types, *flags) for types in SUBSETS])).one()
+    kind = classify_supply(on_order=on_order, inventory_available=available, available_soon=soon)
+    assert [bool(flag) for flag in row] == [kind in types for types in SUBSETS]
+
+
 def test_records_in_real_locations_classify_as_python_says(session: Session) -> None:
     part = factories.part(session, "P")
     site = factories.location(session, "Site")

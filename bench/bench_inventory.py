@@ -105,6 +105,16 @@ class Scenario:
     raw_where: Callable[[Any, str], tuple[str, list[Any]]]  # (SQL, params) for a paramstyle
 
 
+def ids_where(column: str) -> Callable[[Any, str], tuple[str, list[Any]]]:
+    """The raw side's filter on `column` (one id or a list) in a driver's paramstyle."""
+    def where(value: Any, style: str) -> tuple[str, list[Any]]:
+        values = value if isinstance(value, list) else [value]
+        if style == "pyformat":
+            return f"{column} = ANY(%s)", [values]
+        return f"{column} IN ({','.join('?' * len(values))})", list(values)
+    return where
+
+
 def pick_scenarios(engine: sa.Engine, count: int, seed: int, only: list[str]) -> list[Scenario]:
     rng = random.Random(seed)
     with engine.connect() as conn:
@@ -131,14 +141,6 @@ def pick_scenarios(engine: sa.Engine, count: int, seed: int, only: list[str]) ->
                 sa.text("SELECT id FROM location WHERE path LIKE :prefix ORDER BY id"), {"prefix": path + "%"}
             ).scalars().all()
             subtrees.append(list(ids))
-
-    def ids_where(column: str) -> Callable[[Any, str], tuple[str, list[Any]]]:
-        def where(value: Any, style: str) -> tuple[str, list[Any]]:
-            values = value if isinstance(value, list) else [value]
-            if style == "pyformat":
-                return f"{column} = ANY(%s)", [values]
-            return f"{column} IN ({','.join('?' * len(values))})", list(values)
-        return where
 
     scenarios = [
         Scenario(

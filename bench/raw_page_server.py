@@ -26,23 +26,13 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_inventory import RawPage, Scenario
+from bench_inventory import RawPage, Scenario, ids_where
 
 DATABASE_ENV = "KITWRIGHT_RAW_DATABASE_URL"
 
 
-def _ids_where(column: str) -> Any:
-    def where(value: Any, style: str) -> tuple[str, list[Any]]:
-        values = value if isinstance(value, list) else [value]
-        if style == "pyformat":
-            return f"{column} = ANY(%s)", [values]
-        return f"{column} IN ({','.join('?' * len(values))})", list(values)
-    return where
-
-
-# The two filters the benchmark sends; the rest of the request body is ignored.
-PART = Scenario("part", "", [], lambda v: {}, _ids_where("pi.part_id"))
-ROOM = Scenario("room", "", [], lambda v: {}, _ids_where("pi.location_id"))
+PART = Scenario("part", "", [], lambda v: {}, ids_where("pi.part_id"))
+ROOM = Scenario("room", "", [], lambda v: {}, ids_where("pi.location_id"))
 
 
 def create_app() -> Starlette:

@@ -46,8 +46,17 @@ class BucketType:
     quantity: DecimalScalar
 
 
-def _buckets(figure: domain.Figure) -> list[BucketType]:
-    return [BucketType(date=b.date, quantity=b.quantity) for b in figure.buckets]
+def figure_fields(figure: domain.Figure) -> dict[str, Any]:
+    """The figure fields that AvailabilityFigure, SiteAvailability and KitSiteAvailability share,
+    as keyword arguments of their constructors."""
+    return {
+        "total_quantity": figure.total,
+        "on_hand_quantity": figure.on_hand,
+        "future_quantity": figure.future,
+        "first_available_future_quantity": figure.first_future_quantity,
+        "first_available_future_date": figure.first_future_date,
+        "buckets": [BucketType(date=b.date, quantity=b.quantity) for b in figure.buckets],
+    }
 
 
 @strawberry.type(
@@ -64,14 +73,7 @@ class FigureType:
 
     @staticmethod
     def of(figure: domain.Figure) -> FigureType:
-        return FigureType(
-            total_quantity=figure.total,
-            on_hand_quantity=figure.on_hand,
-            future_quantity=figure.future,
-            first_available_future_quantity=figure.first_future_quantity,
-            first_available_future_date=figure.first_future_date,
-            buckets=_buckets(figure),
-        )
+        return FigureType(**figure_fields(figure))
 
 
 @strawberry.type(name="SiteAvailability", description="Figures of one site (a root location and its subtree).")
@@ -91,16 +93,7 @@ class SiteAvailabilityType:
     @staticmethod
     def of(site: domain.SiteFigure, info: Info) -> SiteAvailabilityType:
         info.context.loader(Location).want([site.site_id])
-        figure = site.figure
-        return SiteAvailabilityType(
-            site_id=strawberry.ID(str(site.site_id)),
-            total_quantity=figure.total,
-            on_hand_quantity=figure.on_hand,
-            future_quantity=figure.future,
-            first_available_future_quantity=figure.first_future_quantity,
-            first_available_future_date=figure.first_future_date,
-            buckets=_buckets(figure),
-        )
+        return SiteAvailabilityType(site_id=strawberry.ID(str(site.site_id)), **figure_fields(site.figure))
 
 
 @strawberry.type(

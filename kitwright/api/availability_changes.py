@@ -11,7 +11,7 @@ import datetime as dt
 import strawberry
 
 from kitwright.api.authorization import needs
-from kitwright.api.availability import AvailabilityViewInput, BucketType, parse_view
+from kitwright.api.availability import AvailabilityViewInput, BucketType, figure_fields, parse_view
 from kitwright.api.context import Info
 from kitwright.api.locations import LocationType
 from kitwright.api.nodes import as_node
@@ -52,17 +52,8 @@ class KitSiteAvailabilityType:
         site_id, on_hand, buckets = curve
         info.context.loader(Part).want([kit_id])
         info.context.loader(Location).want([site_id])
-        figure = domain.whole_figure(on_hand, buckets)
-        return KitSiteAvailabilityType(
-            kit_id=strawberry.ID(str(kit_id)),
-            site_id=strawberry.ID(str(site_id)),
-            total_quantity=figure.total,
-            on_hand_quantity=figure.on_hand,
-            future_quantity=figure.future,
-            first_available_future_quantity=figure.first_future_quantity,
-            first_available_future_date=figure.first_future_date,
-            buckets=[BucketType(date=b.date, quantity=b.quantity) for b in figure.buckets],
-        )
+        return KitSiteAvailabilityType(kit_id=strawberry.ID(str(kit_id)), site_id=strawberry.ID(str(site_id)),
+                                       **figure_fields(domain.whole_figure(on_hand, buckets)))
 
 
 @strawberry.type(name="KitAvailabilityChanges")

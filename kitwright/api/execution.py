@@ -83,6 +83,8 @@ class ShortcutExecutionContext(StrawberryGraphQLCoreExecutionContext):
         # Strawberry always passes a middleware manager; it wraps nothing without middleware.
         manager = self.middleware_manager
         self.plain_leaves = manager is None or not manager.middlewares
+        # (object type, id of its field details) -> (the details, kept alive; the plan or None)
+        self.compiled: dict[tuple[Any, int], tuple[FieldDetailsList, _Object | None]] = {}
 
     def execute_field(
         self,
@@ -133,8 +135,7 @@ class ShortcutExecutionContext(StrawberryGraphQLCoreExecutionContext):
         (a leaf attribute, `__typename`, an object or a list reached by an attribute or a
         simple resolver); None otherwise. Memoized per request, like the executor's own
         collected fields."""
-        cache: dict[tuple[Any, int], tuple[FieldDetailsList, _Object | None]] = self.__dict__.setdefault(
-            "_kitwright_compiled", {})
+        cache = self.compiled
         key = (object_type, id(field_details_list))
         found = cache.get(key)
         if found is not None:

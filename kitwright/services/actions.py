@@ -18,7 +18,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import event, inspect, select
+from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session, UOWTransaction
 from sqlalchemy.orm.base import NO_VALUE as _NO_VALUE
 
@@ -187,7 +187,7 @@ def enabled_rules(session: Session) -> list[CompiledRule]:
     return list(compiled)
 
 
-def _forget_on_end(session: Session, transaction: Any) -> None:
+def forget_rules_on_end(session: Session, transaction: Any) -> None:
     # Another transaction may see other rules: read them afresh.
     if getattr(transaction, "parent", None) is None:
         forget_rules(session)
@@ -381,7 +381,7 @@ def check_bulk_update(session: Session, model: type[Any], where: Any, values: Ma
     _record_warnings(session, trips, target)
 
 
-def _run_actions(session: Session, _flush: UOWTransaction, _instances: Any) -> None:
+def run_rules_on_flush(session: Session, _flush: UOWTransaction, _instances: Any) -> None:
     if session.info.get("kitwright_actions_checked"):
         return  # a bulk writer ran check_rows on every row it is flushing
     pending: dict[Target, list[tuple[Event, Any]]] = defaultdict(list)
@@ -424,15 +424,3 @@ def _run_actions(session: Session, _flush: UOWTransaction, _instances: Any) -> N
             _record_warnings(session, trips, name)
     rules.raise_blocking(blocking)
 
-
-_WATCHED = "kitwright_actions_watched"
-
-
-def watch(session: Session) -> None:
-    """Run the enabled rules on every flush of `session` from now on, and read them afresh in
-    each transaction (once per session; the unit of work calls it)."""
-    if session.info.get(_WATCHED):
-        return
-    event.listen(session, "before_flush", _run_actions)
-    event.listen(session, "after_transaction_end", _forget_on_end)
-    session.info[_WATCHED] = True

@@ -24,7 +24,7 @@ from decimal import Decimal
 from types import MappingProxyType
 from typing import Any, Final
 
-from sqlalchemy import event, insert, inspect, select
+from sqlalchemy import insert, inspect, select
 from sqlalchemy.orm import Session, UOWTransaction
 from sqlalchemy.orm.base import NO_VALUE
 
@@ -142,19 +142,7 @@ def _unknown(obj: Any, deleted: bool) -> list[str]:
     return [key for key in _columns(obj) if state.committed_state.get(key, None) is NO_VALUE]
 
 
-WATCHED = "kitwright_audited"
-
-
-def watch(session: Session) -> None:
-    """Audit every flush of `session` from now on (once per session; the unit of work calls it)."""
-    if session.info.get(WATCHED):
-        return
-    event.listen(session, "before_flush", _read_forgotten_values)
-    event.listen(session, "after_flush", _audit_after_flush)
-    session.info[WATCHED] = True
-
-
-def _read_forgotten_values(session: Session, _flush: UOWTransaction, _instances: object) -> None:
+def read_forgotten_values(session: Session, _flush: UOWTransaction, _instances: object) -> None:
     """Read the stored values the after-flush diff will need, one SELECT per table (the rows
     are the ones being written, so the services already hold their locks)."""
     wanted: dict[type[Any], dict[Any, Any]] = {}
@@ -188,7 +176,7 @@ def _actor(session: Session) -> tuple[int | None, str]:
     return actor.id, actor.name
 
 
-def _audit_after_flush(session: Session, _flush: UOWTransaction) -> None:
+def audit_flush(session: Session, _flush: UOWTransaction) -> None:
     rows: list[dict[str, Any]] = []
     found: list[tuple[str, Any, dict[str, Any]]] = []
     for action, objects in (("CREATE", session.new), ("UPDATE", session.dirty), ("DELETE", session.deleted)):

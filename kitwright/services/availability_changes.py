@@ -50,7 +50,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, delete, event, func, insert, inspect, literal_column, select, text
+from sqlalchemy import Connection, delete, func, insert, inspect, literal_column, select, text
 from sqlalchemy.orm import Session, UOWTransaction
 from sqlalchemy.orm.base import NO_VALUE
 from sqlalchemy.orm.util import identity_key
@@ -122,11 +122,11 @@ def _write_pending(session: Session) -> None:
     _maybe_prune(session)
 
 
-def _write_before_commit(session: Session) -> None:
+def write_before_commit(session: Session) -> None:
     _write_pending(session)
 
 
-def _forget_on_end(session: Session, transaction: Any) -> None:
+def forget_on_end(session: Session, transaction: Any) -> None:
     if transaction.parent is None:
         session.info.pop(_PENDING, None)
         session.info.pop(_EXTRA_PLACES, None)
@@ -149,21 +149,6 @@ def note_kits(session: Session, kit_ids: Iterable[int]) -> None:
     _write(session, [{"kit_id": kit} for kit in sorted(set(kit_ids))])
 
 
-_WATCHED = "availability_changes_watched"
-
-
-def watch(session: Session) -> None:
-    """Log the supply changes of every flush of `session` from now on (once per session; the
-    unit of work calls it, as it does for the audit trail)."""
-    if session.info.get(_WATCHED):
-        return
-    event.listen(session, "before_flush", _note_old_places)
-    event.listen(session, "after_flush", _note_changes)
-    event.listen(session, "before_commit", _write_before_commit)
-    event.listen(session, "after_transaction_end", _forget_on_end)
-    session.info[_WATCHED] = True
-
-
 def _value(obj: Any, key: str, *, old: bool) -> Any:
     """The attribute's value before the flush (`old`) or now; NO_VALUE when not held."""
     state: Any = inspect(obj)
@@ -172,7 +157,7 @@ def _value(obj: Any, key: str, *, old: bool) -> Any:
     return state.dict.get(key, NO_VALUE)
 
 
-def _note_old_places(session: Session, _flush: UOWTransaction, _instances: object) -> None:
+def note_old_places(session: Session, _flush: UOWTransaction, _instances: object) -> None:
     """Where changed or deleted records were before this flush (read now: the flush overwrites
     it). Values the session does not hold are read in one SELECT."""
     old: dict[int, Place] = {}
@@ -201,7 +186,7 @@ def _note_old_places(session: Session, _flush: UOWTransaction, _instances: objec
             select(PartComponent.part_id).where(PartComponent.part_id.in_(deleted_parts)).distinct()))
 
 
-def _note_changes(session: Session, _flush: UOWTransaction) -> None:
+def note_flushed_changes(session: Session, _flush: UOWTransaction) -> None:
     old: dict[int, Place] = session.info.pop(_OLD_PLACES, {})
     places: set[Place] = set(old.values()) | session.info.pop(_EXTRA_PLACES, set())
     sites: set[int] = set()

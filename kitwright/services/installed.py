@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Integer, bindparam, event, insert, literal, select, update
+from sqlalchemy import Integer, bindparam, insert, literal, select, update
 from sqlalchemy.orm import Session, UOWTransaction, aliased
 from sqlalchemy.orm.attributes import get_history
 from sqlalchemy.orm.base import NO_VALUE
@@ -28,7 +28,7 @@ MOVED = "kitwright_moved_records"
 MAX_DEPTH = 64
 
 
-def _note_moves(session: Session, _flush: UOWTransaction, _instances: Any) -> None:
+def note_flushed_moves(session: Session, _flush: UOWTransaction, _instances: Any) -> None:
     for obj in session.dirty:
         if isinstance(obj, PartInventory) and get_history(obj, "location_id").has_changes():
             # A record marked written only so its etag changes (`touch`) has not moved.
@@ -41,18 +41,6 @@ def note_moved(session: Session, record_ids: list[int]) -> None:
     """Records moved by a statement the flush does not see (their installed records follow)."""
     if record_ids:
         session.info.setdefault(MOVED, set()).update(record_ids)
-
-
-_WATCHED = "kitwright_installed_watched"
-
-
-def watch(session: Session) -> None:
-    """Note the records each flush of `session` moves, so that what is installed in them follows
-    (once per session; the unit of work calls it)."""
-    if session.info.get(_WATCHED):
-        return
-    event.listen(session, "before_flush", _note_moves)
-    session.info[_WATCHED] = True
 
 
 def _below_statement() -> Any:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from contextlib import ExitStack
+from functools import cache
 from types import TracebackType
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import bindparam, event, select
 from sqlalchemy.exc import IntegrityError
@@ -15,7 +16,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from kitwright.domain.errors import BadInput, Conflict, NotFound
 from kitwright.domain.limits import MAX_ID
-from kitwright.services import audit, installed  # installed: registers the listener noting moved records
+from kitwright.services import audit, installed
 from kitwright.services.actor import Actor, current_actor
 from kitwright.store import touch
 from kitwright.store.db import sqlite_write_lock
@@ -217,21 +218,49 @@ def check_etag(row: Versioned, etag: str | None, *, required: bool = True) -> No
 
 
 def _watch(session: Session) -> None:
-    """What every flush of a unit of work's session does, attached to that session here and
-    nowhere else (docs/architecture.md): audit it naming the actor, run the enabled rules
-    (actions), note moved records so installed ones follow, log supply changes for
-    kitAvailabilityChanges, and note bulk writes."""
-    audit.watch(session)
-    _actions.watch(session)
-    installed.watch(session)
-    _availability_changes.watch(session)
-    if not session.info.get(_BULK_WATCHED):
-        event.listen(session, "do_orm_execute", _note_bulk_writes)
-        event.listen(session, "after_flush_postexec", touch.forget)
-        session.info[_BULK_WATCHED] = True
+    """From its first unit of work on, a session's flushes, commits and transaction ends run the
+    listeners below (`_listeners`)."""
+    session.info[_WATCHED] = True
 
 
-_BULK_WATCHED = "kitwright_bulk_watched"
+_WATCHED = "kitwright_watched"
+
+
+def _when_watched(name: str) -> Callable[..., None]:
+    def listener(session: Session, *args: Any) -> None:
+        if session.info.get(_WATCHED):
+            for fn in _listeners()[name]:
+                fn(session, *args)
+    return listener
+
+
+def _note_bulk_writes_when_watched(state: ORMExecuteState) -> None:
+    if state.session.info.get(_WATCHED):
+        _note_bulk_writes(state)
+
+
+@cache
+def _listeners() -> dict[str, tuple[Callable[..., None], ...]]:
+    """What every flush of a unit of work's session does, in this order, here and nowhere else
+    (docs/architecture.md): audit it naming the actor, run the enabled rules (actions), note
+    moved records so installed ones follow, log supply changes for kitAvailabilityChanges, and
+    forget the old values `store.touch` kept. (Built on first use: actions and the change log
+    import this module.)"""
+    return {
+        "before_flush": (audit.read_forgotten_values, _actions.run_rules_on_flush, installed.note_flushed_moves,
+                         _availability_changes.note_old_places),
+        "after_flush": (audit.audit_flush, _availability_changes.note_flushed_changes),
+        "after_flush_postexec": (touch.forget,),
+        "before_commit": (_availability_changes.write_before_commit,),
+        "after_transaction_end": (_actions.forget_rules_on_end, _availability_changes.forget_on_end),
+    }
+
+
+# Registered once on the Session class, not on each session: attaching them to every request's
+# new session cost more CPU than some of its statements.
+for _name in ("before_flush", "after_flush", "after_flush_postexec", "before_commit", "after_transaction_end"):
+    event.listen(Session, _name, _when_watched(_name))
+event.listen(Session, "do_orm_execute", _note_bulk_writes_when_watched)
 
 # Imported last: both build on the names above.
 from kitwright.services import actions as _actions  # noqa: E402

@@ -88,12 +88,11 @@ class GraphQLEndpoint:
             # The worker thread also stops itself at the deadline (api.limits.Deadline), and
             # the server's PostgreSQL connections cancel a statement that runs longer than the
             # whole time limit (app_from_env); this only stops waiting for it.
-            result = await asyncio.wait_for(
-                run_in_threadpool(
+            # asyncio.timeout rather than wait_for: no second task per request.
+            async with asyncio.timeout(seconds + 1):
+                result = await run_in_threadpool(
                     self.execute, operation.query, operation.variables, operation.operation_name, actor, deadline
-                ),
-                timeout=seconds + 1,
-            )
+                )
         except TimeoutError:
             result = _too_slow(seconds)
         return json_response(result)

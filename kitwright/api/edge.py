@@ -116,10 +116,12 @@ class EdgeMiddleware:
             path == "/graphql" or path.startswith("/api/import/")
         ):
             limit = self.settings.max_upload_bytes  # spreadsheets, spooled to disk (api.uploads)
-        too_big = _error(413, "BAD_USER_INPUT", f"request body larger than {limit} bytes")
+        def too_big() -> JSONResponse:  # built only when sent
+            return _error(413, "BAD_USER_INPUT", f"request body larger than {limit} bytes")
+
         declared = headers.get("content-length")
         if declared is not None and (not (declared.isascii() and declared.isdigit()) or int(declared) > limit):
-            await too_big(scope, receive, send)
+            await too_big()(scope, receive, send)
             return
 
         received = 0
@@ -158,7 +160,7 @@ class EdgeMiddleware:
         except BodyTooLarge:
             if started:
                 raise
-            await too_big(scope, receive, with_headers)
+            await too_big()(scope, receive, with_headers)
 
     def _insecure_dev_refusal(self, scope: Scope, headers: dict[str, str]) -> JSONResponse | None:
         if host_name(headers.get("host", "")) not in LOOPBACK_HOSTS:

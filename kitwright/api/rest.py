@@ -61,14 +61,17 @@ class BodyRejected(Exception):
 async def read_json(request: Request, max_bytes: int = MAX_BODY) -> Any:
     """The body as JSON (numbers as exact Decimals), refusing oversized or malformed input."""
     declared = request.headers.get("content-length")
-    too_big = bad_request(f"request body larger than {max_bytes} bytes", status=413)
+
+    def too_big() -> BodyRejected:
+        return BodyRejected(bad_request(f"request body larger than {max_bytes} bytes", status=413))
+
     if declared is not None and (not (declared.isascii() and declared.isdigit()) or int(declared) > max_bytes):
-        raise BodyRejected(too_big)
+        raise too_big()
     body = bytearray()
     async for chunk in request.stream():
         body += chunk
         if len(body) > max_bytes:
-            raise BodyRejected(too_big)
+            raise too_big()
     try:
         return simplejson.loads(bytes(body), parse_float=Decimal, parse_constant=reject_constant)
     except (ValueError, UnicodeDecodeError, RecursionError):

@@ -15,6 +15,9 @@ It WRITES (kits, splits, ledger entries): point it at a copy of the generated da
    from distinct lot/untracked records, a split each) to `kitwright serve --workers W` for
    `--seconds`; beside it the same clients doing the same transaction in raw SQL (lock the
    record, check it is not held, UPDATE, INSERT the split, the link and two ledger rows).
+   For each side it also reads, from /proc, the CPU the server's processes, this client process
+   and PostgreSQL's processes used while the clients ran: per request, and in cores. Server,
+   database and clients share this machine's cores, so the rate is bounded by their sum.
 
 Only 127.0.0.1 is contacted; every loop is bounded in time.
 """
@@ -23,8 +26,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import statistics
+import subprocess
 import sys
 import threading
 import time
@@ -200,6 +205,53 @@ def run_clients(clients: int, seconds: float, work: list[Any], fn: Any) -> tuple
     return ok, failed, time.monotonic() - start, latencies
 
 
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _pids(*pgrep_args: str) -> set[int]:
+    # pgrep exits with 1 when nothing matches: an empty set, not an error.
+    found = subprocess.run(["pgrep", *pgrep_args], check=False, capture_output=True, text=True)
+    return {int(pid) for pid in found.stdout.split()}
+
+
+def _cpu_of(pids: set[int]) -> float:
+    """User + system seconds of these processes (those that ended are skipped)."""
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / TICKS
+    return total
+
+
+class CpuMeter:
+    """CPU used by the server (its process session), this process and PostgreSQL (processes of
+    the user postgres, when the database runs on this machine) between start() and stop()."""
+
+    def __init__(self, server_session: int | None) -> None:
+        self.server_session = server_session
+
+    def _read(self) -> tuple[float, float, float]:
+        server = _cpu_of(_pids("-s", str(self.server_session))) if self.server_session else 0.0
+        self.database_pids |= _pids("-u", "postgres")
+        return server, time.process_time(), _cpu_of(self.database_pids)
+
+    def start(self) -> None:
+        self.database_pids: set[int] = set()
+        self.before, self.started = self._read(), time.monotonic()
+
+    def stop(self, requests: int) -> dict[str, float]:
+        after, seconds = self._read(), time.monotonic() - self.started
+        used = [a - b for a, b in zip(after, self.before, strict=True)]
+        result: dict[str, float] = {}
+        for name, value in zip(("server", "client", "database"), used, strict=True):
+            result[f"{name}_cpu_ms_per_request"] = round(value / max(requests, 1) * 1000, 2)
+            result[f"{name}_cores"] = round(value / seconds, 2)
+        return result
+
+
 def http_issue(endpoint: str) -> Any:
     def fn(item: Any, state: Any = None) -> Any:
         if item == "open":
@@ -305,11 +357,18 @@ def main(argv: list[str] | None = None) -> int:
     http_work = [(rid, item_of[part]) for rid, part in targets[:half]]
     raw_work = [(rid, item_of[part]) for rid, part in targets[half:]]
     engine.dispose()
-    with Server(args.database_url, args.port, args.workers, Path(args.server_log)):
+    with Server(args.database_url, args.port, args.workers, Path(args.server_log)) as server:
+        assert server.process is not None
+        meter = CpuMeter(server.process.pid)  # the server runs in its own session
+        meter.start()
         ok, failed, elapsed, lat = run_clients(args.clients, args.seconds, http_work,
                                                http_issue(f"http://127.0.0.1:{args.port}/graphql"))
+        http_cpu = meter.stop(ok)
     engine = make_engine(args.database_url, pool_size=args.clients, max_overflow=4)
+    meter = CpuMeter(None)
+    meter.start()
     rok, rfailed, relapsed, rlat = run_clients(args.clients, args.seconds, raw_work, raw_issue(engine))
+    raw_cpu = meter.stop(rok)
     engine.dispose()
 
     def p(values: list[float], q: float) -> float:
@@ -321,6 +380,7 @@ def main(argv: list[str] | None = None) -> int:
         "graphql_p50_ms": p(lat, 0.5), "graphql_p95_ms": p(lat, 0.95),
         "raw_per_s": round(rok / relapsed, 1), "raw_failed": rfailed,
         "raw_p50_ms": p(rlat, 0.5), "raw_p95_ms": p(rlat, 0.95),
+        "graphql_cpu": http_cpu, "raw_cpu": raw_cpu,
     }
     console.print_json(json.dumps(results))
     if args.json:

@@ -166,6 +166,15 @@ def section_read(args: argparse.Namespace, size: dict[str, Any]) -> list[Figure]
     return figures
 
 
+def _cpu_note(issue: dict[str, Any]) -> str:
+    """CPU per request and cores in use, server / client / database, for each side."""
+    g, r = issue["graphql_cpu"], issue["raw_cpu"]
+    return (f"CPU ms/request server {g['server_cpu_ms_per_request']} client {g['client_cpu_ms_per_request']} "
+            f"database {g['database_cpu_ms_per_request']} (cores {g['server_cores']} + {g['client_cores']} + "
+            f"{g['database_cores']}); raw client {r['client_cpu_ms_per_request']} database "
+            f"{r['database_cpu_ms_per_request']} (cores {r['client_cores']} + {r['database_cores']})")
+
+
 def section_kits(args: argparse.Namespace, size: dict[str, Any]) -> list[Figure]:
     import bench_kits
 
@@ -192,7 +201,7 @@ def section_kits(args: argparse.Namespace, size: dict[str, Any]) -> list[Figure]
                issue["graphql_per_s"], "/s", issue["raw_per_s"], round(issue["graphql_per_s"] / issue["raw_per_s"], 2),
                "≥ 0.35x the raw rate",
                f"{size['seconds']:g} s each; p50 {issue['graphql_p50_ms']} / {issue['raw_p50_ms']} ms; "
-               f"failed {issue['graphql_failed']} / {issue['raw_failed']}", (before, after)),
+               f"failed {issue['graphql_failed']} / {issue['raw_failed']}; " + _cpu_note(issue), (before, after)),
     ]
     for f in figures:
         say(f.row())

@@ -107,8 +107,9 @@ def test_every_table_is_audited_or_excluded_with_a_reason() -> None:
 
 
 def test_the_unit_of_work_audits_its_own_session_and_nothing_else(session: Session) -> None:
-    """Auditing is attached by the unit of work, not by importing a module: a flush outside a
-    unit of work writes no audit entry, and the same session is audited once inside one."""
+    """The flush listeners are registered once, but act only for sessions a unit of work has
+    used: a flush outside a unit of work writes no audit entry, and the same session is audited
+    once inside one."""
     plain = Session(bind=session.get_bind())
     try:
         plain.add(Location(name="outside a unit of work"))

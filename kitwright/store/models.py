@@ -493,13 +493,19 @@ def installed_expression() -> ColumnElement[bool]:
     )
 
 
+# The closed statuses as literals, not bound parameters: only a query that repeats
+# uq_run_open_unit's WHERE, constants included, may use that index on SQLite; with parameters
+# SQLite read the whole run table for every record tested.
+_CLOSED_RUN_STATUSES = (literal_column("'COMPLETED'"), literal_column("'CANCELED'"))
+
+
 def wip_expression() -> ColumnElement[bool]:
     """The unit an open run is building."""
     return (
         select(_run_table.c.part_inventory_id)
         .where(
             _run_table.c.part_inventory_id == PartInventory.id,
-            _run_table.c.status.not_in(("COMPLETED", "CANCELED")),
+            _run_table.c.status.not_in(_CLOSED_RUN_STATUSES),
         )
         .exists()
     )

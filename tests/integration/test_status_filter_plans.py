@@ -15,7 +15,7 @@ from decimal import Decimal
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from kitwright.store.models import Location, Part, PartInventory, status_is
+from kitwright.store.models import Location, Part, PartInventory, Run, status_is
 
 
 def test_an_available_page_of_some_locations_probes_each_row_location_by_key(session: Session) -> None:
@@ -48,4 +48,38 @@ def test_an_available_page_of_some_locations_probes_each_row_location_by_key(ses
         plan = [row[3] for row in session.execute(text("EXPLAIN QUERY PLAN " + sql))]
         assert not [step for step in plan if step.startswith("SCAN location")], plan
         assert "SEARCH location USING INTEGER PRIMARY KEY (rowid=?)" in plan, plan
+    session.rollback()
+
+
+def test_the_open_run_test_probes_the_open_run_index(session: Session) -> None:
+    """The WIP rule names the closed run statuses as constants, so SQLite can use
+    uq_run_open_unit (whose WHERE repeats them) instead of reading every run per record."""
+    part = Part(part_number=f"P-{uuid.uuid4().hex[:10]}", tracking_type="SERIAL")
+    shelf = Location(name="Shelf", inventory_available=True)
+    session.add_all([part, shelf])
+    session.flush()
+    units = [
+        PartInventory(part_id=part.id, part_number=part.part_number, serial_number=f"S{i}", quantity=Decimal(1),
+                      location_id=shelf.id, attributes={})
+        for i in range(4)
+    ]
+    session.add_all(units)
+    session.flush()
+    # an open run builds unit 0, closed ones built units 1 and 2
+    for unit, status in zip(units[:3], ("IN_PROGRESS", "COMPLETED", "CANCELED"), strict=True):
+        session.add(Run(title="build", status=status, part_id=part.id, quantity=Decimal(1),
+                        part_inventory_id=unit.id))
+    session.flush()
+    statement = select(PartInventory.id).where(PartInventory.part_id == part.id, status_is("AVAILABLE"))
+    assert sorted(session.scalars(statement)) == sorted(u.id for u in units[1:])
+    assert list(session.scalars(select(PartInventory.id).where(PartInventory.part_id == part.id,
+                                                               status_is("WIP")))) == [units[0].id]
+
+    flat = " ".join(str(statement.compile(session.get_bind())).split())
+    assert "run.status NOT IN ('COMPLETED', 'CANCELED')" in flat, flat
+    if session.get_bind().dialect.name == "sqlite":
+        sql = str(statement.compile(session.get_bind(), compile_kwargs={"literal_binds": True}))
+        plan = [row[3] for row in session.execute(text("EXPLAIN QUERY PLAN " + sql))]
+        assert not [step for step in plan if step.startswith("SCAN run")], plan
+        assert any(step.startswith("SEARCH run USING INDEX uq_run_open_unit") for step in plan), plan
     session.rollback()

@@ -498,7 +498,7 @@ def installed_expression() -> ColumnElement[bool]:
 # The closed statuses as literals, not bound parameters: only a query that repeats
 # uq_run_open_unit's WHERE, constants included, may use that index on SQLite; with parameters
 # SQLite read the whole run table for every record tested.
-_CLOSED_RUN_STATUSES = (literal_column("'COMPLETED'"), literal_column("'CANCELED'"))
+_CLOSED_RUN_STATUSES: tuple[ColumnElement[Any], ...] = (literal_column("'COMPLETED'"), literal_column("'CANCELED'"))
 
 
 def wip_expression() -> ColumnElement[bool]:

@@ -125,9 +125,9 @@ class GraphQLEndpoint:
         deadline: float | None = None,
     ) -> dict[str, Any]:
         session = self.sessions()
+        context = Context(session=session, actor=actor, introspection=self.security.introspection,
+                          deadline=deadline, max_query_cost=self.security.max_query_cost)
         try:
-            context = Context(session=session, actor=actor, introspection=self.security.introspection,
-                              deadline=deadline, max_query_cost=self.security.max_query_cost)
             outcome = schema.execute_sync(
                 query, variable_values=variables, context_value=context, operation_name=operation_name
             )
@@ -140,6 +140,7 @@ class GraphQLEndpoint:
         except RecursionError:
             return {"data": None, "errors": [format_error(GraphQLError("the query is nested too deeply"))]}
         finally:
+            context.close()
             session.close()
 
     def _public(self, error: dict[str, Any]) -> dict[str, Any]:

@@ -179,6 +179,12 @@ class Context:
         for attribute, target in foreign_keys(type(loaded[0])):
             self.loader(target).want(getattr(row, attribute) for row in loaded)
 
+    def close(self) -> None:
+        """Drop the loaders at the end of the request. Each holds the context's methods, a
+        reference cycle that kept every row the request loaded alive until the cyclic garbage
+        collector came round (about 1,000 objects a page); without it they go with the request."""
+        self.loaders.clear()
+
     def uow(self) -> UnitOfWork:
         # Loaded rows may be stale after a write: start the loaders afresh.
         self.loaders.clear()

@@ -192,8 +192,14 @@ class ShortcutExecutionContext(StrawberryGraphQLCoreExecutionContext):
         else:
             return None
         kind = _LIST if is_list else (_OBJECT if isinstance(item, _Object) else _VALUE)
-        return _Entry(response_name, kind, item, non_null=non_null,
-                      item_non_null=item_non_null, resolve=resolve, field=field, parent=parent, details=details)
+        # Strawberry's resolver of a field without one reads the attribute and ignores the
+        # info, and so does a direct resolver whose function takes none: neither gets one built.
+        definition = (field.extensions or {}).get("strawberry-definition")
+        basic = isinstance(definition, StrawberryField) and definition.is_basic_field and \
+            getattr(resolve, "_is_default", False)
+        takes_info = not basic and getattr(resolve, "_kitwright_takes_info", True)
+        return _Entry(response_name, kind, item, non_null=non_null, item_non_null=item_non_null, resolve=resolve,
+                      field=field, parent=parent, nodes=to_nodes(details) if takes_info else None)
 
     def _complete(self, compiled: _Object, source: Any, path: Path | None) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -215,7 +221,8 @@ class ShortcutExecutionContext(StrawberryGraphQLCoreExecutionContext):
                 out[entry.name] = entry.item
             else:
                 field_path = Path(path, entry.name, compiled.type.name)
-                info = self.build_resolve_info(entry.field, to_nodes(entry.details), entry.parent, field_path)
+                nodes = entry.nodes
+                info = None if nodes is None else self.build_resolve_info(entry.field, nodes, entry.parent, field_path)
                 value = entry.resolve(source, info)
                 if self.is_awaitable(value):
                     raise _Fallback
@@ -270,11 +277,12 @@ class _Object:
 
 
 class _Entry:
-    __slots__ = ("details", "field", "item", "item_non_null", "kind", "name", "non_null", "parent", "resolve")
+    __slots__ = ("field", "item", "item_non_null", "kind", "name", "nodes", "non_null", "parent", "resolve")
 
-    # field, parent and details are set for entries that call a resolver (object, list, value)
+    # field and parent are set for entries that call a resolver (object, list, value), and nodes
+    # (the field's nodes in the query) for those whose resolver takes the info
     def __init__(self, name: str, kind: str, item: Any, *, non_null: bool = False, item_non_null: bool = False,
-                 resolve: Any = None, field: Any = None, parent: Any = None, details: Any = None) -> None:
+                 resolve: Any = None, field: Any = None, parent: Any = None, nodes: list[Any] | None = None) -> None:
         self.name = name
         self.kind = kind
         self.item = item
@@ -283,7 +291,7 @@ class _Entry:
         self.resolve = resolve
         self.field = field
         self.parent = parent
-        self.details = details
+        self.nodes = nodes
 
 
 def call_simple_resolvers(schema: GraphQLSchema, info_class: type[Any]) -> int:
@@ -324,4 +332,5 @@ def _direct_resolver(field: GraphQLField, info_class: type[Any]) -> Any:
         return func(source, **kwargs) if takes_self else func(**kwargs)
 
     direct._kitwright_direct = True  # type: ignore[attr-defined]  # compiled subtrees may call it
+    direct._kitwright_takes_info = info_name is not None  # type: ignore[attr-defined]
     return direct

@@ -164,3 +164,29 @@ def test_root_fields_keep_their_checks() -> None:
     query_type = schema._schema.query_type
     assert isinstance(query_type, GraphQLObjectType)
     assert all(field.resolve is not None and field.resolve.__name__ == "checked" for field in query_type.fields.values())
+
+
+def test_only_resolvers_that_read_the_info_are_given_one() -> None:
+    """On the compiled path a plain object field (`child`) and a resolver without an info
+    parameter (`twin`) are called without building one; `shout` reads its info and gets it."""
+    built: list[str] = []
+
+    class Counting(ShortcutExecutionContext):
+        def build_resolve_info(self, field_def: Any, field_nodes: Any, parent_type: Any, path: Any) -> Any:
+            built.append(field_nodes[0].name.value)
+            return super().build_resolve_info(field_def, field_nodes, parent_type, path)
+
+    @strawberry.type
+    class GoodQuery:
+        @strawberry.field
+        def things(self) -> list[Thing]:
+            return [ROWS[0], ROWS[6]]  # type: ignore[list-item]
+
+    query = "{ things { name child { name count } twin { name shout } shout } }"
+    fast_schema = strawberry.Schema(query=GoodQuery, execution_context_class=Counting)
+    call_simple_resolvers(fast_schema._schema, fast_schema.config.info_class)
+    fast = fast_schema.execute_sync(query)
+    plain = strawberry.Schema(query=GoodQuery).execute_sync(query)
+    assert fast.errors is None and fast.data == plain.data
+    assert fast.data is not None and fast.data["things"][0]["twin"] == {"name": "a1", "shout": "a1!shout"}
+    assert sorted(set(built)) == ["shout", "things"] and built.count("shout") == 4, built

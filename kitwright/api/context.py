@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 import strawberry
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy import inspect as sa_inspect
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kitwright.api.limits import TOO_SLOW, TooSlow
@@ -48,8 +49,7 @@ class BatchLoader(Generic[M]):
                 self.before_load()
             batch = self.wanted | {id}
             self.wanted = set()
-            column = getattr(self.model, "id")  # noqa: B009 - every model has an integer id
-            rows = list(self.session.scalars(select(self.model).where(column.in_(batch))))
+            rows = list(self.session.scalars(_by_ids(self.model), {"ids": list(batch)}))
             for row in rows:
                 self.cache[getattr(row, "id")] = row  # noqa: B009
             for missing in batch - self.cache.keys():
@@ -57,6 +57,14 @@ class BatchLoader(Generic[M]):
             if self.loaded is not None:
                 self.loaded(rows)
         return self.cache[id]
+
+
+@functools.cache
+def _by_ids(model: type[Any]) -> Select[Any]:
+    """`SELECT model WHERE id IN (:ids)`, built once per model: built per lookup, the statement
+    and its cache key cost more than reading a few rows."""
+    column = getattr(model, "id")  # noqa: B009 - every model has an integer id
+    return select(model).where(column.in_(bindparam("ids", expanding=True)))
 
 
 class GroupLoader(Generic[M]):

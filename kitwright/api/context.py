@@ -19,6 +19,20 @@ from kitwright.services.uow import UnitOfWork
 from kitwright.store.models import Base
 
 M = TypeVar("M", bound=Base)
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def by_key(model: type[Base], key: str) -> Callable[[F], F]:
+    """Marks a resolver `(root, info)` whose answer is `info.context.loader(model).get(root.<key>)`
+    (the row the parent row's foreign key names), which is all its body may do: compiled plans
+    (api.execution) read the row that way themselves instead of calling the resolver with an
+    info built for each row. tests/api/test_execution_paths.py holds every marked resolver to it."""
+
+    def mark(resolver: F) -> F:
+        resolver._kitwright_by_key = (model, key)  # type: ignore[attr-defined]
+        return resolver
+
+    return mark
 
 
 class BatchLoader(Generic[M]):

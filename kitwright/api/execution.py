@@ -192,6 +192,10 @@ class ShortcutExecutionContext(StrawberryGraphQLCoreExecutionContext):
         else:
             return None
         kind = _LIST if is_list else (_OBJECT if isinstance(item, _Object) else _VALUE)
+        by_key = getattr(resolve, "_kitwright_by_key", None)
+        if by_key is not None and kind is _OBJECT:
+            # the row a foreign key names, from the request's loader (api.context.by_key)
+            return _Entry(response_name, _BY_KEY, item, non_null=non_null, by_key=by_key)
         # Strawberry's resolver of a field without one reads the attribute and ignores the
         # info, and so does a direct resolver whose function takes none: neither gets one built.
         definition = (field.extensions or {}).get("strawberry-definition")
@@ -219,6 +223,15 @@ class ShortcutExecutionContext(StrawberryGraphQLCoreExecutionContext):
                 out[entry.name] = coerced
             elif kind is _TYPENAME:
                 out[entry.name] = entry.item
+            elif kind is _BY_KEY:
+                model, key = entry.by_key
+                value = self.context_value.loader(model).get(getattr(source, key))
+                if value is None:
+                    if entry.non_null:
+                        raise _Fallback
+                    out[entry.name] = None
+                else:
+                    out[entry.name] = self._complete(entry.item, value, Path(path, entry.name, compiled.type.name))
             else:
                 field_path = Path(path, entry.name, compiled.type.name)
                 nodes = entry.nodes
@@ -265,7 +278,7 @@ class _Fallback(Exception):
     """Not an error: this object takes the executor's own path."""
 
 
-_LEAF, _TYPENAME, _VALUE, _OBJECT, _LIST = "leaf", "typename", "value", "object", "list"
+_LEAF, _TYPENAME, _VALUE, _OBJECT, _LIST, _BY_KEY = "leaf", "typename", "value", "object", "list", "by key"
 
 
 class _Object:
@@ -277,12 +290,14 @@ class _Object:
 
 
 class _Entry:
-    __slots__ = ("field", "item", "item_non_null", "kind", "name", "nodes", "non_null", "parent", "resolve")
+    __slots__ = ("by_key", "field", "item", "item_non_null", "kind", "name", "nodes", "non_null", "parent", "resolve")
 
-    # field and parent are set for entries that call a resolver (object, list, value), and nodes
-    # (the field's nodes in the query) for those whose resolver takes the info
+    # field and parent are set for entries that call a resolver (object, list, value), nodes
+    # (the field's nodes in the query) for those whose resolver takes the info, and by_key
+    # (model, attribute) for a row read by key instead of calling its resolver
     def __init__(self, name: str, kind: str, item: Any, *, non_null: bool = False, item_non_null: bool = False,
-                 resolve: Any = None, field: Any = None, parent: Any = None, nodes: list[Any] | None = None) -> None:
+                 resolve: Any = None, field: Any = None, parent: Any = None, nodes: list[Any] | None = None,
+                 by_key: tuple[Any, str] | None = None) -> None:
         self.name = name
         self.kind = kind
         self.item = item
@@ -292,6 +307,7 @@ class _Entry:
         self.field = field
         self.parent = parent
         self.nodes = nodes
+        self.by_key: tuple[Any, str] = by_key or (None, "")
 
 
 def call_simple_resolvers(schema: GraphQLSchema, info_class: type[Any]) -> int:
@@ -333,4 +349,5 @@ def _direct_resolver(field: GraphQLField, info_class: type[Any]) -> Any:
 
     direct._kitwright_direct = True  # type: ignore[attr-defined]  # compiled subtrees may call it
     direct._kitwright_takes_info = info_name is not None  # type: ignore[attr-defined]
+    direct._kitwright_by_key = getattr(func, "_kitwright_by_key", None)  # type: ignore[attr-defined]
     return direct

@@ -192,8 +192,18 @@ class ShortcutExecutionContext(StrawberryGraphQLCoreExecutionContext):
         else:
             return None
         kind = _LIST if is_list else (_OBJECT if isinstance(item, _Object) else _VALUE)
-        return _Entry(response_name, kind, item, non_null=non_null,
-                      item_non_null=item_non_null, resolve=resolve, field=field, parent=parent, details=details)
+        by_key = getattr(resolve, "_kitwright_by_key", None)
+        if by_key is not None and kind is _OBJECT:
+            # the row a foreign key names, from the request's loader (api.context.by_key)
+            return _Entry(response_name, _BY_KEY, item, non_null=non_null, by_key=by_key)
+        # Strawberry's resolver of a field without one reads the attribute and ignores the
+        # info, and so does a direct resolver whose function takes none: neither gets one built.
+        definition = (field.extensions or {}).get("strawberry-definition")
+        basic = isinstance(definition, StrawberryField) and definition.is_basic_field and \
+            getattr(resolve, "_is_default", False)
+        takes_info = not basic and getattr(resolve, "_kitwright_takes_info", True)
+        return _Entry(response_name, kind, item, non_null=non_null, item_non_null=item_non_null, resolve=resolve,
+                      field=field, parent=parent, nodes=to_nodes(details) if takes_info else None)
 
     def _complete(self, compiled: _Object, source: Any, path: Path | None) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -213,9 +223,19 @@ class ShortcutExecutionContext(StrawberryGraphQLCoreExecutionContext):
                 out[entry.name] = coerced
             elif kind is _TYPENAME:
                 out[entry.name] = entry.item
+            elif kind is _BY_KEY:
+                model, key = entry.by_key
+                value = self.context_value.loader(model).get(getattr(source, key))
+                if value is None:
+                    if entry.non_null:
+                        raise _Fallback
+                    out[entry.name] = None
+                else:
+                    out[entry.name] = self._complete(entry.item, value, Path(path, entry.name, compiled.type.name))
             else:
                 field_path = Path(path, entry.name, compiled.type.name)
-                info = self.build_resolve_info(entry.field, to_nodes(entry.details), entry.parent, field_path)
+                nodes = entry.nodes
+                info = None if nodes is None else self.build_resolve_info(entry.field, nodes, entry.parent, field_path)
                 value = entry.resolve(source, info)
                 if self.is_awaitable(value):
                     raise _Fallback
@@ -258,7 +278,7 @@ class _Fallback(Exception):
     """Not an error: this object takes the executor's own path."""
 
 
-_LEAF, _TYPENAME, _VALUE, _OBJECT, _LIST = "leaf", "typename", "value", "object", "list"
+_LEAF, _TYPENAME, _VALUE, _OBJECT, _LIST, _BY_KEY = "leaf", "typename", "value", "object", "list", "by key"
 
 
 class _Object:
@@ -270,11 +290,14 @@ class _Object:
 
 
 class _Entry:
-    __slots__ = ("details", "field", "item", "item_non_null", "kind", "name", "non_null", "parent", "resolve")
+    __slots__ = ("by_key", "field", "item", "item_non_null", "kind", "name", "nodes", "non_null", "parent", "resolve")
 
-    # field, parent and details are set for entries that call a resolver (object, list, value)
+    # field and parent are set for entries that call a resolver (object, list, value), nodes
+    # (the field's nodes in the query) for those whose resolver takes the info, and by_key
+    # (model, attribute) for a row read by key instead of calling its resolver
     def __init__(self, name: str, kind: str, item: Any, *, non_null: bool = False, item_non_null: bool = False,
-                 resolve: Any = None, field: Any = None, parent: Any = None, details: Any = None) -> None:
+                 resolve: Any = None, field: Any = None, parent: Any = None, nodes: list[Any] | None = None,
+                 by_key: tuple[Any, str] | None = None) -> None:
         self.name = name
         self.kind = kind
         self.item = item
@@ -283,7 +306,8 @@ class _Entry:
         self.resolve = resolve
         self.field = field
         self.parent = parent
-        self.details = details
+        self.nodes = nodes
+        self.by_key: tuple[Any, str] = by_key or (None, "")
 
 
 def call_simple_resolvers(schema: GraphQLSchema, info_class: type[Any]) -> int:
@@ -324,4 +348,6 @@ def _direct_resolver(field: GraphQLField, info_class: type[Any]) -> Any:
         return func(source, **kwargs) if takes_self else func(**kwargs)
 
     direct._kitwright_direct = True  # type: ignore[attr-defined]  # compiled subtrees may call it
+    direct._kitwright_takes_info = info_name is not None  # type: ignore[attr-defined]
+    direct._kitwright_by_key = getattr(func, "_kitwright_by_key", None)  # type: ignore[attr-defined]
     return direct

@@ -11,7 +11,7 @@ from strawberry.types.unset import UNSET
 
 from kitwright.api.authorization import needs
 from kitwright.api.catalog import SupplierType, UnitOfMeasureType
-from kitwright.api.context import Context, Info
+from kitwright.api.context import Context, Info, by_key
 from kitwright.api.enums import PartInventoryStatus, TrackingType
 from kitwright.api.lists import connection_field, primes
 from kitwright.api.locations import LocationType
@@ -72,18 +72,22 @@ class PartInventoryType:
         return root.etag
 
     @strawberry.field
+    @by_key(Part, "part_id")
     def part(self, root: strawberry.Parent[PartInventory], info: Info) -> PartType:
         return as_node(PartType, info.context.loader(Part).get(root.part_id))
 
     @strawberry.field
+    @by_key(Location, "location_id")
     def location(self, root: strawberry.Parent[PartInventory], info: Info) -> LocationType | None:
         return as_node(LocationType, info.context.loader(Location).get(root.location_id))
 
     @strawberry.field
+    @by_key(Supplier, "supplier_id")
     def supplier(self, root: strawberry.Parent[PartInventory], info: Info) -> SupplierType | None:
         return as_node(SupplierType, info.context.loader(Supplier).get(root.supplier_id))
 
     @strawberry.field
+    @by_key(UnitOfMeasure, "unit_of_measure_id")
     def unit_of_measure(self, root: strawberry.Parent[PartInventory], info: Info) -> UnitOfMeasureType | None:
         return as_node(UnitOfMeasureType, info.context.loader(UnitOfMeasure).get(root.unit_of_measure_id))
 

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import enum
 import time
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, cast
 
+import pytest
 import strawberry
 from graphql import GraphQLObjectType
 from sqlalchemy import Engine
@@ -164,3 +166,69 @@ def test_root_fields_keep_their_checks() -> None:
     query_type = schema._schema.query_type
     assert isinstance(query_type, GraphQLObjectType)
     assert all(field.resolve is not None and field.resolve.__name__ == "checked" for field in query_type.fields.values())
+
+
+def test_only_resolvers_that_read_the_info_are_given_one() -> None:
+    """On the compiled path a plain object field (`child`) and a resolver without an info
+    parameter (`twin`) are called without building one; `shout` reads its info and gets it."""
+    built: list[str] = []
+
+    class Counting(ShortcutExecutionContext):
+        def build_resolve_info(self, field_def: Any, field_nodes: Any, parent_type: Any, path: Any) -> Any:
+            built.append(field_nodes[0].name.value)
+            return super().build_resolve_info(field_def, field_nodes, parent_type, path)
+
+    @strawberry.type
+    class GoodQuery:
+        @strawberry.field
+        def things(self) -> list[Thing]:
+            return [ROWS[0], ROWS[6]]  # type: ignore[list-item]
+
+    query = "{ things { name child { name count } twin { name shout } shout } }"
+    fast_schema = strawberry.Schema(query=GoodQuery, execution_context_class=Counting)
+    call_simple_resolvers(fast_schema._schema, fast_schema.config.info_class)
+    fast = fast_schema.execute_sync(query)
+    plain = strawberry.Schema(query=GoodQuery).execute_sync(query)
+    assert fast.errors is None and fast.data == plain.data
+    assert fast.data is not None and fast.data["things"][0]["twin"] == {"name": "a1", "shout": "a1!shout"}
+    assert sorted(set(built)) == ["shout", "things"] and built.count("shout") == 4, built
+
+
+def test_each_resolver_marked_by_key_answers_the_row_its_loader_holds() -> None:
+    """Compiled plans read a `by_key(model, key)` field as `loader(model).get(root.<key>)`
+    without calling its resolver: every marked resolver must answer exactly that."""
+    context = Context(session=cast(Session, None))
+    marked = []
+    for named in schema._schema.type_map.values():
+        if not isinstance(named, GraphQLObjectType):
+            continue
+        for name, field in named.fields.items():
+            by_key = getattr(field.resolve, "_kitwright_by_key", None)
+            if by_key is None:
+                continue
+            model, key = by_key
+            row = object()
+            context.loader(model).cache[7] = row
+            assert field.resolve(SimpleNamespace(**{key: 7}), SimpleNamespace(context=context)) is row, name
+            assert field.resolve(SimpleNamespace(**{key: None}), SimpleNamespace(context=context)) is None, name
+            marked.append(f"{named.name}.{name}")
+    assert {"PartInventory.part", "PartInventory.location"} <= set(marked), marked
+
+
+def test_rows_named_by_key_are_read_without_calling_their_resolvers(
+    session: Session, client: TestClient, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world(session, client)
+    built: list[str] = []
+    original = ShortcutExecutionContext.build_resolve_info
+
+    def counting(self: Any, field_def: Any, field_nodes: Any, parent_type: Any, path: Any) -> Any:
+        built.append(field_nodes[0].name.value)
+        return original(self, field_def, field_nodes, parent_type, path)
+
+    monkeypatch.setattr(ShortcutExecutionContext, "build_resolve_info", counting)
+    query = "{ partInventories(first: 5) { edges { node { id part { partNumber } location { name } supplier { name } } } } }"
+    fast = run(schema, engine, query)
+    assert fast == run(PLAIN, engine, query)
+    assert fast[0] is not None and any(e["node"]["location"] for e in fast[0]["partInventories"]["edges"])
+    assert built == ["partInventories"], built

@@ -12,10 +12,11 @@ from __future__ import annotations
 import uuid
 from decimal import Decimal
 
-from sqlalchemy import select, text
+from sqlalchemy import inspect, select, text
 from sqlalchemy.orm import Session
 
-from kitwright.store.models import Location, Part, PartInventory, status_is
+from kitwright.store.models import Location, Part, PartInventory, Run, status_is
+from kitwright.store.queries import count_of
 
 
 def test_an_available_page_of_some_locations_probes_each_row_location_by_key(session: Session) -> None:
@@ -48,4 +49,71 @@ def test_an_available_page_of_some_locations_probes_each_row_location_by_key(ses
         plan = [row[3] for row in session.execute(text("EXPLAIN QUERY PLAN " + sql))]
         assert not [step for step in plan if step.startswith("SCAN location")], plan
         assert "SEARCH location USING INTEGER PRIMARY KEY (rowid=?)" in plan, plan
+    session.rollback()
+
+
+def test_the_open_run_test_probes_the_open_run_index(session: Session) -> None:
+    """The WIP rule names the closed run statuses as constants, so SQLite can use
+    uq_run_open_unit (whose WHERE repeats them) instead of reading every run per record."""
+    part = Part(part_number=f"P-{uuid.uuid4().hex[:10]}", tracking_type="SERIAL")
+    shelf = Location(name="Shelf", inventory_available=True)
+    session.add_all([part, shelf])
+    session.flush()
+    units = [
+        PartInventory(part_id=part.id, part_number=part.part_number, serial_number=f"S{i}", quantity=Decimal(1),
+                      location_id=shelf.id, attributes={})
+        for i in range(4)
+    ]
+    session.add_all(units)
+    session.flush()
+    # an open run builds unit 0, closed ones built units 1 and 2
+    for unit, status in zip(units[:3], ("IN_PROGRESS", "COMPLETED", "CANCELED"), strict=True):
+        session.add(Run(title="build", status=status, part_id=part.id, quantity=Decimal(1),
+                        part_inventory_id=unit.id))
+    session.flush()
+    statement = select(PartInventory.id).where(PartInventory.part_id == part.id, status_is("AVAILABLE"))
+    assert sorted(session.scalars(statement)) == sorted(u.id for u in units[1:])
+    assert list(session.scalars(select(PartInventory.id).where(PartInventory.part_id == part.id,
+                                                               status_is("WIP")))) == [units[0].id]
+
+    flat = " ".join(str(statement.compile(session.get_bind())).split())
+    assert "run.status NOT IN ('COMPLETED', 'CANCELED')" in flat, flat
+    if session.get_bind().dialect.name == "sqlite":
+        sql = str(statement.compile(session.get_bind(), compile_kwargs={"literal_binds": True}))
+        plan = [row[3] for row in session.execute(text("EXPLAIN QUERY PLAN " + sql))]
+        assert not [step for step in plan if step.startswith("SCAN run")], plan
+        assert any(step.startswith("SEARCH run USING INDEX uq_run_open_unit") for step in plan), plan
+    session.rollback()
+
+
+def test_counting_a_parts_available_records_reads_the_in_stock_index_only(session: Session) -> None:
+    """ix_part_inventory_in_stock holds location_id, the one column of the record the rest of
+    the AVAILABLE test needs: SQLite counts a part's available records from the index and the
+    location's key, without seeking each record in the table (a 28,000-record part: the COUNT
+    read every one of them)."""
+    part = Part(part_number=f"P-{uuid.uuid4().hex[:10]}", tracking_type="UNTRACKED")
+    shelves = [Location(name=f"Shelf {i}", inventory_available=i != 1) for i in range(3)]
+    session.add_all([part, *shelves])
+    session.flush()
+    records = [
+        PartInventory(part_id=part.id, part_number=part.part_number, quantity=Decimal(i % 4),
+                      location_id=shelves[i % 3].id, attributes={})
+        for i in range(24)
+    ]
+    session.add_all(records)
+    session.flush()
+    statement = count_of(select(PartInventory).where(PartInventory.part_id == part.id, status_is("AVAILABLE")))
+    assert session.scalar(statement) == len([r for r in records if r.quantity > 0 and r.location_id != shelves[1].id])
+
+    indexes = {ix["name"]: ix["column_names"] for ix in inspect(session.connection()).get_indexes("part_inventory")}
+    assert indexes["ix_part_inventory_in_stock"] == ["part_id", "created_at", "id", "location_id"]
+    if session.get_bind().dialect.name == "sqlite":
+        sql = str(statement.compile(session.get_bind(), compile_kwargs={"literal_binds": True}))
+        plan = [row[3] for row in session.execute(text("EXPLAIN QUERY PLAN " + sql))]
+        assert "SEARCH part_inventory USING INDEX ix_part_inventory_in_stock (part_id=?)" in plan, plan
+        root = session.execute(text("SELECT rootpage FROM sqlite_master WHERE name = 'part_inventory'")).scalar_one()
+        program = session.execute(text("EXPLAIN " + sql)).all()
+        table_cursors = {op[2] for op in program if op[1] == "OpenRead" and op[3] == root}
+        # Opened for a deferred seek that never happens: no column is read from the table.
+        assert not [op for op in program if op[1] == "Column" and op[2] in table_cursors], program
     session.rollback()

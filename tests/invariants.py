@@ -21,6 +21,8 @@ from kitwright.store.models import (
     PartKitItem,
     status_expression,
     status_is,
+    status_is_joined,
+    with_status_joins,
 )
 
 
@@ -34,6 +36,14 @@ def assert_invariants(engine: Engine) -> None:
         for record_id, status, *flags in rows:
             matching = [name for name, flag in zip(names, flags, strict=True) if flag]
             assert matching == [status], f"record {record_id}: CASE says {status}, predicates say {matching}"
+        # ... and so does the joined form list filters use, one row per record.
+        joined = session.execute(with_status_joins(
+            select(PartInventory.id, status_expression(), *[status_is_joined(name) for name in names])
+        )).all()
+        assert len(joined) == len(rows), f"the status joins gave {len(joined)} rows for {len(rows)} records"
+        for record_id, status, *flags in joined:
+            matching = [name for name, flag in zip(names, flags, strict=True) if flag]
+            assert matching == [status], f"record {record_id}: CASE says {status}, joined predicates say {matching}"
         # Rule 4: replaying the ledger from empty reproduces every record.
         problems = ledger.verify(session)
         assert not problems, "ledger and records disagree:\n" + "\n".join(problems[:20])

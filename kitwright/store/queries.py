@@ -79,20 +79,29 @@ class MembershipFilter:
     computed expression (which no index can serve): eq, neq, in, notIn, isNull."""
 
     is_in: Callable[..., ColumnElement[bool]]
+    # A second form for counting the list on the engines named in `count_on`: conditions over
+    # rows that `count_joins` adds to the statement (once, whatever the operators).
+    count_is_in: Callable[..., ColumnElement[bool]] | None = None
+    count_joins: Callable[[Select[Any]], Select[Any]] | None = None
+    count_on: frozenset[str] = frozenset()
 
-    def condition(self, op: str, value: Any, *, field: str) -> ColumnElement[bool]:
+    def counted_on(self, engine: str | None) -> bool:
+        return engine in self.count_on and self.count_is_in is not None and self.count_joins is not None
+
+    def condition(self, op: str, value: Any, *, field: str, counting_on: str | None = None) -> ColumnElement[bool]:
+        is_in = self.count_is_in if self.counted_on(counting_on) and self.count_is_in else self.is_in
         if op == "isNull":
             return false() if value else true()
         if value is None:
             raise BadInput(f"{field}.{op} must not be null", field=field)
         if op == "eq":
-            return self.is_in(value)
+            return is_in(value)
         if op == "neq":
-            return ~self.is_in(value)
+            return ~is_in(value)
         if op == "in":
-            return self.is_in(*value)
+            return is_in(*value)
         if op == "notIn":
-            return ~self.is_in(*value)
+            return ~is_in(*value)
         raise BadInput(f"{field} takes eq, neq, in, notIn or isNull, not {op}", field=field)
 
 
@@ -100,7 +109,11 @@ def apply_filters(
     stmt: Select[Any],
     filters: Mapping[str, Mapping[str, Any]] | None,
     columns: Mapping[str, ColumnLike],
+    *,
+    counting_on: str | None = None,
 ) -> Select[Any]:
+    """`stmt` filtered. `counting_on` (an engine's name): the statement is for counting there,
+    and filters with a count form for that engine use it."""
     if not filters:
         return stmt
     clauses: list[ColumnElement[bool]] = []
@@ -108,9 +121,11 @@ def apply_filters(
         column = columns.get(name)
         if column is None:
             raise BadInput(f"cannot filter by {name}", field=name)
+        if isinstance(column, MembershipFilter) and column.counted_on(counting_on) and column.count_joins and ops:
+            stmt = column.count_joins(stmt)
         for op, value in ops.items():
             if isinstance(column, MembershipFilter):
-                clauses.append(column.condition(op, value, field=name))
+                clauses.append(column.condition(op, value, field=name, counting_on=counting_on))
             else:
                 clauses.append(condition(column, op, value, field=name))
     return stmt.where(and_(*clauses)) if clauses else stmt
@@ -322,10 +337,12 @@ def count_of(stmt: Select[Any]) -> Select[Any]:
 
 
 def paginate(
-    session: Session, stmt: Select[Any], page: PageRequest, keys: Sequence[SortKey] | None = None
+    session: Session, stmt: Select[Any], page: PageRequest, keys: Sequence[SortKey] | None = None,
+    counted: Select[Any] | None = None,
 ) -> Page[Any]:
     """Cut one page. With `keys` (the list's order), pages are keyset pages; `stmt` must not
-    be ordered yet. Without them `stmt` is ordered and pages are cut by offset."""
+    be ordered yet. Without them `stmt` is ordered and pages are cut by offset. `counted`, when
+    given, selects the same rows as `stmt` and is the one counted for `totalCount`."""
     _check_sizes(page)
     after = decode_cursor(page.after, field="after", keys=keys or ()) if page.after else None
     before = decode_cursor(page.before, field="before", keys=keys or ()) if page.before else None
@@ -333,7 +350,7 @@ def paginate(
 
     def count_total() -> int:
         if not total_cache:
-            total_cache.append(int(session.scalar(count_of(stmt)) or 0))
+            total_cache.append(int(session.scalar(count_of(stmt if counted is None else counted)) or 0))
         return total_cache[0]
 
     if keys is None or any(c is not None and c.offset is not None for c in (after, before)):
@@ -424,7 +441,13 @@ def query_page(
     id_column: ColumnLike,
 ) -> Page[Any]:
     """Filter, sort and cut one page of a list: the whole of every `things(...)` query."""
-    return paginate(session, apply_filters(stmt, filters, columns), page, sort_keys(sort, sorts, id_column))
+    engine = session.get_bind().dialect.name
+    counted = None
+    membership = [c for name in filters or {} if isinstance(c := columns.get(name), MembershipFilter)]
+    if any(column.counted_on(engine) for column in membership):
+        counted = apply_filters(stmt, filters, columns, counting_on=engine)
+    return paginate(session, apply_filters(stmt, filters, columns), page, sort_keys(sort, sorts, id_column),
+                    counted=counted)
 
 
 def exact_sum(units: Any) -> tuple[Any, Any]:

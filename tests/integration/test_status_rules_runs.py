@@ -1,5 +1,5 @@
-"""The SQL status rule (CASE, the status_is predicates and the mapped `status` column) equals
-domain.status.derive_status for any combination of every fact of StatusFacts, on both engines.
+"""The SQL status rule (CASE, the status_is predicates, their joined form for list filters and
+the mapped `status` column) equals domain.status.derive_status for any combination of every fact of StatusFacts, on both engines.
 
 Each example writes its facts as raw rows inside one transaction and rolls it back: the
 property is about the rule itself, for states the services may never produce together.
@@ -33,7 +33,9 @@ from kitwright.store.models import (
     Run,
     status_expression,
     status_is,
+    status_is_joined,
     status_not_in,
+    with_status_joins,
 )
 
 # Every fact of StatusFacts, drawn independently; a fact added to the dataclass and not drawn
@@ -112,6 +114,18 @@ def test_sql_status_equals_the_domain_rule_with_runs(
         expected = derive_status(facts)
         assert row[0] == expected.value
         assert [n for n, flag in zip(names, row[1:], strict=True) if flag] == [expected.value]
+        # The joined form (lists filtered by status): one row per record, whatever rows the inert
+        # facts wrote, and the same answer for each status and for pairs of them.
+        pairs = [[a, b] for a in names for b in names if a < b]
+        joined = session.execute(
+            with_status_joins(select(*[status_is_joined(n) for n in names],
+                                     *[status_is_joined(*pair) for pair in pairs]))
+            .select_from(PartInventory).where(PartInventory.id == record.id)
+        ).all()
+        assert len(joined) == 1, joined
+        flags = [bool(flag) for flag in joined[0]]
+        assert [n for n, flag in zip(names, flags, strict=False) if flag] == [expected.value]
+        assert flags[len(names):] == [expected.value in pair for pair in pairs]
         # NOT IN, for every run of consecutive statuses (prefixes: what supply excludes) and each
         # status with one other, wherever they are in the rule order.
         groups = [names[i:j] for i in range(len(names)) for j in range(i + 1, len(names) + 1)]

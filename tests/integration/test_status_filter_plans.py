@@ -20,18 +20,27 @@ from kitwright.store.models import Location, Part, PartInventory, Run, status_is
 from kitwright.store.queries import PageRequest, apply_filters, count_of
 
 
-def test_an_available_page_of_some_locations_probes_each_row_location_by_key(session: Session) -> None:
+def stocked_part(session: Session, shelves: int, records: int, quantities: int,
+                 no_location_every: int = 0) -> tuple[Part, list[Location], list[PartInventory]]:
+    """A part with `records` records spread over `shelves` shelves (shelf 1's stock does not
+    count), quantities 0 .. quantities-1 in turn; every `no_location_every`-th record has none."""
     part = Part(part_number=f"P-{uuid.uuid4().hex[:10]}", tracking_type="UNTRACKED")
-    shelves = [Location(name=f"Shelf {i}", inventory_available=i != 1) for i in range(6)]
-    session.add_all([part, *shelves])
+    places = [Location(name=f"Shelf {i}", inventory_available=i != 1) for i in range(shelves)]
+    session.add_all([part, *places])
     session.flush()
-    records = [
-        PartInventory(part_id=part.id, part_number=part.part_number, quantity=Decimal(i % 3),
-                      location_id=shelves[i % 6].id, attributes={})
-        for i in range(36)
+    rows = [
+        PartInventory(part_id=part.id, part_number=part.part_number, quantity=Decimal(i % quantities),
+                      location_id=None if no_location_every and i % no_location_every == 0 else places[i % shelves].id,
+                      attributes={})
+        for i in range(records)
     ]
-    session.add_all(records)
+    session.add_all(rows)
     session.flush()
+    return part, places, rows
+
+
+def test_an_available_page_of_some_locations_probes_each_row_location_by_key(session: Session) -> None:
+    _, shelves, records = stocked_part(session, shelves=6, records=36, quantities=3)
     wanted = [shelves[0].id, shelves[1].id, shelves[2].id]  # shelf 1 does not count its stock
     statement = (
         select(PartInventory.id)
@@ -92,17 +101,7 @@ def test_counting_a_parts_available_records_reads_the_in_stock_index_only(sessio
     the AVAILABLE test needs: SQLite counts a part's available records from the index and the
     location's key, without seeking each record in the table (a 28,000-record part: the COUNT
     read every one of them)."""
-    part = Part(part_number=f"P-{uuid.uuid4().hex[:10]}", tracking_type="UNTRACKED")
-    shelves = [Location(name=f"Shelf {i}", inventory_available=i != 1) for i in range(3)]
-    session.add_all([part, *shelves])
-    session.flush()
-    records = [
-        PartInventory(part_id=part.id, part_number=part.part_number, quantity=Decimal(i % 4),
-                      location_id=shelves[i % 3].id, attributes={})
-        for i in range(24)
-    ]
-    session.add_all(records)
-    session.flush()
+    part, shelves, records = stocked_part(session, shelves=3, records=24, quantities=4)
     statement = count_of(select(PartInventory).where(PartInventory.part_id == part.id, status_is("AVAILABLE")))
     assert session.scalar(statement) == len([r for r in records if r.quantity > 0 and r.location_id != shelves[1].id])
 
@@ -125,16 +124,7 @@ def test_a_list_filtered_by_status_is_counted_over_joins_on_sqlite(session: Sess
     (store.models.with_status_joins), where each correlated NOT EXISTS ran as a subprogram per
     record; the page itself, and PostgreSQL, keep the NOT EXISTS form. Page and count agree with
     the plain status predicates, through the list function itself."""
-    part = Part(part_number=f"P-{uuid.uuid4().hex[:10]}", tracking_type="UNTRACKED")
-    shelves = [Location(name=f"Shelf {i}", inventory_available=i != 1) for i in range(3)]
-    session.add_all([part, *shelves])
-    session.flush()
-    session.add_all([
-        PartInventory(part_id=part.id, part_number=part.part_number, quantity=Decimal(i % 3),
-                      location_id=shelves[i % 3].id if i % 5 else None, attributes={})
-        for i in range(30)
-    ])
-    session.flush()
+    part, _, _ = stocked_part(session, shelves=3, records=30, quantities=3, no_location_every=5)
     engine = session.get_bind().dialect.name
     columns = inventory_columns()
     for statuses in (["AVAILABLE"], ["UNAVAILABLE"], ["AVAILABLE", "UNAVAILABLE"]):

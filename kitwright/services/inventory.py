@@ -40,7 +40,7 @@ from kitwright.store.models import (
     status_is_joined,
     with_status_joins,
 )
-from kitwright.store.queries import MembershipFilter
+from kitwright.store.queries import CountForm, MembershipFilter
 
 
 @dataclass
@@ -366,8 +366,7 @@ def inventory_columns() -> dict[str, Any]:
 # stopping at the page's end, SQLite could not with the joins: a stockroom's page 1.5 -> 27 ms),
 # nor on PostgreSQL (which plans NOT EXISTS as anti-joins already, and planned the joined
 # stockroom page at 1.8 s instead of 74 ms). bench/README.md.
-STATUS_FILTER = MembershipFilter(status_is, count_is_in=status_is_joined, count_joins=with_status_joins,
-                                 count_on=frozenset({"sqlite"}))
+STATUS_FILTER = MembershipFilter(status_is, CountForm(status_is_joined, with_status_joins, frozenset({"sqlite"})))
 
 
 list_part_inventories = Listing(PartInventory, inventory_columns, INVENTORY_SORTS)

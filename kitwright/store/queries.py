@@ -74,22 +74,31 @@ def _condition(column: Any, op: str, value: Any, *, field: str) -> Any:
 
 
 @dataclass(frozen=True)
+class CountForm:
+    """A second form of a membership filter for counting a list on `engines`: conditions over
+    the rows `joins` adds to the statement (once, whatever the operators)."""
+
+    is_in: Callable[..., ColumnElement[bool]]
+    joins: Callable[[Select[Any]], Select[Any]]
+    engines: frozenset[str]
+
+
+@dataclass(frozen=True)
 class MembershipFilter:
     """A derived value filtered through `is_in(*values)` conditions instead of comparing a
     computed expression (which no index can serve): eq, neq, in, notIn, isNull."""
 
     is_in: Callable[..., ColumnElement[bool]]
-    # A second form for counting the list on the engines named in `count_on`: conditions over
-    # rows that `count_joins` adds to the statement (once, whatever the operators).
-    count_is_in: Callable[..., ColumnElement[bool]] | None = None
-    count_joins: Callable[[Select[Any]], Select[Any]] | None = None
-    count_on: frozenset[str] = frozenset()
+    count_form: CountForm | None = None
 
-    def counted_on(self, engine: str | None) -> bool:
-        return engine in self.count_on and self.count_is_in is not None and self.count_joins is not None
+    def counted_form(self, engine: str | None) -> CountForm | None:
+        """The form to count the list with on `engine`, if it has its own there."""
+        form = self.count_form
+        return form if form is not None and engine in form.engines else None
 
     def condition(self, op: str, value: Any, *, field: str, counting_on: str | None = None) -> ColumnElement[bool]:
-        is_in = self.count_is_in if self.counted_on(counting_on) and self.count_is_in else self.is_in
+        form = self.counted_form(counting_on)
+        is_in = self.is_in if form is None else form.is_in
         if op == "isNull":
             return false() if value else true()
         if value is None:
@@ -121,8 +130,9 @@ def apply_filters(
         column = columns.get(name)
         if column is None:
             raise BadInput(f"cannot filter by {name}", field=name)
-        if isinstance(column, MembershipFilter) and column.counted_on(counting_on) and column.count_joins and ops:
-            stmt = column.count_joins(stmt)
+        form = column.counted_form(counting_on) if isinstance(column, MembershipFilter) else None
+        if form is not None and ops:
+            stmt = form.joins(stmt)
         for op, value in ops.items():
             if isinstance(column, MembershipFilter):
                 clauses.append(column.condition(op, value, field=name, counting_on=counting_on))
@@ -444,7 +454,7 @@ def query_page(
     engine = session.get_bind().dialect.name
     counted = None
     membership = [c for name in filters or {} if isinstance(c := columns.get(name), MembershipFilter)]
-    if any(column.counted_on(engine) for column in membership):
+    if any(column.counted_form(engine) is not None for column in membership):
         counted = apply_filters(stmt, filters, columns, counting_on=engine)
     return paginate(session, apply_filters(stmt, filters, columns), page, sort_keys(sort, sorts, id_column),
                     counted=counted)

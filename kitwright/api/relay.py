@@ -14,6 +14,7 @@ from strawberry.types.unset import UNSET
 
 from kitwright.api.scalars import DecimalScalar, parse_id
 from kitwright.domain.errors import BadInput
+from kitwright.domain.text import camel
 from kitwright.domain.tracking import clean_number
 from kitwright.store.queries import Page
 
@@ -69,11 +70,6 @@ def connection(page: Page[Any]) -> Connection[Any]:
         _total=page.count_total,
     )
     return Connection(edges=edges, page_info=info, _total=page.count_total)
-
-
-def camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part.title() for part in rest)
 
 
 def _fields(data: object) -> tuple[dataclasses.Field[Any], ...]:

@@ -9,6 +9,12 @@ SHORT = 200
 LONG = 10_000
 
 
+def camel(name: str) -> str:
+    """A column's name as the API spells it: `part_inventory_id` -> `partInventoryId`."""
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
 def clean_text(
     value: object, *, field: str, max_length: int = SHORT, required: bool = False,
     multiline: bool = False,

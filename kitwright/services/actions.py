@@ -26,6 +26,7 @@ from kitwright.domain import actions as rules
 from kitwright.domain.actions import Change, CompiledRule, Event, Severity, Target
 from kitwright.domain.errors import BadInput, NotFound, Problems
 from kitwright.domain.limits import ID_CHUNK, MAX_ID, MAX_RULE_ORDER
+from kitwright.domain.text import camel
 from kitwright.services.actor import current_actor
 from kitwright.services.listing import Listing
 from kitwright.services.uow import UnitOfWork, check_etag, check_updatable
@@ -198,16 +199,6 @@ def _user(session: Session) -> dict[str, Any]:
     return {"id": actor.id, "name": actor.name, "role": actor.role}
 
 
-def camel(name: str) -> str:
-    """A column's name as conditions see it (the API's camelCase)."""
-    return _camel(name)
-
-
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part.title() for part in rest)
-
-
 def values_of(obj: Any) -> dict[str, Any]:
     """An object's columns as a condition sees them (`check_rows` of bulk writers, their `old` values)."""
     return _values(obj)
@@ -224,7 +215,7 @@ def _values(obj: Any) -> dict[str, Any]:
         if value is _NO_VALUE:
             value = state.attrs[attr.key].loaded_value
         if value is not _NO_VALUE:
-            values[_camel(attr.key)] = value
+            values[camel(attr.key)] = value
     return values
 
 
@@ -238,7 +229,7 @@ def _stored(session: Session, model: type[Any], ids: Sequence[int]) -> dict[int,
         statement = select(*(a.columns[0] for a in attrs)).where(
             mapper.primary_key[0].in_(ids[start:start + ID_CHUNK]))
         for row in session.execute(statement):
-            record = {_camel(a.key): value for a, value in zip(attrs, row, strict=True)}
+            record = {camel(a.key): value for a, value in zip(attrs, row, strict=True)}
             found[record["id"]] = record
     return found
 
@@ -351,7 +342,7 @@ def check_bulk_update(session: Session, model: type[Any], where: Any, values: Ma
     mapper = inspect(model)
     attrs = [a for a in mapper.column_attrs if a.key not in _SKIPPED]
     key = mapper.primary_key[0]
-    applied = {_camel(name): value for name, value in values.items()}
+    applied = {camel(name): value for name, value in values.items()}
     user = _user(session)
     last = 0
     trips: list[rules.Trip] = []
@@ -362,7 +353,7 @@ def check_bulk_update(session: Session, model: type[Any], where: Any, values: Ma
             ).all()
             if not rows:
                 break
-            olds = [{_camel(a.key): value for a, value in zip(attrs, row, strict=True)} for row in rows]
+            olds = [{camel(a.key): value for a, value in zip(attrs, row, strict=True)} for row in rows]
             last = olds[-1]["id"]
             news = None if event is Event.DELETE else [{**old, **applied} for old in olds]
             changes = [Change(event.value, old, None if news is None else news[n])

@@ -31,7 +31,7 @@ from kitwright.domain.ledger import LedgerOperation
 from kitwright.domain.limits import MAX_ID, NUMBER_ROUNDS
 from kitwright.domain.numbering import render_number
 from kitwright.domain.quantities import ONE, ZERO, parse_quantity
-from kitwright.domain.text import LONG, clean_text
+from kitwright.domain.text import LONG, camel, clean_text
 from kitwright.domain.tracking import Identity, TrackingType, check_identity, clean_number
 from kitwright.importers.tabular import MAX_ROWS, Column, Row, Table
 from kitwright.services import actions
@@ -426,7 +426,7 @@ def import_parts(uow: UnitOfWork, source: IO[bytes], *, filename: str | None = N
                   "description": part.description, "trackingType": part.tracking_type, "cost": part.cost,
                   "unitOfMeasureId": part.unit_of_measure_id}
         for k, v in (fields or {}).items():
-            values[actions.camel(k)] = v
+            values[camel(k)] = v
         return values
 
     actions.check_rows(session, "PART", [
@@ -640,7 +640,7 @@ def import_locations(uow: UnitOfWork, source: IO[bytes], *, filename: str | None
         *(("CREATE", n.row, None, {"name": n.name, "parentId": n.parent.id if n.parent else None})
           for n in created),
         *(("UPDATE", number, actions.values_of(by_id[id]),
-           {**actions.values_of(by_id[id]), **{actions.camel(k): v for k, v in changes.items()}})
+           {**actions.values_of(by_id[id]), **{camel(k): v for k, v in changes.items()}})
           for number, id, changes in updates),
     ], problems)
     count = len(created) + len(updates)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Collection, Mapping
 from contextlib import ExitStack
 from functools import cache
 from types import TracebackType
 from typing import Any, TypeVar
 
-from sqlalchemy import bindparam, event, select
+from sqlalchemy import UniqueConstraint, bindparam, event, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import ORMExecuteState, Session
 from sqlalchemy.orm.attributes import set_committed_value
@@ -16,6 +17,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from kitwright.domain.errors import BadInput, Conflict, NotFound
 from kitwright.domain.limits import MAX_ID
+from kitwright.domain.text import camel
 from kitwright.services import audit, installed
 from kitwright.services.actor import Actor, current_actor
 from kitwright.store import touch
@@ -44,22 +46,62 @@ def register_constraint(name: str, field: str, message: str) -> None:
 
 
 def translate_integrity_error(exc: IntegrityError) -> BadInput:
+    """A constraint the database enforced, as the same rule checked in Python would say it.
+
+    PostgreSQL names the violated constraint; SQLite names it for CHECK constraints but gives
+    only the columns of a violated unique rule, so those are matched to the schema's unique
+    constraints and indexes on exactly those columns."""
     text = str(exc.orig)
-    for name, (field, message) in CONSTRAINT_MESSAGES.items():
-        if name in text:
-            return BadInput(message, field=field)
-    # SQLite names the columns, not the constraint, for UNIQUE violations.
-    if "part_inventory.part_number, part_inventory.serial_number" in text:
-        field, message = CONSTRAINT_MESSAGES["uq_part_inventory_serial"]
-        return BadInput(message, field=field)
-    if "part.part_number, part.revision" in text:
-        field, message = CONSTRAINT_MESSAGES["uq_part_number_revision"]
-        return BadInput(message, field=field)
-    for table in ("supplier", "unit_of_measure", "app_user"):
-        if f"{table}.name" in text:
-            field, message = CONSTRAINT_MESSAGES[f"uq_{table}_name"]
-            return BadInput(message, field=field)
+    names = _violated_unique_rules(text) or [name for name in _rule_names() if name in text][:1]
+    known = [CONSTRAINT_MESSAGES[name] for name in names if name in CONSTRAINT_MESSAGES]
+    if known:  # more than one only when SQLite's columns fit several partial unique indexes
+        return BadInput(" or ".join(dict.fromkeys(message for _field, message in known)), field=known[0][0])
+    for name in names:
+        if name in _unique_rules():
+            table, columns = _unique_rules()[name]
+            return BadInput(
+                f"another {table.replace('_', ' ')} has this "
+                f"{' and '.join(column.replace('_', ' ') for column in columns)} (not unique)",
+                field=camel(columns[-1]),
+            )
     return BadInput("the change breaks a database rule: " + text.splitlines()[0][:200])
+
+
+_SQLITE_UNIQUE = re.compile(r"UNIQUE constraint failed: (?:index '(?P<index>[^']+)'|(?P<columns>[\w., ]+))")
+
+
+def _violated_unique_rules(text: str) -> list[str]:
+    """The names of the unique rules an SQLite message may mean (several when unique indexes
+    share their columns, e.g. partial ones), in name order: a table's indexes are a set."""
+    found = _SQLITE_UNIQUE.search(text)
+    if found is None:
+        return []
+    if found["index"]:
+        return [found["index"]]
+    pairs = [item.strip().split(".", 1) for item in found["columns"].split(",")]
+    if any(len(pair) != 2 for pair in pairs):
+        return []
+    table, columns = pairs[0][0], tuple(column for _table, column in pairs)
+    return sorted(name for name, rule in _unique_rules().items() if rule == (table, columns))
+
+
+@cache
+def _unique_rules() -> dict[str, tuple[str, tuple[str, ...]]]:
+    """Every named unique constraint and unique index of the schema: name -> (table, columns)."""
+    rules: dict[str, tuple[str, tuple[str, ...]]] = {}
+    for table in Base.metadata.tables.values():
+        for constraint in table.constraints:
+            if isinstance(constraint, UniqueConstraint) and isinstance(constraint.name, str):
+                rules[constraint.name] = (table.name, tuple(column.name for column in constraint.columns))
+        for index in table.indexes:
+            if index.unique and isinstance(index.name, str):
+                rules[index.name] = (table.name, tuple(column.name for column in index.columns))
+    return rules
+
+
+def _rule_names() -> list[str]:
+    """Registered and schema rule names, longest first: no name is read inside a longer one."""
+    return sorted({*CONSTRAINT_MESSAGES, *_unique_rules()}, key=len, reverse=True)
 
 
 class UnitOfWork:

@@ -84,24 +84,32 @@ class BomEdge:
 def plan_bom_rows(notation: Notation, rows: Sequence[BomRow]) -> tuple[list[BomEdge], Problems]:
     """Turn rows into (parent, component) edges; every row's problem is collected at once.
 
-    A top row (depth 0 / a one-part level) names an assembly; its quantity is not used.
+    A top row (the top depth / a one-part level) names an assembly; its quantity is not used.
+    DEPTH counts from the first row's depth, 0 or 1: ION's sheets put the top assembly at
+    depth 1, Kitwright's first form at 0; the first row is always a top assembly.
     """
     problems = Problems()
     edges: list[BomEdge] = []
     stack: list[PartKey] = []  # DEPTH: the latest part seen at each depth
+    top = _top_depth(rows) if notation is Notation.DEPTH else 0
     levels: dict[str, PartKey] = {}  # LEVEL: part per level label
     pairs: dict[tuple[PartKey, PartKey], int] = {}
     for row in rows:
         parent: PartKey | None = None
         if notation is Notation.DEPTH:
             try:
-                depth = int(row.position)
+                written = int(row.position)
             except ValueError:
                 problems.add(f"depth {row.position!r} is not a whole number", row=row.row_id, column="depth")
                 continue
-            if depth < 0 or depth > len(stack):
+            depth = written - top
+            if depth < 0:
+                problems.add(f"depth {written} is above the top assembly's depth {top}", row=row.row_id,
+                             column="depth")
+                continue
+            if depth > len(stack):
                 problems.add(
-                    f"depth {depth} follows depth {len(stack) - 1}: a row may go at most one level deeper",
+                    f"depth {written} follows depth {len(stack) - 1 + top}: a row may go at most one level deeper",
                     row=row.row_id, column="depth",
                 )
                 continue
@@ -141,3 +149,11 @@ def plan_bom_rows(notation: Notation, rows: Sequence[BomRow]) -> tuple[list[BomE
         pairs[(parent, row.part)] = row.row_id
         edges.append(BomEdge(row.row_id, parent, row.part, row.quantity, row.made_on_assembly, row.substitutes))
     return edges, problems
+
+
+def _top_depth(rows: Sequence[BomRow]) -> int:
+    """The depth the sheet gives its top assemblies: the first row's, when it is 1; else 0."""
+    for row in rows[:1]:
+        if row.position.strip() == "1":
+            return 1
+    return 0

@@ -296,3 +296,37 @@ def test_the_export_query_costs_the_same_statements_whatever_the_number_of_units
         _built_avionics(session, n)
     many = count()
     assert few == many, (few, many)
+
+
+def test_an_ion_depth_sheet_counts_its_top_assembly_as_depth_one(session: Session, client: TestClient) -> None:
+    # ION's mBOM sheets put the top assembly at depth 1 (its LEVEL "1"); the same upload as
+    # Kitwright's 0-based form.
+    load_demo(session)
+    rows = [
+        {"depth": 1, "partNumber": "DRONE-1", "revision": "A", "quantity": 1, "substitutes": "", "madeOnAssembly": False},
+        {"depth": 2, "partNumber": "AVIONICS-1", "revision": "A", "quantity": 1, "substitutes": "", "madeOnAssembly": False},
+        {"depth": 3, "partNumber": "FC-100", "revision": "A", "quantity": 2, "substitutes": "", "madeOnAssembly": False},
+        {"depth": 2, "partNumber": "BOLT-M6", "revision": "A", "quantity": 10, "substitutes": "", "madeOnAssembly": True},
+    ]
+    bulk = data(client, CREATE_OR_UPDATE_MBOMS, {"input": {"importerType": "DEPTH", "depthInputs": rows,
+                                                           "levelInputs": []}})["createOrUpdateMultipleMboms"]
+    assert bulk["errorMessages"] == []
+    tree = data(client, "query($id: ID!) { mbomTree(partId: $id) { depth quantity part { partNumber } } }",
+                {"id": 9})["mbomTree"]
+    lines = {(line["part"]["partNumber"], line["depth"]): line["quantity"] for line in tree}
+    assert lines[("FC-100", 2)] == 2 and lines[("BOLT-M6", 1)] == 10 and lines[("AVIONICS-1", 1)] == 1
+
+
+def test_a_duplicate_mbom_line_is_refused_by_name_on_both_engines(session: Session, client: TestClient) -> None:
+    # SQLite names only the columns of a violated unique rule; the answer is the same as
+    # PostgreSQL's: the rule's own message and field.
+    load_demo(session)
+    data(client, CREATE_MBOM_ITEM, {"input": {"partId": 3, "parentId": 8, "quantity": 1}})
+    duplicate = error(client, CREATE_MBOM_ITEM, {"input": {"partId": 3, "parentId": 8, "quantity": 1}})
+    assert duplicate["extensions"] == {"code": "BAD_USER_INPUT", "field": "partId"}
+    assert "not unique" in duplicate["message"] and "UNIQUE" not in duplicate["message"]
+    item = data(client, "query { mbomItems(filters: {parentId: {eq: 8}, partId: {eq: 3}}) { edges { node { id } } } }")
+    [edge] = item["mbomItems"]["edges"]
+    data(client, CREATE_REFERENCE_DESIGNATOR, {"input": {"mbomItemId": edge["node"]["id"], "value": "U1"}})
+    again = error(client, CREATE_REFERENCE_DESIGNATOR, {"input": {"mbomItemId": edge["node"]["id"], "value": "U1"}})
+    assert again["extensions"] == {"code": "BAD_USER_INPUT", "field": "value"}

@@ -63,6 +63,31 @@ def test_level_rows_and_every_problem_at_once() -> None:
         (4, "quantity"), (5, "level"), (6, "level"), (7, "level"), (9, "partNumber")]
 
 
+def test_depth_counts_from_one_as_ion_sheets_do() -> None:
+    # ION's sheets put the top assembly at depth 1; the same tree as test_depth_rows.
+    rows = [row(1, "1", "TOP"), row(2, "2", "A", "2"), row(3, "3", "A1"), row(4, "2", "B"), row(5, "1", "TOP2"),
+            row(6, "2", "A")]
+    edges, problems = plan_bom_rows(Notation.DEPTH, rows)
+    assert not problems
+    assert [(e.parent[0], e.part[0], e.quantity) for e in edges] == [
+        ("TOP", "A", 2), ("A", "A1", 1), ("TOP", "B", 1), ("TOP2", "A", 1)]
+    _, problems = plan_bom_rows(Notation.DEPTH, [row(1, "1", "TOP"), row(2, "0", "X"), row(3, "3", "Y")])
+    assert [(p.row, p.column) for p in problems.items] == [(2, "depth"), (3, "depth")]
+    assert "above the top assembly's depth 1" in problems.items[0].message
+    assert "follows depth 1" in problems.items[1].message  # the sheet's own numbering
+
+
+@given(st.lists(st.integers(0, 3), min_size=1, max_size=12))
+def test_a_sheet_counted_from_one_means_what_it_means_counted_from_zero(steps: list[int]) -> None:
+    # Any tree written from depth 0, and the same rows each one deeper, give the same edges.
+    depths = [0]
+    for step in steps:
+        depths.append(min(depths[-1] + 1, step))
+    zero = [row(i + 1, str(d), f"P{i}") for i, d in enumerate(depths)]
+    one = [row(i + 1, str(d + 1), f"P{i}") for i, d in enumerate(depths)]
+    assert plan_bom_rows(Notation.DEPTH, zero) == plan_bom_rows(Notation.DEPTH, one)
+
+
 def test_depth_may_not_skip_a_level() -> None:
     _, problems = plan_bom_rows(Notation.DEPTH, [row(1, "0", "TOP"), row(2, "2", "A"), row(3, "x", "B")])
     assert [(p.row, p.column) for p in problems.items] == [(2, "depth"), (3, "depth")]

@@ -129,12 +129,18 @@ class DatabaseRateLimiter:
         now = self.clock()
         bucket = (self.prefix + key)[:MAX_KEY]
         rule = self.rule
+        prepaid: _Lease | None = None  # what is left of a lease, counted towards a larger charge
         if self.lease:
             with self._lock:
                 lease = self._leases.get(bucket)
                 if lease is not None and (lease.until <= now or lease.left < count):
                     del self._leases[bucket]  # spent or lapsed (another thread may hold a new one)
-                try_lease = count == 1 and self._no_lease_before.get(bucket, 0.0) <= now
+                    if lease.until > now and lease.left:
+                        # Already charged to the bucket: a batch spends it rather than holding it
+                        # back on top of its own charge.
+                        prepaid = lease
+                        count -= lease.left
+                try_lease = count == 1 and prepaid is None and self._no_lease_before.get(bucket, 0.0) <= now
             if try_lease:
                 leased_cost = rule.interval * (count + self.lease)
                 tat, allowed = self._charge(bucket, now, leased_cost, self._half)
@@ -151,6 +157,13 @@ class DatabaseRateLimiter:
                 self._no_lease_before[bucket] = max(float(tat), now) + rule.interval * (count + self.lease) - self._half
         if allowed:
             return None
+        if prepaid is not None:  # refused: the lease stays this worker's to admit with
+            with self._lock:
+                current = self._leases.get(bucket)
+                if current is None:
+                    self._leases[bucket] = prepaid
+                else:
+                    current.left += prepaid.left
         return max(float(tat), now) + cost - now - rule.limit
 
     def _forget_old(self, now: float) -> None:

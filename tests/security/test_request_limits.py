@@ -324,6 +324,24 @@ def test_leases_spare_bucket_writes_and_never_admit_more_than_the_limit(engine: 
         event.remove(engine, "before_cursor_execute", count)
 
 
+def test_a_batch_spends_the_lease_it_finds_rather_than_holding_it_back(engine: Engine) -> None:
+    """An importer's first request takes a lease; its batches then charge many operations at
+    once. Together they may spend the whole burst (80), never more; a refused batch leaves the
+    lease to admit with."""
+    now = [3_000_000.0]
+    limiter = DatabaseRateLimiter(engine, 7680, 80, prefix=f"batch{uuid.uuid4().hex[:6]}:", clock=lambda: now[0])
+    assert limiter.lease == 10
+    assert limiter.take("k") is None  # 1, and 10 leased
+    assert limiter.take("k", 30) is None  # 10 of them from the lease, 20 charged
+    assert limiter.take("k") is None and limiter.take("k", 48) is None  # 1 + 20 + 1 + 48 + 10 = 80
+    assert limiter.take("k") is not None  # the burst is spent, and no lease is left over
+    now[0] += 1.0  # the bucket refills
+    assert limiter.take("k") is None  # 1, and a lease of 10 again
+    assert limiter.take("k", 80) is not None  # 10 leased + 70 charged > the 69 left: refused ...
+    assert all(limiter.take_leased("k") for _ in range(10))  # ... and the lease still admits its 10
+    assert not limiter.take_leased("k")
+
+
 def test_small_bursts_are_decided_request_by_request(engine: Engine) -> None:
     limiter = DatabaseRateLimiter(engine, 6000, 4, prefix=f"small{uuid.uuid4().hex[:6]}:")
     assert limiter.lease == 0

@@ -135,7 +135,7 @@ def _value(value: Any) -> Any:
 @strawberry.type
 class Mutation:
     @strawberry.mutation(permission_classes=needs(P.MANAGE_RULES), description="A rule whose code does not compile is refused.")
-    def create_rule(self, info: Info, input: CreateRuleInput) -> RulePayload:
+    def create_rule(self, info: Info, input: CreateRuleInput) -> RulePayload | None:
         with info.context.uow() as uow:
             rule = actions.create_rule(
                 uow, title=input.title, target=_value(input.target), event_type=_value(input.event_type),
@@ -145,7 +145,7 @@ class Mutation:
         return RulePayload(rule=as_node(RuleType, rule))
 
     @strawberry.mutation(permission_classes=needs(P.MANAGE_RULES))
-    def update_rule(self, info: Info, input: UpdateRuleInput) -> RulePayload:
+    def update_rule(self, info: Info, input: UpdateRuleInput) -> RulePayload | None:
         changes = input_changes(input)
         if "order" in changes:
             changes["position"] = changes.pop("order")
@@ -154,7 +154,7 @@ class Mutation:
         return RulePayload(rule=as_node(RuleType, rule))
 
     @strawberry.mutation(permission_classes=needs(P.MANAGE_RULES))
-    def delete_rule(self, info: Info, id: strawberry.ID, etag: str) -> DeletePayload:
+    def delete_rule(self, info: Info, id: strawberry.ID, etag: str) -> DeletePayload | None:
         with info.context.uow() as uow:
             deleted = actions.delete_rule(uow, parse_id(id), etag)
         return DeletePayload(id=strawberry.ID(str(deleted)))

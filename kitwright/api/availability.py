@@ -235,7 +235,7 @@ class Query:
 @strawberry.type
 class Mutation:
     @strawberry.mutation(permission_classes=needs(P.RECEIVE_PART_INVENTORY), description="Turn an on-order record into on-hand stock (writes a ledger entry).")
-    def receive_part_inventory(self, info: Info, input: ReceivePartInventoryInput) -> PartInventoryPayload:
+    def receive_part_inventory(self, info: Info, input: ReceivePartInventoryInput) -> PartInventoryPayload | None:
         with info.context.uow() as uow:
             record = inventory.receive_part_inventory(
                 uow,

@@ -222,7 +222,7 @@ class Query:
 @strawberry.type
 class Mutation:
     @strawberry.mutation(permission_classes=needs(P.MANAGE_RUNS), description="Add a component to an assembly; a cycle is refused.")
-    def create_mbom_item(self, info: Info, input: CreateMbomItemInput) -> MbomItemPayload:
+    def create_mbom_item(self, info: Info, input: CreateMbomItemInput) -> MbomItemPayload | None:
         with info.context.uow() as uow:
             item = bom.create_mbom_item(
                 uow, part_id=parse_id(input.part_id, field="partId"),
@@ -233,13 +233,13 @@ class Mutation:
         return MbomItemPayload(mbom_item=as_node(MbomItemType, item))
 
     @strawberry.mutation(permission_classes=needs(P.MANAGE_RUNS))
-    def update_mbom_item(self, info: Info, input: UpdateMbomItemInput) -> MbomItemPayload:
+    def update_mbom_item(self, info: Info, input: UpdateMbomItemInput) -> MbomItemPayload | None:
         with info.context.uow() as uow:
             item = bom.update_mbom_item(uow, parse_id(input.id), input.etag, input_changes(input))
         return MbomItemPayload(mbom_item=as_node(MbomItemType, item))
 
     @strawberry.mutation(permission_classes=needs(P.MANAGE_RUNS), description="Runs already created keep their requirements.")
-    def delete_mbom_item(self, info: Info, id: strawberry.ID, etag: str) -> DeletePayload:
+    def delete_mbom_item(self, info: Info, id: strawberry.ID, etag: str) -> DeletePayload | None:
         with info.context.uow() as uow:
             deleted = bom.delete_mbom_item(uow, parse_id(id), etag)
         return DeletePayload(id=strawberry.ID(str(deleted)))
@@ -247,7 +247,7 @@ class Mutation:
     @strawberry.mutation(permission_classes=needs(P.MANAGE_RUNS))
     def create_mbom_item_reference_designator(
         self, info: Info, input: CreateReferenceDesignatorInput
-    ) -> ReferenceDesignatorPayload:
+    ) -> ReferenceDesignatorPayload | None:
         with info.context.uow() as uow:
             row = bom.create_reference_designator(
                 uow, mbom_item_id=parse_id(input.mbom_item_id, field="mbomItemId"), value=input.value
@@ -255,7 +255,7 @@ class Mutation:
         return ReferenceDesignatorPayload(mbom_item_reference_designator=as_node(ReferenceDesignatorType, row))
 
     @strawberry.mutation(permission_classes=needs(P.MANAGE_RUNS))
-    def delete_mbom_item_reference_designator(self, info: Info, id: strawberry.ID, etag: str) -> DeletePayload:
+    def delete_mbom_item_reference_designator(self, info: Info, id: strawberry.ID, etag: str) -> DeletePayload | None:
         with info.context.uow() as uow:
             deleted = bom.delete_reference_designator(uow, parse_id(id), etag)
         return DeletePayload(id=strawberry.ID(str(deleted)))
@@ -266,7 +266,7 @@ class Mutation:
     )
     def create_or_update_multiple_mboms(
         self, info: Info, input: CreateOrUpdateMultipleInput
-    ) -> CreateOrUpdateMultipleMbomsPayload:
+    ) -> CreateOrUpdateMultipleMbomsPayload | None:
         notation = rules.Notation(input.importer_type.value)
         source: list[DepthInput | LevelInput] = list(
             (input.depth_inputs or []) if notation is rules.Notation.DEPTH else (input.level_inputs or [])

@@ -169,7 +169,7 @@ class Query:
 @strawberry.type
 class Mutation:
     @strawberry.mutation(permission_classes=needs(P.MANAGE_CATALOG))
-    def create_unit_of_measure(self, info: Info, input: CreateUnitOfMeasureInput) -> CreateUnitOfMeasurePayload:
+    def create_unit_of_measure(self, info: Info, input: CreateUnitOfMeasureInput) -> CreateUnitOfMeasurePayload | None:
         with info.context.uow() as uow:
             unit = catalog.create_unit_of_measure(uow, name=input.name, abbreviation=input.abbreviation)
         return CreateUnitOfMeasurePayload(unit_of_measure=as_node(UnitOfMeasureType, unit))
@@ -177,13 +177,13 @@ class Mutation:
     @strawberry.mutation(permission_classes=needs(P.MANAGE_CATALOG), description="ION's name for createUnitOfMeasure.")
     def create_unit_of_measurement(
         self, info: Info, input: CreateUnitOfMeasurementInput
-    ) -> CreateUnitOfMeasurementPayload:
+    ) -> CreateUnitOfMeasurementPayload | None:
         with info.context.uow() as uow:
             unit = catalog.create_unit_of_measure(uow, name=input.type, abbreviation=input.abbreviation)
         return CreateUnitOfMeasurementPayload(unit_of_measurement=as_node(UnitOfMeasureType, unit))
 
     @strawberry.mutation(permission_classes=needs(P.MANAGE_CATALOG))
-    def create_supplier(self, info: Info, input: CreateSupplierInput) -> CreateSupplierPayload:
+    def create_supplier(self, info: Info, input: CreateSupplierInput) -> CreateSupplierPayload | None:
         with info.context.uow() as uow:
             supplier = catalog.create_supplier(
                 uow, name=input.name, attributes=attribute_triples(input.attributes)
@@ -191,7 +191,7 @@ class Mutation:
         return CreateSupplierPayload(supplier=as_node(SupplierType, supplier))
 
     @strawberry.mutation(permission_classes=needs(P.MANAGE_CATALOG))
-    def update_supplier(self, info: Info, input: UpdateSupplierInput) -> UpdateSupplierPayload:
+    def update_supplier(self, info: Info, input: UpdateSupplierInput) -> UpdateSupplierPayload | None:
         with info.context.uow() as uow:
             supplier = catalog.update_supplier(
                 uow, parse_id(input.id), input.etag, name=input.name,

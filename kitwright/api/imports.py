@@ -75,7 +75,7 @@ class Mutation:
     )
     def import_kit_items(
         self, info: Info, file: Upload, dry_run: bool | None = False
-    ) -> KitItemImportPayload:
+    ) -> KitItemImportPayload | None:
         stream, filename = upload_file(file)
         with info.context.uow() as uow:
             result = import_kit_items(uow, stream, filename=filename, dry_run=bool(dry_run))
@@ -99,7 +99,7 @@ class Mutation:
     )
     def import_plant(
         self, info: Info, kind: PlantImportKind, file: Upload, dry_run: bool | None = False
-    ) -> PlantImportPayload:
+    ) -> PlantImportPayload | None:
         stream, filename = upload_file(file)
         with info.context.uow() as uow:
             result = LOADERS[kind.value](uow, stream, filename=filename, dry_run=bool(dry_run))

@@ -329,7 +329,7 @@ class Query:
 @strawberry.type
 class Mutation:
     @strawberry.mutation(permission_classes=needs(P.CREATE_PART_INVENTORY))
-    def create_part_inventory(self, info: Info, input: CreatePartInventoryInput) -> PartInventoryPayload:
+    def create_part_inventory(self, info: Info, input: CreatePartInventoryInput) -> PartInventoryPayload | None:
         new = inventory.NewPartInventory(
             part_id=parse_id(input.part_id, field="partId"),
             location_id=optional_id(input.location_id, "locationId"),
@@ -353,14 +353,14 @@ class Mutation:
         return PartInventoryPayload(part_inventory=as_node(PartInventoryType, record))
 
     @strawberry.mutation(permission_classes=needs(P.UPDATE_PART_INVENTORY))
-    def update_part_inventory(self, info: Info, input: UpdatePartInventoryInput) -> PartInventoryPayload:
+    def update_part_inventory(self, info: Info, input: UpdatePartInventoryInput) -> PartInventoryPayload | None:
         changes = input_changes(input, ids=("part_id", "location_id", "supplier_id", "unit_of_measure_id"))
         with info.context.uow() as uow:
             record = inventory.update_part_inventory(uow, parse_id(input.id), input.etag, changes)
         return PartInventoryPayload(part_inventory=as_node(PartInventoryType, record))
 
     @strawberry.mutation(permission_classes=needs(P.DELETE_PART_INVENTORY))
-    def delete_part_inventory(self, info: Info, id: strawberry.ID, etag: str) -> DeletePayload:
+    def delete_part_inventory(self, info: Info, id: strawberry.ID, etag: str) -> DeletePayload | None:
         with info.context.uow() as uow:
             deleted = inventory.delete_part_inventory(uow, parse_id(id), etag)
         return DeletePayload(id=strawberry.ID(str(deleted)))

@@ -450,7 +450,7 @@ class Query:
 @strawberry.type
 class Mutation:
     @strawberry.mutation(permission_classes=needs(P.MANAGE_KANBAN_KITS), description="A reusable kit with a pattern (at least one part), a home and a line.")
-    def create_kanban_kit(self, info: Info, input: CreateKanbanKitInput) -> KanbanKitPayload:
+    def create_kanban_kit(self, info: Info, input: CreateKanbanKitInput) -> KanbanKitPayload | None:
         with info.context.uow() as uow:
             kit = kanban.create_kanban_kit(
                 uow, name=input.name,
@@ -461,7 +461,7 @@ class Mutation:
         return KanbanKitPayload(kanban_kit=as_node(KanbanKitType, kit))
 
     @strawberry.mutation(permission_classes=needs(P.MANAGE_KANBAN_KITS), description="Name any time; locations and pattern only between cycles.")
-    def update_kanban_kit(self, info: Info, input: UpdateKanbanKitInput) -> KanbanKitPayload:
+    def update_kanban_kit(self, info: Info, input: UpdateKanbanKitInput) -> KanbanKitPayload | None:
         changes: dict[str, Any] = {}
         if input.name is not UNSET:
             changes["name"] = input.name
@@ -479,7 +479,7 @@ class Mutation:
         description="Fill to the pattern, oldest inventory first (the kit fulfilment of fulfillPartKit): "
         "opens a cycle, or tops up a short one. Partial fills are allowed; what is missing comes back."
     )
-    def fill_kanban_kit(self, info: Info, input: FillKanbanKitInput) -> FillKanbanKitPayload:
+    def fill_kanban_kit(self, info: Info, input: FillKanbanKitInput) -> FillKanbanKitPayload | None:
         with info.context.uow() as uow:
             outcome = kanban.fill_kanban_kit(
                 uow, id=parse_id(input.id), etag=input.etag,
@@ -492,7 +492,7 @@ class Mutation:
         )
 
     @strawberry.mutation(permission_classes=needs(P.CYCLE_KANBAN_KITS), description="Send a FILLED kit to its line location (its stock moves there).")
-    def deliver_kanban_kit(self, info: Info, input: DeliverKanbanKitInput) -> KanbanKitPayload:
+    def deliver_kanban_kit(self, info: Info, input: DeliverKanbanKitInput) -> KanbanKitPayload | None:
         with info.context.uow() as uow:
             kit = kanban.deliver_kanban_kit(uow, id=parse_id(input.id), etag=input.etag)
         return KanbanKitPayload(kanban_kit=as_node(KanbanKitType, kit))
@@ -501,7 +501,7 @@ class Mutation:
         description="Close the cycle: consumption per part leaves inventory (oldest first); the rest "
         "returns to stock at home."
     )
-    def empty_kanban_kit(self, info: Info, input: EmptyKanbanKitInput) -> EmptyKanbanKitPayload:
+    def empty_kanban_kit(self, info: Info, input: EmptyKanbanKitInput) -> EmptyKanbanKitPayload | None:
         consumption = [
             kanban.ConsumptionEntry(parse_id(c.part_id, field=f"consumption[{i}].partId"), Decimal(c.quantity))
             for i, c in enumerate(input.consumption)
@@ -512,7 +512,7 @@ class Mutation:
         return EmptyKanbanKitPayload(kanban_kit=as_node(KanbanKitType, kit), cycle=as_node(KanbanCycleType, cycle))
 
     @strawberry.mutation(permission_classes=needs(P.MANAGE_KANBAN_KITS), description="Replace a line location's min/max levels per part.")
-    def set_line_stock_levels(self, info: Info, input: SetLineStockLevelsInput) -> SetLineStockLevelsPayload:
+    def set_line_stock_levels(self, info: Info, input: SetLineStockLevelsInput) -> SetLineStockLevelsPayload | None:
         levels = [
             kanban.LevelEntry(parse_id(level.part_id, field=f"levels[{i}].partId"),
                               Decimal(level.min_quantity), Decimal(level.max_quantity))
@@ -529,7 +529,7 @@ class Mutation:
         description="For every part below its minimum at the line: refill the line's kanban kits and "
         "create kits for the rest, up to (never above) each maximum."
     )
-    def replenish_line_location(self, info: Info, input: ReplenishLineLocationInput) -> ReplenishLineLocationPayload:
+    def replenish_line_location(self, info: Info, input: ReplenishLineLocationInput) -> ReplenishLineLocationPayload | None:
         with info.context.uow() as uow:
             outcome = kanban.replenish_line_location(
                 uow, location_id=parse_id(input.location_id, field="locationId"),

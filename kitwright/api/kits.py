@@ -408,7 +408,7 @@ class Query:
 @strawberry.type
 class Mutation:
     @strawberry.mutation(permission_classes=needs(P.CREATE_PART_KIT))
-    def create_part_kit(self, info: Info, input: CreatePartKitInput) -> PartKitPayload:
+    def create_part_kit(self, info: Info, input: CreatePartKitInput) -> PartKitPayload | None:
         with info.context.uow() as uow:
             kit = kits.create_part_kit(
                 uow,
@@ -422,19 +422,19 @@ class Mutation:
         return PartKitPayload(part_kit=as_node(PartKitType, kit))
 
     @strawberry.mutation(permission_classes=needs(P.UPDATE_PART_KIT))
-    def update_part_kit(self, info: Info, input: UpdatePartKitInput) -> PartKitPayload:
+    def update_part_kit(self, info: Info, input: UpdatePartKitInput) -> PartKitPayload | None:
         with info.context.uow() as uow:
             kit = kits.update_part_kit(uow, parse_id(input.id), input.etag, _changes(input))
         return PartKitPayload(part_kit=as_node(PartKitType, kit))
 
     @strawberry.mutation(permission_classes=needs(P.DELETE_PART_KIT), description="Refused while the kit holds inventory.")
-    def delete_part_kit(self, info: Info, id: strawberry.ID, etag: str) -> DeletePayload:
+    def delete_part_kit(self, info: Info, id: strawberry.ID, etag: str) -> DeletePayload | None:
         with info.context.uow() as uow:
             deleted = kits.delete_part_kit(uow, parse_id(id), etag)
         return DeletePayload(id=strawberry.ID(str(deleted)))
 
     @strawberry.mutation(permission_classes=needs(P.CREATE_PART_KIT_ITEM))
-    def create_part_kit_item(self, info: Info, input: CreatePartKitItemInput) -> PartKitItemPayload:
+    def create_part_kit_item(self, info: Info, input: CreatePartKitItemInput) -> PartKitItemPayload | None:
         with info.context.uow() as uow:
             item = kits.create_part_kit_item(
                 uow, part_kit_id=parse_id(input.part_kit_id, field="partKitId"),
@@ -443,13 +443,13 @@ class Mutation:
         return PartKitItemPayload(part_kit_item=as_node(PartKitItemType, item))
 
     @strawberry.mutation(permission_classes=needs(P.UPDATE_PART_KIT_ITEM), description="The quantity never goes below what is kitted.")
-    def update_part_kit_item(self, info: Info, input: UpdatePartKitItemInput) -> PartKitItemPayload:
+    def update_part_kit_item(self, info: Info, input: UpdatePartKitItemInput) -> PartKitItemPayload | None:
         with info.context.uow() as uow:
             item = kits.update_part_kit_item(uow, parse_id(input.id), input.etag, input_changes(input))
         return PartKitItemPayload(part_kit_item=as_node(PartKitItemType, item))
 
     @strawberry.mutation(permission_classes=needs(P.DELETE_PART_KIT_ITEM), description="Refused while the item holds inventory.")
-    def delete_part_kit_item(self, info: Info, id: strawberry.ID, etag: str) -> DeletePayload:
+    def delete_part_kit_item(self, info: Info, id: strawberry.ID, etag: str) -> DeletePayload | None:
         with info.context.uow() as uow:
             deleted = kits.delete_part_kit_item(uow, parse_id(id), etag)
         return DeletePayload(id=strawberry.ID(str(deleted)))
@@ -458,7 +458,7 @@ class Mutation:
         description="Issue a record (serial: whole; lot / untracked: a quantity) to a kit item. "
         "Returns the record the item now holds (a new PARTIAL_KIT record when partial)."
     )
-    def issue_item_to_kit(self, info: Info, input: InventoryToKitInput) -> PartInventoryPayload:
+    def issue_item_to_kit(self, info: Info, input: InventoryToKitInput) -> PartInventoryPayload | None:
         with info.context.uow() as uow:
             record = kits.issue_item_to_kit(uow, **_inventory_to_kit(input, required=True))
         return PartInventoryPayload(part_inventory=as_node(PartInventoryType, record))
@@ -468,7 +468,7 @@ class Mutation:
         "stock record (a new PARTIAL_UNKIT record when partial). Without partKitItemId: bring a "
         "completed run's unit back to stock at locationId, with what is installed in it."
     )
-    def move_item_to_inventory(self, info: Info, input: InventoryToKitInput) -> PartInventoryPayload:
+    def move_item_to_inventory(self, info: Info, input: InventoryToKitInput) -> PartInventoryPayload | None:
         with info.context.uow() as uow:
             if input.part_kit_item_id is None:
                 record = runs.move_unit_to_inventory(
@@ -484,7 +484,7 @@ class Mutation:
         description="Fill every open item, oldest inventory first across the whole kit. Partial "
         "fulfilment is allowed; what is missing comes back as shortages."
     )
-    def fulfill_part_kit(self, info: Info, input: FulfillPartKitInput) -> FulfillPartKitPayload:
+    def fulfill_part_kit(self, info: Info, input: FulfillPartKitInput) -> FulfillPartKitPayload | None:
         with info.context.uow() as uow:
             result = kits.fulfill_part_kit(
                 uow, id=parse_id(input.id),
@@ -508,7 +508,7 @@ class Mutation:
         description="Stage Inventory: move all of the kit's inventory (or a closed kit's released "
         "inventory) to one location."
     )
-    def stage_part_kit_inventory(self, info: Info, input: StagePartKitInventoryInput) -> PartKitPayload:
+    def stage_part_kit_inventory(self, info: Info, input: StagePartKitInventoryInput) -> PartKitPayload | None:
         with info.context.uow() as uow:
             kit = kits.stage_part_kit_inventory(
                 uow, id=parse_id(input.id), location_id=parse_id(input.location_id, field="locationId")

@@ -122,7 +122,7 @@ class Query:
 @strawberry.type
 class Mutation:
     @strawberry.mutation(permission_classes=needs(P.MANAGE_LOCATIONS))
-    def create_location(self, info: Info, input: CreateLocationInput) -> LocationPayload:
+    def create_location(self, info: Info, input: CreateLocationInput) -> LocationPayload | None:
         with info.context.uow() as uow:
             location = locations.create_location(
                 uow,
@@ -136,7 +136,7 @@ class Mutation:
         return LocationPayload(location=as_node(LocationType, location))
 
     @strawberry.mutation(permission_classes=needs(P.MANAGE_LOCATIONS))
-    def update_location(self, info: Info, input: UpdateLocationInput) -> LocationPayload:
+    def update_location(self, info: Info, input: UpdateLocationInput) -> LocationPayload | None:
         changes = input_changes(input, ids=("parent_id",))
         with info.context.uow() as uow:
             location = locations.update_location(uow, parse_id(input.id), input.etag, changes)
@@ -144,7 +144,7 @@ class Mutation:
 
     @strawberry.mutation(permission_classes=needs(P.MANAGE_LOCATIONS), description="Delete an empty leaf location (no inventory, children or kits); "
                          "CONFLICT otherwise: archive it instead.")
-    def delete_location(self, info: Info, id: strawberry.ID, etag: str) -> DeleteLocationPayload:
+    def delete_location(self, info: Info, id: strawberry.ID, etag: str) -> DeleteLocationPayload | None:
         with info.context.uow() as uow:
             deleted = locations.delete_location(uow, parse_id(id), etag)
         return DeleteLocationPayload(id=strawberry.ID(str(deleted)))

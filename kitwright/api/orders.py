@@ -610,7 +610,7 @@ class Query:
 @strawberry.type
 class Mutation:
     @strawberry.mutation(permission_classes=needs(P.MANAGE_ORDERS), description="Components on a line win over the item master; a digital/physical mix is refused.")
-    def create_order(self, info: Info, input: CreateOrderInput) -> OrderPayload:
+    def create_order(self, info: Info, input: CreateOrderInput) -> OrderPayload | None:
         lines = [
             orders.NewLine(
                 line_number=line.line_number or str(i + 1),
@@ -628,7 +628,7 @@ class Mutation:
         return OrderPayload(order=as_node(OrderType, order))
 
     @strawberry.mutation(permission_classes=needs(P.MANAGE_SETTINGS))
-    def update_order_settings(self, info: Info, input: UpdateOrderSettingsInput) -> OrderSettingsPayload:
+    def update_order_settings(self, info: Info, input: UpdateOrderSettingsInput) -> OrderSettingsPayload | None:
         changes = {
             "partial_kit_supported": input.partial_kit_supported, "enable_kits": input.enable_kits,
             "return_verification_policy": input.return_verification_policy.value
@@ -640,13 +640,13 @@ class Mutation:
         return OrderSettingsPayload(order_settings=as_node(OrderSettingsType, row))
 
     @strawberry.mutation(permission_classes=needs(P.MANAGE_ORDERS), description="Reserve component inventory in whole kits, each kit unit from one site.")
-    def allocate_order(self, info: Info, input: AllocateOrderInput) -> OrderPayload:
+    def allocate_order(self, info: Info, input: AllocateOrderInput) -> OrderPayload | None:
         with info.context.uow() as uow:
             result = orders.allocate_order(uow, parse_id(input.id))
         return OrderPayload(order=as_node(OrderType, result.order))
 
     @strawberry.mutation(permission_classes=needs(P.MANAGE_ORDERS), description="One release per site for what is allocated and not yet released.")
-    def release_order(self, info: Info, input: ReleaseOrderInput) -> ReleaseOrderPayload:
+    def release_order(self, info: Info, input: ReleaseOrderInput) -> ReleaseOrderPayload | None:
         with info.context.uow() as uow:
             releases = orders.release_order(uow, parse_id(input.id))
         order = orders.get_order(info.context.session, parse_id(input.id))
@@ -656,14 +656,14 @@ class Mutation:
         description="A warehouse message, all or nothing: a message failing any check processes nothing and "
         "stores its events as unprocessed order events (no error). A repeated message id answers its first outcome."
     )
-    def process_order_events(self, info: Info, input: ProcessOrderEventsInput) -> ProcessOrderEventsPayload:
+    def process_order_events(self, info: Info, input: ProcessOrderEventsInput) -> ProcessOrderEventsPayload | None:
         events = _events(input)
         with info.context.uow() as uow:
             outcome = orders.process_order_events(uow, input.external_message_id, events)
         return outcome_payload(outcome)
 
     @strawberry.mutation(permission_classes=needs(P.PROCESS_ORDER_EVENTS), description="Process stored events that now form whole kits; report the stuck ones.")
-    def reconcile_order_events(self, info: Info) -> ReconcileOrderEventsPayload:
+    def reconcile_order_events(self, info: Info) -> ReconcileOrderEventsPayload | None:
         with info.context.uow() as uow:
             result = orders.reconcile_order_events(uow)
         return ReconcileOrderEventsPayload(
@@ -673,7 +673,7 @@ class Mutation:
         )
 
     @strawberry.mutation(permission_classes=needs(P.MANAGE_ORDERS))
-    def create_return_order(self, info: Info, input: CreateReturnOrderInput) -> ReturnOrderPayload:
+    def create_return_order(self, info: Info, input: CreateReturnOrderInput) -> ReturnOrderPayload | None:
         lines = [orders.NewReturnLine(parse_id(line.order_line_id, field=f"lines[{i}].orderLineId"),
                                       Decimal(line.quantity), line.condition)
                  for i, line in enumerate(input.lines)]
@@ -685,7 +685,7 @@ class Mutation:
         return ReturnOrderPayload(return_order=as_node(ReturnOrderType, ret))
 
     @strawberry.mutation(permission_classes=needs(P.MANAGE_ORDERS))
-    def record_return_verification(self, info: Info, input: RecordReturnVerificationInput) -> ReturnLinePayload:
+    def record_return_verification(self, info: Info, input: RecordReturnVerificationInput) -> ReturnLinePayload | None:
         with info.context.uow() as uow:
             line = orders.record_return_verification(
                 uow, parse_id(input.return_line_id, field="returnLineId"), parse_id(input.part_id, field="partId"),
@@ -694,7 +694,7 @@ class Mutation:
         return ReturnLinePayload(return_line=as_node(ReturnLineType, line))
 
     @strawberry.mutation(permission_classes=needs(P.MANAGE_ORDERS))
-    def resolve_return_line(self, info: Info, input: ResolveReturnLineInput) -> ReturnLinePayload:
+    def resolve_return_line(self, info: Info, input: ResolveReturnLineInput) -> ReturnLinePayload | None:
         with info.context.uow() as uow:
             line = orders.resolve_return_line(uow, parse_id(input.return_line_id, field="returnLineId"))
         return ReturnLinePayload(return_line=as_node(ReturnLineType, line))

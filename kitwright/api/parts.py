@@ -192,7 +192,7 @@ class Query:
 @strawberry.type
 class Mutation:
     @strawberry.mutation(permission_classes=needs(P.MANAGE_PARTS))
-    def create_part(self, info: Info, input: CreatePartInput) -> PartPayload:
+    def create_part(self, info: Info, input: CreatePartInput) -> PartPayload | None:
         with info.context.uow() as uow:
             part = parts.create_part(
                 uow,
@@ -211,7 +211,7 @@ class Mutation:
         return PartPayload(part=as_node(PartType, part))
 
     @strawberry.mutation(permission_classes=needs(P.MANAGE_PARTS))
-    def update_part(self, info: Info, input: UpdatePartInput) -> PartPayload:
+    def update_part(self, info: Info, input: UpdatePartInput) -> PartPayload | None:
         changes = input_changes(input, ids=("unit_of_measure_id",))
         if "components" in changes:
             changes["components"] = component_pairs(changes["components"])

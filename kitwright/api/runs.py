@@ -467,7 +467,7 @@ class Query:
 @strawberry.type
 class Mutation:
     @strawberry.mutation(permission_classes=needs(P.MANAGE_RUNS), description="Snapshot the requirements (mBOM x quantity); the unit becomes WIP.")
-    def create_run(self, info: Info, input: CreateRunInput) -> RunPayload:
+    def create_run(self, info: Info, input: CreateRunInput) -> RunPayload | None:
         with info.context.uow() as uow:
             run = runs.create_run(
                 uow, title=input.title, part_id=optional_id(input.part_id, "partId"),
@@ -481,21 +481,21 @@ class Mutation:
         return RunPayload(run=as_node(RunType, run))
 
     @strawberry.mutation(permission_classes=needs(P.MANAGE_RUNS), description="COMPLETED needs every requirement installed or waived; the unit becomes AVAILABLE.")
-    def update_run(self, info: Info, input: UpdateRunInput) -> RunPayload:
+    def update_run(self, info: Info, input: UpdateRunInput) -> RunPayload | None:
         with info.context.uow() as uow:
             run = runs.update_run(uow, parse_id(input.id), input.etag,
                                   input_changes(input, ids=("location_id", "procedure_id")))
         return RunPayload(run=as_node(RunType, run))
 
     @strawberry.mutation(permission_classes=needs(P.MANAGE_RUNS))
-    def update_run_attribute(self, info: Info, input: UpdateRunAttributeInput) -> RunPayload:
+    def update_run_attribute(self, info: Info, input: UpdateRunAttributeInput) -> RunPayload | None:
         with info.context.uow() as uow:
             run = runs.update_run_attribute(uow, id=parse_id(input.id), key=input.key, value=input.value,
                                             etag=input.etag)
         return RunPayload(run=as_node(RunType, run))
 
     @strawberry.mutation(permission_classes=needs(P.MANAGE_RUNS), description="Waive a requirement (a reason is required) or take the waiver back.")
-    def update_build_requirement(self, info: Info, input: UpdateBuildRequirementInput) -> BuildRequirementPayload:
+    def update_build_requirement(self, info: Info, input: UpdateBuildRequirementInput) -> BuildRequirementPayload | None:
         with info.context.uow() as uow:
             req = runs.update_build_requirement(uow, parse_id(input.id), input.etag, input_changes(input))
         return BuildRequirementPayload(build_requirement=as_node(BuildRequirementType, req))
@@ -504,7 +504,7 @@ class Mutation:
         description="A kit whose items are what the run still needs (requirements - installed - "
         "requested by its open kits), fulfilled oldest first unless fulfill is false."
     )
-    def create_kit_for_run(self, info: Info, input: CreateKitForRunInput) -> RunKitPayload:
+    def create_kit_for_run(self, info: Info, input: CreateKitForRunInput) -> RunKitPayload | None:
         with info.context.uow() as uow:
             result = runs.create_kit_for_run(
                 uow, run_id=parse_id(input.run_id, field="runId"),
@@ -515,13 +515,13 @@ class Mutation:
         return _run_kit(info, result)
 
     @strawberry.mutation(permission_classes=needs(P.MANAGE_RUNS), description="Add what the kit's run still needs to the kit (and fulfil it).")
-    def add_run_needs_to_part_kit(self, info: Info, input: AddRunNeedsToPartKitInput) -> RunKitPayload:
+    def add_run_needs_to_part_kit(self, info: Info, input: AddRunNeedsToPartKitInput) -> RunKitPayload | None:
         with info.context.uow() as uow:
             result = runs.add_run_needs_to_kit(uow, id=parse_id(input.id), fulfill=input.fulfill)
         return _run_kit(info, result)
 
     @strawberry.mutation(permission_classes=needs(P.INSTALL_PART_INVENTORY), description="Install (part of) a record kitted to the run on one of its requirements.")
-    def install_part_inventory(self, info: Info, input: InstallPartInventoryInput) -> InstallPayload:
+    def install_part_inventory(self, info: Info, input: InstallPartInventoryInput) -> InstallPayload | None:
         with info.context.uow() as uow:
             done = runs.install_part_inventory(
                 uow, build_requirement_id=parse_id(input.build_requirement_id, field="buildRequirementId"),
@@ -534,7 +534,7 @@ class Mutation:
         description="Reverse an install, or part of it: KITTED again while its kit is open, else AVAILABLE. "
         "Returns the record taken out (a new PARTIAL_UNINSTALL record when partial)."
     )
-    def uninstall_part_inventory(self, info: Info, input: UninstallPartInventoryInput) -> PartInventoryPayload:
+    def uninstall_part_inventory(self, info: Info, input: UninstallPartInventoryInput) -> PartInventoryPayload | None:
         with info.context.uow() as uow:
             record = runs.uninstall_part_inventory(
                 uow, part_inventory_id=optional_id(input.part_inventory_id, "partInventoryId"),
@@ -544,7 +544,7 @@ class Mutation:
         return PartInventoryPayload(part_inventory=as_node(PartInventoryType, record))
 
     @strawberry.mutation(permission_classes=needs(P.INSTALL_PART_INVENTORY), description="The root of a unit's aBOM trace (returns the existing one if any).")
-    def create_abom_for_part_inventory(self, info: Info, id: strawberry.ID, etag: str) -> AbomItemPayload:
+    def create_abom_for_part_inventory(self, info: Info, id: strawberry.ID, etag: str) -> AbomItemPayload | None:
         with info.context.uow() as uow:
             item = runs.create_abom_for_part_inventory(uow, id=parse_id(id), etag=etag)
         return AbomItemPayload(abom_item=as_node(AbomItemType, item))
@@ -553,7 +553,7 @@ class Mutation:
         description="A root's traced quantity, or a smaller installed quantity (the rest is uninstalled "
         "into a PARTIAL_UNINSTALL stock record)."
     )
-    def update_abom_item(self, info: Info, input: UpdateAbomItemInput) -> AbomItemPayload:
+    def update_abom_item(self, info: Info, input: UpdateAbomItemInput) -> AbomItemPayload | None:
         with info.context.uow() as uow:
             item = runs.update_abom_item(uow, parse_id(input.id), input.etag, input_changes(input))
         return AbomItemPayload(abom_item=as_node(AbomItemType, item))

@@ -147,3 +147,23 @@ def test_ids_are_plain_ascii_integers(raw: str, client: TestClient) -> None:
     # Ids are ASCII digits only (docs/security.md): none of these is an id.
     expected = "BAD_USER_INPUT"
     assert (found["extensions"]["code"], found["extensions"].get("field")) == (expected, "id"), found
+
+
+def test_a_refused_mutation_nulls_only_its_own_field(session: Session, client: TestClient) -> None:
+    """Each mutation field of a document runs on its own (docs/ion-compatibility.md, "Batches"):
+    the refused one writes nothing and answers null with its error; the applied one answers
+    with what it wrote, so the client can tell which happened."""
+    before = written(session)
+    body = gql(client, """mutation {
+      first: createLocation(input: {name: "Shelf A"}) { location { id name } }
+      second: createPartInventory(input: {partId: 999999, quantity: 1}) { partInventory { id } }
+      third: createLocation(input: {name: "Shelf B"}) { location { id name } }
+    }""")
+    assert body["data"]["second"] is None
+    assert [e["path"] for e in body["errors"]] == [["second"]]
+    assert body["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+    made = {body["data"][alias]["location"]["name"]: body["data"][alias]["location"]["id"] for alias in ("first", "third")}
+    assert set(made) == {"Shelf A", "Shelf B"}
+    names = gql(client, "{ locations(filters: {name: {in: [\"Shelf A\", \"Shelf B\"]}}) { edges { node { id name } } } }")
+    assert {e["node"]["name"]: e["node"]["id"] for e in names["data"]["locations"]["edges"]} == made
+    assert written(session) == before  # no part, record or ledger entry from the refused one

@@ -24,6 +24,9 @@ class Actor:
     permissions: frozenset[str] = dataclass_field(default_factory=frozenset)
     api_key_id: int | None = None
     authenticated: bool = True
+    # A key narrowed to another role than its (non-admin) user's: `permissions` are what both
+    # roles share, and the kit rules (services.kit_access) must allow the action for both.
+    key_role: str | None = None
 
 
 SYSTEM = Actor(id=1, name="system", role="admin")

@@ -224,15 +224,20 @@ def actor_for(user: User, key: ApiKey | None = None) -> Actor:
 def _actor(user_id: int, user_name: str, user_role: str, key_id: int | None, client_id: str | None,
            key_role: str | None) -> Actor:
     permissions = role_permissions(user_role)
-    role = user_role
+    role, narrowed_by = user_role, None
     if key_id is not None and key_role is not None and key_role != user_role:
         permissions = permissions & role_permissions(key_role)
         # An admin user's key limited to a role acts as that role; a lesser user's key never
-        # rises above the user (the intersection above).
-        role = key_role if user_role == ADMIN_ROLE else user_role
+        # rises above the user (the intersection above), nor above its own role in the kit
+        # rules, which judge by role: both roles must allow there.
+        if user_role == ADMIN_ROLE:
+            role = key_role
+        else:
+            narrowed_by = key_role
     name = user_name if key_id is None else f"{user_name} via key {client_id}"
     return Actor(
         id=user_id, name=name, role=role, permissions=_permission_names(permissions), api_key_id=key_id,
+        key_role=narrowed_by,
     )
 
 

@@ -21,34 +21,41 @@ from kitwright.store.models import PartKit, PartKitInventory
 _DETAILS = ("run_id", "priority", "assigned_to_id")
 
 
-def _access(uow: UnitOfWork, kit: PartKit, actions: Sequence[tuple[KitAction, str]]) -> KitAccess:
+def _roles(uow: UnitOfWork) -> list[str | None]:
+    """The roles the kit rules judge the actor by: its role, and a narrowing key's role."""
     actor = uow.actor
+    return [actor.role] if actor.key_role is None else [actor.role, actor.key_role]
+
+
+def _check(uow: UnitOfWork, kit: PartKit, actions: Sequence[tuple[KitAction, str]]) -> None:
+    actor = uow.actor
+    roles = _roles(uow)
     mine = actor.id is not None and kit.created_by_id == actor.id
     # Whether the kit holds stock matters only to a requester's own cancel / staging / delete;
     # the issue and fulfil paths skip the query.
     matters = mine and any(
-        KIT_RULES[action].own_only_empty and actor.role in KIT_RULES[action].own_roles
-        for action, _ in actions
+        KIT_RULES[action].own_only_empty and role in KIT_RULES[action].own_roles
+        for action, _ in actions for role in roles
     )
     holds = matters and uow.session.scalar(
         select(PartKitInventory.id)
         .where(PartKitInventory.part_kit_id == kit.id, PartKitInventory.released == False)  # noqa: E712
         .limit(1)
     ) is not None
-    return KitAccess(role=actor.role, kit_id=kit.id, status=PartKitStatus(kit.status),
-                     requested_by_caller=mine, holds_stock=holds)
+    for role in roles:
+        check_kit_access(KitAccess(role=role, kit_id=kit.id, status=PartKitStatus(kit.status),
+                                   requested_by_caller=mine, holds_stock=holds), actions)
 
 
 def authorize(uow: UnitOfWork, kit: PartKit, action: KitAction, field: str = "id") -> None:
     """Refuse (FORBIDDEN) unless the actor may do `action` to the locked `kit`."""
-    actions = [(action, field)]
-    check_kit_access(_access(uow, kit, actions), actions)
+    _check(uow, kit, [(action, field)])
 
 
 def authorize_create(uow: UnitOfWork, status: PartKitStatus) -> None:
-    access = KitAccess(role=uow.actor.role, kit_id=None, status=status, requested_by_caller=True,
-                       holds_stock=False)
-    check_kit_access(access, [(KitAction.CREATE, "status")])
+    for role in _roles(uow):
+        access = KitAccess(role=role, kit_id=None, status=status, requested_by_caller=True, holds_stock=False)
+        check_kit_access(access, [(KitAction.CREATE, "status")])
 
 
 def authorize_update(uow: UnitOfWork, kit: PartKit, new: PartKitStatus, changes: Mapping[str, Any]) -> None:
@@ -62,4 +69,4 @@ def authorize_update(uow: UnitOfWork, kit: PartKit, new: PartKitStatus, changes:
         delivery_changed=changed("delivery_location_id", kit.delivery_location_id),
         details_changed=any(changed(name, getattr(kit, name)) for name in _DETAILS),
     )
-    check_kit_access(_access(uow, kit, actions), actions)
+    _check(uow, kit, actions)

@@ -237,3 +237,30 @@ def test_every_role_on_own_and_other_kits(
                 elif fingerprint(session) != before:
                     wrong.append(f"{role} on {whose} kit: refused, but something changed")
     assert not wrong, f"{name}:\n" + "\n".join(wrong)
+
+
+@pytest.mark.parametrize(("user_role", "key_role"), [("inventory", "requester"), ("planner", "inventory"),
+                                                     ("requester", "inventory")])
+def test_a_narrowed_key_is_judged_by_both_roles(
+    user_role: str, key_role: str, session: Session, app: Starlette, engine: Engine, callers: dict[str, Caller],
+) -> None:
+    """A key narrowed to another role than its user's does on a kit only what both roles may:
+    an inventory user's requester key cannot deliver someone else's kit."""
+    user_id = factories.user(engine, f"{user_role}-{uuid.uuid4().hex[:6]}", user_role)
+    places = world(session)
+    wrong: list[str] = []
+    with factories.bearer(app, factories.key_of(engine, user_id, "narrow", role=key_role).secret) as client:
+        for name, case in CASES.items():
+            for own in (True, False) if not case.creates else (True,):
+                allowed = all(role in (case.own if own else case.other) for role in (user_role, key_role))
+                ids = make_kit(session, places, case, user_id if own else callers["other"].user_id)
+                query, variables = case.call(ids)
+                before = fingerprint(session)
+                body = gql(client, query, variables)
+                codes = [e["extensions"]["code"] for e in body.get("errors") or []]
+                whose = "own" if own else "other's"
+                if allowed and codes:
+                    wrong.append(f"{name}, {whose} kit: expected success, got {body['errors']}")
+                if not allowed and (codes != ["FORBIDDEN"] or fingerprint(session) != before):
+                    wrong.append(f"{name}, {whose} kit: expected FORBIDDEN and no change, got {body}")
+    assert not wrong, "\n".join(wrong)

@@ -16,7 +16,7 @@ import enum
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from kitwright.domain.errors import Conflict, Problem
+from kitwright.domain.errors import BadInput, Conflict, Problem
 from kitwright.domain.kits import PartKitStatus
 
 
@@ -91,3 +91,16 @@ def check_held_change(record_id: int, hold: Hold | None, changes: Iterable[Recor
     ]
     message = f"{lead}: {', '.join(_WHAT[c] for c in refused)}; {way_out}"
     raise Conflict(message, field=problems[0].field, details=problems)
+
+
+def check_installed_change(record_id: int, installed: bool, changes: Iterable[RecordChange]) -> None:
+    """An installed record holds exactly what its aBOM line installed, where its unit stands:
+    its quantity changes only through the aBOM item, and it moves only with the unit."""
+    if not installed:
+        return
+    wanted = set(changes)
+    if RecordChange.QUANTITY in wanted:
+        raise BadInput(f"inventory {record_id} is installed; change the aBOM item instead", field="quantity")
+    if RecordChange.LOCATION in wanted:
+        raise BadInput(f"inventory {record_id} is installed; it moves with the unit it is installed in",
+                       field="locationId")

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from kitwright.config import settings
 from kitwright.domain.errors import BadInput, NotFound, Problems
-from kitwright.domain.holds import RecordChange, check_held_change
+from kitwright.domain.holds import RecordChange, check_held_change, check_installed_change
 from kitwright.domain.kit_definitions import check_holds_stock
 from kitwright.domain.ledger import LedgerOperation
 from kitwright.domain.limits import MAX_ID, NUMBER_ATTEMPTS
@@ -154,11 +154,10 @@ def update_part_inventory(
     check_updatable(changes, UPDATABLE)
     record = uow.get(PartInventory, id, lock=True)
     check_etag(record, etag)
-    if "quantity" in changes and record.status == "INSTALLED":  # an install holds exactly its quantity
-        raise BadInput(f"inventory {id} is installed; change the aBOM item instead", field="quantity")
-    if changes.get("location_id", record.location_id) != record.location_id and record.status == "INSTALLED":
-        raise BadInput(f"inventory {id} is installed; it moves with the unit it is installed in",
-                       field="locationId")
+    check_installed_change(id, record.status == "INSTALLED", [
+        change for change, wanted in ((RecordChange.QUANTITY, "quantity" in changes),
+                                      (RecordChange.LOCATION, changes.get("location_id", record.location_id)
+                                       != record.location_id)) if wanted])
     before = snapshot(record)
     frozen_before = _frozen_values(record)
     part = uow.get(Part, record.part_id)

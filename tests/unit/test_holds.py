@@ -6,8 +6,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kitwright.domain.errors import Conflict
-from kitwright.domain.holds import FROZEN_WHILE_HELD, Hold, RecordChange, check_held_change
+from kitwright.domain.errors import BadInput, Conflict
+from kitwright.domain.holds import (
+    FROZEN_WHILE_HELD,
+    Hold,
+    RecordChange,
+    check_held_change,
+    check_installed_change,
+)
 from kitwright.domain.kits import CLOSED_STATUSES, OPEN_STATUSES, PartKitStatus
 
 FREE = sorted(set(RecordChange) - FROZEN_WHILE_HELD)
@@ -62,3 +68,15 @@ def test_a_closed_kit_holds_nothing(status: PartKitStatus) -> None:
 def test_descriptive_fields_are_free() -> None:
     check_held_change(12, Hold(kit_id=7, item_id=9, kit_status=PartKitStatus.IN_PROGRESS), FREE)
     assert RecordChange.COST in FREE and RecordChange.SERIAL_NUMBER in FREE
+
+
+@given(st.sets(st.sampled_from(list(RecordChange))), st.booleans())
+def test_an_installed_record_keeps_its_quantity_and_place(changes: set[RecordChange], installed: bool) -> None:
+    refused = installed and bool(changes & {RecordChange.QUANTITY, RecordChange.LOCATION})
+    if not refused:
+        check_installed_change(7, installed, changes)
+        return
+    with pytest.raises(BadInput) as caught:
+        check_installed_change(7, installed, changes)
+    assert caught.value.field == ("quantity" if RecordChange.QUANTITY in changes else "locationId")
+    assert "inventory 7 is installed" in caught.value.message

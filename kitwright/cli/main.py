@@ -9,9 +9,10 @@ import typer
 from rich.console import Console
 
 from kitwright import __version__
+from kitwright.cli.errors import ExplainingGroup
 from kitwright.security.settings import SecuritySettings
 
-app = typer.Typer(help="Kitwright: kitting and inventory.", no_args_is_help=True)
+app = typer.Typer(help="Kitwright: kitting and inventory.", no_args_is_help=True, cls=ExplainingGroup)
 console = Console(stderr=True)
 
 DatabaseUrl = Annotated[

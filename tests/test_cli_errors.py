@@ -1,6 +1,7 @@
 """The command line's errors: a database that cannot be opened or is not migrated, a URL that
 names no database, a file that cannot be written end in one `error: …` line and exit code 1,
-never a traceback. Only a real lock conflict says "try again"."""
+never a traceback; a port outside 1-65535 is a usage error (exit 2). Only a real lock
+conflict says "try again"."""
 
 from __future__ import annotations
 
@@ -91,6 +92,14 @@ def test_an_output_file_that_cannot_be_written(tmp_path: Path) -> None:
                  ["availability", "export", "-o", str(nowhere / "feed.csv"), "--database-url", url]):
         line = failed(args)
         assert str(nowhere) in line and "No such file or directory" in line, line
+
+
+def test_serve_refuses_a_port_outside_1_to_65535() -> None:
+    for port in ("99999", "65536", "0", "-1"):
+        result = runner.invoke(app, ["serve", "--port", port, "--database-url", "sqlite:///unused.db"])
+        assert result.exit_code == 2, (port, result.output)
+        assert "--port" in result.output
+    assert not Path("unused.db").exists()
 
 
 def test_only_a_lock_conflict_is_called_one() -> None:

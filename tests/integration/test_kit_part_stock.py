@@ -40,7 +40,9 @@ def test_a_stocked_part_is_given_components_by_no_path(session: Session) -> None
 
     with pytest.raises(BadInput) as by_document, UnitOfWork(session) as uow:
         items.save_item_document(uow, "CABLE", [("PLUG", Decimal(2))])
-    assert by_document.value.field == "ItemComponent" and "CABLE has inventory records" in by_document.value.message
+    assert by_document.value.field == "ItemComponent"
+    assert by_document.value.message == ("part CABLE has inventory records, and a kit holds no stock; "
+                                         "it can become a kit once they are deleted")
     assert _counts(session, stocked_id) == (0, 1)
 
     # Without stock the same document makes it a kit, and then it takes no stock by any path.

@@ -9,9 +9,10 @@ import typer
 from rich.console import Console
 
 from kitwright import __version__
+from kitwright.cli.errors import ExplainingGroup
 from kitwright.security.settings import SecuritySettings
 
-app = typer.Typer(help="Kitwright: kitting and inventory.", no_args_is_help=True)
+app = typer.Typer(help="Kitwright: kitting and inventory.", no_args_is_help=True, cls=ExplainingGroup)
 console = Console(stderr=True)
 
 DatabaseUrl = Annotated[
@@ -68,7 +69,7 @@ def demo(database_url: DatabaseUrl = None) -> None:
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 8000,
     workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes.")] = 1,
     database_url: DatabaseUrl = None,
     with_demo: Annotated[bool, typer.Option("--demo", help="Load demo data if the database is empty.")] = False,

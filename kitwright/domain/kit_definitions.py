@@ -233,6 +233,6 @@ def check_may_become_kit(part_label: str, has_inventory: bool, *, field: str = "
     if has_inventory:
         raise BadInput(
             f"part {part_label} has inventory records, and a kit holds no stock; "
-            "it can be given components once they are deleted",
+            "it can become a kit once they are deleted",
             field=field,
         )

@@ -25,6 +25,7 @@ from kitwright.importers import tabular
 from kitwright.importers.tabular import MAX_ROWS, Column
 from kitwright.services.kits import kitted_by_item, refuse_kanban_kits
 from kitwright.services.uow import UnitOfWork, mark_bulk_write
+from kitwright.store.db import is_lock_conflict
 from kitwright.store.models import AuditEntry, Part, PartKit, PartKitItem, new_etag, utcnow
 
 # Problems listed in one error; the message says how many more there were.
@@ -106,7 +107,11 @@ def _lock_kits(uow: UnitOfWork, ids: Iterable[int]) -> set[int]:
         for batch in chunks(sorted(set(ids))):
             stmt = select(PartKit.id).where(PartKit.id.in_(batch)).order_by(PartKit.id).with_for_update()
             found.update(uow.session.scalars(stmt))
-    except OperationalError:
+    except OperationalError as exc:
+        # Only a lock conflict is worth trying again; a missing table or an unreachable
+        # database goes on as it is.
+        if not is_lock_conflict(exc):
+            raise
         raise Conflict("a concurrent change locked the same kits; try again") from None
     refuse_kanban_kits(uow.session, found, field="kitId")
     return found

@@ -5,7 +5,7 @@ Every change writes a ledger entry in the same transaction.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -27,7 +27,7 @@ from kitwright.domain.tracking import Identity, TrackingType, check_identity, cl
 from kitwright.services.holds import hold_of
 from kitwright.services.ledger import record_change, snapshot
 from kitwright.services.listing import Listing
-from kitwright.services.parts import is_kit_part
+from kitwright.services.parts import is_kit_part, kit_part_ids
 from kitwright.services.uow import UnitOfWork, check_etag, check_updatable
 from kitwright.store.models import (
     Location,
@@ -144,6 +144,21 @@ def _part_for_stock(uow: UnitOfWork, part_id: int, location_id: int | None = Non
     part: Part = found[0]
     location: Location | None = found[1]
     return part, location
+
+
+_SHARE_PARTS = (select(Part.id).where(Part.id.in_(bindparam("ids", expanding=True))).order_by(Part.id)
+                .with_for_update(read=True))
+
+
+def lock_parts_for_stock(uow: UnitOfWork, part_ids: Collection[int]) -> set[int]:
+    """For a bulk writer of new records (the importer): share-lock the parts, ascending id, as
+    `_part_for_stock` locks one, and return the ids of those that are kits. Each new record's
+    part then goes through `check_holds_stock`, the rule `build_part_inventory` applies."""
+    ids = sorted(set(part_ids))
+    for start in range(0, len(ids), 5000):
+        uow.session.execute(_SHARE_PARTS, {"ids": ids[start:start + 5000]})
+    # Read after the locks: components committed while we waited are seen.
+    return kit_part_ids(uow.session, ids)
 
 
 def update_part_inventory(

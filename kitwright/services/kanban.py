@@ -37,6 +37,7 @@ from kitwright.services import kits
 from kitwright.services.ledger import record_change, snapshot
 from kitwright.services.listing import Listing
 from kitwright.services.uow import UnitOfWork, check_etag, check_updatable, register_constraint
+from kitwright.store.db import is_lock_conflict
 from kitwright.store.models import (
     KanbanCycle,
     KanbanCycleLine,
@@ -155,7 +156,9 @@ def _lock_kanban(uow: UnitOfWork, ids: Iterable[int], *, field: str = "id") -> d
             .with_for_update().execution_options(**_FRESH)
         )
         return {row.id: row for row in rows}
-    except OperationalError:
+    except OperationalError as exc:
+        if not is_lock_conflict(exc):
+            raise
         raise Conflict("a concurrent change locked the same kanban kit; try again", field=field) from None
 
 
@@ -562,7 +565,9 @@ def _lock_levels(uow: UnitOfWork, location_id: int) -> list[LineStockLevel]:
             select(LineStockLevel).where(LineStockLevel.location_id == location_id)
             .order_by(LineStockLevel.id).with_for_update().execution_options(**_FRESH)
         ))
-    except OperationalError:
+    except OperationalError as exc:
+        if not is_lock_conflict(exc):
+            raise
         raise Conflict("a concurrent change locked the same line; try again", field="locationId") from None
 
 

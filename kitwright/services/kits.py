@@ -80,6 +80,7 @@ from kitwright.services.uow import (
     register_constraint,
     translate_integrity_error,
 )
+from kitwright.store.db import is_lock_conflict
 from kitwright.store.models import (
     KanbanCycle,
     LedgerEntry,
@@ -134,6 +135,10 @@ def _location(uow: UnitOfWork, location_id: int | None, field: str) -> int | Non
 
 
 def _deadlock_as_conflict(exc: OperationalError) -> Conflict:
+    """A lock conflict (deadlock, lock timeout) answers CONFLICT; any other database error
+    (unreachable, not migrated) goes on as it is, since trying again would not help."""
+    if not is_lock_conflict(exc):
+        raise exc
     return Conflict("a concurrent change locked the same inventory; try again")
 
 

@@ -45,6 +45,7 @@ from kitwright.services.inventory import NewPartInventory, build_part_inventory
 from kitwright.services.ledger import entry_values, record_change, snapshot, write_entries
 from kitwright.services.listing import Listing
 from kitwright.services.uow import UnitOfWork, check_etag, get, register_constraint
+from kitwright.store.db import is_lock_conflict
 from kitwright.store.models import (
     Invoice,
     InvoiceLine,
@@ -399,6 +400,8 @@ def _locked_pool(uow: UnitOfWork, condition: Any) -> tuple[
     try:
         records = {row.id: row for row in uow.session.scalars(stmt)}
     except OperationalError as exc:
+        if not is_lock_conflict(exc):
+            raise
         raise Conflict("the inventory is being changed by another request; try again") from exc
     site_of: dict[int, int] = {}
     if records:
@@ -865,6 +868,8 @@ def _held_links(uow: UnitOfWork, keys: Iterable[tuple[int, int]]) -> tuple[
     try:
         rows = uow.session.execute(stmt).all()
     except OperationalError as exc:
+        if not is_lock_conflict(exc):
+            raise
         raise Conflict("the inventory is being changed by another request; try again") from exc
     for held, release_id, record in sorted(rows, key=lambda r: r[0].id):
         assert release_id is not None  # the condition names it

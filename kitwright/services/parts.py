@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -129,8 +129,6 @@ def update_part(uow: UnitOfWork, id: int, etag: str, changes: Mapping[str, Any])
     if "attributes" in changes:
         part.attributes = normalize_attributes(changes["attributes"] or [])
     if "components" in changes:
-        if changes["components"]:
-            check_may_become_kit(_label(part), bool(has_inventory))
         set_components(uow, part, changes["components"] or [])
     uow.commit()
     return part
@@ -155,10 +153,35 @@ def latest_revision_ids(session: Session, part_numbers: set[str]) -> dict[str, i
 
 
 _IS_KIT_PART = select(exists().where(PartComponent.part_id == bindparam("part_id")))
+_LOCK_PART = select(Part.id).where(Part.id == bindparam("part_id")).with_for_update()
+_HAS_INVENTORY = select(exists().where(PartInventory.part_id == bindparam("part_id")))
+
+
+def _refuse_stocked_kit(uow: UnitOfWork, part: Part, field: str) -> None:
+    """A part that holds inventory records is not given components (domain.kit_definitions).
+    Every writer of a kit definition comes through here. The part is locked FOR UPDATE first:
+    whoever creates stock share-locks it (services.inventory), so either that record is
+    committed and seen below, or it waits and then finds the components."""
+    uow.session.execute(_LOCK_PART, {"part_id": part.id})
+    has_inventory = bool(uow.session.scalar(_HAS_INVENTORY, {"part_id": part.id}))
+    check_may_become_kit(_label(part), has_inventory, field=field)
 
 
 def is_kit_part(session: Session, part_id: int) -> bool:
     return bool(session.scalar(_IS_KIT_PART, {"part_id": part_id}))
+
+
+_KIT_PARTS = select(PartComponent.part_id).where(
+    PartComponent.part_id.in_(bindparam("ids", expanding=True))).distinct()
+
+
+def kit_part_ids(session: Session, part_ids: Collection[int]) -> set[int]:
+    """Which of many parts are kits (have components), in one query per 5000 ids."""
+    ids = sorted(set(part_ids))
+    found: set[int] = set()
+    for start in range(0, len(ids), 5000):
+        found.update(session.scalars(_KIT_PARTS, {"ids": ids[start:start + 5000]}))
+    return found
 
 
 PART_COLUMNS = {
@@ -229,6 +252,8 @@ def set_components(
         row[0]: row[1] for row in uow.session.execute(select(Part.id, Part.is_digital).where(Part.id.in_(leaves)))
     }
     normalised = normalize_kit_definition(part.id, list(components), definitions, digital, field=field)
+    if normalised:
+        _refuse_stocked_kit(uow, part, field)
 
     uow.session.execute(delete(PartComponent).where(PartComponent.part_id == part.id))
     if not normalised:

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from kitwright.config import settings
 from kitwright.domain.bom import check_mbom_quantity, cycle_message, find_cycle
 from kitwright.domain.errors import BadInput, Problems
+from kitwright.domain.kit_definitions import check_holds_stock
 from kitwright.domain.ledger import LedgerOperation
 from kitwright.domain.limits import MAX_ID, NUMBER_ROUNDS
 from kitwright.domain.numbering import render_number
@@ -37,6 +38,7 @@ from kitwright.importers.tabular import MAX_ROWS, Column, Row, Table
 from kitwright.services import actions
 from kitwright.services.bom import reachable_edges
 from kitwright.services.import_kit_items import CHUNK, Progress, chunks, raise_problems
+from kitwright.services.inventory import lock_parts_for_stock
 from kitwright.services.ledger import record_change, snapshot
 from kitwright.services.uow import UnitOfWork
 from kitwright.store.models import (
@@ -755,6 +757,8 @@ def import_part_inventory(uow: UnitOfWork, source: IO[bytes], *, filename: str |
         text = _text(r.values.get("location"))
         if text:
             location_names.update(p.strip() for p in text.strip("/").split("/") if p.strip())
+    # Before the records below: a part is locked before its records, as everywhere else.
+    kit_ids = lock_parts_for_stock(uow, [p.id for found in parts.values() for p in found])
     tree = _Tree(session, location_names)
     suppliers: dict[str, int] = {}
     supplier_names = sorted({_text(r.values.get("supplier")).strip() for r in rows if _text(r.values.get("supplier"))})  # type: ignore[union-attr]
@@ -825,6 +829,11 @@ def import_part_inventory(uow: UnitOfWork, source: IO[bytes], *, filename: str |
             if part is None:
                 problems.add(f"no revision {revision!r} of this part", row=row.number, column="revision")
         if part is None or len(problems.items) > before:
+            continue
+        try:
+            check_holds_stock(part.part_number, part.id in kit_ids, field="part_number")
+        except BadInput as error:
+            problems.add(error.message, row=row.number, column="part_number")
             continue
         tracking = TrackingType(part.tracking_type)
         if quantity is None:

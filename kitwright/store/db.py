@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextvars
 import os
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -118,3 +119,26 @@ def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
 
 def is_postgres(engine: Engine) -> bool:
     return engine.dialect.name == "postgresql"
+
+
+# PostgreSQL's codes for a lock that could not be had: deadlock detected, serialization
+# failure, lock not available. SQLite says "database is locked" (or "... table is locked").
+_LOCK_SQLSTATES = frozenset({"40P01", "40001", "55P03"})
+
+
+def is_lock_conflict(error: BaseException) -> bool:
+    """True when a database error means a concurrent writer held the rows (trying again may
+    succeed), not that the database is unreachable, missing a table or broken."""
+    orig = getattr(error, "orig", error)
+    if getattr(orig, "sqlstate", None) in _LOCK_SQLSTATES:
+        return True
+    return isinstance(orig, sqlite3.OperationalError) and "is locked" in str(orig)
+
+
+# The codes and texts of a database that lacks Kitwright's tables (never migrated).
+_MISSING_TABLE_SQLSTATE = "42P01"
+
+
+def is_missing_table(error: BaseException) -> bool:
+    orig = getattr(error, "orig", error)
+    return getattr(orig, "sqlstate", None) == _MISSING_TABLE_SQLSTATE or "no such table" in str(orig)

@@ -12,7 +12,7 @@ from sqlalchemy import Engine, func, select
 from starlette.testclient import TestClient
 
 from kitwright.store.db import make_sessionmaker
-from kitwright.store.models import Location, MbomItem, Part, Supplier
+from kitwright.store.models import Location, MbomItem, Part, PartInventory, Supplier
 
 MUTATION = """mutation ($kind: PlantImportKind!, $file: Upload!, $dryRun: Boolean) {
   importPlant(kind: $kind, file: $file, dryRun: $dryRun) { kind count createdCount updatedCount dryRun ids } }"""
@@ -67,3 +67,20 @@ def test_only_the_inventory_team_loads_the_plant(client_for: Callable[[str], Tes
     refused = upload(client_for("requester"), "SUPPLIERS", "name\nAcme\n")["errors"][0]
     assert refused["extensions"]["code"] == "FORBIDDEN" and count(engine, Supplier) == 0
     assert upload(client_for("inventory"), "SUPPLIERS", "name\nAcme\n")["data"]["importPlant"]["count"] == 1
+
+
+def test_no_stock_is_imported_for_a_kit_part(client: TestClient, engine: Engine) -> None:
+    """POST /api/import/part-inventory refuses a kit part's row as createPartInventory does."""
+    upload(client, "LOCATIONS", "Location\nA-2\n")
+    upload(client, "PARTS", "part_number\nCUSHION\n")
+    document = {"ItemId": "SOFA", "ItemComponent": [{"ComponentItemId": "CUSHION", "ComponentQty": 2}]}
+    assert client.post("/api/items", json=document).status_code == 201
+    before = count(engine, PartInventory)
+    response = client.post("/api/import/part-inventory", files={
+        "file": ("s.csv", b"part_number,revision,location,quantity\nCUSHION,,A-2,4\nSOFA,,A-2,5\n", "text/csv")})
+    assert response.status_code == 400, response.text
+    error = response.json()["errors"][0]
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    assert [(d["row"], d["column"]) for d in error["extensions"]["details"]] == [(3, "part_number")]
+    assert "SOFA is a kit" in error["extensions"]["details"][0]["message"]
+    assert count(engine, PartInventory) == before

@@ -92,3 +92,17 @@ def test_bad_documents_are_400_naming_the_field(session: Session, client: TestCl
     response = client.post("/api/items", content=b"{not json", headers={"content-type": "application/json"})
     assert response.status_code == 400
     assert response.json()["errors"][0]["message"] == "the request body is not valid JSON"
+
+
+def test_a_part_holding_stock_is_not_made_a_kit(session: Session, client: TestClient) -> None:
+    """updatePart refuses components for a part with inventory records; so does the document."""
+    stocked = factories.part(session, "CABLE-24")
+    factories.part(session, "PLUG")
+    factories.record(session, stocked, 7)
+    response = client.post("/api/items", json={"ItemId": "CABLE-24", "ItemComponent": [
+        {"ComponentItemId": "PLUG", "ComponentQty": 1}]})
+    assert response.status_code == 400, response.text
+    error = response.json()["errors"][0]
+    assert error["extensions"] == {"code": "BAD_USER_INPUT", "field": "ItemComponent"}
+    assert "CABLE-24 has inventory records" in error["message"]
+    assert components(client, stocked.id) == []

@@ -119,3 +119,22 @@ def test_loaders_run_actions_per_row_and_dry_run_writes_nothing(session: Session
     assert problems == [(3, problems[0][1], "no CAPA parts in the catalogue")]
     assert load(session, import_parts, "part_number", "BOLT", dry_run=True).dry_run
     assert count(session, Part) == 0
+
+
+def test_no_stock_is_imported_for_a_kit_part(session: Session) -> None:
+    """A part with components holds no stock: the importer refuses such rows as createPartInventory
+    does, naming the row and column, and writes none of the file (the good rows neither)."""
+    table = factories.part(session, "TABLE")
+    factories.part(session, "SET", components=[(table.id, 1)])
+    factories.location(session, "Shelf")
+    before = count(session, PartInventory)
+    lines = ("part_number,location,quantity", "TABLE,Shelf,4", "SET,Shelf,5", "TABLE,Shelf,1", "SET,,2")
+    for dry_run in (True, False):
+        with pytest.raises(BadInput) as caught:
+            load(session, import_part_inventory, *lines, dry_run=dry_run)
+        session.rollback()
+        problems = [(p.row, p.column, p.message) for p in caught.value.details]
+        assert [(r, c) for r, c, _ in problems] == [(3, "part_number"), (5, "part_number")]
+        assert "SET is a kit (it has components) and holds no stock" in problems[0][2]
+    assert count(session, PartInventory) == before
+    assert load(session, import_part_inventory, *lines[:2]).created_count == 1

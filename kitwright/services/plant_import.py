@@ -26,17 +26,20 @@ from sqlalchemy.orm import Session
 
 from kitwright.config import settings
 from kitwright.domain.bom import check_mbom_quantity, cycle_message, find_cycle
-from kitwright.domain.errors import BadInput, Problems
+from kitwright.domain.errors import BadInput, Conflict, Problem, Problems
+from kitwright.domain.holds import RecordChange, check_held_change, check_installed_change
 from kitwright.domain.kit_definitions import check_holds_stock
 from kitwright.domain.ledger import LedgerOperation
 from kitwright.domain.limits import MAX_ID, NUMBER_ROUNDS
 from kitwright.domain.numbering import render_number
 from kitwright.domain.quantities import ONE, ZERO, parse_quantity
+from kitwright.domain.status import PartInventoryStatus
 from kitwright.domain.text import LONG, camel, clean_text
 from kitwright.domain.tracking import Identity, TrackingType, check_identity, clean_number
 from kitwright.importers.tabular import MAX_ROWS, Column, Row, Table
 from kitwright.services import actions
 from kitwright.services.bom import reachable_edges
+from kitwright.services.holds import holds_of
 from kitwright.services.import_kit_items import CHUNK, Progress, chunks, raise_problems
 from kitwright.services.inventory import lock_parts_for_stock
 from kitwright.services.ledger import record_change, snapshot
@@ -872,14 +875,22 @@ def import_part_inventory(uow: UnitOfWork, source: IO[bytes], *, filename: str |
                 problems.add(f"serial number {new_serial!r} is also on row {serials_seen[serial_key]}",
                              row=row_number, column="serial_number")
             serials_seen[serial_key] = row_number
-    if updates and any("quantity" in c for _, _, c in updates):
+    if updates:
+        # The freezes updatePartInventory applies: a record held by an open kit, or installed
+        # in a unit, keeps its quantity and place (domain.holds); read after the records' locks.
         from kitwright.services.kits import fresh_statuses
 
-        statuses = fresh_statuses(session, [r.id for _, r, c in updates if "quantity" in c])
+        update_ids = [record.id for _, record, _ in updates]
+        statuses, holds = fresh_statuses(session, update_ids), holds_of(session, update_ids)
         for row_number, record, changes in updates:
-            if "quantity" in changes and statuses.get(record.id) == "KITTED":
-                problems.add(f"inventory {record.id} is kitted; move it back to inventory first", row=row_number,
-                             column="quantity")
+            changed = [change for column, change in _RECORD_CHANGES.items()
+                       if column in changes and changes[column] != getattr(record, column)]
+            try:
+                check_installed_change(record.id, statuses.get(record.id) is PartInventoryStatus.INSTALLED, changed)
+                check_held_change(record.id, holds.get(record.id), changed)
+            except (BadInput, Conflict) as refused:
+                for detail in refused.details or [Problem(refused.message, field=refused.field)]:
+                    problems.add(detail.message, row=row_number, column=_column(detail.field))
     taken: set[tuple[str, str]] = set()
     for batch in chunks(sorted(serials_seen)):
         taken.update(_rows(session.execute(select(PartInventory.part_number, PartInventory.serial_number).where(
@@ -894,7 +905,8 @@ def import_part_inventory(uow: UnitOfWork, source: IO[bytes], *, filename: str |
         for c in creates], problems)
     raise_problems(problems)
     if dry_run:
-        return PlantImport("part inventory", len(creates) + len(updates), len(creates), True, [])
+        return PlantImport("part inventory", len(creates) + len(updates), len(creates), True, [],
+                           updated_count=len(updates))
     serial_numbers = iter(_reserve_numbers(session, "serial", [c.part.part_number for c in creates if c.auto_serial]))
     lot_numbers = iter(_reserve_numbers(session, "lot", [c.part.part_number for c in creates if c.auto_lot]))
     new_records = []
@@ -924,11 +936,19 @@ def import_part_inventory(uow: UnitOfWork, source: IO[bytes], *, filename: str |
             record_change(uow, LedgerOperation.UPDATE, record, old, new)
     uow.commit()
     return PlantImport("part inventory", len(creates) + len(updates), len(creates), False,
-                       [r.id for r in new_records] + [r.id for _, r, _ in updates])
+                       [r.id for r in new_records] + [r.id for _, r, _ in updates], updated_count=len(updates))
 
 
 def _column(field: str | None) -> str | None:
-    return {"serialNumber": "serial_number", "lotNumber": "lot_number", "quantity": "quantity"}.get(field or "", field)
+    return {"serialNumber": "serial_number", "lotNumber": "lot_number", "quantity": "quantity",
+            "locationId": "location", "supplierId": "supplier"}.get(field or "", field)
+
+
+# An update row's columns, as the changes the hold and install rules judge.
+_RECORD_CHANGES = {
+    "location_id": RecordChange.LOCATION, "quantity": RecordChange.QUANTITY, "supplier_id": RecordChange.SUPPLIER,
+    "cost": RecordChange.COST, "serial_number": RecordChange.SERIAL_NUMBER, "lot_number": RecordChange.LOT_NUMBER,
+}
 
 
 LOADERS: dict[str, Callable[..., PlantImport]] = {

@@ -138,3 +138,39 @@ def test_no_stock_is_imported_for_a_kit_part(session: Session) -> None:
         assert "SET is a kit (it has components) and holds no stock" in problems[0][2]
     assert count(session, PartInventory) == before
     assert load(session, import_part_inventory, *lines[:2]).created_count == 1
+
+
+def test_update_rows_keep_held_and_installed_records_as_their_kit_and_unit_say(session: Session) -> None:
+    """The importer freezes what updatePartInventory freezes: a record an open kit holds, or one
+    installed in a unit, keeps its quantity and place; its descriptive cells still change."""
+    from kitwright.domain.status import PartInventoryStatus
+    from kitwright.services.demo import load_demo
+    from kitwright.services.kits import fresh_statuses
+    from kitwright.store.models import PartKit, PartKitInventory
+
+    load_demo(session)
+    session.rollback()
+    held = session.scalars(
+        select(PartKitInventory.part_inventory_id).join(PartKit, PartKit.id == PartKitInventory.part_kit_id)
+        .where(PartKitInventory.released == False, PartKit.status.in_(["IN_PROGRESS", "REQUESTED"]))  # noqa: E712
+        .order_by(PartKitInventory.part_inventory_id)).first()
+    statuses = fresh_statuses(session, session.scalars(select(PartInventory.id)).all())
+    installed = min(i for i, s in statuses.items() if s is PartInventoryStatus.INSTALLED)
+    assert held is not None
+    elsewhere = session.scalars(select(Location.name).where(Location.id.not_in(
+        select(PartInventory.location_id).where(PartInventory.id.in_([held, installed]))
+        .where(PartInventory.location_id.is_not(None)))).order_by(Location.id)).first()
+    fingerprint = session.execute(select(PartInventory.id, PartInventory.etag).order_by(PartInventory.id)).all()
+    problems = refused(session, import_part_inventory, "id,quantity,location,cost",
+                       f"{held},0,,", f"{held},,{elsewhere},", f"{installed},,{elsewhere},", f"{installed},0,,")
+    assert [(r, c) for r, c, _ in problems] == [(2, "quantity"), (3, "location"), (4, "location"), (5, "quantity")]
+    assert "is held by kit" in problems[0][2] and "is installed" in problems[2][2]
+    assert session.execute(select(PartInventory.id, PartInventory.etag).order_by(PartInventory.id)).all() == fingerprint
+    # The same values again change nothing, and a cost is free to change.
+    record = session.get_one(PartInventory, held)
+    location = session.get_one(Location, record.location_id).name
+    result = load(session, import_part_inventory, "id,quantity,location,cost",
+                  f"{held},{record.quantity},{location},12.5")
+    assert (result.count, result.created_count, result.updated_count) == (1, 0, 1)
+    session.rollback()
+    assert session.get_one(PartInventory, held).cost == 12.5

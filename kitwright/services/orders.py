@@ -1205,7 +1205,9 @@ def _receive(uow: UnitOfWork, part_id: int, quantity: Decimal, location_id: int 
 def record_return_verification(uow: UnitOfWork, return_line_id: int, part_id: int, quantity: object,
                                condition: object = "GOOD", location_id: int | None = None) -> ReturnLine:
     """recordReturnVerification: received units go back to stock. Kit level by default (the kit
-    part, the whole returned quantity); with partial kit support per component, with holds."""
+    part, the whole returned quantity); with partial kit support per component, with holds.
+    A line is received back once: never more of a component than came back
+    (`rules.plan_return_receipt`)."""
     line = uow.session.scalars(select(ReturnLine).where(ReturnLine.id == return_line_id).with_for_update()
                                .execution_options(**_FRESH)).one_or_none()
     if line is None:
@@ -1224,17 +1226,16 @@ def record_return_verification(uow: UnitOfWork, return_line_id: int, part_id: in
     if location_id is not None:
         get(uow.session, Location, location_id, field="locationId")
     refs = {"returnLineId": line.id}
+    # Read under the line's lock: a concurrent verification of the same line has committed (and
+    # is counted here) or waits for this one, so the line is never received back twice.
+    verified = verified_of(uow.session, line.id)
     if not settings.partial_kit_supported and not line.unexpected:
-        if part_id != line.part_id:
-            raise BadInput("returns are verified at kit level: verify the kit part", field="partId")
-        if amount != line.quantity:
-            raise BadInput(f"kit-level verification covers the whole returned quantity ({line.quantity})",
-                           field="quantity")
-        for component, ratio in ratios.items():
-            record = _receive(uow, component, normalize(ratio * amount), site, **refs)
-            uow.session.add(ReturnVerification(return_line_id=line.id, part_id=component,
-                                               quantity=normalize(ratio * amount), condition=stated.value,
-                                               part_inventory_id=record.id))
+        receipt = rules.plan_return_receipt(line.quantity, ratios, verified, part_id, amount,
+                                            kit_part_id=line.part_id)
+        for component, units in receipt.items():
+            record = _receive(uow, component, units, site, **refs)
+            uow.session.add(ReturnVerification(return_line_id=line.id, part_id=component, quantity=units,
+                                               condition=stated.value, part_inventory_id=record.id))
         line.condition_variance = stated.value != line.condition
         line.status = "HELD" if line.condition_variance else "OPEN"
         uow.commit()
@@ -1253,11 +1254,11 @@ def record_return_verification(uow: UnitOfWork, return_line_id: int, part_id: in
                                            condition=stated.value, part_inventory_id=record.id))
         uow.commit()
         return unexpected
-    record = _receive(uow, part_id, amount, site, **refs)
-    uow.session.add(ReturnVerification(return_line_id=line.id, part_id=part_id, quantity=amount,
+    receipt = rules.plan_return_receipt(line.quantity, ratios, verified, part_id, amount)
+    record = _receive(uow, part_id, receipt[part_id], site, **refs)
+    uow.session.add(ReturnVerification(return_line_id=line.id, part_id=part_id, quantity=receipt[part_id],
                                        condition=stated.value, part_inventory_id=record.id))
-    uow.flush()
-    verified = verified_of(uow.session, line.id)
+    verified[part_id] = verified.get(part_id, ZERO) + receipt[part_id]
     line.quantity_variance = not rules.fully_verified(verified, ratios, line.quantity)
     line.condition_variance = line.condition_variance or stated.value != line.condition
     line.status = "HELD" if (line.quantity_variance or line.condition_variance) else "OPEN"

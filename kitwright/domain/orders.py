@@ -158,6 +158,19 @@ def draw(need: Decimal, candidates: Sequence[Candidate], used: Mapping[int, Deci
     return picks if remaining <= ZERO else []
 
 
+# -- releases ----------------------------------------------------------------------------
+
+
+def release_number(order_number: str, sequence: int) -> str:
+    """A release's number: the order number, a hyphen, the release's sequence in its order
+    (`08May_ORD04-1`). Only digits follow the last hyphen, so the number reads back as one
+    order and one sequence: without the hyphen, order `Q`'s 11th release and order `Q1`'s
+    first were both `Q11`."""
+    if sequence < 1:
+        raise ValueError("a release sequence starts at 1")
+    return f"{order_number}-{sequence}"
+
+
 # -- order events ------------------------------------------------------------------------
 
 # Stages a released kit passes through before it ships (or is shorted), in order.

@@ -74,6 +74,8 @@ register_constraint("uq_retail_order_order_number", "orderNumber", "an order wit
 register_constraint(
     "uq_order_allocation_inventory_held", "id", "the inventory is already allocated; try again"
 )
+register_constraint("uq_order_release_release_number", "id",
+                    "another release took the same release number meanwhile; try again", conflict=True)
 
 T = TypeVar("T")
 MAX_LINES = 1000
@@ -535,6 +537,21 @@ def allocate_order(uow: UnitOfWork, id: int) -> AllocationResult:
 # --------------------------------------------------------------------------- releases
 
 
+def _free_release_numbers(session: Session, order_number: str, after: int, count: int) -> list[str]:
+    """`count` release numbers for the order's next releases (its sequence continues after
+    `after`), skipping any already taken: releases numbered before the hyphen form keep their
+    numbers, and one of them may read like a new number (order `X-`'s release `X-1`)."""
+    numbers: list[str] = []
+    sequence = after
+    while len(numbers) < count:
+        wanted = [rules.release_number(order_number, sequence + n) for n in range(1, count - len(numbers) + 1)]
+        sequence += len(wanted)
+        taken = set(session.scalars(select(OrderRelease.release_number)
+                                    .where(OrderRelease.release_number.in_(wanted))))
+        numbers.extend(number for number in wanted if number not in taken)
+    return numbers
+
+
 def release_order(uow: UnitOfWork, id: int) -> list[OrderRelease]:
     """releaseOrder: one release per site for the unreleased allocations; its lines carry every
     component of the kits allocated there, each naming its parent kit line."""
@@ -554,8 +571,9 @@ def release_order(uow: UnitOfWork, id: int) -> list[OrderRelease]:
         by_site[allocation.site_id].append(allocation)
     # Every release in one flush (their ids), then every line and allocation change in one more.
     sites = sorted(by_site)
-    releases = [OrderRelease(order_id=order.id, site_id=site_id, release_number=f"{order.order_number}{count + n}")
-                for n, site_id in enumerate(sites, start=1)]
+    numbers = _free_release_numbers(uow.session, order.order_number, count, len(sites))
+    releases = [OrderRelease(order_id=order.id, site_id=site_id, release_number=number)
+                for site_id, number in zip(sites, numbers, strict=True)]
     uow.session.add_all(releases)
     uow.flush()
     for site_id, release in zip(sites, releases, strict=True):

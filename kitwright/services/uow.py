@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Collection, Mapping
 from contextlib import ExitStack
 from functools import cache
@@ -39,15 +40,29 @@ CONSTRAINT_MESSAGES: dict[str, tuple[str, str]] = {
 }
 
 
-def register_constraint(name: str, field: str, message: str) -> None:
+# Constraints whose violation means another writer got there first (CONFLICT), not bad input.
+CONFLICT_CONSTRAINTS: set[str] = set()
+
+
+def register_constraint(name: str, field: str, message: str, *, conflict: bool = False) -> None:
     CONSTRAINT_MESSAGES[name] = (field, message)
+    if conflict:
+        CONFLICT_CONSTRAINTS.add(name)
 
 
-def translate_integrity_error(exc: IntegrityError) -> BadInput:
+# SQLite names a one-column UNIQUE by its column; the naming convention gives its name.
+_SQLITE_UNIQUE = re.compile(r"UNIQUE constraint failed: (\w+)\.(\w+)$")
+
+
+def translate_integrity_error(exc: IntegrityError) -> BadInput | Conflict:
     text = str(exc.orig)
-    for name, (field, message) in CONSTRAINT_MESSAGES.items():
-        if name in text:
-            return BadInput(message, field=field)
+    names = [name for name in CONSTRAINT_MESSAGES if name in text]
+    sqlite_unique = _SQLITE_UNIQUE.match(text.splitlines()[0].strip()) if text else None
+    if sqlite_unique and f"uq_{sqlite_unique[1]}_{sqlite_unique[2]}" in CONSTRAINT_MESSAGES:
+        names.append(f"uq_{sqlite_unique[1]}_{sqlite_unique[2]}")
+    if names:
+        field, message = CONSTRAINT_MESSAGES[names[0]]
+        return Conflict(message, field=field) if names[0] in CONFLICT_CONSTRAINTS else BadInput(message, field=field)
     # SQLite names the columns, not the constraint, for UNIQUE violations.
     if "part_inventory.part_number, part_inventory.serial_number" in text:
         field, message = CONSTRAINT_MESSAGES["uq_part_inventory_serial"]

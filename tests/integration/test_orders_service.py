@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from kitwright.domain.errors import BadInput, Conflict, NotFound
 from kitwright.domain.ledger import LedgerOperation
+from kitwright.domain.orders import release_number
 from kitwright.services import availability, orders
 from kitwright.services.orders import NewEvent, NewLine
 from kitwright.services.uow import UnitOfWork
@@ -300,3 +301,90 @@ def test_an_unexpected_item_is_received_once(session: Session) -> None:
     with pytest.raises(Conflict):
         verify(session, unexpected_id, lamp.id, 1)
     assert on_hand(session, lamp) == 2
+
+
+# -- release numbers ---------------------------------------------------------------------
+
+
+def one_kit_sites(session: Session, sites: int) -> Part:
+    """A kit of one component, one kit's worth at each of `sites` sites."""
+    component = factories.part(session, "QC")
+    kit = factories.part(session, "QK", components=[(component.id, Decimal(1))])
+    for index in range(sites):
+        factories.record(session, component, 1, location_id=factories.location(session, f"QS{index}").id)
+    return kit
+
+
+def allocated(session: Session, number: str, kit: Part, kits: int) -> int:
+    order_id = order_of(session, number, (kit, kits))
+    with UnitOfWork(session) as uow:
+        orders.allocate_order(uow, order_id)
+    return order_id
+
+
+def release_numbers(session: Session, order_id: int) -> list[str]:
+    with UnitOfWork(session) as uow:
+        return [release.release_number for release in orders.release_order(uow, order_id)]
+
+
+def test_an_order_numbered_like_another_orders_release_can_be_released(session: Session) -> None:
+    settings(session, enable_kits=True)
+    kit = one_kit_sites(session, 12)
+    q = allocated(session, "Q", kit, 11)
+    q1 = allocated(session, "Q1", kit, 1)
+    assert release_numbers(session, q) == [f"Q-{n}" for n in range(1, 12)]
+    assert release_numbers(session, q1) == ["Q1-1"]
+
+
+def test_later_releases_of_an_order_continue_its_sequence(session: Session) -> None:
+    settings(session, enable_kits=True)
+    kit = one_kit_sites(session, 3)
+    order_id = allocated(session, "R", kit, 1)
+    assert release_numbers(session, order_id) == ["R-1"]
+    order_id2 = order_of(session, "R-1", (kit, 2))
+    with UnitOfWork(session) as uow:
+        orders.allocate_order(uow, order_id2)
+    assert release_numbers(session, order_id2) == ["R-1-1", "R-1-2"]
+
+
+def rename_release(session: Session, old: str, new: str) -> None:
+    """A release as the numbering before the hyphen form named it."""
+    from sqlalchemy import update
+
+    from kitwright.store.models import OrderRelease
+    with UnitOfWork(session) as uow:
+        uow.session.execute(update(OrderRelease).where(OrderRelease.release_number == old).values(release_number=new))
+        uow.commit()
+
+
+def test_releases_numbered_before_the_hyphen_keep_working(session: Session) -> None:
+    settings(session, enable_kits=True)
+    kit = one_kit_sites(session, 3)
+    # Order "Z-" released by the old numbering as "Z-1": the number order Z's first release would take.
+    old = allocated(session, "Z-", kit, 1)
+    assert release_numbers(session, old) == ["Z--1"]
+    rename_release(session, "Z--1", "Z-1")
+    assert release_numbers(session, allocated(session, "Z", kit, 1)) == ["Z-2"]
+    # The warehouse still names the old release by its old number.
+    (event,) = orders.events_from_document(session, [orders.DocumentEvent(
+        "Pick", "QC", 1, release_number="Z-1", release_line_number="1")])
+    from kitwright.store.models import OrderRelease, OrderReleaseLine
+    release = session.scalars(select(OrderRelease).where(OrderRelease.release_number == "Z-1")).one()
+    assert release.order_id == old
+    assert event.release_line_id == session.scalar(
+        select(OrderReleaseLine.id).where(OrderReleaseLine.release_id == release.id))
+    with UnitOfWork(session) as uow:
+        assert orders.process_order_events(uow, "PICK-OLD", [event]).processed
+
+
+def test_a_release_number_taken_meanwhile_is_a_conflict_naming_the_field(session: Session) -> None:
+    from kitwright.store.models import OrderRelease
+    settings(session, enable_kits=True)
+    kit = one_kit_sites(session, 1)
+    order_id = allocated(session, "W", kit, 1)
+    assert release_numbers(session, order_id) == ["W-1"]
+    with UnitOfWork(session) as uow, pytest.raises(Conflict) as taken:
+        uow.session.add(OrderRelease(order_id=order_id, site_id=0, release_number=release_number("W", 1)))
+        uow.flush()
+    assert taken.value.field == "id" and "release number" in taken.value.message
+    assert "UNIQUE" not in taken.value.message and "duplicate key" not in taken.value.message

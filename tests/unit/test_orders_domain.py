@@ -25,6 +25,7 @@ from kitwright.domain.orders import (
     kits_at,
     plan_allocation,
     plan_return_receipt,
+    release_number,
     resolve_return,
     returned_units,
     whole_kits,
@@ -358,3 +359,24 @@ def test_received_back_never_exceeds_returned(returned: int, attempts: list[tupl
         for component, units in verified.items():
             assert units <= came_back[component], (component, units, came_back)
     assert kit_receipts <= 1
+
+
+# -- release numbers ---------------------------------------------------------------------
+
+
+def test_a_release_number_is_the_order_number_a_hyphen_and_the_sequence() -> None:
+    assert release_number("08May_ORD04", 1) == "08May_ORD04-1"
+    assert release_number("Q", 11) != release_number("Q1", 1)
+    with pytest.raises(ValueError):
+        release_number("Q", 0)
+
+
+order_numbers = st.text(alphabet="Q1-_x09", min_size=1, max_size=8)
+
+
+@settings(max_examples=500, deadline=None)
+@given(order_numbers, st.integers(1, 200), order_numbers, st.integers(1, 200))
+def test_two_releases_share_a_number_only_if_they_are_the_same(a: str, n: int, b: str, m: int) -> None:
+    assert (release_number(a, n) == release_number(b, m)) == ((a, n) == (b, m))
+    order, _, sequence = release_number(a, n).rpartition("-")
+    assert (order, int(sequence)) == (a, n)

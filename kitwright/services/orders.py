@@ -636,7 +636,7 @@ def _event_type(value: object, field: str) -> OrderEventType:
     try:
         return OrderEventType(text)
     except ValueError:
-        raise BadInput("eventType must be one of IN_PROGRESS, PICK, PACK, SHIP, SHORT", field=field) from None
+        raise BadInput("the event type must be one of IN_PROGRESS, PICK, PACK, SHIP, SHORT", field=field) from None
 
 
 def _outcome_of(session: Session, message: OrderEventMessage, duplicate: bool) -> EventOutcome:
@@ -706,7 +706,8 @@ def _resolve_events(uow: UnitOfWork, events: Sequence[NewEvent]) -> list[_Resolv
                 problems.add("the order has no regular line for this item", field=f"{where}.partId")
                 continue
         else:
-            problems.add("name an orderLineId or a releaseLineId", field=f"{where}.orderLineId")
+            problems.add("name an orderLineId or a releaseLineId (or the orderId, for a regular item)",
+                         field=f"{where}.orderLineId")
             continue
         fact = EventFact(index, event_type, event.part_id, quantity, (event.package_id or None),
                          (event.short_reason_id or None), bool(event.cancel_unfulfilled))

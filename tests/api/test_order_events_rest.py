@@ -145,3 +145,102 @@ def test_unreadable_documents_are_4xx_and_change_nothing(client: TestClient) -> 
     assert response.status_code == 404
     assert response.json()["errors"][0]["extensions"]["field"] == "OrderEvent[0].Item"
     assert order_detail(client)["unprocessedEvents"] == []
+
+
+# -- bad fields are named as the document names them ------------------------------------
+
+GOOD_EVENT = {"EventTypeId": "Pick", "OrderId": "08May_ORD04", "OrderLineId": "1", "ReleaseId": "08May_ORD04-1",
+              "ReleaseLineId": "1", "Item": "ItemB", "Quantity": 2, "ShortReasonId": None,
+              "CancelUnfulfilledQuantity": False, "FulfillmentInfo": {"PackageId": "PKG-001"}}
+WITHOUT = object()  # a key left out of the event
+BAD_FIELDS: list[tuple[dict[str, Any], int, str]] = [
+    ({"EventTypeId": "Teleport"}, 400, "EventTypeId"),
+    ({"EventTypeId": WITHOUT}, 400, "EventTypeId"),
+    ({"EventTypeId": {"Id": "Pick"}}, 400, "EventTypeId"),
+    ({"Item": WITHOUT}, 400, "Item"),
+    ({"Item": "NoSuchItem"}, 404, "Item"),
+    ({"Quantity": "two"}, 400, "Quantity"),
+    ({"Quantity": WITHOUT}, 400, "Quantity"),
+    ({"Quantity": -2}, 400, "Quantity"),
+    ({"Quantity": 10 ** 12}, 400, "Quantity"),
+    ({"Quantity": 0.0000001}, 400, "Quantity"),
+    ({"OrderId": "NoSuchOrder"}, 404, "OrderId"),
+    ({"OrderId": ["08May_ORD04"]}, 400, "OrderId"),
+    ({"ReleaseId": WITHOUT, "ReleaseLineId": WITHOUT, "OrderLineId": "9"}, 404, "OrderLineId"),
+    ({"ReleaseId": WITHOUT, "ReleaseLineId": WITHOUT, "OrderId": WITHOUT}, 404, "OrderId"),
+    ({"ReleaseId": WITHOUT, "ReleaseLineId": WITHOUT, "OrderId": WITHOUT, "OrderLineId": WITHOUT}, 400,
+     "OrderLineId"),
+    ({"ReleaseId": WITHOUT, "ReleaseLineId": WITHOUT, "OrderLineId": WITHOUT}, 400, "Item"),
+    ({"OrderLineId": True}, 400, "OrderLineId"),
+    ({"ReleaseId": "08May_ORD04-9"}, 404, "ReleaseId"),
+    ({"ReleaseId": WITHOUT}, 404, "ReleaseId"),
+    ({"ReleaseLineId": "9"}, 404, "ReleaseLineId"),
+    ({"ReleaseLineId": {"Id": 1}}, 400, "ReleaseLineId"),
+    ({"ShortReasonId": ["3000"]}, 400, "ShortReasonId"),
+    ({"CancelUnfulfilledQuantity": "yes"}, 400, "CancelUnfulfilledQuantity"),
+    ({"FulfillmentInfo": "PKG-001"}, 400, "FulfillmentInfo"),
+    ({"FulfillmentInfo": {"PackageId": {"Id": "PKG-001"}}}, 400, "FulfillmentInfo.PackageId"),
+]
+
+
+def event_with(changes: dict[str, Any]) -> dict[str, Any]:
+    event = copy.deepcopy(GOOD_EVENT)
+    for key, value in changes.items():
+        if value is WITHOUT:
+            event.pop(key, None)
+        else:
+            event[key] = value
+    return event
+
+
+def assert_in_document_terms(error: dict[str, Any]) -> None:
+    """Nothing in an error speaks the GraphQL mutation's names."""
+    text = str(error)
+    for name in ("events[", "eventType", "partId", "orderLineId", "releaseLineId", "orderId", "packageId",
+                 "shortReasonId", "cancelUnfulfilledQuantity", "externalMessageId"):
+        assert name not in text, (name, error)
+
+
+def test_every_bad_field_of_an_event_is_named_as_the_document_names_it(client: TestClient) -> None:
+    item_a_order(client)
+    for number, (changes, status, field) in enumerate(BAD_FIELDS):
+        # The bad event second, after a good one: the index is the event's own.
+        body = {"ExternalMessageId": f"BAD-{number}", "OrderEvent": [event_with({}), event_with(changes)]}
+        response = post(client, body)
+        assert response.status_code == status, (changes, response.text)
+        error = response.json()["errors"][0]
+        assert error["extensions"].get("field") == f"OrderEvent[1].{field}", (changes, error)
+        assert_in_document_terms(error)
+    assert order_detail(client)["unprocessedEvents"] == []
+    # Nothing was stored, the message ids included: the same ids are still new.
+    good = post(client, {"ExternalMessageId": "BAD-0", "OrderEvent": [event_with({"Quantity": 2}),
+                                                                      event_with({"ReleaseLineId": "2",
+                                                                                  "Item": "ItemC", "Quantity": 1}),
+                                                                      event_with({"ReleaseLineId": "3",
+                                                                                  "Item": "ItemD", "Quantity": 1})]})
+    assert good.status_code == 200 and good.json()["processed"] is True and not good.json()["duplicate"]
+
+
+def test_several_bad_events_are_all_named_in_document_terms(client: TestClient) -> None:
+    item_a_order(client)
+    response = post(client, {"ExternalMessageId": "BAD", "OrderEvent": [
+        event_with({"Quantity": -1}), event_with({"EventTypeId": "Teleport"})]})
+    assert response.status_code == 400
+    error = response.json()["errors"][0]
+    assert [d["field"] for d in error["extensions"]["details"]] == ["OrderEvent[0].Quantity",
+                                                                   "OrderEvent[1].EventTypeId"]
+    assert "OrderEvent[0].Quantity" in error["message"] and "OrderEvent[1].EventTypeId" in error["message"]
+    assert_in_document_terms(error)
+
+
+def test_the_document_has_a_name_for_every_field_of_the_mutation() -> None:
+    from pathlib import Path
+
+    from graphql import build_schema
+
+    from kitwright.api.rest_orders import DOCUMENT_NAMES
+
+    schema = build_schema((Path(__file__).parents[2] / "schema.graphql").read_text())
+    for input_type in ("ProcessOrderEventsInput", "OrderEventInput"):
+        fields = schema.type_map[input_type].fields  # type: ignore[union-attr]
+        assert set(fields) <= set(DOCUMENT_NAMES), (input_type, set(fields) - set(DOCUMENT_NAMES))

@@ -289,7 +289,7 @@ class Copy:
         with self.engine.begin() as conn:
             made = conn.execute(sa.text("""
                 INSERT INTO order_release (order_id, site_id, release_number, created_at)
-                SELECT s.order_id, s.site_id, o.order_number || row_number() OVER (PARTITION BY s.order_id ORDER BY s.site_id),
+                SELECT s.order_id, s.site_id, o.order_number || '-' || row_number() OVER (PARTITION BY s.order_id ORDER BY s.site_id),
                        now()
                 FROM (SELECT DISTINCT order_id, site_id FROM order_allocation
                       WHERE order_id = ANY(:o) AND release_id IS NULL AND kits > 0) s

@@ -60,6 +60,7 @@ def assert_invariants(engine: Engine) -> None:
         assert_audit_keeps_old_and_new(session)
         assert_kanban_invariants(session)
         assert_order_invariants(session)
+        assert_returns_received_once(session)
         assert_installed_follows_root_unit(session)
 
 
@@ -299,6 +300,40 @@ def assert_order_invariants(session: object) -> None:
     assert not unbalanced, f"allocation moves created or consumed quantity: {unbalanced}"
     for line in session.scalars(select(OrderLine)):
         assert 0 <= line.shipped_quantity + line.canceled_quantity <= line.quantity, f"order line {line.id}"
+
+
+def assert_returns_received_once(session: Session) -> None:
+    """A return line receives back at most what came back, per component: the verified units
+    (and the ORDER_RETURN stock the ledger says they became) never exceed ratio x returned
+    kits; invoiced and canceled kits never exceed the returned ones (docs/retail-orders.md)."""
+    from kitwright.store.models import OrderLine, OrderLineComponent, ReturnLine, ReturnVerification
+
+    kit_lines = {line.id for line in session.scalars(select(OrderLine).where(OrderLine.is_kit == True))}  # noqa: E712
+    components: dict[int, dict[int, Decimal]] = {}
+    for row in session.scalars(select(OrderLineComponent)):
+        components.setdefault(row.order_line_id, {})[row.part_id] = row.quantity
+    verified: dict[tuple[int, int], Decimal] = {}
+    for row in session.scalars(select(ReturnVerification)):
+        key = (row.return_line_id, row.part_id)
+        verified[key] = verified.get(key, ZERO) + row.quantity
+    received: dict[tuple[int, int], Decimal] = {}
+    for entry in session.scalars(select(LedgerEntry).where(LedgerEntry.operation == LedgerOperation.ORDER_RETURN)):
+        key = (int((entry.references or {})["returnLineId"]), entry.part_id)
+        received[key] = received.get(key, ZERO) + _q(entry.after) - _q(entry.before)
+    assert received == verified, f"returned stock {received} disagrees with the verifications {verified}"
+    lines = {line.id: line for line in session.scalars(select(ReturnLine))}
+    for (line_id, part_id), units in verified.items():
+        line = lines[line_id]
+        if line.order_line_id in kit_lines:
+            ratio = components[line.order_line_id].get(part_id)
+        else:  # a regular or an unexpected line is its own single component
+            ratio = Decimal(1) if part_id == line.part_id else None
+        assert ratio is not None, f"return line {line_id} received part {part_id}, not one of its components"
+        assert units <= ratio * line.quantity, (
+            f"return line {line_id} received {units} of part {part_id}, but {ratio * line.quantity} came back"
+        )
+    for line in lines.values():
+        assert 0 <= line.invoiced_quantity + line.canceled_quantity <= line.quantity, f"return line {line.id}"
 
 
 def assert_installed_follows_root_unit(session: Session) -> None:

@@ -11,6 +11,7 @@ names what does not exist (GraphQL error shape). The same ExternalMessageId is p
 from __future__ import annotations
 
 import logging
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -21,7 +22,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from kitwright.api.rest import BodyRejected, error_response, json_response, read_json
-from kitwright.domain.errors import BadInput, KitwrightError, Problems
+from kitwright.domain.errors import BadInput, KitwrightError, Problem, Problems
 from kitwright.services import orders
 from kitwright.services.actor import Actor, actor_of
 from kitwright.services.uow import UnitOfWork
@@ -75,10 +76,9 @@ def parse_document(payload: object) -> tuple[str, list[orders.DocumentEvent]]:
         quantity = row.get("Quantity")
         if isinstance(quantity, bool) or not isinstance(quantity, (int, Decimal)):
             problems.add("must be a number", field=f"{where}.Quantity")
-        if not values.get("EventTypeId"):
-            problems.add("is required", field=f"{where}.EventTypeId")
-        if not values.get("Item"):
-            problems.add("is required", field=f"{where}.Item")
+        for key in ("EventTypeId", "Item"):
+            if key in values and not values[key]:  # a value that is not a text was named above
+                problems.add("is required", field=f"{where}.{key}")
         cancel = row.get("CancelUnfulfilledQuantity", False)
         if cancel is not None and not isinstance(cancel, bool):
             problems.add("must be true or false", field=f"{where}.CancelUnfulfilledQuantity")
@@ -99,6 +99,52 @@ def parse_document(payload: object) -> tuple[str, list[orders.DocumentEvent]]:
     problems.raise_if_any()
     assert text is not None
     return text, events
+
+
+# The services name an event's fields as processOrderEvents does; a warehouse reads errors in
+# its document's names (docs/retail-orders.md, "Warehouse intake"). Every name the mutation's
+# input has, and the document's name for it.
+DOCUMENT_NAMES = {
+    "externalMessageId": "ExternalMessageId",
+    "events": "OrderEvent",
+    "eventType": "EventTypeId",
+    "partId": "Item",
+    "quantity": "Quantity",
+    "orderId": "OrderId",
+    "orderLineId": "OrderLineId",
+    "releaseLineId": "ReleaseLineId",
+    "packageId": "FulfillmentInfo.PackageId",
+    "shortReasonId": "ShortReasonId",
+    "cancelUnfulfilledQuantity": "CancelUnfulfilledQuantity",
+}
+# `events[3].quantity`, or a bare camelCase input name ("name an orderLineId …"); a plain
+# English word ("quantity must be positive") is left alone.
+_MUTATION_NAME = re.compile(r"\bevents\[(\d+)\](?:\.(\w+))?|\b(" + "|".join(
+    name for name in DOCUMENT_NAMES if name != name.lower()) + r")\b")
+
+
+def _document_name(match: re.Match[str]) -> str:
+    if match[1] is not None:
+        event = f"OrderEvent[{match[1]}]"
+        return event if match[2] is None else f"{event}.{DOCUMENT_NAMES.get(match[2], match[2])}"
+    return DOCUMENT_NAMES[match[3]]
+
+
+def in_document_terms(error: KitwrightError) -> KitwrightError:
+    """The same error, its field, details and message naming the document's fields."""
+
+    def rename(text: str | None) -> str | None:
+        if text is None:
+            return None
+        return DOCUMENT_NAMES.get(text) or _MUTATION_NAME.sub(_document_name, text)
+
+    renamed = type(error)(
+        rename(error.message) or "",
+        field=rename(error.field),
+        details=[Problem(rename(p.message) or "", field=rename(p.field), row=p.row, column=p.column)
+                 for p in error.details],
+    )
+    return renamed
 
 
 def outcome_body(outcome: orders.EventOutcome) -> dict[str, Any]:
@@ -123,7 +169,12 @@ def routes(sessions: sessionmaker[Session]) -> list[Route]:
         with sessions() as session:
             events = orders.events_from_document(session, rows)
             with UnitOfWork(session, actor) as uow:
-                return outcome_body(orders.process_order_events(uow, message_id, events))
+                try:
+                    return outcome_body(orders.process_order_events(uow, message_id, events))
+                except KitwrightError as error:
+                    # Only the service speaks the mutation's names; the document's own checks
+                    # above already name its fields.
+                    raise in_document_terms(error) from None
 
     async def post_events(request: Request) -> Response:
         try:

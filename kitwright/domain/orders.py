@@ -10,6 +10,7 @@ facts, lock rows, call these functions and persist what they decide.
   share a component never oversell it.
 * Warehouse events are accepted only in whole-kit ratios; a message that fails any check
   processes nothing.
+* A return line is received back once: never more of a component than ratio x returned kits.
 * A return line resolves into `min over components of floor(verified / ratio)` kits.
 """
 
@@ -21,7 +22,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
-from kitwright.domain.quantities import ZERO
+from kitwright.domain.errors import BadInput, Conflict
+from kitwright.domain.quantities import ZERO, normalize
 
 Key = tuple[int, int]  # (site id, part id)
 
@@ -154,6 +156,19 @@ def draw(need: Decimal, candidates: Sequence[Candidate], used: Mapping[int, Deci
         picks.append((candidate.record_id, got))
         remaining -= got
     return picks if remaining <= ZERO else []
+
+
+# -- releases ----------------------------------------------------------------------------
+
+
+def release_number(order_number: str, sequence: int) -> str:
+    """A release's number: the order number, a hyphen, the release's sequence in its order
+    (`08May_ORD04-1`). Only digits follow the last hyphen, so the number reads back as one
+    order and one sequence: without the hyphen, order `Q`'s 11th release and order `Q1`'s
+    first were both `Q11`."""
+    if sequence < 1:
+        raise ValueError("a release sequence starts at 1")
+    return f"{order_number}-{sequence}"
 
 
 # -- order events ------------------------------------------------------------------------
@@ -300,6 +315,50 @@ def check_group(
 
 
 # -- returns -----------------------------------------------------------------------------
+
+
+def returned_units(returned: int, ratios: Mapping[int, Decimal]) -> dict[int, Decimal]:
+    """What came back per component part: ratio x returned kits (a regular or unexpected line is
+    its own single component, ratio 1)."""
+    return {part: normalize(ratio * returned) for part, ratio in ratios.items()}
+
+
+def plan_return_receipt(
+    returned: int, ratios: Mapping[int, Decimal], verified: Mapping[int, Decimal], part_id: int,
+    quantity: Decimal, *, kit_part_id: int | None = None,
+) -> dict[int, Decimal]:
+    """What one verification of a return line receives back into stock, per component part.
+
+    Kit level (`kit_part_id`, the line's kit part): the kit part for the whole returned quantity,
+    i.e. every component's ratio x returned kits, once. Component level: `quantity` of
+    `part_id`, one of the line's components. Either way the line never receives back more of a
+    component than came back (`returned_units`): a second kit-level verification, or a
+    component verified above what is left, is a Conflict (the units were already received; a
+    second receipt would put stock that does not exist on the shelf). `quantity` is > 0.
+    """
+    came_back = returned_units(returned, ratios)
+    if kit_part_id is not None:
+        if any(verified.get(part, ZERO) > ZERO for part in ratios):
+            raise Conflict(f"the return line was already verified: its {returned} kits were received back once",
+                           field="returnLineId")
+        if part_id != kit_part_id:
+            raise BadInput("returns are verified at kit level: verify the kit part", field="partId")
+        if quantity != returned:
+            raise BadInput(f"kit-level verification covers the whole returned quantity ({returned})",
+                           field="quantity")
+        return came_back
+    if part_id not in ratios:
+        raise BadInput(f"part {part_id} is not a component of the return line", field="partId")
+    already = verified.get(part_id, ZERO)
+    left = max(ZERO, came_back[part_id] - already)
+    if quantity > left:
+        if already > ZERO:
+            raise Conflict(f"only {left} of part {part_id} are left to receive back on this return line "
+                           f"({came_back[part_id]} returned, {normalize(already)} already received)",
+                           field="quantity")
+        raise BadInput(f"at most {came_back[part_id]} of part {part_id} came back on this return line",
+                       field="quantity")
+    return {part_id: quantity}
 
 
 def complete_kits(verified: Mapping[int, Decimal], ratios: Mapping[int, Decimal], cap: int) -> int:

@@ -75,6 +75,8 @@ register_constraint("uq_retail_order_order_number", "orderNumber", "an order wit
 register_constraint(
     "uq_order_allocation_inventory_held", "id", "the inventory is already allocated; try again"
 )
+register_constraint("uq_order_release_release_number", "id",
+                    "another release took the same release number meanwhile; try again", conflict=True)
 
 T = TypeVar("T")
 MAX_LINES = 1000
@@ -538,6 +540,21 @@ def allocate_order(uow: UnitOfWork, id: int) -> AllocationResult:
 # --------------------------------------------------------------------------- releases
 
 
+def _free_release_numbers(session: Session, order_number: str, after: int, count: int) -> list[str]:
+    """`count` release numbers for the order's next releases (its sequence continues after
+    `after`), skipping any already taken: releases numbered before the hyphen form keep their
+    numbers, and one of them may read like a new number (order `X-`'s release `X-1`)."""
+    numbers: list[str] = []
+    sequence = after
+    while len(numbers) < count:
+        wanted = [rules.release_number(order_number, sequence + n) for n in range(1, count - len(numbers) + 1)]
+        sequence += len(wanted)
+        taken = set(session.scalars(select(OrderRelease.release_number)
+                                    .where(OrderRelease.release_number.in_(wanted))))
+        numbers.extend(number for number in wanted if number not in taken)
+    return numbers
+
+
 def release_order(uow: UnitOfWork, id: int) -> list[OrderRelease]:
     """releaseOrder: one release per site for the unreleased allocations; its lines carry every
     component of the kits allocated there, each naming its parent kit line."""
@@ -557,8 +574,9 @@ def release_order(uow: UnitOfWork, id: int) -> list[OrderRelease]:
         by_site[allocation.site_id].append(allocation)
     # Every release in one flush (their ids), then every line and allocation change in one more.
     sites = sorted(by_site)
-    releases = [OrderRelease(order_id=order.id, site_id=site_id, release_number=f"{order.order_number}{count + n}")
-                for n, site_id in enumerate(sites, start=1)]
+    numbers = _free_release_numbers(uow.session, order.order_number, count, len(sites))
+    releases = [OrderRelease(order_id=order.id, site_id=site_id, release_number=number)
+                for site_id, number in zip(sites, numbers, strict=True)]
     uow.session.add_all(releases)
     uow.flush()
     for site_id, release in zip(sites, releases, strict=True):
@@ -621,7 +639,7 @@ def _event_type(value: object, field: str) -> OrderEventType:
     try:
         return OrderEventType(text)
     except ValueError:
-        raise BadInput("eventType must be one of IN_PROGRESS, PICK, PACK, SHIP, SHORT", field=field) from None
+        raise BadInput("the event type must be one of IN_PROGRESS, PICK, PACK, SHIP, SHORT", field=field) from None
 
 
 def _outcome_of(session: Session, message: OrderEventMessage, duplicate: bool) -> EventOutcome:
@@ -691,7 +709,8 @@ def _resolve_events(uow: UnitOfWork, events: Sequence[NewEvent]) -> list[_Resolv
                 problems.add("the order has no regular line for this item", field=f"{where}.partId")
                 continue
         else:
-            problems.add("name an orderLineId or a releaseLineId", field=f"{where}.orderLineId")
+            problems.add("name an orderLineId or a releaseLineId (or the orderId, for a regular item)",
+                         field=f"{where}.orderLineId")
             continue
         fact = EventFact(index, event_type, event.part_id, quantity, (event.package_id or None),
                          (event.short_reason_id or None), bool(event.cancel_unfulfilled))
@@ -1210,7 +1229,9 @@ def _receive(uow: UnitOfWork, part_id: int, quantity: Decimal, location_id: int 
 def record_return_verification(uow: UnitOfWork, return_line_id: int, part_id: int, quantity: object,
                                condition: object = "GOOD", location_id: int | None = None) -> ReturnLine:
     """recordReturnVerification: received units go back to stock. Kit level by default (the kit
-    part, the whole returned quantity); with partial kit support per component, with holds."""
+    part, the whole returned quantity); with partial kit support per component, with holds.
+    A line is received back once: never more of a component than came back
+    (`rules.plan_return_receipt`)."""
     line = uow.session.scalars(select(ReturnLine).where(ReturnLine.id == return_line_id).with_for_update()
                                .execution_options(**_FRESH)).one_or_none()
     if line is None:
@@ -1229,17 +1250,16 @@ def record_return_verification(uow: UnitOfWork, return_line_id: int, part_id: in
     if location_id is not None:
         get(uow.session, Location, location_id, field="locationId")
     refs = {"returnLineId": line.id}
+    # Read under the line's lock: a concurrent verification of the same line has committed (and
+    # is counted here) or waits for this one, so the line is never received back twice.
+    verified = verified_of(uow.session, line.id)
     if not settings.partial_kit_supported and not line.unexpected:
-        if part_id != line.part_id:
-            raise BadInput("returns are verified at kit level: verify the kit part", field="partId")
-        if amount != line.quantity:
-            raise BadInput(f"kit-level verification covers the whole returned quantity ({line.quantity})",
-                           field="quantity")
-        for component, ratio in ratios.items():
-            record = _receive(uow, component, normalize(ratio * amount), site, **refs)
-            uow.session.add(ReturnVerification(return_line_id=line.id, part_id=component,
-                                               quantity=normalize(ratio * amount), condition=stated.value,
-                                               part_inventory_id=record.id))
+        receipt = rules.plan_return_receipt(line.quantity, ratios, verified, part_id, amount,
+                                            kit_part_id=line.part_id)
+        for component, units in receipt.items():
+            record = _receive(uow, component, units, site, **refs)
+            uow.session.add(ReturnVerification(return_line_id=line.id, part_id=component, quantity=units,
+                                               condition=stated.value, part_inventory_id=record.id))
         line.condition_variance = stated.value != line.condition
         line.status = "HELD" if line.condition_variance else "OPEN"
         uow.commit()
@@ -1258,11 +1278,11 @@ def record_return_verification(uow: UnitOfWork, return_line_id: int, part_id: in
                                            condition=stated.value, part_inventory_id=record.id))
         uow.commit()
         return unexpected
-    record = _receive(uow, part_id, amount, site, **refs)
-    uow.session.add(ReturnVerification(return_line_id=line.id, part_id=part_id, quantity=amount,
+    receipt = rules.plan_return_receipt(line.quantity, ratios, verified, part_id, amount)
+    record = _receive(uow, part_id, receipt[part_id], site, **refs)
+    uow.session.add(ReturnVerification(return_line_id=line.id, part_id=part_id, quantity=receipt[part_id],
                                        condition=stated.value, part_inventory_id=record.id))
-    uow.flush()
-    verified = verified_of(uow.session, line.id)
+    verified[part_id] = verified.get(part_id, ZERO) + receipt[part_id]
     line.quantity_variance = not rules.fully_verified(verified, ratios, line.quantity)
     line.condition_variance = line.condition_variance or stated.value != line.condition
     line.status = "HELD" if (line.quantity_variance or line.condition_variance) else "OPEN"

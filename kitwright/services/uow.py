@@ -41,11 +41,17 @@ CONSTRAINT_MESSAGES: dict[str, tuple[str, str]] = {
 }
 
 
-def register_constraint(name: str, field: str, message: str) -> None:
+# Constraints whose violation means another writer got there first (CONFLICT), not bad input.
+CONFLICT_CONSTRAINTS: set[str] = set()
+
+
+def register_constraint(name: str, field: str, message: str, *, conflict: bool = False) -> None:
     CONSTRAINT_MESSAGES[name] = (field, message)
+    if conflict:
+        CONFLICT_CONSTRAINTS.add(name)
 
 
-def translate_integrity_error(exc: IntegrityError) -> BadInput:
+def translate_integrity_error(exc: IntegrityError) -> BadInput | Conflict:
     """A constraint the database enforced, as the same rule checked in Python would say it.
 
     PostgreSQL names the violated constraint; SQLite names it for CHECK constraints but gives
@@ -53,9 +59,11 @@ def translate_integrity_error(exc: IntegrityError) -> BadInput:
     constraints and indexes on exactly those columns."""
     text = str(exc.orig)
     names = _violated_unique_rules(text) or [name for name in _rule_names() if name in text][:1]
-    known = [CONSTRAINT_MESSAGES[name] for name in names if name in CONSTRAINT_MESSAGES]
-    if known:  # more than one only when SQLite's columns fit several partial unique indexes
-        return BadInput(" or ".join(dict.fromkeys(message for _field, message in known)), field=known[0][0])
+    registered = [name for name in names if name in CONSTRAINT_MESSAGES]
+    if registered:  # more than one only when SQLite's columns fit several partial unique indexes
+        message = " or ".join(dict.fromkeys(CONSTRAINT_MESSAGES[name][1] for name in registered))
+        field = CONSTRAINT_MESSAGES[registered[0]][0]
+        return Conflict(message, field=field) if registered[0] in CONFLICT_CONSTRAINTS else BadInput(message, field=field)
     for name in names:
         if name in _unique_rules():
             table, columns = _unique_rules()[name]

@@ -396,6 +396,20 @@ def test_kit_level_returns_by_default(client: TestClient) -> None:
     assert resolve(client, line) == {"status": "RESOLVED", "invoicedQuantity": 2, "canceledQuantity": 0}
 
 
+def test_a_kit_level_return_is_verified_once(client: TestClient) -> None:
+    shop, _table, _chair, order = shipped_three(client, partial=False)
+    line = create_return(client, order, 2)["lines"][0]["id"]
+    kit = _kit_id(client)
+    on_hand = shop.kits_on_hand(kit)
+    assert verify(client, line, kit, 2, "DAMAGED")["conditionVarianceHold"] is True
+    assert shop.kits_on_hand(kit) == on_hand + 2
+    failure = error(client, VERIFY, {"input": {"returnLineId": line, "partId": kit, "quantity": 2,
+                                               "condition": "GOOD"}})
+    assert (failure["extensions"]["code"], failure["extensions"]["field"]) == ("CONFLICT", "returnLineId")
+    assert shop.kits_on_hand(kit) == on_hand + 2
+    assert resolve(client, line) == {"status": "RESOLVED", "invoicedQuantity": 2, "canceledQuantity": 0}
+
+
 def test_returns_larger_than_shipped_are_refused(client: TestClient) -> None:
     _shop, _t, _c, order = shipped_three(client, partial=True)
     failure = error(client, RETURN, {"input": {"orderId": order["id"], "lines": [

@@ -4,6 +4,7 @@ processes as separate server workers would be).
 1. Many orders for the last kits: exactly as many orders win as there are kits; nothing is
    allocated twice; availability ends at 0.
 2. The same external message id sent concurrently: processed once.
+3. The same return line verified concurrently: received back once.
 """
 
 from __future__ import annotations
@@ -53,7 +54,22 @@ def _events(url: str, message: str, table_line: int, part_id: int, barrier: Any)
         engine.dispose()
 
 
-TARGETS = {"allocate": _allocate, "events": _events}
+def _verify(url: str, return_line_id: int, part_id: int, quantity: int, barrier: Any) -> str:
+    engine = make_engine(url, pool_size=1, max_overflow=0)
+    try:
+        with make_sessionmaker(engine)() as session:
+            barrier.wait(timeout=60)
+            try:
+                with UnitOfWork(session) as uow:
+                    orders.record_return_verification(uow, return_line_id, part_id, quantity)
+                return "received"
+            except KitwrightError as error:
+                return f"{error.code}:{error.field}"
+    finally:
+        engine.dispose()
+
+
+TARGETS = {"allocate": _allocate, "events": _events, "verify": _verify}
 
 
 def _run(mode: str, target: str, argss: list[tuple[Any, ...]], url: str) -> list[str]:
@@ -101,4 +117,30 @@ def test_the_same_message_sent_concurrently_is_processed_once(pg_engine: Engine,
         assert session.scalar(select(func.count()).select_from(OrderEventMessage)) == 1
         lines = orders.lines_of(session, [order_id])[order_id]
         assert orders.quantity_details(session, lines)[lines[0].id].picked == 1
+    assert_invariants(pg_engine)
+
+
+@pytest.mark.parametrize("mode", ["threads", "processes"])
+@pytest.mark.parametrize("level", ["kit", "component"])
+def test_the_same_return_verified_concurrently_is_received_once(
+    pg_engine: Engine, postgres_url: str, mode: str, level: str
+) -> None:
+    from tests.integration.test_orders_service import returned_dining
+
+    with make_sessionmaker(pg_engine)() as session:
+        _table, chair, kit_id, line_id = returned_dining(session, 2, partial=level == "component")
+        # Kit level: the kit part for both kits; component level: all 8 chairs that came back.
+        part_id, quantity = (kit_id, 2) if level == "kit" else (chair.id, 8)
+        chair_id = chair.id
+    outcomes = _run(mode, "verify", [(line_id, part_id, quantity)] * 2, postgres_url)
+    loser = "CONFLICT:returnLineId" if level == "kit" else "CONFLICT:quantity"
+    assert sorted(outcomes) == [loser, "received"], outcomes
+    with make_sessionmaker(pg_engine)() as session:
+        from kitwright.store.models import PartInventory, ReturnVerification
+        received = session.scalars(select(ReturnVerification.quantity).where(
+            ReturnVerification.return_line_id == line_id, ReturnVerification.part_id == chair_id)).all()
+        assert received == [8]
+        returned = session.scalars(select(PartInventory.quantity).where(
+            PartInventory.part_id == chair_id, PartInventory.how_created == "RETURN")).all()
+        assert returned == [8]
     assert_invariants(pg_engine)

@@ -9,8 +9,9 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from kitwright.domain.errors import BadInput, NotFound
+from kitwright.domain.errors import BadInput, Conflict, NotFound
 from kitwright.domain.ledger import LedgerOperation
+from kitwright.domain.orders import release_number
 from kitwright.services import availability, orders
 from kitwright.services.orders import NewEvent, NewLine
 from kitwright.services.uow import UnitOfWork
@@ -216,3 +217,174 @@ def test_returns_resolve_into_complete_kits(session: Session) -> None:
     with UnitOfWork(session) as uow:
         resolved = orders.resolve_return_line(uow, return_line.id)
     assert (resolved.invoiced_quantity, resolved.canceled_quantity, resolved.status) == (2, 1, "RESOLVED")
+
+
+# -- a return line is received back once ------------------------------------------------
+
+
+def returned_dining(session: Session, returned: int, *, partial: bool) -> tuple[Part, Part, int, int]:
+    """3 dining sets shipped, `returned` of them returned: (table, chair, kit part id, return line id)."""
+    settings(session, partial_kit_supported=True)
+    table, chair, order_id, rl = released_dining(session)
+    assert send(session, "SHIP", NewEvent("SHIP", table.id, 3, release_line_id=rl[table.id], package_id="P"),
+                NewEvent("SHIP", chair.id, 12, release_line_id=rl[chair.id], package_id="P")).processed
+    settings(session, partial_kit_supported=partial)
+    line = orders.lines_of(session, [order_id])[order_id][0]
+    with UnitOfWork(session) as uow:
+        ret = orders.create_return_order(uow, order_id, [orders.NewReturnLine(line.id, returned)])
+    from kitwright.store.models import ReturnLine
+    return_line = session.scalars(select(ReturnLine).where(ReturnLine.return_order_id == ret.id)).one()
+    return table, chair, line.part_id, return_line.id
+
+
+def on_hand(session: Session, part: Part) -> Decimal:
+    return sum((r.quantity for r in session.scalars(select(PartInventory).where(
+        PartInventory.part_id == part.id, PartInventory.status == "AVAILABLE"))), Decimal(0))
+
+
+def verify(session: Session, line_id: int, part_id: int, quantity: object, condition: str = "GOOD") -> str:
+    with UnitOfWork(session) as uow:
+        return orders.record_return_verification(uow, line_id, part_id, quantity, condition).status
+
+
+def test_a_kit_level_return_is_received_back_once(session: Session) -> None:
+    table, chair, kit_id, line_id = returned_dining(session, 2, partial=False)
+    assert (on_hand(session, table), on_hand(session, chair)) == (7, 28)
+    assert verify(session, line_id, kit_id, 2) == "OPEN"
+    assert (on_hand(session, table), on_hand(session, chair)) == (9, 36)
+    with pytest.raises(Conflict) as again:
+        verify(session, line_id, kit_id, 2)
+    assert again.value.field == "returnLineId"
+    assert (on_hand(session, table), on_hand(session, chair)) == (9, 36)
+    with UnitOfWork(session) as uow:
+        resolved = orders.resolve_return_line(uow, line_id)
+    assert (resolved.status, resolved.invoiced_quantity) == ("RESOLVED", 2)
+
+
+def test_a_good_verification_after_a_damaged_one_neither_receives_nor_lifts_the_hold(session: Session) -> None:
+    table, chair, kit_id, line_id = returned_dining(session, 2, partial=False)
+    assert verify(session, line_id, kit_id, 2, "DAMAGED") == "HELD"
+    with pytest.raises(Conflict):
+        verify(session, line_id, kit_id, 2, "GOOD")
+    from kitwright.store.models import ReturnLine, ReturnVerification
+    line = session.get(ReturnLine, line_id, populate_existing=True)
+    assert line is not None and (line.status, line.condition_variance) == ("HELD", True)
+    conditions = session.scalars(select(ReturnVerification.condition)
+                                 .where(ReturnVerification.return_line_id == line_id)).all()
+    assert sorted(conditions) == ["DAMAGED", "DAMAGED"]  # one per component, received once
+    assert (on_hand(session, table), on_hand(session, chair)) == (9, 36)
+
+
+def test_components_are_received_back_up_to_what_was_returned(session: Session) -> None:
+    table, chair, _kit_id, line_id = returned_dining(session, 3, partial=True)
+    with pytest.raises(BadInput) as never:
+        verify(session, line_id, chair.id, 13)
+    assert never.value.field == "quantity" and not isinstance(never.value, Conflict)
+    verify(session, line_id, chair.id, 8)
+    with pytest.raises(Conflict) as over:
+        verify(session, line_id, chair.id, 5)
+    assert over.value.field == "quantity"
+    assert verify(session, line_id, chair.id, 4) == "HELD"  # the tables are still to come
+    assert verify(session, line_id, table.id, 3) == "OPEN"
+    for part in (table, chair):
+        with pytest.raises(Conflict):
+            verify(session, line_id, part.id, "0.5")
+    assert (on_hand(session, table), on_hand(session, chair)) == (10, 40)
+
+
+def test_an_unexpected_item_is_received_once(session: Session) -> None:
+    _table, _chair, _kit_id, line_id = returned_dining(session, 1, partial=True)
+    lamp = factories.part(session, "Lamp")
+    with UnitOfWork(session) as uow:
+        unexpected = orders.record_return_verification(uow, line_id, lamp.id, 2)
+    unexpected_id = unexpected.id
+    with pytest.raises(Conflict):
+        verify(session, unexpected_id, lamp.id, 1)
+    assert on_hand(session, lamp) == 2
+
+
+# -- release numbers ---------------------------------------------------------------------
+
+
+def one_kit_sites(session: Session, sites: int) -> Part:
+    """A kit of one component, one kit's worth at each of `sites` sites."""
+    component = factories.part(session, "QC")
+    kit = factories.part(session, "QK", components=[(component.id, Decimal(1))])
+    for index in range(sites):
+        factories.record(session, component, 1, location_id=factories.location(session, f"QS{index}").id)
+    return kit
+
+
+def allocated(session: Session, number: str, kit: Part, kits: int) -> int:
+    order_id = order_of(session, number, (kit, kits))
+    with UnitOfWork(session) as uow:
+        orders.allocate_order(uow, order_id)
+    return order_id
+
+
+def release_numbers(session: Session, order_id: int) -> list[str]:
+    with UnitOfWork(session) as uow:
+        return [release.release_number for release in orders.release_order(uow, order_id)]
+
+
+def test_an_order_numbered_like_another_orders_release_can_be_released(session: Session) -> None:
+    settings(session, enable_kits=True)
+    kit = one_kit_sites(session, 12)
+    q = allocated(session, "Q", kit, 11)
+    q1 = allocated(session, "Q1", kit, 1)
+    assert release_numbers(session, q) == [f"Q-{n}" for n in range(1, 12)]
+    assert release_numbers(session, q1) == ["Q1-1"]
+
+
+def test_later_releases_of_an_order_continue_its_sequence(session: Session) -> None:
+    settings(session, enable_kits=True)
+    kit = one_kit_sites(session, 3)
+    order_id = allocated(session, "R", kit, 1)
+    assert release_numbers(session, order_id) == ["R-1"]
+    order_id2 = order_of(session, "R-1", (kit, 2))
+    with UnitOfWork(session) as uow:
+        orders.allocate_order(uow, order_id2)
+    assert release_numbers(session, order_id2) == ["R-1-1", "R-1-2"]
+
+
+def rename_release(session: Session, old: str, new: str) -> None:
+    """A release as the numbering before the hyphen form named it."""
+    from sqlalchemy import update
+
+    from kitwright.store.models import OrderRelease
+    with UnitOfWork(session) as uow:
+        uow.session.execute(update(OrderRelease).where(OrderRelease.release_number == old).values(release_number=new))
+        uow.commit()
+
+
+def test_releases_numbered_before_the_hyphen_keep_working(session: Session) -> None:
+    settings(session, enable_kits=True)
+    kit = one_kit_sites(session, 3)
+    # Order "Z-" released by the old numbering as "Z-1": the number order Z's first release would take.
+    old = allocated(session, "Z-", kit, 1)
+    assert release_numbers(session, old) == ["Z--1"]
+    rename_release(session, "Z--1", "Z-1")
+    assert release_numbers(session, allocated(session, "Z", kit, 1)) == ["Z-2"]
+    # The warehouse still names the old release by its old number.
+    (event,) = orders.events_from_document(session, [orders.DocumentEvent(
+        "Pick", "QC", 1, release_number="Z-1", release_line_number="1")])
+    from kitwright.store.models import OrderRelease, OrderReleaseLine
+    release = session.scalars(select(OrderRelease).where(OrderRelease.release_number == "Z-1")).one()
+    assert release.order_id == old
+    assert event.release_line_id == session.scalar(
+        select(OrderReleaseLine.id).where(OrderReleaseLine.release_id == release.id))
+    with UnitOfWork(session) as uow:
+        assert orders.process_order_events(uow, "PICK-OLD", [event]).processed
+
+
+def test_a_release_number_taken_meanwhile_is_a_conflict_naming_the_field(session: Session) -> None:
+    from kitwright.store.models import OrderRelease
+    settings(session, enable_kits=True)
+    kit = one_kit_sites(session, 1)
+    order_id = allocated(session, "W", kit, 1)
+    assert release_numbers(session, order_id) == ["W-1"]
+    with UnitOfWork(session) as uow, pytest.raises(Conflict) as taken:
+        uow.session.add(OrderRelease(order_id=order_id, site_id=0, release_number=release_number("W", 1)))
+        uow.flush()
+    assert taken.value.field == "id" and "release number" in taken.value.message
+    assert "UNIQUE" not in taken.value.message and "duplicate key" not in taken.value.message

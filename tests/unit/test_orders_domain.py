@@ -6,9 +6,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from kitwright.domain.errors import BadInput, Conflict, KitwrightError
 from kitwright.domain.orders import (
     Candidate,
     EventFact,
@@ -22,7 +24,10 @@ from kitwright.domain.orders import (
     fifo_key,
     kits_at,
     plan_allocation,
+    plan_return_receipt,
+    release_number,
     resolve_return,
+    returned_units,
     whole_kits,
 )
 
@@ -265,3 +270,113 @@ def test_resolution_invoices_plus_cancels_the_line(quantity: int, tables: int, c
                                 ReturnVerificationPolicy.RETURN_ORDER)
     assert resolution.invoiced + resolution.canceled == quantity
     assert resolution.invoiced == min(quantity, tables, chairs // 4)
+
+
+# -- receiving returns back: never more than came back ----------------------------------
+
+KIT = 9  # the dining set's own part
+
+
+def test_kit_level_receives_every_component_of_the_returned_kits_once() -> None:
+    assert plan_return_receipt(2, RATIOS, {}, KIT, D(2), kit_part_id=KIT) == {T: D(2), C: D(8)}
+    with pytest.raises(Conflict) as again:
+        plan_return_receipt(2, RATIOS, {T: D(2), C: D(8)}, KIT, D(2), kit_part_id=KIT)
+    assert again.value.field == "returnLineId"
+
+
+def test_a_good_kit_level_verification_after_a_damaged_one_is_refused() -> None:
+    # The condition is not part of the rule: what came back was received, whatever its state.
+    with pytest.raises(Conflict):
+        plan_return_receipt(2, RATIOS, {T: D(2), C: D(8)}, KIT, D(2), kit_part_id=KIT)
+
+
+def test_kit_level_after_components_were_received_is_refused() -> None:
+    # Settings changed between two verifications: a component already came back.
+    with pytest.raises(Conflict) as refused:
+        plan_return_receipt(2, RATIOS, {T: D(1)}, KIT, D(2), kit_part_id=KIT)
+    assert refused.value.field == "returnLineId"
+
+
+def test_kit_level_names_the_part_and_the_quantity() -> None:
+    with pytest.raises(BadInput) as wrong_part:
+        plan_return_receipt(2, RATIOS, {}, T, D(2), kit_part_id=KIT)
+    assert wrong_part.value.field == "partId"
+    with pytest.raises(BadInput) as wrong_quantity:
+        plan_return_receipt(2, RATIOS, {}, KIT, D(1), kit_part_id=KIT)
+    assert wrong_quantity.value.field == "quantity"
+
+
+def test_components_are_received_up_to_what_came_back() -> None:
+    assert plan_return_receipt(3, RATIOS, {C: D(8)}, C, D(4)) == {C: D(4)}
+    with pytest.raises(Conflict) as over:
+        plan_return_receipt(3, RATIOS, {C: D(8)}, C, D(5))
+    assert over.value.field == "quantity" and "only 4" in over.value.message
+    with pytest.raises(BadInput) as never:
+        plan_return_receipt(3, RATIOS, {}, T, D(4))
+    assert never.value.field == "quantity" and not isinstance(never.value, Conflict)
+    with pytest.raises(Conflict):
+        plan_return_receipt(3, RATIOS, {T: D(3)}, T, D("0.5"))
+
+
+def test_an_unexpected_line_is_received_once() -> None:
+    lamp = 7
+    assert returned_units(1, {lamp: D(1)}) == {lamp: D(1)}
+    with pytest.raises(Conflict):
+        plan_return_receipt(1, {lamp: D(1)}, {lamp: D(1)}, lamp, D(1))
+
+
+verification = st.tuples(
+    st.booleans(),  # kit level?
+    st.sampled_from([T, C, KIT]),
+    st.decimals(min_value=D("0.5"), max_value=D(20), places=1),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.integers(1, 5), st.lists(verification, max_size=12))
+def test_received_back_never_exceeds_returned(returned: int, attempts: list[tuple[bool, int, Decimal]]) -> None:
+    """Any sequence of verifications, kit or component level, right or wrong: what the line
+    receives never exceeds ratio x returned kits per component, a refused one receives
+    nothing, and a kit-level receipt happens at most once."""
+    came_back = returned_units(returned, RATIOS)
+    verified: dict[int, Decimal] = {}
+    kit_receipts = 0
+    for kit_level, part, quantity in attempts:
+        before = dict(verified)
+        try:
+            receipt = plan_return_receipt(returned, RATIOS, verified, part, quantity,
+                                          kit_part_id=KIT if kit_level else None)
+        except KitwrightError as error:
+            assert error.field in ("returnLineId", "partId", "quantity")
+            assert verified == before
+            continue
+        assert all(units > 0 for units in receipt.values())
+        for component, units in receipt.items():
+            verified[component] = verified.get(component, D(0)) + units
+        if kit_level:
+            kit_receipts += 1
+            assert before == {} and verified == came_back
+        for component, units in verified.items():
+            assert units <= came_back[component], (component, units, came_back)
+    assert kit_receipts <= 1
+
+
+# -- release numbers ---------------------------------------------------------------------
+
+
+def test_a_release_number_is_the_order_number_a_hyphen_and_the_sequence() -> None:
+    assert release_number("08May_ORD04", 1) == "08May_ORD04-1"
+    assert release_number("Q", 11) != release_number("Q1", 1)
+    with pytest.raises(ValueError):
+        release_number("Q", 0)
+
+
+order_numbers = st.text(alphabet="Q1-_x09", min_size=1, max_size=8)
+
+
+@settings(max_examples=500, deadline=None)
+@given(order_numbers, st.integers(1, 200), order_numbers, st.integers(1, 200))
+def test_two_releases_share_a_number_only_if_they_are_the_same(a: str, n: int, b: str, m: int) -> None:
+    assert (release_number(a, n) == release_number(b, m)) == ((a, n) == (b, m))
+    order, _, sequence = release_number(a, n).rpartition("-")
+    assert (order, int(sequence)) == (a, n)

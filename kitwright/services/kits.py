@@ -870,52 +870,6 @@ def _still_available(session: Session, ids: Sequence[int], source_location_id: i
 FULFIL_SEARCH_ROUNDS = 4
 
 
-def _lock_candidates(
-    uow: UnitOfWork, need: Mapping[int, Decimal], source: int | None, fefo_parts: set[int],
-) -> dict[int, PartInventory]:
-    """Find and lock the available records that cover `need`, in each part's fulfilment order.
-
-    A record found may be taken by a concurrent issue or fulfil before its lock is granted;
-    the search then goes on past it (at most FULFIL_SEARCH_ROUNDS searches). Every wait for a
-    record lock keeps the one global order, ascending ids (docs/rules.md#r6): when a later
-    search finds a record below one already locked, waiting for it could deadlock with a
-    writer holding it and waiting for ours. The locks taken so far are then given back (a
-    savepoint rolled back) and taken again with the new ones in one ascending pass. Only
-    PostgreSQL waits for row locks; SQLite's writers run one at a time, so nothing taken
-    between the search and the lock ever calls for a second search there."""
-    records: dict[int, PartInventory] = {}  # locked and still available
-    locked_ids: set[int] = set()  # every record locked since the savepoint
-    tried: set[int] = set()
-    restartable = uow.session.get_bind().dialect.name == "postgresql"
-    savepoint = uow.session.begin_nested() if restartable else None
-    for _round in range(FULFIL_SEARCH_ROUNDS):
-        still = dict(need)
-        for record in records.values():
-            still[record.part_id] -= record.quantity
-        still = {part: q for part, q in still.items() if q > ZERO}
-        if not still:
-            break
-        ids = list(uow.session.scalars(_available_candidates(uow.session, still, source, tried, fefo_parts)))
-        if not ids:
-            break
-        tried.update(ids)
-        if savepoint is not None and locked_ids and min(ids) < max(locked_ids):
-            savepoint.rollback()
-            savepoint = uow.session.begin_nested()
-            ids = sorted(set(records) | set(ids))
-            records, locked_ids = {}, set()
-        locked = lock_records(uow, ids)
-        locked_ids.update(ids)
-        # Re-check after the lock: a concurrent fulfil or issue may have taken some.
-        ok = set(uow.session.scalars(_still_available(uow.session, ids, source)))
-        records.update((rid, locked[rid]) for rid in sorted(ok))
-        if ok == set(ids):
-            break
-    if savepoint is not None:
-        savepoint.commit()
-    return dict(sorted(records.items()))
-
-
 def fulfill_part_kit(
     uow: UnitOfWork, *, id: int, source_location_id: int | None = None,
 ) -> FulfilResult:
@@ -942,12 +896,30 @@ def fulfill_part_kit(
     for line in lines:
         need[line.part_id] = need.get(line.part_id, ZERO) + line.remaining
 
+    records: dict[int, PartInventory] = {}
+    tried: set[int] = set()
     # Only the two columns the plan needs, not whole parts.
     parts = {row.id: row for row in uow.session.execute(
         select(Part.id, Part.tracking_type, Part.fulfilment_order).where(Part.id.in_(sorted(need))))} if need else {}
     orders = {part_id: FulfilmentOrder(p.fulfilment_order) for part_id, p in parts.items()}
     fefo_parts = {part_id for part_id, order in orders.items() if order is FulfilmentOrder.FEFO}
-    records = _lock_candidates(uow, need, source, fefo_parts)
+    for _round in range(FULFIL_SEARCH_ROUNDS):
+        still = {part: q for part, q in need.items() if q > ZERO}
+        if not still:
+            break
+        ids = list(uow.session.scalars(_available_candidates(uow.session, still, source, tried, fefo_parts)))
+        if not ids:
+            break
+        tried.update(ids)
+        locked = lock_records(uow, ids)
+        # Re-check after the lock: a concurrent fulfil or issue may have taken some.
+        ok = set(uow.session.scalars(_still_available(uow.session, ids, source)))
+        for rid in sorted(ok):
+            record = locked[rid]
+            records[rid] = record
+            need[record.part_id] = need[record.part_id] - record.quantity
+        if ok == set(ids):
+            break
     candidates = [
         Candidate(r.id, r.part_id, TrackingType(parts[r.part_id].tracking_type), r.quantity,
                   r.created_at, expires_at=r.expiration_date, location_id=r.location_id)

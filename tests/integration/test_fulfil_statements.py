@@ -30,9 +30,6 @@ TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")
 # inserts rows whose ids it needs back one at a time (the driver cannot return them in order
 # from one multi-row INSERT): there each line adds the INSERT of its new record, in process,
 # without a round trip.
-# Transaction control is not counted: on PostgreSQL the candidate search runs inside a
-# savepoint (SAVEPOINT, RELEASE), so that a later search round can give its locks back and
-# take them again in ascending order (docs/rules.md#r6; services.kits._lock_candidates).
 PINNED = {"postgresql": 15, "sqlite": 14}
 PER_LINE = {"postgresql": 0, "sqlite": 1}
 

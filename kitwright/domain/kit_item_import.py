@@ -175,11 +175,13 @@ def plan_kit_item_import(
     kit_ids: set[int],
     existing: Mapping[tuple[int, int], Sequence[ExistingItem]],
     problems: Problems,
+    refused: Mapping[int, str] | None = None,
 ) -> list[ItemChange]:
     """Every row's change, and every problem (added to `problems`) across all rows.
 
     `kit_ids` are the kits that exist; `existing` holds the items of those kits by
-    (kit id, part id)."""
+    (kit id, part id); `refused` says why the caller may not edit a kit's items, per kit
+    (domain.kit_access, the rule createPartKitItem / updatePartKitItem apply)."""
     changes: list[ItemChange] = []
     first_row: dict[tuple[int, int], int] = {}
     for row in rows:
@@ -190,6 +192,9 @@ def plan_kit_item_import(
                 f"kit {row.kit_id} does not exist (the importer never creates kits)",
                 row=row.row, column="kit_id",
             )
+        elif refused and row.kit_id in refused:
+            problems.add(refused[row.kit_id], row=row.row, column="kit_id")
+            kit_ok = False
         if part is None or not kit_ok:
             continue
         key = (row.kit_id, part.id)

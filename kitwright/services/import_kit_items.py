@@ -19,10 +19,12 @@ from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.exc import OperationalError
 
 from kitwright.domain import kit_item_import as plan
-from kitwright.domain.errors import BadInput, Conflict, Problem, Problems
+from kitwright.domain.errors import BadInput, Conflict, Forbidden, KitwrightError, Problem, Problems
+from kitwright.domain.kit_access import KitAction
 from kitwright.domain.tracking import TrackingType
 from kitwright.importers import tabular
 from kitwright.importers.tabular import MAX_ROWS, Column
+from kitwright.services import kit_access
 from kitwright.services.kits import kitted_by_item, refuse_kanban_kits
 from kitwright.services.uow import UnitOfWork, mark_bulk_write
 from kitwright.store.db import is_lock_conflict
@@ -60,8 +62,10 @@ def chunks(values: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
         yield values[start:start + size]
 
 
-def raise_problems(problems: Problems, *, what: str = "the import") -> None:
-    """All problems in one BadInput; details capped at MAX_REPORTED (the message says so)."""
+def raise_problems(problems: Problems, *, what: str = "the import",
+                   error: type[KitwrightError] = BadInput) -> None:
+    """All problems in one `error` (BadInput, or Forbidden when a row is refused by the
+    access rules); details capped at MAX_REPORTED (the message says so)."""
     if not problems:
         return
     items = sorted(problems.items, key=lambda p: (p.row or 0, p.column or ""))
@@ -73,7 +77,7 @@ def raise_problems(problems: Problems, *, what: str = "the import") -> None:
     )
     more = f" (showing the first {MAX_REPORTED})" if len(items) > MAX_REPORTED else ""
     column = shown[0].column if len(items) == 1 else None
-    raise BadInput(
+    raise error(
         f"{what} changed nothing: {len(items)} problem{'s' if len(items) != 1 else ''}{more}: {head}"
         + (" …" if len(items) > 5 else ""),
         field=column, details=[Problem(p.message, row=p.row, column=p.column) for p in shown],
@@ -100,13 +104,13 @@ def read_rows(
     return rows
 
 
-def _lock_kits(uow: UnitOfWork, ids: Iterable[int]) -> set[int]:
+def _lock_kits(uow: UnitOfWork, ids: Iterable[int]) -> dict[int, PartKit]:
     """Lock the named kits that exist, ascending id (docs/rules.md#r6: one global order)."""
-    found: set[int] = set()
+    found: dict[int, PartKit] = {}
     try:
         for batch in chunks(sorted(set(ids))):
-            stmt = select(PartKit.id).where(PartKit.id.in_(batch)).order_by(PartKit.id).with_for_update()
-            found.update(uow.session.scalars(stmt))
+            stmt = select(PartKit).where(PartKit.id.in_(batch)).order_by(PartKit.id).with_for_update()
+            found.update((kit.id, kit) for kit in uow.session.scalars(stmt))
     except OperationalError as exc:
         # Only a lock conflict is worth trying again; a missing table or an unreachable
         # database goes on as it is.
@@ -165,15 +169,19 @@ def import_kit_items(
         raise_problems(problems)
     if progress is not None:
         progress("check", 0, len(rows))
-    kit_ids = _lock_kits(uow, (row.kit_id for row in rows))
+    locked = _lock_kits(uow, (row.kit_id for row in rows))
+    kit_ids = set(locked)
+    # Editing a kit's items is the same action here as in createPartKitItem / updatePartKitItem.
+    refused = kit_access.refusals(uow, locked.values(), KitAction.EDIT)
     parts = _parts(uow, (row.part_number for row in rows))
     existing = _existing(uow, kit_ids)
-    changes = plan.plan_kit_item_import(rows, parts, kit_ids, existing, problems)
-    del rows, parts
+    changes = plan.plan_kit_item_import(rows, parts, kit_ids, existing, problems,
+                                        {kit_id: error.message for kit_id, error in refused.items()})
+    del rows, parts, locked
     _run_actions(uow, changes, problems)
     if progress is not None:
         progress("check", len(changes), len(changes))
-    raise_problems(problems)
+    raise_problems(problems, error=Forbidden if refused else BadInput)
     created = [c for c in changes if c.created]
     updated = [c for c in changes if not c.created]
     touched = sorted({c.kit_id for c in changes})

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import select
 
+from kitwright.domain.errors import Forbidden
 from kitwright.domain.kit_access import (
     KIT_RULES,
     KitAccess,
@@ -45,6 +46,18 @@ def _check(uow: UnitOfWork, kit: PartKit, actions: Sequence[tuple[KitAction, str
     for role in roles:
         check_kit_access(KitAccess(role=role, kit_id=kit.id, status=PartKitStatus(kit.status),
                                    requested_by_caller=mine, holds_stock=holds), actions)
+
+
+def refusals(uow: UnitOfWork, kits: Iterable[PartKit], action: KitAction) -> dict[int, Forbidden]:
+    """Per locked kit the actor may not do `action` to, why (the importers report it per row
+    and write nothing, instead of stopping at the first kit)."""
+    refused: dict[int, Forbidden] = {}
+    for kit in kits:
+        try:
+            _check(uow, kit, [(action, "id")])
+        except Forbidden as error:
+            refused[kit.id] = error
+    return refused
 
 
 def authorize(uow: UnitOfWork, kit: PartKit, action: KitAction, field: str = "id") -> None:

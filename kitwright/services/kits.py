@@ -38,7 +38,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 from sqlalchemy.orm.attributes import flag_modified, set_committed_value
 
 from kitwright.config import settings
@@ -273,6 +273,19 @@ _ISSUE_FACTS = (
     )
     .select_from(PartInventory).join(Part, Part.id == PartInventory.part_id)
     .where(PartInventory.id == bindparam("record_id"))
+)
+
+
+# The link under an alias: the status expression's own subqueries over part_kit_inventory must
+# not correlate to it.
+_HELD_LINK = aliased(PartKitInventory)
+_UNISSUE_FACTS = (
+    select(status_expression(), Part.tracking_type, _HELD_LINK)
+    .select_from(PartInventory).join(Part, Part.id == PartInventory.part_id)
+    .outerjoin(_HELD_LINK, and_(_HELD_LINK.part_inventory_id == PartInventory.id,
+                                _HELD_LINK.released == False))  # noqa: E712
+    .where(PartInventory.id == bindparam("record_id"))
+    .execution_options(**_FRESH)
 )
 
 
@@ -750,16 +763,13 @@ def move_item_to_inventory(
     if record is None:
         raise NotFound(f"PartInventory {part_inventory_id} does not exist", field="partInventoryId")
     check_etag(record, etag, required=False)
-    link = uow.session.scalars(
-        select(PartKitInventory).where(
-            PartKitInventory.part_inventory_id == record.id,
-            PartKitInventory.released == False,  # noqa: E712
-        ).execution_options(**_FRESH)
-    ).one_or_none()
-    part = uow.get(Part, record.part_id)
+    # After the lock, in one fresh statement: the record's status (an installed record is built
+    # into its unit and must be uninstalled first), its part's tracking and its held link.
+    status, tracking, link = uow.session.execute(_UNISSUE_FACTS, {"record_id": record.id}).one()
     plan = rules.plan_unissue(
-        UnissueRecord(record.id, TrackingType(part.tracking_type), record.quantity,
-                      record.location_id, link.part_kit_item_id if link else None),
+        UnissueRecord(record.id, TrackingType(tracking), record.quantity,
+                      record.location_id, link.part_kit_item_id if link else None,
+                      installed=PartInventoryStatus(status) is PartInventoryStatus.INSTALLED),
         UnissueItem(item.id, PartKitStatus(kit.status)),
         None if quantity is None else _quantity(quantity),
         location_id=target,

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import or_, select
+from sqlalchemy import case, or_, select
 
 from kitwright.domain.kits import remaining_quantity
 from kitwright.domain.scan import ScanItem, ScannedRecord, choose_scan_target, clean_code
+from kitwright.domain.status import PartInventoryStatus
 from kitwright.services.kits import fresh_statuses, issue_item_to_kit, kitted_by_item
 from kitwright.services.uow import UnitOfWork, get
-from kitwright.store.models import Part, PartInventory, PartKit
+from kitwright.store.models import Part, PartInventory, PartKit, status_is
 from kitwright.store.models import PartKitItem as Item
 
 MAX_MATCHES = 50
@@ -44,11 +45,20 @@ def issue_scanned(
     kitted = kitted_by_item(session, [row[0] for row in rows])
     items = [ScanItem(item_id, part_id, number, remaining_quantity(q, kitted[item_id]))
              for item_id, part_id, number, q in rows]
+    carries = or_(PartInventory.serial_number == scanned, PartInventory.lot_number == scanned)
+    columns = (PartInventory.id, PartInventory.part_id, PartInventory.part_number)
+    # Only records of the parts the kit asks for, available ones first, then the limit: a code
+    # that many other records carry (a busy lot, a supplier's date code) must not hide the one
+    # the kit can use.
+    available_first = case((status_is(PartInventoryStatus.AVAILABLE.value), 0), else_=1)
     found = list(session.execute(
-        select(PartInventory.id, PartInventory.part_id, PartInventory.part_number)
-        .where(or_(PartInventory.serial_number == scanned, PartInventory.lot_number == scanned))
-        .order_by(PartInventory.id).limit(MAX_MATCHES)
+        select(*columns)
+        .where(carries, PartInventory.part_id.in_(sorted({item.part_id for item in items})))
+        .order_by(available_first, PartInventory.id).limit(MAX_MATCHES)
     ))
+    if not found:  # the domain says why: nothing carries the code, or only other parts do
+        found = list(session.execute(select(*columns).where(carries).order_by(PartInventory.id)
+                                     .limit(MAX_MATCHES)))
     statuses = fresh_statuses(session, [row[0] for row in found])
     target = choose_scan_target(
         scanned, [ScannedRecord(rid, part_id, number, statuses[rid]) for rid, part_id, number in found], items

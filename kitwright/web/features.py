@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from kitwright.domain.errors import BadInput, KitwrightError
+from kitwright.domain.errors import BadInput, Forbidden, KitwrightError
 from kitwright.services import import_kit_items, runs, views, views_more
 from kitwright.services.uow import UnitOfWork
 from kitwright.web.common import (
@@ -64,7 +64,7 @@ def routes(sessions: sessionmaker[Session]) -> list[Route]:
             values["result"] = await run.write(request, lambda uow: import_kit_items.import_kit_items(
                 uow, source, filename=name, dry_run=dry_run))
         except KitwrightError as error:
-            status = 400
+            status = 403 if isinstance(error, Forbidden) else 400  # a row on a kit the caller may not edit
             values["problems"] = [p for p in error.details if p.row is not None or p.column is not None]
             found = len(values["problems"])
             values["message"] = (

@@ -100,7 +100,22 @@ def test_permissions(client_for: Callable[[str], TestClient], engine: Engine) ->
     assert viewer.post("/api/import/kit-items", files={"file": ("k.csv", content)}).status_code == 403
     assert upload(viewer, content)["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     requester = client_for("requester")
-    assert requester.post("/api/import/kit-items", files={"file": ("k.csv", content)}).status_code == 200
+    # The per-kit rule of createPartKitItem applies too: another's kit is refused, naming the row,
+    # with nothing written; a kit the requester made is theirs to fill.
+    before = item_count(engine)
+    refused = requester.post("/api/import/kit-items", files={"file": ("k.csv", content)})
+    assert refused.status_code == 403
+    error = refused.json()["errors"][0]
+    assert error["extensions"]["code"] == "FORBIDDEN"
+    assert [(d["row"], d["column"]) for d in error["extensions"]["details"]] == [(2, "kit_id")]
+    assert upload(requester, content)["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    assert item_count(engine) == before
+    made = requester.post("/graphql", json={
+        "query": "mutation { createPartKit(input: {status: DRAFT}) { partKit { id } } }"}).json()
+    own = made["data"]["createPartKit"]["partKit"]["id"]
+    mine = f"kit_id,part_number,quantity\n{own},BOLT,2\n".encode()
+    assert requester.post("/api/import/kit-items", files={"file": ("k.csv", mine)}).status_code == 200
+    assert client_for("inventory").post("/api/import/kit-items", files={"file": ("k.csv", content)}).status_code == 200
 
 
 def test_cli(tmp_path: Path, engine: Engine) -> None:

@@ -9,12 +9,13 @@ from typing import Any
 
 import pytest
 from openpyxl import Workbook
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from kitwright.domain.errors import BadInput
+from kitwright.domain.errors import BadInput, Forbidden
 from kitwright.services import import_kit_items as importer
 from kitwright.services import kits
+from kitwright.services.actor import Actor
 from kitwright.services.import_kit_items import KitItemImport
 from kitwright.services.uow import UnitOfWork
 from kitwright.store.models import AuditEntry, PartKitItem
@@ -222,3 +223,63 @@ def test_many_rows_use_few_queries(session: Session, world: dict[str, Any]) -> N
         event.remove(engine, "before_cursor_execute", count)
     assert result.created_count == 300
     assert len(statements) < 20, statements
+
+
+# --------------------------------------------------------------------------- who may import
+
+
+def test_the_importer_applies_the_kit_access_rules_per_row(session: Session, world: dict[str, Any]) -> None:
+    """Editing a kit's items through the import is the same action as createPartKitItem /
+    updatePartKitItem (domain.kit_access): a requester edits only their own kit while it is
+    DRAFT or REQUESTED. A row on any other kit is refused FORBIDDEN, naming the row; the whole
+    file then writes nothing, the allowed rows included."""
+    engine = session.get_bind()
+    assert isinstance(engine, Engine)
+    alice = Actor(id=factories.user(engine, role="requester"), name="alice", role="requester")
+    bob = Actor(id=factories.user(engine, role="requester"), name="bob", role="requester")
+    glue, motor = world["glue"], world["motor"]
+    with UnitOfWork(session, alice) as uow:
+        delivered = kits.create_part_kit(uow, status="REQUESTED", items=[(glue.id, 5)]).id
+    with UnitOfWork(session, alice) as uow:
+        draft = kits.create_part_kit(uow, status="DRAFT").id
+    shelf, line = factories.location(session, "Shelf"), factories.location(session, "Line")
+    factories.record(session, glue, 5, lot_number="L1", location_id=shelf.id)
+    with UnitOfWork(session) as uow:
+        kits.fulfill_part_kit(uow, id=delivered)
+    with UnitOfWork(session) as uow:
+        kit_row = kits.get_part_kit(uow.session, delivered)
+        kits.update_part_kit(uow, delivered, kit_row.etag, {"delivery_location_id": line.id, "status": "DELIVERED"})
+
+    def attempt(actor: Actor, *lines: str) -> Forbidden:
+        before = items_state(session)
+        with pytest.raises(Forbidden) as caught, UnitOfWork(session, actor) as uow:
+            importer.import_kit_items(uow, csv_file("kit_id,part_number,revision,quantity", *lines),
+                                      filename="items.csv")
+        assert items_state(session) == before, "a refused import changed something"
+        return caught.value
+
+    # Bob, on Alice's delivered kit: the reported case (a quantity changed, an item added).
+    refusal = attempt(bob, f"{delivered},GLUE,,8", f"{delivered},MOTOR,,3", f"{draft},MOTOR,,1")
+    assert [(p.row, p.column) for p in refusal.details] == [(2, "kit_id"), (3, "kit_id"), (4, "kit_id")]
+    assert all("only its requester or the inventory team may" in p.message for p in refusal.details)
+    assert f"role requester may not edit kit {delivered}" in refusal.details[0].message
+    # Alice, on her own kit once it is delivered: a requester edits only while DRAFT or REQUESTED.
+    # Her allowed row (her draft) is not written either.
+    refusal = attempt(alice, f"{draft},MOTOR,,1", f"{delivered},GLUE,,8")
+    assert [(p.row, p.column) for p in refusal.details] == [(3, "kit_id")]
+    assert "it is DELIVERED" in refusal.details[0].message
+    # Bad rows and refused rows are reported together.
+    refusal = attempt(bob, f"{delivered},GLUE,,-1", f"{draft},NOPE,,1")
+    assert {(p.row, p.column) for p in refusal.details} >= {(2, "kit_id"), (3, "kit_id"), (3, "part_number")}
+    # What the rule allows goes through: Alice's own draft, and the inventory team on any kit.
+    with UnitOfWork(session, alice) as uow:
+        done = importer.import_kit_items(uow, csv_file("kit_id,part_number,revision,quantity", f"{draft},MOTOR,,1"),
+                                         filename="items.csv")
+    assert done.created_count == 1
+    inventory = Actor(id=factories.user(engine, role="inventory"), name="ivy", role="inventory")
+    with UnitOfWork(session, inventory) as uow:
+        done = importer.import_kit_items(uow, csv_file("kit_id,part_number,revision,quantity",
+                                                       f"{delivered},GLUE,,8", f"{draft},MOTOR,,2"),
+                                         filename="items.csv")
+    assert (done.created_count, done.updated_count) == (0, 2)
+    assert motor.id in {r[2] for r in items_state(session) if r[1] == draft}

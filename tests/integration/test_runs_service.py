@@ -277,6 +277,44 @@ def test_delivered_never_moves_installed_and_completed_releases_the_rest(
     assert {fresh(session, PartInventory, r.record_id).status for r in others} == {"AVAILABLE"}
 
 
+def test_an_installed_record_cannot_be_moved_back_to_inventory(session: Session, shop: dict[str, Any]) -> None:
+    """moveItemToInventory of an installed record (whole or part of it) is refused: it is built
+    into its unit and stays linked to its kit item, so the kit cannot kit a second one for the
+    same requirement. Uninstalling it first is the way back."""
+    run = started(session, shop)
+    kit = kit_for(session, run)
+    unit_id = fresh(session, Run, run.id).part_inventory_id
+    motor = held_records(session, kit, shop["motor"])[0]
+    install(session, requirement(session, run, shop["motor"]), motor.id)
+    bolt = min(held_records(session, kit, shop["bolt"]), key=lambda r: r.quantity)
+    bolt_installed = install(session, requirement(session, run, shop["bolt"]), bolt.id, 2).record.id
+    items: dict[int, int] = dict(session.execute(select(PartKitItem.part_id, PartKitItem.id)
+                                 .where(PartKitItem.part_kit_id == kit.id)).all())
+    held_before = kits.kitted_by_item(session, items.values())
+    before = counts(session)
+    for record_id, part, quantity in ((motor.id, shop["motor"], None), (bolt_installed, shop["bolt"], None),
+                                      (bolt_installed, shop["bolt"], 1)):
+        with pytest.raises(BadInput) as caught, UnitOfWork(session) as uow:
+            kits.move_item_to_inventory(uow, part_inventory_id=record_id, part_kit_item_id=items[part.id],
+                                        quantity=quantity, location_id=shop["shelf"].id)
+        assert caught.value.field == "partInventoryId"
+        assert f"inventory {record_id} is installed; uninstall it first" in caught.value.message
+        assert counts(session) == before
+        after = fresh(session, PartInventory, record_id)
+        assert (after.status, after.location_id) == ("INSTALLED", fresh(session, PartInventory, unit_id).location_id)
+    assert kits.kitted_by_item(session, items.values()) == held_before
+    with UnitOfWork(session) as uow:  # the requirement is covered: no second motor is kitted
+        result = kits.fulfill_part_kit(uow, id=kit.id)
+    assert [record.part_id for _item, record in result.issued if record.part_id == shop["motor"].id] == []
+    with UnitOfWork(session) as uow:
+        runs.uninstall_part_inventory(uow, part_inventory_id=motor.id)
+    with UnitOfWork(session) as uow:
+        back = kits.move_item_to_inventory(uow, part_inventory_id=motor.id, part_kit_item_id=items[shop["motor"].id],
+                                           location_id=shop["shelf"].id)
+    back = fresh(session, PartInventory, back.id)
+    assert (back.status, back.location_id) == ("AVAILABLE", shop["shelf"].id)
+
+
 def test_install_from_stock_only_with_the_setting(session: Session, shop: dict[str, Any]) -> None:
     run = started(session, shop)
     req = requirement(session, run, shop["glue"])

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from kitwright.domain.errors import BadInput, KitwrightError
 from kitwright.services import kits, scan
 from kitwright.services.uow import UnitOfWork
-from kitwright.store.models import PartKit, PartKitItem
+from kitwright.store.models import Part, PartKit, PartKitItem
 from tests import factories
 from tests.integration.test_kits_service import state
 
@@ -82,3 +82,24 @@ def test_a_new_kit_with_a_bad_item_leaves_no_kit_behind(session: Session) -> Non
         assert error.value.field == field
         assert session.scalar(select(func.count()).select_from(PartKit)) == 0
         assert session.scalar(select(func.count()).select_from(PartKitItem)) == 0
+
+
+@pytest.mark.parametrize("crowd", ["another part", "the same part, unavailable"])
+def test_a_scan_finds_the_record_however_many_older_records_share_its_lot(session: Session, crowd: str) -> None:
+    """More than MAX_MATCHES older records carry the code: of a part the kit does not ask for
+    (a supplier's date code), or of the kit's own part but not available (a busy lot's splits
+    held elsewhere, a quarantine). The scan still issues the available record of the kit's part."""
+    kit_id, _, bolt_item = setup(session)
+    bolt = session.scalars(select(Part).join(PartKitItem, PartKitItem.part_id == Part.id)
+                           .where(PartKitItem.id == bolt_item)).one()
+    shelf = factories.location(session, "Shelf 2")
+    if crowd == "another part":
+        washer, where = factories.part(session, "WASHER", "LOT"), shelf
+    else:
+        washer, where = bolt, factories.location(session, "Quarantine", inventory_available=False)
+    for _ in range(scan.MAX_MATCHES):
+        factories.record(session, washer, 2, lot_number="DC-2026", location_id=where.id)
+    wanted = factories.record(session, bolt, 5, lot_number="DC-2026", location_id=shelf.id).id
+    result = scanned(session, kit_id, "DC-2026")
+    assert (result.item_id, result.record.id) == (bolt_item, wanted)
+    assert kits.kitted_by_item(session, [bolt_item])[bolt_item] == Decimal(5)

@@ -130,20 +130,25 @@ CASES: dict[str, Case] = {
     "add an item to a DRAFT kit": Case(
         call=lambda ids: ("mutation($i: CreatePartKitItemInput!) { createPartKitItem(input: $i) { __typename } }",
                           {"i": {"partKitId": ids["kit"], "partId": ids["part"], "quantity": 1}}),
-        own=frozenset(REQ | {"admin"}), other=frozenset({"admin"})),
+        own=frozenset(REQ | INV), other=frozenset(INV)),
+    "add an item to a DELIVERED kit": Case(
+        status="DELIVERED", holding=True,
+        call=lambda ids: ("mutation($i: CreatePartKitItemInput!) { createPartKitItem(input: $i) { __typename } }",
+                          {"i": {"partKitId": ids["kit"], "partId": ids["part"], "quantity": 1}}),
+        own=frozenset(INV), other=frozenset(INV)),
     "change an item of a DRAFT kit": Case(
         call=lambda ids: ("mutation($i: UpdatePartKitItemInput!) { updatePartKitItem(input: $i) { __typename } }",
                           {"i": {"id": ids["item"], "etag": ids["item_etag"], "quantity": 7}}),
-        own=frozenset(REQ | {"admin"}), other=frozenset({"admin"})),
+        own=frozenset(REQ | INV), other=frozenset(INV)),
     "change an item of an IN_PROGRESS kit": Case(
         status="IN_PROGRESS", holding=True,
         call=lambda ids: ("mutation($i: UpdatePartKitItemInput!) { updatePartKitItem(input: $i) { __typename } }",
                           {"i": {"id": ids["item"], "etag": ids["item_etag"], "quantity": 7}}),
-        own=frozenset({"admin"}), other=frozenset({"admin"})),
+        own=frozenset(INV), other=frozenset(INV)),
     "remove an item of a DRAFT kit": Case(
         call=lambda ids: ("mutation($id: ID!, $e: String!) { deletePartKitItem(id: $id, etag: $e) { id } }",
                           {"id": ids["item"], "e": ids["item_etag"]}),
-        own=frozenset(REQ | {"admin"}), other=frozenset({"admin"})),
+        own=frozenset(REQ | INV), other=frozenset(INV)),
 }
 
 

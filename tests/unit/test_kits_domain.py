@@ -569,10 +569,14 @@ def test_unissue_refuses_a_closed_kit() -> None:
     assert refused(exc) == {"partKitItemId"}
 
 
-def test_unissue_refuses_an_installed_record() -> None:
+@pytest.mark.parametrize("quantity", [None, D(1), D(3)])
+@pytest.mark.parametrize("kit_status", [S.DRAFT, S.REQUESTED, S.IN_PROGRESS, S.DELIVERED])
+def test_unissue_refuses_an_installed_record(quantity: Decimal | None, kit_status: PartKitStatus) -> None:
+    """Whole or in part, at any open status: an installed record is uninstalled first."""
     with pytest.raises(BadInput) as exc:
-        plan_unissue(kitted(installed=True), UnissueItem(7, S.IN_PROGRESS))
+        plan_unissue(kitted(installed=True), UnissueItem(7, kit_status), quantity, location_id=42)
     assert refused(exc) == {"partInventoryId"}
+    assert "inventory 20 is installed; uninstall it first" in exc.value.message
 
 
 # A tiny in-memory store applying plans the way the service will, to check round trips.

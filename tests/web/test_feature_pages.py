@@ -38,6 +38,13 @@ def planner(app: Starlette, engine: Engine) -> TestClient:
     return signed_in(app, engine, "planner")
 
 
+@pytest.fixture
+def stock_keeper(app: Starlette, engine: Engine) -> TestClient:
+    """Imports into the demo kits, which the inventory team may edit (a planner edits only kits
+    they requested)."""
+    return signed_in(app, engine, "inventory")
+
+
 def other(app: Starlette, engine: Engine, role: str) -> TestClient:
     return factories.signed_in(app, engine, role, next_page="/")
 
@@ -75,9 +82,9 @@ def item_count(engine: Engine) -> int:
 
 
 def test_import_with_errors_shows_each_row_and_column_and_writes_nothing(
-        planner: TestClient, engine: Engine) -> None:
+        stock_keeper: TestClient, engine: Engine) -> None:
     before = row_counts(engine)
-    answer = upload(planner, BAD, "import")
+    answer = upload(stock_keeper, BAD, "import")
     assert answer.status_code == 400
     text = answer.text
     assert "Nothing was imported: the file has 3 problems" in text
@@ -86,7 +93,20 @@ def test_import_with_errors_shows_each_row_and_column_and_writes_nothing(
     assert row_counts(engine) == before
 
 
-def test_dry_run_then_import_with_htmx_counts_and_writes_once(planner: TestClient, engine: Engine) -> None:
+def test_a_planner_importing_into_a_kit_they_did_not_request_is_refused_per_row(
+        planner: TestClient, engine: Engine) -> None:
+    before = row_counts(engine)
+    answer = upload(planner, GOOD, "import")
+    assert answer.status_code == 403
+    assert "Nothing was imported: the file has 2 problems" in answer.text
+    rows = re.findall(r'<tr><td class="num">(\d+)</td><td>([^<]*)</td><td>([^<]*)</td></tr>', answer.text)
+    assert [(r, c) for r, c, _ in rows] == [("2", "kit_id"), ("3", "kit_id")]
+    assert "only its requester or the inventory team may" in rows[0][2]
+    assert row_counts(engine) == before
+
+
+def test_dry_run_then_import_with_htmx_counts_and_writes_once(stock_keeper: TestClient, engine: Engine) -> None:
+    planner = stock_keeper
     before = item_count(engine)
     dry = upload(planner, GOOD, "check", htmx=True)
     assert dry.status_code == 200

@@ -144,9 +144,10 @@ def test_forms_without_the_csrf_token_are_refused(bench: TestClient, engine: Eng
 
 def test_a_role_refused_an_action_gets_a_page_in_words(bench: TestClient, engine: Engine) -> None:
     before = row_counts(engine)
-    answer = bench.post("/kits/1/items", data={"csrf_token": token(bench), "partId": "1", "quantity": "1"})
+    answer = bench.post("/kits", data={"csrf_token": token(bench), "status": "REQUESTED", "partId": ["1"],
+                                       "quantity": ["1"]})
     assert answer.status_code == 403 and answer.headers["content-type"].startswith("text/html")
-    assert "needs the CreatePartKitItem permission" in answer.text
+    assert "needs the CreatePartKit permission" in answer.text
     assert row_counts(engine) == before
 
 

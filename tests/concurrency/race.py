@@ -15,6 +15,32 @@ from typing import Any
 Worker = Callable[..., str]
 
 
+def refused_by_type(error: Any) -> str:
+    """A refusal as `Conflict:partInventoryId`."""
+    return f"{type(error).__name__}:{error.field}"
+
+
+def in_unit_of_work(url: str, barrier: Any, action: Callable[[Any], str],
+                    refused: Callable[[Any], str] = lambda error: f"{error.code}:{error.field}") -> str:
+    """A worker's usual body: its own engine and session, the barrier, then `action(uow)` in one
+    unit of work; a refusal (KitwrightError) answers `refused(error)`."""
+    from kitwright.domain.errors import KitwrightError
+    from kitwright.services.uow import UnitOfWork
+    from kitwright.store.db import make_engine, make_sessionmaker
+
+    engine = make_engine(url, pool_size=1, max_overflow=0)
+    try:
+        with make_sessionmaker(engine)() as session:
+            barrier.wait(timeout=60)
+            try:
+                with UnitOfWork(session) as uow:
+                    return action(uow)
+            except KitwrightError as error:
+                return refused(error)
+    finally:
+        engine.dispose()
+
+
 def _process_main(function: Worker, args: tuple[Any, ...], results: Any) -> None:
     results.put(function(*args))
 

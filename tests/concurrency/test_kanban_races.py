@@ -19,31 +19,20 @@ import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from kitwright.domain.errors import KitwrightError
 from kitwright.services import kanban
 from kitwright.services.kanban import LevelEntry, PatternEntry
 from kitwright.services.uow import UnitOfWork
-from kitwright.store.db import make_engine, make_sessionmaker
+from kitwright.store.db import make_sessionmaker
 from kitwright.store.models import KanbanCycle, KanbanKit, PartInventory, PartKitInventory
 from tests import factories
-from tests.concurrency.race import race
+from tests.concurrency.race import in_unit_of_work, race, refused_by_type
 from tests.invariants import assert_invariants
 
 WORKERS = 6
 
 
 def _outcome(action: Callable[[UnitOfWork], str], url: str, barrier: Any) -> str:
-    engine = make_engine(url, pool_size=1, max_overflow=0)
-    try:
-        with make_sessionmaker(engine)() as session:
-            barrier.wait(timeout=60)
-            try:
-                with UnitOfWork(session) as uow:
-                    return action(uow)
-            except KitwrightError as error:
-                return f"{type(error).__name__}:{error.field}"
-    finally:
-        engine.dispose()
+    return in_unit_of_work(url, barrier, action, refused_by_type)
 
 
 def _replenish(url: str, line_id: int, barrier: Any) -> str:

@@ -19,31 +19,23 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, func, select
 
-from kitwright.domain.errors import KitwrightError
 from kitwright.services import kits
 from kitwright.services.uow import UnitOfWork
-from kitwright.store.db import make_engine, make_sessionmaker
+from kitwright.store.db import make_sessionmaker
 from kitwright.store.models import PartInventory, PartKitInventory
 from tests import factories
-from tests.concurrency.race import race
+from tests.concurrency.race import in_unit_of_work, race, refused_by_type
 from tests.invariants import assert_invariants
 
 WORKERS = 8
 
 
 def _outcome(action: Callable[[UnitOfWork], object], url: str, barrier: Any) -> str:
-    engine = make_engine(url, pool_size=1, max_overflow=0)
-    try:
-        with make_sessionmaker(engine)() as session:
-            barrier.wait(timeout=60)
-            try:
-                with UnitOfWork(session) as uow:
-                    action(uow)
-                return "won"
-            except KitwrightError as error:
-                return f"{type(error).__name__}:{error.field}"
-    finally:
-        engine.dispose()
+    def act(uow: UnitOfWork) -> str:
+        action(uow)
+        return "won"
+
+    return in_unit_of_work(url, barrier, act, refused_by_type)
 
 
 def _issue(url: str, record_id: int, item_id: int, quantity: str | None, barrier: Any) -> str:

@@ -14,30 +14,21 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, func, select
 
-from kitwright.domain.errors import KitwrightError
 from kitwright.services import availability, orders
 from kitwright.services.orders import NewEvent, NewLine
 from kitwright.services.uow import UnitOfWork
 from kitwright.store.db import make_engine, make_sessionmaker
 from kitwright.store.models import OrderAllocation, OrderAllocationInventory, OrderEventMessage
 from tests import factories
-from tests.concurrency.race import race
+from tests.concurrency.race import in_unit_of_work, race, refused_by_type
 from tests.invariants import assert_invariants
 
 
 def _allocate(url: str, order_id: int, barrier: Any) -> str:
-    engine = make_engine(url, pool_size=1, max_overflow=0)
-    try:
-        with make_sessionmaker(engine)() as session:
-            barrier.wait(timeout=60)
-            try:
-                with UnitOfWork(session) as uow:
-                    result = orders.allocate_order(uow, order_id)
-                return "won" if result.allocations else "backordered"
-            except KitwrightError as error:
-                return f"{type(error).__name__}:{error.field}"
-    finally:
-        engine.dispose()
+    def allocate(uow: UnitOfWork) -> str:
+        return "won" if orders.allocate_order(uow, order_id).allocations else "backordered"
+
+    return in_unit_of_work(url, barrier, allocate, refused_by_type)
 
 
 def _events(url: str, message: str, table_line: int, part_id: int, barrier: Any) -> str:
@@ -55,18 +46,11 @@ def _events(url: str, message: str, table_line: int, part_id: int, barrier: Any)
 
 
 def _verify(url: str, return_line_id: int, part_id: int, quantity: int, barrier: Any) -> str:
-    engine = make_engine(url, pool_size=1, max_overflow=0)
-    try:
-        with make_sessionmaker(engine)() as session:
-            barrier.wait(timeout=60)
-            try:
-                with UnitOfWork(session) as uow:
-                    orders.record_return_verification(uow, return_line_id, part_id, quantity)
-                return "received"
-            except KitwrightError as error:
-                return f"{error.code}:{error.field}"
-    finally:
-        engine.dispose()
+    def verify(uow: UnitOfWork) -> str:
+        orders.record_return_verification(uow, return_line_id, part_id, quantity)
+        return "received"
+
+    return in_unit_of_work(url, barrier, verify)
 
 
 TARGETS = {"allocate": _allocate, "events": _events, "verify": _verify}

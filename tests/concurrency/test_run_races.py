@@ -16,31 +16,24 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select
 
-from kitwright.domain.errors import KitwrightError
 from kitwright.services import runs
 from kitwright.services.uow import UnitOfWork
-from kitwright.store.db import make_engine, make_sessionmaker
+from kitwright.store.db import make_sessionmaker
 from kitwright.store.models import AbomItem, BuildRequirement, PartKit, PartKitInventory
 from tests import factories
+from tests.concurrency.race import in_unit_of_work, refused_by_type
 from tests.invariants import assert_invariants
 
 
 def _act(url: str, kind: str, args: tuple[Any, ...], barrier: Any) -> str:
-    engine = make_engine(url, pool_size=1, max_overflow=0)
-    try:
-        with make_sessionmaker(engine)() as session:
-            barrier.wait(timeout=60)
-            try:
-                with UnitOfWork(session) as uow:
-                    if kind == "install":
-                        runs.install_part_inventory(uow, build_requirement_id=args[0], part_inventory_id=args[1])
-                    else:
-                        runs.create_kit_for_run(uow, run_id=args[0])
-                return "won"
-            except KitwrightError as error:
-                return f"{type(error).__name__}:{error.field}"
-    finally:
-        engine.dispose()
+    def act(uow: UnitOfWork) -> str:
+        if kind == "install":
+            runs.install_part_inventory(uow, build_requirement_id=args[0], part_inventory_id=args[1])
+        else:
+            runs.create_kit_for_run(uow, run_id=args[0])
+        return "won"
+
+    return in_unit_of_work(url, barrier, act, refused_by_type)
 
 
 def _process_main(url: str, kind: str, args: tuple[Any, ...], barrier: Any, results: Any) -> None:

@@ -45,9 +45,11 @@ def row(n: int, position: str, number: str, quantity: str = "1") -> BomRow:
     return BomRow(n, position, (number, ""), D(quantity))
 
 
-def test_depth_rows() -> None:
-    rows = [row(1, "0", "TOP"), row(2, "1", "A", "2"), row(3, "2", "A1"), row(4, "1", "B"), row(5, "0", "TOP2"),
-            row(6, "1", "A")]
+@pytest.mark.parametrize("top", [0, 1])  # Kitwright's first form, ION's sheets
+def test_depth_rows(top: int) -> None:
+    rows = [row(n, str(depth + top), number, quantity) for n, depth, number, quantity in (
+        (1, 0, "TOP", "1"), (2, 1, "A", "2"), (3, 2, "A1", "1"), (4, 1, "B", "1"), (5, 0, "TOP2", "1"),
+        (6, 1, "A", "1"))]
     edges, problems = plan_bom_rows(Notation.DEPTH, rows)
     assert not problems
     assert [(e.parent[0], e.part[0], e.quantity) for e in edges] == [
@@ -63,18 +65,11 @@ def test_level_rows_and_every_problem_at_once() -> None:
         (4, "quantity"), (5, "level"), (6, "level"), (7, "level"), (9, "partNumber")]
 
 
-def test_depth_counts_from_one_as_ion_sheets_do() -> None:
-    # ION's sheets put the top assembly at depth 1; the same tree as test_depth_rows.
-    rows = [row(1, "1", "TOP"), row(2, "2", "A", "2"), row(3, "3", "A1"), row(4, "2", "B"), row(5, "1", "TOP2"),
-            row(6, "2", "A")]
-    edges, problems = plan_bom_rows(Notation.DEPTH, rows)
-    assert not problems
-    assert [(e.parent[0], e.part[0], e.quantity) for e in edges] == [
-        ("TOP", "A", 2), ("A", "A1", 1), ("TOP", "B", 1), ("TOP2", "A", 1)]
+def test_a_sheet_from_depth_one_names_its_own_depths_in_errors() -> None:
     _, problems = plan_bom_rows(Notation.DEPTH, [row(1, "1", "TOP"), row(2, "0", "X"), row(3, "3", "Y")])
     assert [(p.row, p.column) for p in problems.items] == [(2, "depth"), (3, "depth")]
     assert "above the top assembly's depth 1" in problems.items[0].message
-    assert "follows depth 1" in problems.items[1].message  # the sheet's own numbering
+    assert "follows depth 1" in problems.items[1].message
 
 
 @given(st.lists(st.integers(0, 3), min_size=1, max_size=12))

@@ -26,7 +26,7 @@ def choose(page: Page, name: str, body: bytes) -> None:
 
 
 def test_import_a_file_with_errors_then_a_good_one(as_role: AsRole) -> None:
-    page = as_role("requester", 1024)
+    page = as_role("inventory", 1024)  # may edit any kit's items (a requester only their own)
     page.goto("/")
     page.get_by_role("link", name="Import kit items").click()
     choose(page, "kit-items-bad.csv", BAD)

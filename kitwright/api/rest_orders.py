@@ -138,13 +138,12 @@ def in_document_terms(error: KitwrightError) -> KitwrightError:
             return None
         return DOCUMENT_NAMES.get(text) or _MUTATION_NAME.sub(_document_name, text)
 
-    renamed = type(error)(
+    return type(error)(
         rename(error.message) or "",
         field=rename(error.field),
         details=[Problem(rename(p.message) or "", field=rename(p.field), row=p.row, column=p.column)
                  for p in error.details],
     )
-    return renamed
 
 
 def outcome_body(outcome: orders.EventOutcome) -> dict[str, Any]:

@@ -16,18 +16,16 @@ from decimal import Decimal
 from typing import IO, Any, TypeVar
 
 from sqlalchemy import Table, bindparam, insert, select, update
-from sqlalchemy.exc import OperationalError
 
 from kitwright.domain import kit_item_import as plan
-from kitwright.domain.errors import BadInput, Conflict, Forbidden, KitwrightError, Problem, Problems
+from kitwright.domain.errors import BadInput, Forbidden, KitwrightError, Problem, Problems
 from kitwright.domain.kit_access import KitAction
 from kitwright.domain.tracking import TrackingType
 from kitwright.importers import tabular
 from kitwright.importers.tabular import MAX_ROWS, Column
 from kitwright.services import kit_access
 from kitwright.services.kits import kitted_by_item, refuse_kanban_kits
-from kitwright.services.uow import UnitOfWork, mark_bulk_write
-from kitwright.store.db import is_lock_conflict
+from kitwright.services.uow import UnitOfWork, lock_conflict, mark_bulk_write
 from kitwright.store.models import AuditEntry, Part, PartKit, PartKitItem, new_etag, utcnow
 
 # Problems listed in one error; the message says how many more there were.
@@ -107,16 +105,10 @@ def read_rows(
 def _lock_kits(uow: UnitOfWork, ids: Iterable[int]) -> dict[int, PartKit]:
     """Lock the named kits that exist, ascending id (docs/rules.md#r6: one global order)."""
     found: dict[int, PartKit] = {}
-    try:
+    with lock_conflict("a concurrent change locked the same kits; try again"):
         for batch in chunks(sorted(set(ids))):
             stmt = select(PartKit).where(PartKit.id.in_(batch)).order_by(PartKit.id).with_for_update()
             found.update((kit.id, kit) for kit in uow.session.scalars(stmt))
-    except OperationalError as exc:
-        # Only a lock conflict is worth trying again; a missing table or an unreachable
-        # database goes on as it is.
-        if not is_lock_conflict(exc):
-            raise
-        raise Conflict("a concurrent change locked the same kits; try again") from None
     refuse_kanban_kits(uow.session, found, field="kitId")
     return found
 

@@ -19,7 +19,7 @@ from kitwright.domain.errors import BadInput, NotFound, Problems
 from kitwright.domain.holds import RecordChange, check_held_change, check_installed_change
 from kitwright.domain.kit_definitions import check_holds_stock
 from kitwright.domain.ledger import LedgerOperation
-from kitwright.domain.limits import MAX_ID, NUMBER_ATTEMPTS
+from kitwright.domain.limits import ID_CHUNK, MAX_ID, NUMBER_ATTEMPTS
 from kitwright.domain.numbering import render_number
 from kitwright.domain.quantities import ZERO, parse_quantity
 from kitwright.domain.text import clean_attributes, clean_text
@@ -155,8 +155,8 @@ def lock_parts_for_stock(uow: UnitOfWork, part_ids: Collection[int]) -> set[int]
     `_part_for_stock` locks one, and return the ids of those that are kits. Each new record's
     part then goes through `check_holds_stock`, the rule `build_part_inventory` applies."""
     ids = sorted(set(part_ids))
-    for start in range(0, len(ids), 5000):
-        uow.session.execute(_SHARE_PARTS, {"ids": ids[start:start + 5000]})
+    for start in range(0, len(ids), ID_CHUNK):
+        uow.session.execute(_SHARE_PARTS, {"ids": ids[start:start + ID_CHUNK]})
     # Read after the locks: components committed while we waited are seen.
     return kit_part_ids(uow.session, ids)
 

@@ -19,12 +19,11 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import BigInteger, delete, func, select, type_coerce
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import flag_modified
 
 from kitwright.domain import kanban as rules
-from kitwright.domain.errors import BadInput, Conflict, NotFound, Problem, Problems
+from kitwright.domain.errors import BadInput, NotFound, Problem, Problems
 from kitwright.domain.kanban import KanbanStatus
 from kitwright.domain.kits import PartKitStatus, Shortage
 from kitwright.domain.kits import current_location_id as kit_current_location_id
@@ -36,8 +35,7 @@ from kitwright.domain.tracking import TrackingType
 from kitwright.services import kits
 from kitwright.services.ledger import record_change, snapshot
 from kitwright.services.listing import Listing
-from kitwright.services.uow import UnitOfWork, check_etag, check_updatable, register_constraint
-from kitwright.store.db import is_lock_conflict
+from kitwright.services.uow import UnitOfWork, check_etag, check_updatable, lock_conflict, register_constraint
 from kitwright.store.models import (
     KanbanCycle,
     KanbanCycleLine,
@@ -150,16 +148,12 @@ def _lock_kanban(uow: UnitOfWork, ids: Iterable[int], *, field: str = "id") -> d
     wanted = sorted({i for i in ids if 0 < i <= MAX_ID})
     if not wanted:
         return {}
-    try:
+    with lock_conflict("a concurrent change locked the same kanban kit; try again", field=field):
         rows = uow.session.scalars(
             select(KanbanKit).where(KanbanKit.id.in_(wanted)).order_by(KanbanKit.id)
             .with_for_update().execution_options(**_FRESH)
         )
         return {row.id: row for row in rows}
-    except OperationalError as exc:
-        if not is_lock_conflict(exc):
-            raise
-        raise Conflict("a concurrent change locked the same kanban kit; try again", field=field) from None
 
 
 def _lock_one(uow: UnitOfWork, id: int, etag: str | None) -> KanbanKit:
@@ -560,15 +554,11 @@ def set_line_stock_levels(
 
 
 def _lock_levels(uow: UnitOfWork, location_id: int) -> list[LineStockLevel]:
-    try:
+    with lock_conflict("a concurrent change locked the same line; try again", field="locationId"):
         return list(uow.session.scalars(
             select(LineStockLevel).where(LineStockLevel.location_id == location_id)
             .order_by(LineStockLevel.id).with_for_update().execution_options(**_FRESH)
         ))
-    except OperationalError as exc:
-        if not is_lock_conflict(exc):
-            raise
-        raise Conflict("a concurrent change locked the same line; try again", field="locationId") from None
 
 
 # --------------------------------------------------------------------------- replenishment

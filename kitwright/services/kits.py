@@ -37,7 +37,7 @@ from sqlalchemy import (
     union_all,
     update,
 )
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.orm.attributes import flag_modified, set_committed_value
 
@@ -77,10 +77,10 @@ from kitwright.services.uow import (
     UnitOfWork,
     check_etag,
     check_updatable,
+    lock_conflict,
     register_constraint,
     translate_integrity_error,
 )
-from kitwright.store.db import is_lock_conflict
 from kitwright.store.models import (
     KanbanCycle,
     LedgerEntry,
@@ -134,12 +134,7 @@ def _location(uow: UnitOfWork, location_id: int | None, field: str) -> int | Non
     return location.id
 
 
-def _deadlock_as_conflict(exc: OperationalError) -> Conflict:
-    """A lock conflict (deadlock, lock timeout) answers CONFLICT; any other database error
-    (unreachable, not migrated) goes on as it is, since trying again would not help."""
-    if not is_lock_conflict(exc):
-        raise exc
-    return Conflict("a concurrent change locked the same inventory; try again")
+_LOCKED = "a concurrent change locked the same inventory; try again"
 
 
 def _lock_kit_statement(shared: bool) -> Select[Any]:
@@ -159,10 +154,8 @@ def lock_kit(uow: UnitOfWork, id: int, *, field: str = "id", shared: bool = Fals
     """Lock a kit row. Status changes, fulfilment and deletes take it exclusively; issues and
     returns that leave the kit's status alone share it (FOR SHARE), so they run concurrently
     with each other but never beside a status change."""
-    try:
+    with lock_conflict(_LOCKED):
         found = uow.session.execute(_LOCK_KIT[shared], {"kit_id": id}).one_or_none()
-    except OperationalError as exc:
-        raise _deadlock_as_conflict(exc) from None
     if found is None:
         raise NotFound(f"PartKit {id} does not exist", field=field)
     kit: PartKit = found[0]
@@ -243,10 +236,8 @@ def lock_records(uow: UnitOfWork, ids: Iterable[int]) -> dict[int, PartInventory
     wanted = sorted(set(ids))
     if not wanted:
         return {}
-    try:
+    with lock_conflict(_LOCKED):
         return {row.id: row for row in uow.session.scalars(_LOCK_RECORDS, {"ids": wanted})}
-    except OperationalError as exc:
-        raise _deadlock_as_conflict(exc) from None
 
 
 def fresh_statuses(session: Session, ids: Iterable[int]) -> dict[int, PartInventoryStatus]:

@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 from sqlalchemy import BigInteger, Table, and_, bindparam, func, insert, select, tuple_, type_coerce, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
 from kitwright.domain import orders as rules
@@ -44,8 +44,7 @@ from kitwright.services import actions
 from kitwright.services.inventory import NewPartInventory, build_part_inventory
 from kitwright.services.ledger import entry_values, record_change, snapshot, write_entries
 from kitwright.services.listing import Listing
-from kitwright.services.uow import UnitOfWork, check_etag, get, register_constraint
-from kitwright.store.db import is_lock_conflict
+from kitwright.services.uow import UnitOfWork, check_etag, get, lock_conflict, register_constraint
 from kitwright.store.models import (
     Invoice,
     InvoiceLine,
@@ -79,6 +78,7 @@ register_constraint("uq_order_release_release_number", "id",
                     "another release took the same release number meanwhile; try again", conflict=True)
 
 T = TypeVar("T")
+_BEING_CHANGED = "the inventory is being changed by another request; try again"
 MAX_LINES = 1000
 MAX_EVENTS = 1000
 _FRESH = {"populate_existing": True}
@@ -399,12 +399,8 @@ def _locked_pool(uow: UnitOfWork, condition: Any) -> tuple[
         condition).correlate(None)
     stmt = (select(PartInventory).where(PartInventory.id.in_(matching)).order_by(PartInventory.id)
             .with_for_update().execution_options(**_FRESH))
-    try:
+    with lock_conflict(_BEING_CHANGED):
         records = {row.id: row for row in uow.session.scalars(stmt)}
-    except OperationalError as exc:
-        if not is_lock_conflict(exc):
-            raise
-        raise Conflict("the inventory is being changed by another request; try again") from exc
     site_of: dict[int, int] = {}
     if records:
         # A fresh statement after the lock: what committed while we waited drops out (the
@@ -884,12 +880,8 @@ def _held_links(uow: UnitOfWork, keys: Iterable[tuple[int, int]]) -> tuple[
         .where(tuple_(allocation.release_id, link.order_line_id).in_(wanted), link.released == False)  # noqa: E712
         .order_by(PartInventory.id).with_for_update(of=PartInventory).execution_options(**_FRESH)
     )
-    try:
+    with lock_conflict(_BEING_CHANGED):
         rows = uow.session.execute(stmt).all()
-    except OperationalError as exc:
-        if not is_lock_conflict(exc):
-            raise
-        raise Conflict("the inventory is being changed by another request; try again") from exc
     for held, release_id, record in sorted(rows, key=lambda r: r[0].id):
         assert release_id is not None  # the condition names it
         found[(release_id, held.order_line_id)].append(held)

@@ -13,6 +13,7 @@ from kitwright.domain.attributes import normalize_attributes
 from kitwright.domain.errors import BadInput, NotFound, Problems
 from kitwright.domain.kit_definitions import check_may_become_kit, normalize_kit_definition
 from kitwright.domain.kits import FulfilmentOrder
+from kitwright.domain.limits import ID_CHUNK
 from kitwright.domain.quantities import parse_quantity
 from kitwright.domain.text import LONG, clean_text
 from kitwright.domain.tracking import TrackingType
@@ -176,11 +177,11 @@ _KIT_PARTS = select(PartComponent.part_id).where(
 
 
 def kit_part_ids(session: Session, part_ids: Collection[int]) -> set[int]:
-    """Which of many parts are kits (have components), in one query per 5000 ids."""
+    """Which of many parts are kits (have components), in one query per ID_CHUNK ids."""
     ids = sorted(set(part_ids))
     found: set[int] = set()
-    for start in range(0, len(ids), 5000):
-        found.update(session.scalars(_KIT_PARTS, {"ids": ids[start:start + 5000]}))
+    for start in range(0, len(ids), ID_CHUNK):
+        found.update(session.scalars(_KIT_PARTS, {"ids": ids[start:start + ID_CHUNK]}))
     return found
 
 

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Collection, Mapping
-from contextlib import ExitStack
+from collections.abc import Callable, Collection, Iterator, Mapping
+from contextlib import ExitStack, contextmanager
 from functools import cache
 from types import TracebackType
 from typing import Any, TypeVar
 
 from sqlalchemy import UniqueConstraint, bindparam, event, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import ORMExecuteState, Session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
@@ -21,7 +21,7 @@ from kitwright.domain.text import camel
 from kitwright.services import audit, installed
 from kitwright.services.actor import Actor, current_actor
 from kitwright.store import touch
-from kitwright.store.db import sqlite_write_lock
+from kitwright.store.db import is_lock_conflict, sqlite_write_lock
 from kitwright.store.models import Base, PartInventory, Versioned, status_expression
 
 T = TypeVar("T", bound=Base)
@@ -110,6 +110,19 @@ def _unique_rules() -> dict[str, tuple[str, tuple[str, ...]]]:
 def _rule_names() -> list[str]:
     """Registered and schema rule names, longest first: no name is read inside a longer one."""
     return sorted({*CONSTRAINT_MESSAGES, *_unique_rules()}, key=len, reverse=True)
+
+
+@contextmanager
+def lock_conflict(message: str, *, field: str | None = None) -> Iterator[None]:
+    """Around a locking read: a lock the database could not give (deadlock, lock timeout)
+    answers CONFLICT with `message`; any other database error (unreachable, not migrated)
+    goes on as it is, since trying again would not help."""
+    try:
+        yield
+    except OperationalError as exc:
+        if not is_lock_conflict(exc):
+            raise
+        raise Conflict(message, field=field) from None
 
 
 class UnitOfWork:
